@@ -1,0 +1,23 @@
+"""superposition: reproducible, explorable toy models of superposition.
+
+A library that trains many toy models of superposition (Elhage et al., 2022, "Toy Models of
+Superposition", https://transformer-circuits.pub/2022/toy_model) at once and analyses them.
+
+The top-level API:
+
+- :class:`ExperimentSpec`: what to train (validated, hashed);
+- :func:`train`: train it, returning a :class:`Run`;
+- :func:`load_or_train`: the same, cached in the run store;
+- :mod:`superposition_lib.metrics`: the paper's geometry metrics.
+"""
+
+from . import metrics
+from .config import FORMAT_VERSION, ExperimentSpec
+from .run import Run, Snapshots
+
+from .train import NonFiniteLossError, train
+
+__version__ = "0.1.0"
+
+__all__ = ["ExperimentSpec", "FORMAT_VERSION", "NonFiniteLossError", "Run",
+           "Snapshots", "metrics", "train", "__version__"]

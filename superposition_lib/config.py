@@ -1,0 +1,321 @@
+"""Experiment specifications: everything that determines a training run.
+
+An :class:`ExperimentSpec` is a frozen, validated description of a batch of toy models trained
+together: the model kind, its sizes, the data distribution of every instance, the optimiser and
+its schedule, the seed, restarts and what to record. Its :meth:`ExperimentSpec.key` is a content
+hash of everything that affects the result (plus :data:`FORMAT_VERSION`), which the run store uses
+as the cache key.
+
+Defaults follow the public notebook of Elhage et al. (2022), "Toy Models of Superposition"
+(AdamW, lr 1e-3, batch 1024, 10,000 steps, weight decay 0.01), except the initialisation: the
+notebook draws Xavier-normal weights over the whole (instances, n, m) tensor, so the initial scale
+depends on how many instances share it. The default here, ``init="xavier"``, is Xavier-normal per
+instance (std = sqrt(2 / (m + n))); ``init="notebook"`` keeps the notebook's behaviour.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+#: Version of the on-disk result format and of the training semantics. Bump it whenever a change
+#: makes old cached runs invalid; it is part of every :meth:`ExperimentSpec.key`.
+FORMAT_VERSION = 1
+
+MODELS = ("linear", "relu_output", "relu_hidden", "absolute_value")
+DATA = ("sparse_uniform", "correlated", "anticorrelated", "signed_uniform")
+OPTIMIZERS = ("adamw", "adam")
+LR_SCHEDULES = ("constant", "linear", "cosine", "warmup_cosine")
+INITS = ("xavier", "notebook")
+
+# Fields that do not change what is computed; they are left out of the cache key.
+_NOT_IN_KEY = ("name",)
+
+
+def _allowed(field_name: str, value, allowed: Sequence[str]) -> None:
+    if value not in allowed:
+        raise ValueError(f"{field_name}: got {value!r}; allowed values are {', '.join(allowed)}")
+
+
+def _positive_int(field_name: str, value, minimum: int = 1) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{field_name}: got {value!r}; must be an integer >= {minimum}")
+
+
+def _as_table(field_name: str, value, n_features: int) -> tuple:
+    """Normalise a scalar, per-instance, per-feature or (instances x features) value.
+
+    Returns a tuple of floats (per instance or per feature) or a tuple of tuples, with the same
+    nesting as the input, so that specs stay readable and JSON-serialisable.
+    """
+    arr = np.asarray(value, dtype=float)
+    if arr.ndim > 2 or not np.all(np.isfinite(arr)):
+        raise ValueError(f"{field_name}: must be finite numbers, as a scalar, a list or a list of "
+                         f"lists; got {value!r}")
+    if arr.ndim == 2 and arr.shape[1] != n_features:
+        raise ValueError(f"{field_name}: rows must have one entry per feature (n_features="
+                         f"{n_features}); got shape {arr.shape}")
+    if arr.ndim == 0:
+        return float(arr)
+    if arr.ndim == 1:
+        return tuple(float(v) for v in arr)
+    return tuple(tuple(float(v) for v in row) for row in arr)
+
+
+@dataclass(frozen=True)
+class ExperimentSpec:
+    """A batch of toy models trained together, fully specified.
+
+    Parameters
+    ----------
+    model : str
+        ``"linear"`` (x' = WᵀWx + b), ``"relu_output"`` (x' = ReLU(WᵀWx + b)), ``"relu_hidden"``
+        (x' = ReLU(Wᵀ ReLU(Wx) + b)) or ``"absolute_value"`` (y' = ReLU(W₂ ReLU(W₁x) + b), untied).
+    n_features : int
+        Number of input features n.
+    n_hidden : int
+        Hidden dimension m.
+    feature_probability : float or sequence
+        Probability 1 − S that a feature is non-zero. One value per instance (a list whose length
+        sets the number of instances), or a list of per-feature lists (instances × n_features) for
+        non-uniform sparsity. A scalar means a single instance. Each value must lie in (0, 1].
+    importance : float or sequence, default 1.0
+        Weight I_i of feature i's squared error: a scalar, one value per feature, or a list of
+        per-feature lists (one per instance). Must be non-negative.
+    data : str, optional
+        ``"sparse_uniform"`` (the paper's default), ``"correlated"`` or ``"anticorrelated"`` (sets
+        of ``set_size`` consecutive features), or ``"signed_uniform"`` (values in [−1, 1], for the
+        absolute-value task). Defaults to ``"signed_uniform"`` for ``model="absolute_value"`` and
+        ``"sparse_uniform"`` otherwise.
+    set_size : int, optional
+        Size of each correlated or anticorrelated set; must divide ``n_features``.
+    steps, batch_size : int
+        Optimisation steps and samples per step (fresh data each step).
+    lr : float
+        Peak learning rate.
+    lr_schedule : str
+        ``"constant"``, ``"linear"`` (decay to 0), ``"cosine"`` (to 0), or ``"warmup_cosine"``
+        (linear warm-up over ``warmup_fraction`` of the steps, then cosine).
+    warmup_fraction : float
+        Fraction of steps used for warm-up by ``"warmup_cosine"``.
+    optimizer : str
+        ``"adamw"`` (decoupled weight decay, the notebook's choice) or ``"adam"``.
+    weight_decay, betas, eps : float, (float, float), float
+        Optimiser hyper-parameters (weight decay is ignored by ``"adam"``).
+    init : str
+        ``"xavier"``: Xavier-normal per instance, std = sqrt(2 / (m + n)); ``"notebook"``: the
+        notebook's Xavier-normal over the 3-D tensor, std = sqrt(2 / (m (n + instances))).
+    seed : int
+        Seed for initialisation, training data and evaluation data.
+    restarts : int
+        Independent seeds of every instance trained in the same batched call (best-of-N).
+    snapshot_every : int, optional
+        Record W, b and loss every this many steps (and at step 0 and the last step).
+    snapshot_log : int, optional
+        Record about this many log-spaced snapshots (step 0, then log-spaced up to ``steps``).
+        At most one of ``snapshot_every`` and ``snapshot_log`` may be given.
+    history_every : int, optional
+        Record the training-batch loss of every model every this many steps; defaults to
+        ``max(1, steps // 500)``.
+    name : str
+        Free-form label; not part of the cache key.
+
+    Raises
+    ------
+    ValueError
+        If a field is invalid; the message names the field and the allowed values.
+
+    Examples
+    --------
+    >>> spec = ExperimentSpec(n_features=5, n_hidden=2, feature_probability=[1.0, 0.1],
+    ...                       importance=[0.9 ** i for i in range(5)], steps=100)
+    >>> spec.n_instances, spec.n_models
+    (2, 2)
+    >>> len(spec.key())
+    16
+    """
+
+    model: str = "relu_output"
+    n_features: int = 5
+    n_hidden: int = 2
+    feature_probability: float | tuple = 1.0
+    importance: float | tuple = 1.0
+    data: str | None = None
+    set_size: int | None = None
+    steps: int = 10_000
+    batch_size: int = 1024
+    lr: float = 1e-3
+    lr_schedule: str = "constant"
+    warmup_fraction: float = 0.05
+    optimizer: str = "adamw"
+    weight_decay: float = 0.01
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
+    init: str = "xavier"
+    seed: int = 0
+    restarts: int = 1
+    snapshot_every: int | None = None
+    snapshot_log: int | None = None
+    history_every: int | None = None
+    name: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731 (frozen dataclass)
+        _allowed("model", self.model, MODELS)
+        _positive_int("n_features", self.n_features)
+        _positive_int("n_hidden", self.n_hidden)
+        if self.data is None:
+            set_("data", "signed_uniform" if self.model == "absolute_value" else "sparse_uniform")
+        _allowed("data", self.data, DATA)
+        if (self.model == "absolute_value") != (self.data == "signed_uniform"):
+            raise ValueError("data: the absolute_value model needs data='signed_uniform', and "
+                             f"signed_uniform data needs model='absolute_value'; got "
+                             f"model={self.model!r}, data={self.data!r}")
+        if self.data in ("correlated", "anticorrelated"):
+            if self.set_size is None:
+                raise ValueError(f"set_size: required for data={self.data!r}; an integer >= 2 "
+                                 f"that divides n_features={self.n_features}")
+            _positive_int("set_size", self.set_size, minimum=2)
+            if self.n_features % self.set_size:
+                raise ValueError(f"set_size: {self.set_size} does not divide n_features="
+                                 f"{self.n_features}")
+        elif self.set_size is not None:
+            raise ValueError(f"set_size: only used with data='correlated' or 'anticorrelated', "
+                             f"got set_size={self.set_size} with data={self.data!r}")
+
+        prob = _as_table("feature_probability", self.feature_probability, self.n_features)
+        p = np.asarray(prob, dtype=float)
+        if np.any(p <= 0) or np.any(p > 1):
+            raise ValueError(f"feature_probability: every value must lie in (0, 1]; got "
+                             f"min {p.min():g}, max {p.max():g}")
+        if p.ndim == 1 and len(p) == 0:
+            raise ValueError("feature_probability: needs at least one instance")
+        set_("feature_probability", prob)
+        imp = _as_table("importance", self.importance, self.n_features)
+        i = np.asarray(imp, dtype=float)
+        if np.any(i < 0):
+            raise ValueError(f"importance: values must be >= 0; got min {i.min():g}")
+        if i.ndim == 1 and len(i) != self.n_features:
+            raise ValueError(f"importance: a list must have one value per feature (n_features="
+                             f"{self.n_features}); got {len(i)}. Use a list of lists for "
+                             f"per-instance importances")
+        if i.ndim == 2 and len(i) != self.n_instances:
+            raise ValueError(f"importance: a list of lists needs one row per instance "
+                             f"({self.n_instances}); got {len(i)}")
+        set_("importance", imp)
+
+        _positive_int("steps", self.steps)
+        _positive_int("batch_size", self.batch_size)
+        _positive_int("restarts", self.restarts)
+        _positive_int("seed", self.seed, minimum=0)
+        for name in ("lr", "eps"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                raise ValueError(f"{name}: must be a positive finite number; got {value!r}")
+        if not (isinstance(self.weight_decay, (int, float)) and self.weight_decay >= 0):
+            raise ValueError(f"weight_decay: must be a number >= 0; got {self.weight_decay!r}")
+        betas = tuple(float(b) for b in self.betas)
+        if len(betas) != 2 or not all(0 <= b < 1 for b in betas):
+            raise ValueError(f"betas: must be two numbers in [0, 1); got {self.betas!r}")
+        set_("betas", betas)
+        if not 0 <= self.warmup_fraction < 1:
+            raise ValueError(f"warmup_fraction: must lie in [0, 1); got {self.warmup_fraction!r}")
+        _allowed("lr_schedule", self.lr_schedule, LR_SCHEDULES)
+        _allowed("optimizer", self.optimizer, OPTIMIZERS)
+        _allowed("init", self.init, INITS)
+        if self.snapshot_every is not None and self.snapshot_log is not None:
+            raise ValueError("snapshot_every, snapshot_log: give at most one of them; got "
+                             f"{self.snapshot_every!r} and {self.snapshot_log!r}")
+        for name in ("snapshot_every", "snapshot_log"):
+            if getattr(self, name) is not None:
+                _positive_int(name, getattr(self, name))
+        if self.history_every is None:
+            set_("history_every", max(1, self.steps // 500))
+        _positive_int("history_every", self.history_every)
+
+    # ----------------------------------------------------------------------------------------
+    @property
+    def n_instances(self) -> int:
+        """Number of instances (distinct data distributions / importances)."""
+        p = np.asarray(self.feature_probability)
+        if p.ndim == 0:
+            i = np.asarray(self.importance)
+            return len(i) if i.ndim == 2 else 1
+        return len(p)
+
+    @property
+    def n_models(self) -> int:
+        """Number of models trained: ``n_instances * restarts``."""
+        return self.n_instances * self.restarts
+
+    @property
+    def tied(self) -> bool:
+        """Whether the output weights are Wᵀ (all models but ``absolute_value``)."""
+        return self.model != "absolute_value"
+
+    def feature_probability_array(self) -> np.ndarray:
+        """Per-instance, per-feature probabilities, shape (instances, n_features)."""
+        p = np.asarray(self.feature_probability, dtype=float)
+        if p.ndim < 2:
+            p = np.broadcast_to(p.reshape(-1, 1), (self.n_instances, self.n_features))
+        return np.array(p)
+
+    def importance_array(self) -> np.ndarray:
+        """Per-instance, per-feature importances, shape (instances, n_features)."""
+        i = np.asarray(self.importance, dtype=float)
+        return np.array(np.broadcast_to(i, (self.n_instances, self.n_features)))
+
+    def snapshot_steps(self) -> np.ndarray:
+        """Steps after which a snapshot is recorded (0 is the initialisation), shape (k,).
+
+        Examples
+        --------
+        >>> ExperimentSpec(steps=1000, snapshot_every=250).snapshot_steps()
+        array([   0,  250,  500,  750, 1000])
+        >>> ExperimentSpec(steps=1000, snapshot_log=4).snapshot_steps()
+        array([   0,    1,   10,  100, 1000])
+        """
+        if self.snapshot_every is not None:
+            steps = np.arange(0, self.steps + 1, self.snapshot_every)
+            return np.union1d(steps, [self.steps])
+        if self.snapshot_log is not None:
+            log = np.geomspace(1, self.steps, self.snapshot_log)
+            return np.union1d([0], np.unique(np.round(log).astype(int)))
+        return np.zeros(0, dtype=int)
+
+    def history_steps(self) -> np.ndarray:
+        """Steps at which the training loss is recorded, shape (h,)."""
+        return np.union1d(np.arange(self.history_every, self.steps + 1, self.history_every),
+                          [self.steps])
+
+    # ----------------------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        """All fields as plain JSON-serialisable values (tuples become lists)."""
+        return json.loads(json.dumps(dataclasses.asdict(self)))
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ExperimentSpec:
+        """Inverse of :meth:`to_dict`; unknown fields raise ``ValueError``."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown ExperimentSpec fields: {sorted(unknown)}; allowed fields "
+                             f"are {sorted(known)}")
+        return cls(**d)
+
+    def replace(self, **changes) -> ExperimentSpec:
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    def key(self) -> str:
+        """Content hash (16 hex digits) of every result-affecting field and the format version."""
+        payload = {k: v for k, v in self.to_dict().items() if k not in _NOT_IN_KEY}
+        payload["format_version"] = FORMAT_VERSION
+        blob = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]

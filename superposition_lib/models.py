@@ -1,0 +1,248 @@
+"""The paper's toy models, batched over many independent models.
+
+All four models share one shape: an encoder W (m × n per model; column W_i is feature i's
+direction), an optional ReLU on the hidden layer, a decoder, a bias b and an optional ReLU on the
+output (Elhage et al. 2022, sections "Demonstrating superposition", "Superposition in a privileged
+basis" and "Computation in superposition"):
+
+========================  ====================================  ===============  ===========
+model                     equation                              hidden ReLU      decoder
+========================  ====================================  ===============  ===========
+``linear``                x' = WᵀWx + b                         no               Wᵀ (tied)
+``relu_output``           x' = ReLU(WᵀWx + b)                   no               Wᵀ (tied)
+``relu_hidden``           x' = ReLU(Wᵀ ReLU(Wx) + b)            yes              Wᵀ (tied)
+``absolute_value``        y' = ReLU(W₂ ReLU(W₁x) + b)           yes              W₂ (n × m)
+========================  ====================================  ===============  ===========
+
+:func:`forward` is plain PyTorch (autograd works through it; analysis code uses it).
+:func:`loss_and_grads` computes the loss and its exact gradients by hand in a few fused passes,
+which is what makes training fast on a CPU; ``tests/test_models.py`` checks it against autograd.
+
+The loss of one model is the importance-weighted squared error averaged over batch and features,
+``mean_{batch, i} I_i (y_i − y'_i)²``, as in the paper's notebook (which sums it over models).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from .config import ExperimentSpec
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """Which nonlinearities and weight tying a model kind has."""
+
+    hidden_relu: bool
+    output_relu: bool
+    tied: bool
+
+
+ARCHITECTURES = {
+    "linear": Architecture(hidden_relu=False, output_relu=False, tied=True),
+    "relu_output": Architecture(hidden_relu=False, output_relu=True, tied=True),
+    "relu_hidden": Architecture(hidden_relu=True, output_relu=True, tied=True),
+    "absolute_value": Architecture(hidden_relu=True, output_relu=True, tied=False),
+}
+
+
+def init_params(spec: ExperimentSpec, generator: torch.Generator) -> dict[str, torch.Tensor]:
+    """Initial parameters of every model of ``spec``.
+
+    Parameters
+    ----------
+    spec : ExperimentSpec
+        Sizes, model kind and ``init`` scheme.
+    generator : torch.Generator
+        Source of the random weights.
+
+    Returns
+    -------
+    dict of str to Tensor
+        ``"W"`` shape (models, m, n); ``"b"`` shape (models, n), zeros; for the untied
+        ``absolute_value`` model also ``"W_out"`` shape (models, n, m).
+
+    Examples
+    --------
+    >>> from superposition_lib import ExperimentSpec
+    >>> params = init_params(ExperimentSpec(n_features=5, n_hidden=2, feature_probability=[1, .1]),
+    ...                      torch.Generator().manual_seed(0))
+    >>> {k: tuple(v.shape) for k, v in params.items()}
+    {'W': (2, 2, 5), 'b': (2, 5)}
+    """
+    models, m, n = spec.n_models, spec.n_hidden, spec.n_features
+    if spec.init == "xavier":
+        std = math.sqrt(2.0 / (m + n))
+    else:  # the notebook: xavier_normal_ on the (instances, n, m) tensor
+        std = math.sqrt(2.0 / (m * (n + models)))
+    params = {"W": torch.randn(models, m, n, generator=generator) * std,
+              "b": torch.zeros(models, n)}
+    if not ARCHITECTURES[spec.model].tied:
+        params["W_out"] = torch.randn(models, n, m, generator=generator) * std
+    return params
+
+
+def _decoder(params: dict[str, torch.Tensor]) -> torch.Tensor:
+    """The (models, m, n) matrix V with output pre-activation z = h V + b."""
+    return params["W_out"].transpose(1, 2) if "W_out" in params else params["W"]
+
+
+def forward(params: dict[str, torch.Tensor], x: torch.Tensor, model: str) -> torch.Tensor:
+    """Model output for a batch of inputs.
+
+    Parameters
+    ----------
+    params : dict of str to Tensor
+        As returned by :func:`init_params`.
+    x : Tensor, shape (models, batch, n)
+        Inputs.
+    model : str
+        Model kind (a key of :data:`ARCHITECTURES`).
+
+    Returns
+    -------
+    Tensor, shape (models, batch, n)
+
+    Examples
+    --------
+    >>> W = torch.tensor([[[1.0, -1.0]]])            # one model, m=1, n=2: an antipodal pair
+    >>> params = {"W": W, "b": torch.zeros(1, 2)}
+    >>> forward(params, torch.tensor([[[0.5, 0.0]]]), "relu_output")
+    tensor([[[0.5000, 0.0000]]])
+    """
+    arch = ARCHITECTURES[model]
+    h = torch.bmm(x, params["W"].transpose(1, 2))
+    if arch.hidden_relu:
+        h = torch.relu(h)
+    z = torch.baddbmm(params["b"].unsqueeze(1), h, _decoder(params))
+    return torch.relu(z) if arch.output_relu else z
+
+
+def per_model_loss(out: torch.Tensor, target: torch.Tensor, importance: torch.Tensor
+                   ) -> torch.Tensor:
+    """Importance-weighted squared error averaged over batch and features.
+
+    Parameters
+    ----------
+    out, target : Tensor, shape (models, batch, n)
+    importance : Tensor, shape (models, n)
+
+    Returns
+    -------
+    Tensor, shape (models,)
+    """
+    err = (out - target).square_().mean(1)  # (models, n)
+    return (err * importance).mean(1)
+
+
+class Workspace:
+    """Reusable buffers for :func:`loss_and_grads` (allocating the large per-step tensors anew
+    every step costs as much as a matrix product on a CPU).
+
+    Parameters
+    ----------
+    models, batch, n, m : int
+        Sizes of the batches the workspace will serve.
+    device : str or torch.device
+    dtype : torch.dtype
+
+    Examples
+    --------
+    >>> ws = Workspace(models=3, batch=8, n=5, m=2)
+    >>> tuple(ws.z.shape), tuple(ws.h.shape)
+    ((3, 8, 5), (3, 8, 3))
+    """
+
+    def __init__(self, models: int, batch: int, n: int, m: int,
+                 device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32):
+        new = lambda *shape: torch.empty(shape, device=device, dtype=dtype)  # noqa: E731
+        self.h = new(models, batch, m + 1)                              # [h, 1]
+        self.grad_h = new(models, batch, m + 1)
+        self.z = new(models, batch, n)
+        self.g = new(models, batch, n)
+
+    def fits(self, x: torch.Tensor, m: int) -> bool:
+        """Whether the buffers match a batch ``x`` of shape (models, batch, n) and hidden size m."""
+        return (self.z.shape == x.shape and self.h.shape[-1] == m + 1
+                and self.z.device == x.device and self.z.dtype == x.dtype)
+
+
+def loss_and_grads(params: dict[str, torch.Tensor], x: torch.Tensor, target: torch.Tensor,
+                   importance: torch.Tensor, model: str, with_loss: bool = False,
+                   workspace: Workspace | None = None
+                   ) -> tuple[torch.Tensor | None, dict[str, torch.Tensor]]:
+    """Loss and exact gradients of every model, computed without autograd.
+
+    With ``h = act(x Wᵀ)``, ``z = h V + b`` and ``out = act(z)``, the gradient of the loss
+    ``mean_{batch,i} I_i (out_i − y_i)²`` is ``G = (2 I / (batch · n)) ⊙ act'(z) ⊙ (z − y)``
+    (where the output ReLU is active, ``out − y = z − y``), and then ``∂b = Σ_batch G``,
+    ``∂V = hᵀ G``, ``∂h = G Vᵀ ⊙ act'(h)``, ``∂W = ∂hᵀ x`` (plus ``∂V`` when tied). The bias
+    rides along as an extra hidden unit fixed at 1 (so ``∂b`` is a row of ``∂V``), and the
+    importance factor is folded into small matrices instead of the (models, batch, n) tensors.
+
+    Parameters
+    ----------
+    params : dict of str to Tensor
+        As returned by :func:`init_params`.
+    x : Tensor, shape (models, batch, n)
+        Inputs.
+    target : Tensor, shape (models, batch, n)
+        Desired outputs (may be ``x`` itself).
+    importance : Tensor, shape (models, n)
+        Feature importances.
+    model : str
+        Model kind.
+    with_loss : bool
+        Also return the loss (costs one more pass over the batch).
+    workspace : Workspace, optional
+        Buffers to reuse between calls; allocated if not given or of the wrong size.
+
+    Returns
+    -------
+    loss : Tensor, shape (models,), or None
+    grads : dict of str to Tensor
+        Same keys and shapes as ``params``.
+
+    Examples
+    --------
+    >>> params = {"W": torch.randn(3, 2, 5), "b": torch.zeros(3, 5)}
+    >>> x = torch.rand(3, 8, 5)
+    >>> loss, grads = loss_and_grads(params, x, x, torch.ones(3, 5), "relu_output", True)
+    >>> loss.shape, grads["W"].shape
+    (torch.Size([3]), torch.Size([3, 2, 5]))
+    """
+    arch = ARCHITECTURES[model]
+    models, batch, n = x.shape
+    W = params["W"]
+    m = W.shape[1]
+    if workspace is None or not workspace.fits(x, m):
+        workspace = Workspace(models, batch, n, m, x.device, x.dtype)
+    h, z, g, grad_h = workspace.h, workspace.z, workspace.g, workspace.grad_h
+    zero_row = W.new_zeros(models, 1, n)
+    torch.bmm(x, torch.cat([W, zero_row], 1).transpose(1, 2), out=h)  # (models, batch, m + 1)
+    h[..., m] = 1.0
+    if arch.hidden_relu:
+        h.relu_()
+    V = torch.cat([_decoder(params), params["b"].unsqueeze(1)], 1)      # (models, m + 1, n)
+    torch.bmm(h, V, out=z)                                            # z = h V + b
+    loss = None
+    if with_loss:
+        out = z.relu() if arch.output_relu else z
+        loss = per_model_loss(out, target, importance)
+    torch.sub(z, target, out=g)                                       # out − y where active
+    if arch.output_relu:
+        torch.ops.aten.threshold_backward.grad_input(g, z, 0, grad_input=g)
+    scale = importance * (2.0 / (batch * n))                          # (models, n)
+    grad_V = torch.bmm(h.transpose(1, 2), g).mul_(scale.unsqueeze(1))  # (models, m + 1, n)
+    torch.bmm(g, (V * scale.unsqueeze(1)).transpose(1, 2), out=grad_h)
+    if arch.hidden_relu:
+        torch.ops.aten.threshold_backward.grad_input(grad_h, h, 0, grad_input=grad_h)
+    grad_W = torch.bmm(grad_h.transpose(1, 2), x)[:, :m]               # (models, m, n)
+    grad_b = grad_V[:, m]
+    grad_V = grad_V[:, :m]
+    if arch.tied:
+        return loss, {"W": grad_W.add_(grad_V), "b": grad_b}
+    return loss, {"W": grad_W, "b": grad_b, "W_out": grad_V.transpose(1, 2)}

@@ -1,0 +1,145 @@
+"""The result of training: final weights, losses, loss history and snapshots.
+
+A :class:`Run` holds one entry per *model* trained. Models are ordered instance-major: model
+``k`` is instance ``k // restarts``, restart ``k % restarts``. With ``restarts=1`` (the default)
+models and instances coincide; :meth:`Run.best` keeps the lowest-loss restart of each instance,
+the paper's best-of-N.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+
+from .config import ExperimentSpec
+
+
+@dataclass(frozen=True)
+class Snapshots:
+    """Parameters recorded during training.
+
+    Attributes
+    ----------
+    steps : ndarray, shape (snapshots,)
+        Optimisation steps after which each snapshot was taken (0 = initialisation).
+    W : ndarray, shape (snapshots, models, m, n)
+    b : ndarray, shape (snapshots, models, n)
+    loss : ndarray, shape (snapshots, models)
+        Loss on a fixed evaluation batch (the same samples at every snapshot, so differences
+        between snapshots are not sampling noise).
+    W_out : ndarray, shape (snapshots, models, n, m), or None
+        Output weights of untied models.
+    """
+
+    steps: np.ndarray
+    W: np.ndarray
+    b: np.ndarray
+    loss: np.ndarray
+    W_out: np.ndarray | None = None
+
+    def select(self, models: np.ndarray) -> Snapshots:
+        """The snapshots of a subset of models (indices along the model axis)."""
+        return Snapshots(self.steps, self.W[:, models], self.b[:, models], self.loss[:, models],
+                         None if self.W_out is None else self.W_out[:, models])
+
+
+@dataclass(frozen=True)
+class Run:
+    """A trained batch of toy models.
+
+    Attributes
+    ----------
+    spec : ExperimentSpec
+        What was trained.
+    W : ndarray, shape (models, m, n)
+        Final encoder weights; column ``W[k, :, i]`` is feature i's direction in model k.
+    b : ndarray, shape (models, n)
+        Final output biases.
+    loss : ndarray, shape (models,)
+        Final loss, estimated on fresh evaluation samples.
+    loss_se : ndarray, shape (models,)
+        Standard error of ``loss``.
+    eval_samples : int
+        Number of samples behind ``loss``.
+    history_steps : ndarray, shape (h,)
+        Steps at which the training-batch loss was recorded.
+    history_loss : ndarray, shape (h, models)
+        Training-batch loss at those steps (before that step's update).
+    snapshots : Snapshots
+        Parameters recorded during training (empty unless the spec asks for them).
+    models : ndarray of int, shape (models,)
+        Index of each model in the original, unfiltered run (``arange`` unless from :meth:`best`).
+    W_out : ndarray, shape (models, n, m), or None
+        Output weights of untied models (``absolute_value``).
+    wall_time : float
+        Seconds spent training (not counting evaluation).
+    """
+
+    spec: ExperimentSpec
+    W: np.ndarray
+    b: np.ndarray
+    loss: np.ndarray
+    loss_se: np.ndarray
+    eval_samples: int
+    history_steps: np.ndarray
+    history_loss: np.ndarray
+    snapshots: Snapshots
+    models: np.ndarray
+    W_out: np.ndarray | None = None
+    wall_time: float = 0.0
+
+    @property
+    def instance(self) -> np.ndarray:
+        """Instance of every model, shape (models,)."""
+        return self.models // self.spec.restarts
+
+    @property
+    def restart(self) -> np.ndarray:
+        """Restart (seed index) of every model, shape (models,)."""
+        return self.models % self.spec.restarts
+
+    @property
+    def feature_probability(self) -> np.ndarray:
+        """Feature probabilities 1 − S of every model, shape (models, n)."""
+        return self.spec.feature_probability_array()[self.instance]
+
+    @property
+    def importance(self) -> np.ndarray:
+        """Feature importances of every model, shape (models, n)."""
+        return self.spec.importance_array()[self.instance]
+
+    @property
+    def history(self) -> pd.DataFrame:
+        """Training loss as a tidy table with columns step, instance, restart, loss."""
+        h, k = self.history_loss.shape
+        return pd.DataFrame({
+            "step": np.repeat(self.history_steps, k),
+            "instance": np.tile(self.instance, h),
+            "restart": np.tile(self.restart, h),
+            "loss": self.history_loss.reshape(-1),
+        })
+
+    def best(self) -> Run:
+        """The lowest-final-loss restart of every instance (the paper's best-of-N).
+
+        Returns
+        -------
+        Run
+            A run with one model per instance, ordered by instance; ``models`` records which
+            model of this run each one was.
+        """
+        keep = np.array([idx[np.argmin(self.loss[idx])]
+                         for idx in (np.flatnonzero(self.instance == i)
+                                     for i in np.unique(self.instance))])
+        return self.select(keep)
+
+    def select(self, keep: np.ndarray) -> Run:
+        """A run restricted to some models (indices along the model axis)."""
+        keep = np.asarray(keep)
+        return replace(
+            self, W=self.W[keep], b=self.b[keep], loss=self.loss[keep],
+            loss_se=self.loss_se[keep], history_loss=self.history_loss[:, keep],
+            snapshots=self.snapshots.select(keep), models=self.models[keep],
+            W_out=None if self.W_out is None else self.W_out[keep])

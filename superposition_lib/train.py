@@ -1,0 +1,283 @@
+"""One fast, reproducible training loop for every toy model.
+
+:func:`train` trains all models of an :class:`~superposition_lib.config.ExperimentSpec` in one
+batched loop: fresh data every step from :class:`~superposition_lib.data.UniformStream`, hand-
+written gradients (:func:`~superposition_lib.models.loss_and_grads`), PyTorch's Adam/AdamW, the
+spec's learning-rate schedule, loss history and snapshots. The same spec and seed always give the
+same result on the same device. With ``checkpoint=`` it saves its full state (weights, optimiser,
+random streams, history, snapshots) every ``checkpoint_every`` seconds and on Ctrl-C, and a later
+call with the same path resumes exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from .config import ExperimentSpec
+from .data import FeatureDistribution, UniformStream
+from .models import Workspace, forward, init_params, loss_and_grads, per_model_loss
+from .run import Run, Snapshots
+
+#: Samples in the fixed batch on which snapshot losses are measured.
+SNAPSHOT_BATCH = 4096
+#: Target relative standard error of the final loss estimate, and the sample cap behind it.
+EVAL_RELATIVE_SE = 0.01
+EVAL_MAX_SAMPLES = 2 ** 20
+
+
+class NonFiniteLossError(FloatingPointError):
+    """Training produced a non-finite loss or gradient; nothing is cached."""
+
+
+def learning_rate(spec: ExperimentSpec, step: int) -> float:
+    """Learning rate used for update ``step`` (1-based) under the spec's schedule.
+
+    Examples
+    --------
+    >>> spec = ExperimentSpec(steps=100, lr=1e-3, lr_schedule="linear")
+    >>> learning_rate(spec, 1), round(learning_rate(spec, 51), 6)
+    (0.001, 0.0005)
+    """
+    frac = (step - 1) / spec.steps
+    if spec.lr_schedule == "constant":
+        return spec.lr
+    if spec.lr_schedule == "linear":
+        return spec.lr * (1 - frac)
+    if spec.lr_schedule == "cosine":
+        return spec.lr * 0.5 * (1 + math.cos(math.pi * frac))
+    warmup = max(1, round(spec.warmup_fraction * spec.steps))
+    if step <= warmup:
+        return spec.lr * step / warmup
+    return spec.lr * 0.5 * (1 + math.cos(math.pi * (step - 1 - warmup) / (spec.steps - warmup)))
+
+
+def _seeds(spec: ExperimentSpec) -> tuple[torch.Generator, np.random.SeedSequence,
+                                          np.random.Generator]:
+    """Independent random sources for initialisation, training data and evaluation data."""
+    init, data, evaluation = np.random.SeedSequence(spec.seed).spawn(3)
+    init_gen = torch.Generator().manual_seed(int(init.generate_state(1, np.uint64)[0] >> 1))
+    return init_gen, data, np.random.Generator(np.random.PCG64(evaluation))
+
+
+def evaluate(params: dict[str, torch.Tensor], dist: FeatureDistribution,
+             importance: torch.Tensor, model: str, generator: np.random.Generator,
+             relative_se: float = EVAL_RELATIVE_SE, max_samples: int = EVAL_MAX_SAMPLES
+             ) -> tuple[np.ndarray, np.ndarray, int]:
+    """Estimate every model's expected loss on fresh samples.
+
+    Samples are drawn in chunks until the standard error of every model's mean loss is below
+    ``relative_se`` times the mean, or ``max_samples`` samples were used.
+
+    Parameters
+    ----------
+    params : dict of str to Tensor
+        Model parameters (see :func:`~superposition_lib.models.init_params`).
+    dist : FeatureDistribution
+        The models' data distribution.
+    importance : Tensor, shape (models, n)
+    model : str
+        Model kind.
+    generator : numpy.random.Generator
+        Source of the evaluation samples.
+    relative_se : float
+        Target relative standard error.
+    max_samples : int
+        Upper bound on samples per model.
+
+    Returns
+    -------
+    loss : ndarray, shape (models,)
+    loss_se : ndarray, shape (models,)
+    samples : int
+    """
+    models, n = importance.shape
+    chunk = int(min(8192, max(256, 2 ** 23 // (models * n))))
+    total = np.zeros(models)
+    total_sq = np.zeros(models)
+    samples = 0
+    with torch.no_grad():
+        while samples < max_samples:
+            x = dist.sample(chunk, generator)
+            err = (forward(params, x, model) - dist.target(x)).square_()
+            per_sample = (err * importance.unsqueeze(1)).mean(-1).double().cpu().numpy()
+            total += per_sample.sum(1)
+            total_sq += np.square(per_sample).sum(1)
+            samples += chunk
+            mean = total / samples
+            se = np.sqrt(np.maximum(total_sq / samples - mean ** 2, 0) / samples)
+            if np.all(se <= relative_se * mean):
+                break
+    return mean, se, samples
+
+
+class _Recorder:
+    """Loss history and snapshots accumulated during training (all host-side numpy)."""
+
+    def __init__(self, spec: ExperimentSpec):
+        self.history_steps: list[int] = []
+        self.history_loss: list[np.ndarray] = []
+        self.snap_steps: list[int] = []
+        self.snap: dict[str, list[np.ndarray]] = {"W": [], "b": [], "loss": [], "W_out": []}
+
+    def snapshot(self, step: int, params: dict[str, torch.Tensor], loss: torch.Tensor) -> None:
+        self.snap_steps.append(step)
+        for name, value in params.items():
+            self.snap[name].append(value.detach().cpu().numpy().copy())
+        self.snap["loss"].append(loss.cpu().numpy())
+
+    def snapshots(self, spec: ExperimentSpec) -> Snapshots:
+        shape = (0, spec.n_models)
+        stack = lambda k, extra: (np.stack(self.snap[k]) if self.snap[k]  # noqa: E731
+                                  else np.zeros(shape + extra, np.float32))
+        m, n = spec.n_hidden, spec.n_features
+        return Snapshots(np.asarray(self.snap_steps, dtype=int), stack("W", (m, n)),
+                         stack("b", (n,)), stack("loss", ()),
+                         None if spec.tied else stack("W_out", (n, m)))
+
+
+def train(spec: ExperimentSpec, *, device: str | torch.device = "cpu", progress: bool = True,
+          checkpoint: str | os.PathLike | None = None, checkpoint_every: float = 60.0,
+          callback: Callable[[int], None] | None = None) -> Run:
+    """Train every model of a spec.
+
+    Parameters
+    ----------
+    spec : ExperimentSpec
+        What to train.
+    device : str or torch.device
+        Where the models live (data is generated on the CPU and moved there).
+    progress : bool
+        Show a progress bar.
+    checkpoint : path, optional
+        File for resumable state. If it exists and belongs to the same spec, training resumes
+        from it; it is rewritten every ``checkpoint_every`` seconds and when training is
+        interrupted (``KeyboardInterrupt``). It is not deleted at the end.
+    checkpoint_every : float
+        Seconds between checkpoints.
+    callback : callable, optional
+        Called as ``callback(step)`` after every update.
+
+    Returns
+    -------
+    Run
+
+    Raises
+    ------
+    NonFiniteLossError
+        If a loss or gradient becomes non-finite; the message names the step and instance.
+
+    Examples
+    --------
+    >>> spec = ExperimentSpec(n_features=5, n_hidden=2, feature_probability=[1.0, 0.05],
+    ...                       steps=200, batch_size=256)
+    >>> run = train(spec, progress=False)
+    >>> run.W.shape, run.loss.shape
+    ((2, 2, 5), (2,))
+    """
+    device = torch.device(device)
+    init_gen, data_seed, eval_gen = _seeds(spec)
+    params = {k: v.to(device) for k, v in init_params(spec, init_gen).items()}
+    dist = FeatureDistribution.from_spec(spec, device)
+    importance = torch.as_tensor(np.repeat(spec.importance_array(), spec.restarts, axis=0),
+                                 dtype=torch.float32, device=device)
+    stream = UniformStream(data_seed, (spec.n_models, spec.batch_size, spec.n_features))
+    workspace = Workspace(spec.n_models, spec.batch_size, spec.n_features, spec.n_hidden, device)
+    opt_cls = torch.optim.AdamW if spec.optimizer == "adamw" else torch.optim.Adam
+    optimizer = opt_cls(list(params.values()), lr=spec.lr, betas=spec.betas, eps=spec.eps,
+                        weight_decay=spec.weight_decay if spec.optimizer == "adamw" else 0.0)
+    recorder = _Recorder(spec)
+    is_history = np.zeros(spec.steps + 1, dtype=bool)
+    is_history[spec.history_steps()] = True
+    is_snapshot = np.zeros(spec.steps + 1, dtype=bool)
+    is_snapshot[spec.snapshot_steps()] = True
+    snap_x = dist.sample(SNAPSHOT_BATCH, eval_gen) if is_snapshot.any() else None
+
+    def snapshot(step: int) -> None:
+        with torch.no_grad():
+            loss = per_model_loss(forward(params, snap_x, spec.model), dist.target(snap_x),
+                                  importance)
+        recorder.snapshot(step, params, loss)
+
+    start, elapsed = 0, 0.0
+    ckpt = Path(checkpoint) if checkpoint is not None else None
+    if ckpt is not None and ckpt.exists():
+        state = torch.load(ckpt, weights_only=False, map_location=device)
+        if state["key"] != spec.key():
+            warnings.warn(f"checkpoint {ckpt} belongs to another spec ({state['key']}); "
+                          f"starting afresh", stacklevel=2)
+        else:
+            start, elapsed = state["step"], state["wall_time"]
+            for k, v in state["params"].items():
+                params[k].copy_(v)
+            optimizer.load_state_dict(state["optimizer"])
+            stream.set_state(state["stream"])
+            recorder = state["recorder"]
+    if start == 0 and is_snapshot[0]:
+        snapshot(0)
+
+    def save_checkpoint(step: int, wall: float) -> None:
+        tmp = ckpt.with_name(ckpt.name + ".tmp")
+        torch.save({"key": spec.key(), "step": step, "wall_time": wall, "params": params,
+                    "optimizer": optimizer.state_dict(), "stream": stream.state(),
+                    "recorder": recorder}, tmp)
+        os.replace(tmp, ckpt)
+
+    t0 = time.perf_counter() - elapsed
+    last_save = time.perf_counter()
+    step = start
+    bar = tqdm(total=spec.steps, initial=start, disable=not progress,
+               desc=spec.name or spec.model, mininterval=0.5, unit="step")
+    try:
+        for step in range(start + 1, spec.steps + 1):
+            lr = learning_rate(spec, step)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            x = dist.transform(stream.next().to(device))
+            loss, grads = loss_and_grads(params, x, dist.target(x), importance, spec.model,
+                                         with_loss=bool(is_history[step]), workspace=workspace)
+            bad = ~torch.isfinite(grads["b"]).all(1)
+            if loss is not None:
+                bad |= ~torch.isfinite(loss)
+            if bad.any():
+                first = int(torch.nonzero(bad)[0, 0])
+                raise NonFiniteLossError(
+                    f"non-finite loss at step {step} in instance {first // spec.restarts} "
+                    f"(restart {first % spec.restarts}, lr={lr:g}); nothing was cached")
+            for name, p in params.items():
+                p.grad = grads[name]
+            optimizer.step()
+            if loss is not None:
+                recorder.history_steps.append(step)
+                recorder.history_loss.append(loss.cpu().numpy())
+                bar.set_postfix(loss=f"{float(loss.mean()):.3g}", refresh=False)
+            if is_snapshot[step]:
+                snapshot(step)
+            bar.update(1)
+            if ckpt is not None and time.perf_counter() - last_save > checkpoint_every:
+                save_checkpoint(step, time.perf_counter() - t0)
+                last_save = time.perf_counter()
+            if callback is not None:
+                callback(step)
+    except KeyboardInterrupt:
+        if ckpt is not None:
+            save_checkpoint(step, time.perf_counter() - t0)
+        raise
+    finally:
+        bar.close()
+    wall_time = time.perf_counter() - t0
+    loss, loss_se, samples = evaluate(params, dist, importance, spec.model, eval_gen)
+    arrays = {k: v.detach().cpu().numpy() for k, v in params.items()}
+    return Run(spec=spec, W=arrays["W"], b=arrays["b"], loss=loss, loss_se=loss_se,
+               eval_samples=samples, history_steps=np.asarray(recorder.history_steps, dtype=int),
+               history_loss=np.stack(recorder.history_loss).astype(np.float64),
+               snapshots=recorder.snapshots(spec), models=np.arange(spec.n_models),
+               W_out=arrays.get("W_out"), wall_time=wall_time)

@@ -1,0 +1,77 @@
+"""Hand-written gradients agree with autograd; initialisation scales."""
+
+import numpy as np
+import pytest
+import torch
+
+from superposition_lib.config import ExperimentSpec
+from superposition_lib.models import (ARCHITECTURES, Workspace, forward, init_params,
+                                      loss_and_grads, per_model_loss)
+
+
+def random_case(model: str, models=3, batch=32, n=7, m=4, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    params = {"W": torch.randn(models, m, n, generator=g, dtype=torch.float64),
+              "b": 0.2 * torch.randn(models, n, generator=g, dtype=torch.float64)}
+    if not ARCHITECTURES[model].tied:
+        params["W_out"] = torch.randn(models, n, m, generator=g, dtype=torch.float64)
+    x = torch.rand(models, batch, n, generator=g, dtype=torch.float64)
+    x = torch.where(x < 0.5, 0.0, x)
+    if model == "absolute_value":
+        x = x * torch.where(torch.rand(x.shape, generator=g) < 0.5, -1.0, 1.0).double()
+    target = x.abs()
+    importance = torch.rand(models, n, generator=g, dtype=torch.float64)
+    return params, x, target, importance
+
+
+@pytest.mark.parametrize("model", list(ARCHITECTURES))
+@pytest.mark.parametrize("use_workspace", [False, True])
+def test_hand_written_gradients_match_autograd(model, use_workspace):
+    params, x, target, importance = random_case(model)
+    workspace = None
+    if use_workspace:
+        workspace = Workspace(*x.shape, params["W"].shape[1], dtype=torch.float64)
+    loss, grads = loss_and_grads(params, x, target, importance, model, with_loss=True,
+                                 workspace=workspace)
+    leaves = {k: v.clone().requires_grad_() for k, v in params.items()}
+    reference = per_model_loss(forward(leaves, x, model), target, importance)
+    reference.sum().backward()
+    torch.testing.assert_close(loss, reference.detach(), rtol=1e-10, atol=1e-12)
+    assert set(grads) == set(params)
+    for name in params:
+        torch.testing.assert_close(grads[name], leaves[name].grad, rtol=1e-9, atol=1e-12)
+
+
+def test_loss_is_importance_weighted_mean_over_batch_and_features():
+    x = torch.tensor([[[1.0, 0.0], [0.0, 1.0]]])
+    params = {"W": torch.zeros(1, 1, 2), "b": torch.zeros(1, 2)}
+    loss, _ = loss_and_grads(params, x, x, torch.tensor([[1.0, 3.0]]), "relu_output", True)
+    # the zero model outputs 0: errors 1 on (sample 0, feature 0) and (sample 1, feature 1)
+    assert float(loss) == pytest.approx((1 * 1 + 3 * 1) / 4)
+
+
+def test_forward_of_known_geometry():
+    # an antipodal pair in one dimension with a negative bias filters interference
+    params = {"W": torch.tensor([[[1.0, -1.0]]]), "b": torch.tensor([[-0.1, -0.1]])}
+    out = forward(params, torch.tensor([[[0.8, 0.0], [0.0, 0.6]]]), "relu_output")
+    torch.testing.assert_close(out, torch.tensor([[[0.7, 0.0], [0.0, 0.5]]]))
+    linear = forward(params, torch.tensor([[[0.8, 0.0]]]), "linear")
+    torch.testing.assert_close(linear, torch.tensor([[[0.7, -0.9]]]))
+
+
+def test_xavier_init_does_not_depend_on_number_of_instances():
+    def std(instances, init):
+        spec = ExperimentSpec(n_features=50, n_hidden=10, init=init,
+                              feature_probability=[0.5] * instances)
+        return float(init_params(spec, torch.Generator().manual_seed(0))["W"].std())
+
+    assert std(2, "xavier") == pytest.approx(np.sqrt(2 / 60), rel=0.05)
+    assert std(200, "xavier") == pytest.approx(np.sqrt(2 / 60), rel=0.05)
+    assert std(200, "notebook") == pytest.approx(np.sqrt(2 / (10 * 250)), rel=0.05)
+
+
+def test_untied_model_has_output_weights():
+    spec = ExperimentSpec(model="absolute_value", n_features=3, n_hidden=6,
+                          feature_probability=[0.5])
+    params = init_params(spec, torch.Generator().manual_seed(0))
+    assert params["W_out"].shape == (1, 3, 6) and params["W"].shape == (1, 6, 3)

@@ -1,0 +1,122 @@
+"""The trainer: determinism, schedules, snapshots, restarts, evaluation and failures."""
+
+import numpy as np
+import pytest
+
+from superposition_lib.config import ExperimentSpec
+from superposition_lib.train import NonFiniteLossError, learning_rate, train
+
+TINY = dict(n_features=5, n_hidden=2, feature_probability=[1.0, 0.1], steps=150, batch_size=64,
+            importance=[0.9 ** i for i in range(5)])
+
+
+def test_same_seed_same_result_and_other_seed_differs():
+    spec = ExperimentSpec(**TINY)
+    a, b = train(spec, progress=False), train(spec, progress=False)
+    np.testing.assert_array_equal(a.W, b.W)
+    np.testing.assert_array_equal(a.loss, b.loss)
+    c = train(spec.replace(seed=1), progress=False)
+    assert not np.allclose(a.W, c.W)
+
+
+def test_training_reduces_loss_and_history_is_tidy():
+    spec = ExperimentSpec(**{**TINY, "steps": 400, "history_every": 100})
+    run = train(spec, progress=False)
+    history = run.history
+    assert list(history.columns) == ["step", "instance", "restart", "loss"]
+    assert sorted(history.step.unique()) == [100, 200, 300, 400]
+    first, last = (history[history.step == s].sort_values("instance").loss.to_numpy()
+                   for s in (100, 400))
+    assert np.all(last < first)
+
+
+def test_final_loss_has_small_standard_error():
+    run = train(ExperimentSpec(**TINY), progress=False)
+    assert np.all(run.loss_se <= 0.01 * run.loss)
+    assert run.eval_samples >= 256
+
+
+@pytest.mark.parametrize("schedule", ["constant", "linear", "cosine", "warmup_cosine"])
+def test_learning_rate_schedules(schedule):
+    spec = ExperimentSpec(steps=100, lr=1.0, lr_schedule=schedule, warmup_fraction=0.1)
+    lrs = np.array([learning_rate(spec, s) for s in range(1, 101)])
+    assert np.all(lrs > 0) and np.all(lrs <= 1.0)
+    if schedule == "constant":
+        assert np.all(lrs == 1.0)
+    elif schedule == "warmup_cosine":
+        assert np.all(np.diff(lrs[:10]) > 0) and lrs[9] == 1.0 and np.all(np.diff(lrs[10:]) < 0)
+    else:
+        assert lrs[0] == 1.0 and np.all(np.diff(lrs) < 0) and lrs[-1] < 0.05
+
+
+def test_snapshots_are_recorded_at_the_scheduled_steps():
+    spec = ExperimentSpec(**{**TINY, "snapshot_every": 50})
+    run = train(spec, progress=False)
+    snaps = run.snapshots
+    np.testing.assert_array_equal(snaps.steps, [0, 50, 100, 150])
+    assert snaps.W.shape == (4, 2, 2, 5) and snaps.b.shape == (4, 2, 5)
+    assert snaps.loss.shape == (4, 2)
+    np.testing.assert_array_equal(snaps.W[-1], run.W)
+    assert np.all(snaps.b[0] == 0)
+    assert np.all(snaps.loss[-1] < snaps.loss[0])
+
+
+def test_restarts_and_best():
+    spec = ExperimentSpec(**{**TINY, "restarts": 3})
+    run = train(spec, progress=False)
+    assert run.W.shape == (6, 2, 5)
+    np.testing.assert_array_equal(run.instance, [0, 0, 0, 1, 1, 1])
+    np.testing.assert_array_equal(run.restart, [0, 1, 2, 0, 1, 2])
+    best = run.best()
+    assert best.W.shape == (2, 2, 5)
+    for i in range(2):
+        assert best.loss[i] == run.loss[run.instance == i].min()
+        np.testing.assert_array_equal(best.W[i], run.W[best.models[i]])
+    np.testing.assert_array_equal(best.instance, [0, 1])
+    # restarts are independent seeds
+    assert not np.allclose(run.W[0], run.W[1])
+
+
+def test_untied_absolute_value_model_trains():
+    spec = ExperimentSpec(model="absolute_value", n_features=3, n_hidden=6,
+                          feature_probability=[1.0], steps=300, batch_size=128, lr=1e-2)
+    run = train(spec, progress=False)
+    assert run.W_out.shape == (1, 3, 6)
+    assert run.history_loss[-1, 0] < run.history_loss[0, 0]
+
+
+def test_non_finite_loss_names_step_and_instance():
+    spec = ExperimentSpec(**{**TINY, "lr": 1e30, "steps": 50})
+    with pytest.raises(NonFiniteLossError, match=r"step \d+ in instance \d"):
+        train(spec, progress=False)
+
+
+def test_interrupted_training_resumes_exactly(tmp_path):
+    spec = ExperimentSpec(**{**TINY, "snapshot_every": 25})
+    checkpoint = tmp_path / "ckpt.pt"
+
+    def interrupt(step):
+        if step == 60:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(spec, progress=False, checkpoint=checkpoint, callback=interrupt)
+    assert checkpoint.exists()
+    resumed = train(spec, progress=False, checkpoint=checkpoint)
+    straight = train(spec, progress=False)
+    np.testing.assert_array_equal(resumed.W, straight.W)
+    np.testing.assert_array_equal(resumed.history_loss, straight.history_loss)
+    np.testing.assert_array_equal(resumed.snapshots.W, straight.snapshots.W)
+    np.testing.assert_array_equal(resumed.loss, straight.loss)
+
+
+def test_checkpoint_of_another_spec_is_not_used(tmp_path):
+    checkpoint = tmp_path / "ckpt.pt"
+    other = ExperimentSpec(**{**TINY, "seed": 5})
+    with pytest.raises(KeyboardInterrupt):
+        train(other, progress=False, checkpoint=checkpoint,
+              callback=lambda s: (_ for _ in ()).throw(KeyboardInterrupt) if s == 10 else None)
+    spec = ExperimentSpec(**TINY)
+    with pytest.warns(UserWarning, match="another spec"):
+        run = train(spec, progress=False, checkpoint=checkpoint)
+    np.testing.assert_array_equal(run.W, train(spec, progress=False).W)
