@@ -14,10 +14,11 @@ The top-level API:
 from . import metrics
 from .config import FORMAT_VERSION, ExperimentSpec
 from .run import Run, Snapshots
-
+from .store import CorruptRunError, MissingRunError, RunStore, load_or_train
 from .train import NonFiniteLossError, train
 
 __version__ = "0.1.0"
 
-__all__ = ["ExperimentSpec", "FORMAT_VERSION", "NonFiniteLossError", "Run",
-           "Snapshots", "metrics", "train", "__version__"]
+__all__ = ["CorruptRunError", "ExperimentSpec", "FORMAT_VERSION", "MissingRunError",
+           "NonFiniteLossError", "Run", "RunStore", "Snapshots", "load_or_train", "metrics",
+           "train", "__version__"]

@@ -235,9 +235,8 @@ class ExperimentSpec:
         for name in ("snapshot_every", "snapshot_log"):
             if getattr(self, name) is not None:
                 _positive_int(name, getattr(self, name))
-        if self.history_every is None:
-            set_("history_every", max(1, self.steps // 500))
-        _positive_int("history_every", self.history_every)
+        if self.history_every is not None:
+            _positive_int("history_every", self.history_every)
 
     # ----------------------------------------------------------------------------------------
     @property
@@ -290,9 +289,17 @@ class ExperimentSpec:
         return np.zeros(0, dtype=int)
 
     def history_steps(self) -> np.ndarray:
-        """Steps at which the training loss is recorded, shape (h,)."""
-        return np.union1d(np.arange(self.history_every, self.steps + 1, self.history_every),
-                          [self.steps])
+        """Steps at which the training loss is recorded, shape (h,).
+
+        Examples
+        --------
+        >>> ExperimentSpec(steps=1000, history_every=300).history_steps()
+        array([ 300,  600,  900, 1000])
+        >>> len(ExperimentSpec(steps=10_000).history_steps())  # default: every steps // 500
+        500
+        """
+        every = self.history_every or max(1, self.steps // 500)
+        return np.union1d(np.arange(every, self.steps + 1, every), [self.steps])
 
     # ----------------------------------------------------------------------------------------
     def to_dict(self) -> dict:

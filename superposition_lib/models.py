@@ -139,8 +139,12 @@ def per_model_loss(out: torch.Tensor, target: torch.Tensor, importance: torch.Te
 
 
 class Workspace:
-    """Reusable buffers for :func:`loss_and_grads` (allocating the large per-step tensors anew
-    every step costs as much as a matrix product on a CPU).
+    """Reusable buffers for :func:`loss_and_grads`.
+
+    Allocating the large per-step tensors anew every step costs as much as a matrix product on a
+    CPU, so the trainer keeps them. The hidden layer is stored with one extra unit fixed at 1
+    (carrying the bias) and zero padding up to a multiple of 8 units, the widths at which CPU
+    matrix products run fastest (m + 1 = 31 is about 1.5x slower than 32 here).
 
     Parameters
     ----------
@@ -153,20 +157,23 @@ class Workspace:
     --------
     >>> ws = Workspace(models=3, batch=8, n=5, m=2)
     >>> tuple(ws.z.shape), tuple(ws.h.shape)
-    ((3, 8, 5), (3, 8, 3))
+    ((3, 8, 5), (3, 8, 8))
     """
 
     def __init__(self, models: int, batch: int, n: int, m: int,
                  device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32):
+        width = -(-(m + 1) // 8) * 8
         new = lambda *shape: torch.empty(shape, device=device, dtype=dtype)  # noqa: E731
-        self.h = new(models, batch, m + 1)                              # [h, 1]
-        self.grad_h = new(models, batch, m + 1)
+        self.m = m
+        self.h = new(models, batch, width)          # [h, 1, 0…]
+        self.grad_h = new(models, batch, width)
         self.z = new(models, batch, n)
         self.g = new(models, batch, n)
+        self.padding = torch.zeros(models, width - m, n, device=device, dtype=dtype)
 
     def fits(self, x: torch.Tensor, m: int) -> bool:
         """Whether the buffers match a batch ``x`` of shape (models, batch, n) and hidden size m."""
-        return (self.z.shape == x.shape and self.h.shape[-1] == m + 1
+        return (self.z.shape == x.shape and self.m == m
                 and self.z.device == x.device and self.z.dtype == x.dtype)
 
 
@@ -221,12 +228,12 @@ def loss_and_grads(params: dict[str, torch.Tensor], x: torch.Tensor, target: tor
     if workspace is None or not workspace.fits(x, m):
         workspace = Workspace(models, batch, n, m, x.device, x.dtype)
     h, z, g, grad_h = workspace.h, workspace.z, workspace.g, workspace.grad_h
-    zero_row = W.new_zeros(models, 1, n)
-    torch.bmm(x, torch.cat([W, zero_row], 1).transpose(1, 2), out=h)  # (models, batch, m + 1)
+    pad = workspace.padding                                           # (models, width − m, n)
+    torch.bmm(x, torch.cat([W, pad], 1).transpose(1, 2), out=h)        # (models, batch, width)
     h[..., m] = 1.0
     if arch.hidden_relu:
         h.relu_()
-    V = torch.cat([_decoder(params), params["b"].unsqueeze(1)], 1)      # (models, m + 1, n)
+    V = torch.cat([_decoder(params), params["b"].unsqueeze(1), pad[:, 1:]], 1)  # (models, width, n)
     torch.bmm(h, V, out=z)                                            # z = h V + b
     loss = None
     if with_loss:
@@ -236,7 +243,7 @@ def loss_and_grads(params: dict[str, torch.Tensor], x: torch.Tensor, target: tor
     if arch.output_relu:
         torch.ops.aten.threshold_backward.grad_input(g, z, 0, grad_input=g)
     scale = importance * (2.0 / (batch * n))                          # (models, n)
-    grad_V = torch.bmm(h.transpose(1, 2), g).mul_(scale.unsqueeze(1))  # (models, m + 1, n)
+    grad_V = torch.bmm(h.transpose(1, 2), g).mul_(scale.unsqueeze(1))  # (models, width, n)
     torch.bmm(g, (V * scale.unsqueeze(1)).transpose(1, 2), out=grad_h)
     if arch.hidden_relu:
         torch.ops.aten.threshold_backward.grad_input(grad_h, h, 0, grad_input=grad_h)

@@ -193,7 +193,8 @@ def train(spec: ExperimentSpec, *, device: str | torch.device = "cpu", progress:
     workspace = Workspace(spec.n_models, spec.batch_size, spec.n_features, spec.n_hidden, device)
     opt_cls = torch.optim.AdamW if spec.optimizer == "adamw" else torch.optim.Adam
     optimizer = opt_cls(list(params.values()), lr=spec.lr, betas=spec.betas, eps=spec.eps,
-                        weight_decay=spec.weight_decay if spec.optimizer == "adamw" else 0.0)
+                        weight_decay=spec.weight_decay if spec.optimizer == "adamw" else 0.0,
+                        fused=True)
     recorder = _Recorder(spec)
     is_history = np.zeros(spec.steps + 1, dtype=bool)
     is_history[spec.history_steps()] = True

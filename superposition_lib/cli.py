@@ -1,0 +1,296 @@
+"""The ``superposition`` command: list presets, train them (cached), show cached runs.
+
+Usage::
+
+    superposition list                      # named presets
+    superposition list --cached             # runs in the store
+    superposition train intro               # train (or load) a preset, print a summary
+    superposition train basic --steps 2000 --seed 1 --device cuda
+    superposition show 3f2a9c0d1e4b5a6f     # a cached run (a unique key prefix is enough)
+
+``train`` goes through :func:`~superposition_lib.store.load_or_train`: a run already in the store
+is loaded, not retrained (``--retrain`` forces it), and an interrupted run resumes from its
+checkpoint when the same command is run again. Errors (unknown preset or key, a corrupt entry,
+invalid options) print one line to stderr and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+import pandas as pd
+import torch
+
+from . import metrics
+from .config import ExperimentSpec
+from .presets import PRESETS, get_preset
+from .run import Run
+from .store import CorruptRunError, MissingRunError, RunStore, load_or_train
+from .train import NonFiniteLossError
+
+__all__ = ["main", "summary_table"]
+
+#: Exit status for usage errors (unknown preset or key, corrupt entry, invalid option).
+EXIT_USAGE = 2
+
+
+class _UsageError(Exception):
+    """A bad preset name or option value; reported in one line, exit status 2."""
+
+
+def summary_table(run: Run) -> pd.DataFrame:
+    """Per-model summary of a run: density, loss, represented features and D*.
+
+    Parameters
+    ----------
+    run : Run
+        A trained run with ``W`` of shape (models, m, n).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per model with columns ``instance``, ``restart`` (only when the spec has
+        restarts), ``density`` (mean feature probability 1 − S), ``loss``, ``loss_se``,
+        ``represented`` (features with ‖W_i‖ > 0.5,
+        :func:`~superposition_lib.metrics.n_represented`) and ``D*``
+        (:func:`~superposition_lib.metrics.dimensions_per_feature`).
+
+    Examples
+    --------
+    >>> from superposition_lib.train import train
+    >>> run = train(ExperimentSpec(feature_probability=[1.0, 0.5], steps=50, batch_size=128),
+    ...             progress=False)
+    >>> list(summary_table(run).columns)
+    ['instance', 'density', 'loss', 'loss_se', 'represented', 'D*']
+    """
+    table = {"instance": run.instance}
+    if run.spec.restarts > 1:
+        table["restart"] = run.restart
+    table.update({
+        "density": run.feature_probability.mean(axis=1),
+        "loss": run.loss,
+        "loss_se": run.loss_se,
+        "represented": metrics.n_represented(run.W),
+        "D*": metrics.dimensions_per_feature(run.W),
+    })
+    return pd.DataFrame(table)
+
+
+def _format_table(run: Run) -> str:
+    df = summary_table(run)
+    shown = df.drop(columns=["loss", "loss_se"]).copy()
+    shown.insert(shown.columns.get_loc("density") + 1, "loss ± se",
+                 [f"{l:.4g} ± {s:.2g}" for l, s in zip(df["loss"], df["loss_se"])])
+    shown["density"] = [f"{d:.4g}" for d in df["density"]]
+    shown["represented"] = [f"{r} / {run.spec.n_features}" for r in df["represented"]]
+    shown["D*"] = [f"{d:.3f}" for d in df["D*"]]
+    return shown.to_string(index=False)
+
+
+def _describe(spec: ExperimentSpec) -> str:
+    return (f"{spec.model}, n={spec.n_features}, m={spec.n_hidden}, "
+            f"{spec.n_instances} instance{'s' if spec.n_instances != 1 else ''}"
+            f"{f' x {spec.restarts} restarts' if spec.restarts > 1 else ''}, "
+            f"{spec.steps} steps, batch {spec.batch_size}, seed {spec.seed}")
+
+
+def _print_run(run: Run, store: RunStore, *, trained: bool | None = None) -> None:
+    key = run.spec.key()
+    manifest = store.manifest(key)
+    print(f"run {key}{f' ({run.spec.name})' if run.spec.name else ''}: {_describe(run.spec)}")
+    print(f"cached in {store.path(key)}")
+    origin = "" if trained is None else (" (just trained)" if trained else " (loaded from cache)")
+    print(f"wall time {run.wall_time:.1f} s{origin}; created {manifest.get('created')}, "
+          f"library {manifest.get('library_version')}, torch {manifest.get('torch_version')}"
+          f"{', device ' + manifest['device'] if manifest.get('device') else ''}")
+    print(f"final loss on {run.eval_samples} samples per model:")
+    print(_format_table(run))
+
+
+def _left_aligned(df: pd.DataFrame, columns: list[str]) -> str:
+    """``df.to_string`` with some text columns (and their headers) left-aligned."""
+    formatters = {}
+    for c in columns:
+        width = max(len(c), *(len(str(v)) for v in df[c]))
+        formatters[c] = lambda v, w=width: f"{str(v):<{w}}"
+    text = df.to_string(index=False, formatters=formatters, justify="left")
+    return "\n".join(line.rstrip() for line in text.splitlines())
+
+
+# ------------------------------------------------------------------------------ commands
+def _cmd_list(args: argparse.Namespace) -> int:
+    if args.cached:
+        store = RunStore(args.store)
+        entries = store.entries()
+        if not entries:
+            print(f"no cached runs in {store.runs_dir}")
+            return 0
+        rows = []
+        for m in entries:
+            try:
+                spec = ExperimentSpec.from_dict(m["spec"])
+            except (TypeError, ValueError):
+                continue
+            rows.append({"key": m["key"], "name": spec.name, "model": spec.model,
+                         "n": spec.n_features, "m": spec.n_hidden,
+                         "instances": spec.n_instances, "steps": spec.steps,
+                         "seed": spec.seed, "wall_s": round(float(m.get("wall_time", 0)), 1),
+                         "created": m.get("created")})
+        print(f"cached runs in {store.runs_dir}:")
+        print(pd.DataFrame(rows).to_string(index=False))
+        return 0
+    rows = [{"preset": p.name, "model": p.spec.model, "n": p.spec.n_features,
+             "m": p.spec.n_hidden, "instances": p.spec.n_instances, "steps": p.spec.steps,
+             "description": p.description} for p in PRESETS.values()]
+    print(_left_aligned(pd.DataFrame(rows), ["preset", "model", "description"]))
+    print("\ntrain one with `superposition train PRESET` (cached; see --help for options)")
+    return 0
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    try:
+        preset = get_preset(args.preset)
+        changes = {}
+        if args.steps is not None:
+            changes["steps"] = args.steps
+            changes["history_every"] = None  # recomputed from the new number of steps
+        if args.seed is not None:
+            changes["seed"] = args.seed
+        spec = preset.spec.replace(**changes) if changes else preset.spec
+    except ValueError as e:
+        raise _UsageError(e) from None
+    try:
+        device = torch.device(args.device)
+    except (RuntimeError, ValueError) as e:
+        raise _UsageError(f"--device: {e}") from None
+    if args.threads is not None:
+        if args.threads < 1:
+            raise _UsageError(f"--threads: must be >= 1; got {args.threads}")
+        torch.set_num_threads(args.threads)
+    store = RunStore(args.store)
+    trained = []
+
+    def mark_trained(step: int) -> None:
+        if not trained:
+            trained.append(step)
+
+    try:
+        run = load_or_train(spec, store=store, device=device, progress=not args.no_progress,
+                            retrain=args.retrain, callback=mark_trained)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted; progress is checkpointed in {store.checkpoint_path(spec).parent}"
+              f" (written every minute and on Ctrl-C). Run the same command again to resume.",
+              file=sys.stderr)
+        return 130
+    except NonFiniteLossError as e:
+        print(f"superposition: training diverged: {e}", file=sys.stderr)
+        return 1
+    _print_run(run, store, trained=bool(trained))
+    return 0
+
+
+def _resolve_key(store: RunStore, key: str) -> str:
+    keys = store.keys()
+    if key in keys:
+        return key
+    matches = [k for k in keys if k.startswith(key.lower())] if len(key) >= 4 else []
+    if len(matches) == 1:
+        return matches[0]
+    if len(matches) > 1:
+        raise MissingRunError(f"key prefix {key!r} is ambiguous: {', '.join(matches)}")
+    raise MissingRunError(f"no cached run {key!r} in {store.runs_dir}; "
+                          f"`superposition list --cached` lists them")
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    store = RunStore(args.store)
+    key = _resolve_key(store, args.key)
+    _print_run(store.load_key(key), store)
+    return 0
+
+
+# ------------------------------------------------------------------------------ entry point
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="superposition",
+        description="Toy models of superposition: train named presets (cached in the run "
+                    "store) and inspect cached runs.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("list", help="list named presets (or, with --cached, stored runs)")
+    p.add_argument("--cached", action="store_true", help="list the runs in the store instead")
+    p.add_argument("--store", metavar="DIR", help="store root (default: $SUPERPOSITION_DATA, "
+                   "else the repository's data/)")
+    p.set_defaults(func=_cmd_list)
+
+    p = sub.add_parser("train", help="train a preset (or load it from the store) and summarise it")
+    p.add_argument("preset", metavar="PRESET", help=f"one of: {', '.join(PRESETS)}")
+    p.add_argument("--steps", type=int, metavar="N", help="optimisation steps (changes the key)")
+    p.add_argument("--seed", type=int, metavar="S", help="random seed (changes the key)")
+    p.add_argument("--device", default="cpu", metavar="D", help="torch device (default: cpu)")
+    p.add_argument("--threads", type=int, default=None, metavar="T",
+                   help="torch intra-op CPU threads (default: torch's, one per core; use 1 when "
+                        "other processes are busy on the same cores)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument("--retrain", action="store_true",
+                   help="ignore the cached run and any checkpoint; train from scratch")
+    p.add_argument("--store", metavar="DIR", help="store root (default: $SUPERPOSITION_DATA, "
+                   "else the repository's data/)")
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("show", help="summarise a cached run")
+    p.add_argument("key", metavar="KEY", help="run key (or a unique prefix of at least 4 digits)")
+    p.add_argument("--store", metavar="DIR", help="store root (default: $SUPERPOSITION_DATA, "
+                   "else the repository's data/)")
+    p.set_defaults(func=_cmd_show)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``superposition`` command.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        Arguments without the program name; ``sys.argv[1:]`` if omitted.
+
+    Returns
+    -------
+    int
+        Exit status: 0 on success, 2 for usage errors (unknown preset or key, corrupt entry,
+        invalid option; a one-line message goes to stderr), 1 if training diverged, 130 if it
+        was interrupted (its checkpoint is kept, and the same command resumes it).
+
+    Raises
+    ------
+    SystemExit
+        From argparse, for malformed command lines and ``--help``.
+
+    Examples
+    --------
+    >>> import contextlib, io
+    >>> out = io.StringIO()
+    >>> with contextlib.redirect_stdout(out):
+    ...     status = main(["list"])
+    >>> status, "intro" in out.getvalue()
+    (0, True)
+    """
+    args = _parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (MissingRunError, CorruptRunError, _UsageError) as e:
+        print(f"superposition {args.command}: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except BrokenPipeError:  # e.g. `superposition list | head`
+        try:
+            sys.stdout = open(os.devnull, "w")
+        except OSError:  # pragma: no cover
+            pass
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,699 @@
+"""The run store: trained runs cached on disk, keyed by :meth:`ExperimentSpec.key`.
+
+Every entry lives in ``<root>/runs/<key>/`` and holds two files:
+
+``arrays.npz``
+    Every array of the :class:`~superposition_lib.run.Run` (final weights and biases, final
+    losses, loss history, model indices, snapshots), compressed.
+``manifest.json``
+    The full spec, the format version, library / torch / numpy versions, wall time, creation
+    time, evaluation samples, final losses and the SHA-256 of ``arrays.npz``.
+
+Writes are atomic: an entry is assembled in a hidden temporary directory next to its final place
+and renamed into place only once complete, so a crash leaves either the old entry or none, never
+a partial one. Reads are checked: a missing or unparsable manifest, another format version, another
+key or spec, a checksum mismatch or arrays whose shapes disagree with the spec raise
+:class:`CorruptRunError`; :func:`load_or_train` then warns and retrains instead of using the entry.
+
+While a run trains, :func:`load_or_train` checkpoints it to ``<root>/runs/<key>.partial/``; an
+interrupted run (Ctrl-C, or a killed process after its last periodic checkpoint) resumes from
+there on the next call, and the directory is removed once the run is saved.
+
+The store's root is ``$SUPERPOSITION_DATA`` when set, else the repository's ``data/`` directory
+(when the package sits in a source checkout), else ``./data``. Tests and experiments that should
+not touch the repository's committed results pass their own root.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import io
+import json
+import os
+import re
+import shutil
+import tempfile
+import uuid
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import config
+from .config import ExperimentSpec
+from .run import Run, Snapshots
+from .train import NonFiniteLossError, train
+
+__all__ = ["RunStore", "load_or_train", "MissingRunError", "CorruptRunError", "default_root"]
+
+MANIFEST = "manifest.json"
+ARRAYS = "arrays.npz"
+#: Environment variable that overrides the default store root.
+ENV_ROOT = "SUPERPOSITION_DATA"
+
+_KEY_RE = re.compile(r"^[0-9a-f]{16}$")
+_TMP_PREFIX = ".tmp-"
+_TRASH_PREFIX = ".trash-"
+
+
+class MissingRunError(KeyError):
+    """The store has no entry for this spec or key."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0]) if self.args else ""
+
+
+class CorruptRunError(ValueError):
+    """A store entry exists but is partial, corrupt or belongs to another spec or format."""
+
+
+def default_root() -> Path:
+    """The store root used when :class:`RunStore` is given none.
+
+    Returns
+    -------
+    Path
+        ``$SUPERPOSITION_DATA`` if set; else ``<repository>/data`` when the package directory's
+        parent holds a ``pyproject.toml`` (a source checkout or editable install); else
+        ``./data`` relative to the current directory.
+
+    Examples
+    --------
+    >>> root = default_root()
+    >>> expected = (Path(os.environ["SUPERPOSITION_DATA"]) if "SUPERPOSITION_DATA" in os.environ
+    ...             else None)
+    >>> root == expected if expected else root.name == "data"
+    True
+    """
+    env = os.environ.get(ENV_ROOT)
+    if env:
+        return Path(env).expanduser()
+    repo = Path(__file__).resolve().parent.parent
+    if (repo / "pyproject.toml").is_file():
+        return repo / "data"
+    return Path("data")
+
+
+def _library_version() -> str:
+    """The installed library version, read lazily (no import cycle with ``__init__``)."""
+    import sys
+    version = getattr(sys.modules.get("superposition_lib"), "__version__", None)
+    if version:
+        return str(version)
+    try:
+        from importlib.metadata import version as _version
+        return _version("superposition")
+    except Exception:  # pragma: no cover - not installed
+        return "unknown"
+
+
+def _spec_without_name(d: dict) -> dict:
+    return {k: v for k, v in d.items() if k != "name"}
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # pragma: no cover - platforms without directory fds
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(fd)
+
+
+def _expected_shapes(spec: ExperimentSpec, n_history: int, n_snapshots: int) -> dict:
+    k, m, n = spec.n_models, spec.n_hidden, spec.n_features
+    shapes = {
+        "W": (k, m, n), "b": (k, n), "loss": (k,), "loss_se": (k,), "models": (k,),
+        "history_steps": (n_history,), "history_loss": (n_history, k),
+        "snapshot_steps": (n_snapshots,), "snapshot_W": (n_snapshots, k, m, n),
+        "snapshot_b": (n_snapshots, k, n), "snapshot_loss": (n_snapshots, k),
+    }
+    if not spec.tied:
+        shapes["W_out"] = (k, n, m)
+        shapes["snapshot_W_out"] = (n_snapshots, k, n, m)
+    return shapes
+
+
+def _check_arrays(spec: ExperimentSpec, arrays: dict[str, np.ndarray]) -> None:
+    """Raise ``ValueError`` if ``arrays`` is not a complete run of ``spec``."""
+    history = spec.history_steps()
+    snaps = spec.snapshot_steps()
+    expected = _expected_shapes(spec, len(history), len(snaps))
+    missing = sorted(set(expected) - set(arrays))
+    extra = sorted(set(arrays) - set(expected))
+    if missing or extra:
+        raise ValueError(f"arrays do not match the spec: missing {missing}, unexpected {extra}")
+    if not np.array_equal(arrays["models"], np.arange(spec.n_models)):
+        raise ValueError(f"models must be arange({spec.n_models}), got {arrays['models']}: the "
+                         f"store keeps whole runs, not selections such as Run.best()")
+    for name, shape in expected.items():
+        if arrays[name].shape != shape:
+            raise ValueError(f"array {name!r} has shape {arrays[name].shape}; the spec implies "
+                             f"{shape}")
+    if not np.array_equal(arrays["history_steps"], history):
+        raise ValueError("history_steps differ from spec.history_steps()")
+    if not np.array_equal(arrays["snapshot_steps"], snaps):
+        raise ValueError("snapshot steps differ from spec.snapshot_steps()")
+    for name in ("W", "b", "loss", "loss_se", "W_out"):
+        if name in arrays and not np.all(np.isfinite(arrays[name])):
+            raise ValueError(f"array {name!r} contains non-finite values")
+
+
+def _run_arrays(run: Run) -> dict[str, np.ndarray]:
+    arrays = {
+        "W": run.W, "b": run.b, "loss": run.loss, "loss_se": run.loss_se, "models": run.models,
+        "history_steps": run.history_steps, "history_loss": run.history_loss,
+        "snapshot_steps": run.snapshots.steps, "snapshot_W": run.snapshots.W,
+        "snapshot_b": run.snapshots.b, "snapshot_loss": run.snapshots.loss,
+    }
+    if run.W_out is not None:
+        arrays["W_out"] = run.W_out
+    if run.snapshots.W_out is not None:
+        arrays["snapshot_W_out"] = run.snapshots.W_out
+    return {k: np.asarray(v) for k, v in arrays.items()}
+
+
+class RunStore:
+    """A directory of trained runs keyed by :meth:`ExperimentSpec.key`.
+
+    Parameters
+    ----------
+    root : str or path-like, optional
+        Store root; entries live in ``<root>/runs/<key>/``. Defaults to :func:`default_root`
+        (``$SUPERPOSITION_DATA``, else the repository's ``data/``, else ``./data``).
+
+    Attributes
+    ----------
+    root : Path
+        The store root.
+    runs_dir : Path
+        ``root / "runs"``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from superposition_lib.config import ExperimentSpec
+    >>> from superposition_lib.train import train
+    >>> store = RunStore(tempfile.mkdtemp())
+    >>> spec = ExperimentSpec(n_features=5, n_hidden=2, feature_probability=[1.0, 0.5],
+    ...                       steps=50, batch_size=128)
+    >>> run = train(spec, progress=False)
+    >>> entry = store.save(run)
+    >>> entry.name == spec.key(), store.keys() == [spec.key()]
+    (True, True)
+    >>> bool((store.load(spec).W == run.W).all())
+    True
+    """
+
+    def __init__(self, root: str | os.PathLike | None = None):
+        self.root = Path(root) if root is not None else default_root()
+
+    def __repr__(self) -> str:
+        return f"RunStore({str(self.root)!r})"
+
+    @property
+    def runs_dir(self) -> Path:
+        """Directory holding the entries, ``<root>/runs``."""
+        return self.root / "runs"
+
+    # ------------------------------------------------------------------------------ paths
+    @staticmethod
+    def _key(spec_or_key: ExperimentSpec | str) -> str:
+        if isinstance(spec_or_key, ExperimentSpec):
+            return spec_or_key.key()
+        key = str(spec_or_key)
+        if not _KEY_RE.match(key):
+            raise MissingRunError(f"{key!r} is not a run key (16 lowercase hex digits)")
+        return key
+
+    def path(self, spec: ExperimentSpec | str) -> Path:
+        """Directory of the entry of a spec (or key), whether or not it exists.
+
+        Parameters
+        ----------
+        spec : ExperimentSpec or str
+            A spec, or a key as returned by :meth:`ExperimentSpec.key`.
+
+        Returns
+        -------
+        Path
+            ``<root>/runs/<key>``.
+
+        Examples
+        --------
+        >>> from superposition_lib.config import ExperimentSpec
+        >>> spec = ExperimentSpec(steps=100)
+        >>> RunStore("/tmp/store").path(spec) == Path("/tmp/store/runs") / spec.key()
+        True
+        """
+        return self.runs_dir / self._key(spec)
+
+    def checkpoint_path(self, spec: ExperimentSpec | str) -> Path:
+        """Training checkpoint file of a spec, inside ``<root>/runs/<key>.partial/``.
+
+        :func:`load_or_train` passes it to :func:`~superposition_lib.train.train` so that an
+        interrupted run resumes; it is never treated as an entry.
+
+        Parameters
+        ----------
+        spec : ExperimentSpec or str
+            A spec or its key.
+
+        Returns
+        -------
+        Path
+            ``<root>/runs/<key>.partial/checkpoint.pt``.
+
+        Examples
+        --------
+        >>> from superposition_lib.config import ExperimentSpec
+        >>> spec = ExperimentSpec(steps=100)
+        >>> RunStore("/tmp/store").checkpoint_path(spec).parent.name == spec.key() + ".partial"
+        True
+        """
+        return self.runs_dir / f"{self._key(spec)}.partial" / "checkpoint.pt"
+
+    def __contains__(self, spec: ExperimentSpec | str) -> bool:
+        """Whether an entry directory with a manifest exists (it is not validated)."""
+        try:
+            return (self.path(spec) / MANIFEST).is_file()
+        except MissingRunError:
+            return False
+
+    # ------------------------------------------------------------------------------ writing
+    def save(self, run: Run, *, device: str | torch.device | None = None) -> Path:
+        """Store a run atomically, replacing any entry of the same key.
+
+        The arrays and the manifest are written and flushed to a hidden temporary directory in
+        ``<root>/runs/`` which is then renamed to ``<root>/runs/<key>``. An existing entry is
+        first renamed aside and deleted only after the new one is in place. A failure at any
+        point leaves either the old entry or no entry, never a partial one.
+
+        Parameters
+        ----------
+        run : Run
+            A complete run, as returned by :func:`~superposition_lib.train.train` (not a
+            selection such as :meth:`Run.best`).
+        device : str or torch.device, optional
+            Device the run was trained on, recorded in the manifest.
+
+        Returns
+        -------
+        Path
+            The entry directory.
+
+        Raises
+        ------
+        ValueError
+            If the run's arrays are inconsistent with its spec (shapes, model indices, recorded
+            steps) or its final weights or losses are not finite.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from superposition_lib.config import ExperimentSpec
+        >>> from superposition_lib.train import train
+        >>> store = RunStore(tempfile.mkdtemp())
+        >>> run = train(ExperimentSpec(steps=50, batch_size=128), progress=False)
+        >>> sorted(p.name for p in store.save(run).iterdir())
+        ['arrays.npz', 'manifest.json']
+        """
+        spec = run.spec
+        key = spec.key()
+        arrays = _run_arrays(run)
+        _check_arrays(spec, arrays)
+        self.runs_dir.mkdir(parents=True, exist_ok=True)
+        final = self.path(key)
+        tmp = Path(tempfile.mkdtemp(prefix=f"{_TMP_PREFIX}{key}-", dir=self.runs_dir))
+        try:
+            buffer = io.BytesIO()
+            np.savez_compressed(buffer, **arrays)
+            blob = buffer.getvalue()
+            with open(tmp / ARRAYS, "wb") as f:
+                f.write(blob)
+                f.flush()
+                os.fsync(f.fileno())
+            manifest = {
+                "format_version": config.FORMAT_VERSION,
+                "key": key,
+                "spec": spec.to_dict(),
+                "library_version": _library_version(),
+                "torch_version": torch.__version__,
+                "numpy_version": np.__version__,
+                "device": None if device is None else str(device),
+                "wall_time": float(run.wall_time),
+                "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                "eval_samples": int(run.eval_samples),
+                "n_models": int(spec.n_models),
+                "loss": [float(v) for v in run.loss],
+                "loss_se": [float(v) for v in run.loss_se],
+                "files": {ARRAYS: {"sha256": hashlib.sha256(blob).hexdigest(),
+                                   "bytes": len(blob)}},
+            }
+            with open(tmp / MANIFEST, "w", encoding="utf-8") as f:
+                json.dump(manifest, f, indent=2)
+                f.write("\n")
+                f.flush()
+                os.fsync(f.fileno())
+            _fsync_dir(tmp)
+            trash = None
+            if final.exists():
+                trash = self.runs_dir / f"{_TRASH_PREFIX}{key}-{uuid.uuid4().hex[:8]}"
+                os.rename(final, trash)
+            try:
+                os.rename(tmp, final)
+            except OSError:
+                if trash is None and (final / MANIFEST).is_file():
+                    # Another process stored the same run meanwhile: keep its entry.
+                    shutil.rmtree(tmp, ignore_errors=True)
+                    return final
+                if trash is not None and not final.exists():
+                    os.rename(trash, final)  # put the old entry back
+                raise
+            except BaseException:
+                if trash is not None and not final.exists():
+                    os.rename(trash, final)
+                raise
+            _fsync_dir(self.runs_dir)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        if trash is not None:
+            shutil.rmtree(trash, ignore_errors=True)
+        return final
+
+    def remove(self, spec: ExperimentSpec | str) -> bool:
+        """Delete the entry and any partial checkpoint of a spec (or key).
+
+        Parameters
+        ----------
+        spec : ExperimentSpec or str
+            A spec or its key.
+
+        Returns
+        -------
+        bool
+            Whether anything was deleted.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from superposition_lib.config import ExperimentSpec
+        >>> RunStore(tempfile.mkdtemp()).remove(ExperimentSpec(steps=10))
+        False
+        """
+        removed = False
+        for path in (self.path(spec), self.checkpoint_path(spec).parent):
+            if path.exists():
+                shutil.rmtree(path)
+                removed = True
+        return removed
+
+    # ------------------------------------------------------------------------------ reading
+    def _read_manifest(self, key: str) -> dict:
+        entry = self.path(key)
+        if not entry.is_dir():
+            raise MissingRunError(f"no run {key} in {self.runs_dir}")
+        try:
+            with open(entry / MANIFEST, encoding="utf-8") as f:
+                manifest = json.load(f)
+        except FileNotFoundError:
+            raise CorruptRunError(f"run {key}: {MANIFEST} is missing") from None
+        except (OSError, ValueError) as e:
+            raise CorruptRunError(f"run {key}: {MANIFEST} is unreadable ({e})") from None
+        if not isinstance(manifest, dict):
+            raise CorruptRunError(f"run {key}: {MANIFEST} is not a JSON object")
+        version = manifest.get("format_version")
+        if version != config.FORMAT_VERSION:
+            raise CorruptRunError(f"run {key}: format version {version!r}, this library reads "
+                                  f"version {config.FORMAT_VERSION}")
+        if manifest.get("key") != key:
+            raise CorruptRunError(f"run {key}: the manifest names key {manifest.get('key')!r}")
+        if not isinstance(manifest.get("spec"), dict):
+            raise CorruptRunError(f"run {key}: the manifest has no spec")
+        return manifest
+
+    def manifest(self, spec: ExperimentSpec | str) -> dict:
+        """The manifest of an entry, after basic checks (format version and key).
+
+        Parameters
+        ----------
+        spec : ExperimentSpec or str
+            A spec or its key.
+
+        Returns
+        -------
+        dict
+            The parsed ``manifest.json``.
+
+        Raises
+        ------
+        MissingRunError
+            If there is no entry.
+        CorruptRunError
+            If the manifest is missing or unreadable, or names another format version or key.
+        """
+        return self._read_manifest(self._key(spec))
+
+    def load(self, spec: ExperimentSpec) -> Run:
+        """Load the stored run of a spec, after checking it in full.
+
+        Parameters
+        ----------
+        spec : ExperimentSpec
+            What was trained. Its ``name`` may differ from the stored one (it is not part of the
+            key); the returned run carries this spec.
+
+        Returns
+        -------
+        Run
+            The run, with arrays of shape ``W (models, m, n)``, ``b (models, n)`` etc.
+
+        Raises
+        ------
+        MissingRunError
+            If the store has no entry for the spec (a ``KeyError``).
+        CorruptRunError
+            If the entry is unusable: manifest missing or unreadable, another format version,
+            key or spec, checksum mismatch, unreadable arrays, or arrays inconsistent with the
+            spec (a ``ValueError``).
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from superposition_lib.config import ExperimentSpec
+        >>> store = RunStore(tempfile.mkdtemp())
+        >>> try:
+        ...     store.load(ExperimentSpec(steps=10))
+        ... except MissingRunError as e:
+        ...     print("missing")
+        missing
+        """
+        key = spec.key()
+        manifest = self._read_manifest(key)
+        stored = manifest["spec"]
+        if _spec_without_name(stored) != _spec_without_name(spec.to_dict()):
+            diff = sorted(k for k in set(stored) | set(spec.to_dict())
+                          if k != "name" and stored.get(k) != spec.to_dict().get(k))
+            raise CorruptRunError(f"run {key}: the stored spec differs from the requested one "
+                                  f"in {diff}")
+        entry = self.path(key)
+        try:
+            blob = (entry / ARRAYS).read_bytes()
+        except OSError as e:
+            raise CorruptRunError(f"run {key}: {ARRAYS} is unreadable ({e})") from None
+        expected = manifest.get("files", {}).get(ARRAYS, {}).get("sha256")
+        actual = hashlib.sha256(blob).hexdigest()
+        if expected != actual:
+            raise CorruptRunError(f"run {key}: {ARRAYS} checksum mismatch (manifest "
+                                  f"{expected}, file {actual})")
+        try:
+            with np.load(io.BytesIO(blob), allow_pickle=False) as npz:
+                arrays = {name: npz[name] for name in npz.files}
+        except Exception as e:  # zipfile, zlib, format errors
+            raise CorruptRunError(f"run {key}: {ARRAYS} is unreadable ({e})") from None
+        try:
+            _check_arrays(spec, arrays)
+        except ValueError as e:
+            raise CorruptRunError(f"run {key}: {e}") from None
+        snapshots = Snapshots(arrays["snapshot_steps"], arrays["snapshot_W"],
+                              arrays["snapshot_b"], arrays["snapshot_loss"],
+                              arrays.get("snapshot_W_out"))
+        return Run(spec=spec, W=arrays["W"], b=arrays["b"], loss=arrays["loss"],
+                   loss_se=arrays["loss_se"], eval_samples=int(manifest.get("eval_samples", 0)),
+                   history_steps=arrays["history_steps"], history_loss=arrays["history_loss"],
+                   snapshots=snapshots, models=arrays["models"], W_out=arrays.get("W_out"),
+                   wall_time=float(manifest.get("wall_time", 0.0)))
+
+    def load_key(self, key: str) -> Run:
+        """Load a run by key alone, rebuilding its spec from the manifest.
+
+        Parameters
+        ----------
+        key : str
+            A key as returned by :meth:`ExperimentSpec.key` (16 hex digits).
+
+        Returns
+        -------
+        Run
+            The run; ``run.spec`` is the stored spec, name included.
+
+        Raises
+        ------
+        MissingRunError
+            If the key is malformed or the store has no entry for it.
+        CorruptRunError
+            As for :meth:`load`, and if the stored spec is invalid or does not hash to ``key``.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from superposition_lib.config import ExperimentSpec
+        >>> from superposition_lib.train import train
+        >>> store = RunStore(tempfile.mkdtemp())
+        >>> spec = ExperimentSpec(steps=50, batch_size=128, name="demo")
+        >>> _ = store.save(train(spec, progress=False))
+        >>> store.load_key(spec.key()).spec == spec
+        True
+        """
+        key = self._key(key)
+        manifest = self._read_manifest(key)
+        try:
+            spec = ExperimentSpec.from_dict(manifest["spec"])
+        except (TypeError, ValueError) as e:
+            raise CorruptRunError(f"run {key}: the stored spec is invalid ({e})") from None
+        if spec.key() != key:
+            raise CorruptRunError(f"run {key}: the stored spec hashes to {spec.key()}")
+        return self.load(spec)
+
+    def keys(self) -> list[str]:
+        """Keys of the entries present (sorted); temporary and ``.partial`` directories are not
+        entries.
+
+        Returns
+        -------
+        list of str
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> RunStore(tempfile.mkdtemp()).keys()
+        []
+        """
+        if not self.runs_dir.is_dir():
+            return []
+        return sorted(p.name for p in self.runs_dir.iterdir()
+                      if _KEY_RE.match(p.name) and p.is_dir())
+
+    def entries(self) -> list[dict]:
+        """Manifests of all entries, oldest first.
+
+        Entries whose manifest fails the basic checks of :meth:`manifest` are left out with a
+        warning (they are still listed by :meth:`keys`).
+
+        Returns
+        -------
+        list of dict
+            Parsed manifests (see the module docstring for their fields).
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> RunStore(tempfile.mkdtemp()).entries()
+        []
+        """
+        out = []
+        for key in self.keys():
+            try:
+                out.append(self._read_manifest(key))
+            except (CorruptRunError, MissingRunError) as e:
+                warnings.warn(f"skipping unusable store entry: {e}", stacklevel=2)
+        return sorted(out, key=lambda m: str(m.get("created", "")))
+
+
+def load_or_train(spec: ExperimentSpec, *, store: RunStore | None = None,
+                  device: str | torch.device = "cpu", progress: bool = True,
+                  retrain: bool = False, checkpoint_every: float = 60.0,
+                  callback: Callable[[int], None] | None = None) -> Run:
+    """The stored run of a spec, training (and storing) it first if needed.
+
+    Parameters
+    ----------
+    spec : ExperimentSpec
+        What to train.
+    store : RunStore, optional
+        Where runs are cached; ``RunStore()`` (the default root) if omitted.
+    device : str or torch.device
+        Device to train on (the cache key does not depend on it).
+    progress : bool
+        Show a progress bar while training.
+    retrain : bool
+        Ignore any stored entry and any partial checkpoint, train from scratch, and replace the
+        entry.
+    checkpoint_every : float
+        Seconds between checkpoints while training; a checkpoint is also written on Ctrl-C.
+    callback : callable, optional
+        Passed to :func:`~superposition_lib.train.train`: called as ``callback(step)`` after
+        every update.
+
+    Returns
+    -------
+    Run
+        The loaded or freshly trained run.
+
+    Raises
+    ------
+    NonFiniteLossError
+        If training diverges; nothing is stored and the partial checkpoint is removed.
+    KeyboardInterrupt
+        If training is interrupted; the checkpoint in :meth:`RunStore.checkpoint_path` is kept
+        and the next call resumes from it.
+
+    Warns
+    -----
+    UserWarning
+        If a stored entry is corrupt or mismatched (naming its key and the reason); the run is
+        then retrained and the entry replaced.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from superposition_lib.config import ExperimentSpec
+    >>> store = RunStore(tempfile.mkdtemp())
+    >>> spec = ExperimentSpec(n_features=5, n_hidden=2, feature_probability=[1.0, 0.5],
+    ...                       steps=50, batch_size=128)
+    >>> first = load_or_train(spec, store=store, progress=False)    # trains and stores
+    >>> second = load_or_train(spec, store=store, progress=False)   # loads
+    >>> bool((first.W == second.W).all()), store.keys() == [spec.key()]
+    (True, True)
+    """
+    store = RunStore() if store is None else store
+    key = spec.key()
+    ckpt = store.checkpoint_path(spec)
+    if retrain:
+        shutil.rmtree(ckpt.parent, ignore_errors=True)
+    else:
+        try:
+            return store.load(spec)
+        except MissingRunError:
+            pass
+        except CorruptRunError as e:
+            warnings.warn(f"run store entry {key} in {store.runs_dir} is unusable and will be "
+                          f"retrained: {e}", stacklevel=2)
+    ckpt.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        run = train(spec, device=device, progress=progress, checkpoint=ckpt,
+                    checkpoint_every=checkpoint_every, callback=callback)
+    except NonFiniteLossError:
+        shutil.rmtree(ckpt.parent, ignore_errors=True)
+        raise
+    store.save(run, device=device)
+    shutil.rmtree(ckpt.parent, ignore_errors=True)
+    return run

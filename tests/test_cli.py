@@ -1,0 +1,143 @@
+"""Tests of the ``superposition`` command line (called in-process through ``main``)."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import re
+
+import pytest
+
+from superposition_lib.cli import main, summary_table
+from superposition_lib.presets import PRESETS, get_preset
+from superposition_lib.store import RunStore
+
+STEPS = "200"
+
+
+def _run(argv: list[str]) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = main(argv)
+    return status, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """``superposition train intro --steps 200`` into a fresh store, run once for the module."""
+    root = tmp_path_factory.mktemp("store")
+    status, out, err = _run(["train", "intro", "--steps", STEPS, "--store", str(root),
+                             "--no-progress"])
+    key = get_preset("intro").spec.replace(steps=int(STEPS), history_every=None).key()
+    return root, key, status, out, err
+
+
+def _table_rows(out: str) -> list[list[str]]:
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.split()[:2] == ["instance", "density"])
+    return [line.split() for line in lines[start + 1:] if line.strip()]
+
+
+def test_list_shows_every_preset(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for name, preset in PRESETS.items():
+        line = next(line for line in out.splitlines() if line.split()[:1] == [name])
+        assert preset.spec.model in line and str(preset.spec.steps) in line
+        assert preset.description in line
+
+
+def test_train_prints_key_location_and_a_per_instance_summary(trained):
+    root, key, status, out, err = trained
+    assert status == 0, err
+    assert f"run {key}" in out
+    assert f"cached in {RunStore(root).path(key)}" in out
+    assert "just trained" in out and re.search(r"wall time \d+\.\d s", out)
+    header = next(line for line in out.splitlines() if line.lstrip().startswith("instance"))
+    assert header.split() == ["instance", "density", "loss", "±", "se", "represented", "D*"]
+    rows = _table_rows(out)
+    assert [int(r[0]) for r in rows] == list(range(10))
+    assert float(rows[0][1]) == 1.0 and float(rows[-1][1]) == pytest.approx(0.05)
+    assert all(r[3] == "±" and r[6] == "/" and r[7] == "5" for r in rows)
+    represented = [int(r[5]) for r in rows]
+    assert all(0 <= k <= 5 for k in represented)
+    assert represented[-1] >= represented[0]  # sparser instances represent more features
+    assert float(rows[0][8]) > float(rows[-1][8])  # and use fewer dimensions per feature
+    store = RunStore(root)
+    assert store.keys() == [key]
+    assert store.load_key(key).spec.steps == int(STEPS)
+
+
+def test_train_again_loads_from_the_cache(trained):
+    root, key, *_ = trained
+    status, out, _ = _run(["train", "intro", "--steps", STEPS, "--store", str(root),
+                           "--no-progress"])
+    assert status == 0 and "loaded from cache" in out and f"run {key}" in out
+    assert RunStore(root).keys() == [key]
+
+
+def test_show_a_cached_run(trained, capsys):
+    root, key, _, train_out, _ = trained
+    assert main(["show", key, "--store", str(root)]) == 0
+    out = capsys.readouterr().out
+    assert f"run {key} (intro)" in out and "200 steps" in out and "torch" in out
+    assert _table_rows(out) == _table_rows(train_out)
+    assert main(["show", key[:6], "--store", str(root)]) == 0  # a unique prefix is enough
+    assert f"run {key}" in capsys.readouterr().out
+
+
+def test_list_cached(trained, capsys):
+    root, key, *_ = trained
+    assert main(["list", "--cached", "--store", str(root)]) == 0
+    assert key in capsys.readouterr().out
+
+
+def test_unknown_preset_exits_2_and_names_the_presets(capsys, tmp_path):
+    assert main(["train", "no-such-preset", "--store", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "no-such-preset" in err and "Traceback" not in err
+    assert all(name in err for name in PRESETS)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_invalid_options_exit_2(capsys, tmp_path):
+    assert main(["train", "intro", "--steps", "0", "--store", str(tmp_path)]) == 2
+    assert "steps" in capsys.readouterr().err
+    assert main(["train", "intro", "--device", "nonsense", "--store", str(tmp_path)]) == 2
+    assert "--device" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:  # argparse's own errors also exit with 2
+        main(["train"])
+    assert exc.value.code == 2
+
+
+def test_unknown_key_exits_2(capsys, tmp_path):
+    assert main(["show", "0123456789abcdef", "--store", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "0123456789abcdef" in err and "Traceback" not in err
+
+
+def test_corrupt_entry_exits_2(trained, capsys, tmp_path):
+    root, key, *_ = trained
+    store = RunStore(tmp_path)
+    store.save(RunStore(root).load_key(key))
+    manifest_path = store.path(key) / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["files"]["arrays.npz"]["sha256"] = "0" * 64
+    manifest_path.write_text(json.dumps(manifest))
+    assert main(["show", key, "--store", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert key in err and "checksum" in err and "Traceback" not in err
+
+
+def test_seed_and_steps_change_the_key():
+    spec = get_preset("intro").spec
+    assert spec.replace(seed=1).key() != spec.key()
+    assert spec.replace(steps=200, history_every=None).key() != spec.key()
+
+
+def test_summary_table_columns(trained):
+    root, key, *_ = trained
+    table = summary_table(RunStore(root).load_key(key))
+    assert list(table.columns) == ["instance", "density", "loss", "loss_se", "represented", "D*"]
+    assert len(table) == 10 and (table["loss_se"] > 0).all()

@@ -1,0 +1,385 @@
+"""Tests of the run store: round trips, cache keys, corruption detection, atomicity, resume."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import json
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from superposition_lib import config
+from superposition_lib.config import ExperimentSpec
+from superposition_lib.run import Run
+from superposition_lib.store import (CorruptRunError, MissingRunError, RunStore, default_root,
+                                     load_or_train)
+from superposition_lib.train import NonFiniteLossError, train
+
+# Tiny specs: a few hundred steps on small batches (seconds in all on 2 shared cores).
+SPEC = ExperimentSpec(n_features=5, n_hidden=2, feature_probability=[1.0, 0.3],
+                      importance=[0.9 ** i for i in range(5)], steps=200, batch_size=128,
+                      snapshot_every=50, name="tiny")
+UNTIED = ExperimentSpec(model="absolute_value", n_features=4, n_hidden=3,
+                        feature_probability=[1.0, 0.5], steps=60, batch_size=128,
+                        snapshot_log=3)
+
+
+@pytest.fixture(scope="module")
+def run() -> Run:
+    return train(SPEC, progress=False)
+
+
+@pytest.fixture(scope="module")
+def untied_run() -> Run:
+    return train(UNTIED, progress=False)
+
+
+@pytest.fixture
+def store(tmp_path) -> RunStore:
+    return RunStore(tmp_path / "store")
+
+
+def assert_same_run(a: Run, b: Run) -> None:
+    assert a.spec == b.spec
+    for f in dataclasses.fields(Run):
+        x, y = getattr(a, f.name), getattr(b, f.name)
+        if f.name == "snapshots":
+            for g in dataclasses.fields(x):
+                sx, sy = getattr(x, g.name), getattr(y, g.name)
+                assert (sx is None) == (sy is None), g.name
+                if sx is not None:
+                    np.testing.assert_array_equal(sx, sy, err_msg=f"snapshots.{g.name}")
+                    assert sx.dtype == sy.dtype, g.name
+        elif isinstance(x, np.ndarray) or isinstance(y, np.ndarray):
+            np.testing.assert_array_equal(x, y, err_msg=f.name)
+            assert x.dtype == y.dtype, f.name
+        elif f.name != "spec":
+            assert x == y, f.name
+
+
+def _manifest(store: RunStore, spec: ExperimentSpec) -> dict:
+    return json.loads((store.path(spec) / "manifest.json").read_text())
+
+
+def _write_manifest(store: RunStore, spec: ExperimentSpec, manifest: dict) -> None:
+    (store.path(spec) / "manifest.json").write_text(json.dumps(manifest))
+
+
+def _replace_arrays(store: RunStore, spec: ExperimentSpec, blob: bytes) -> None:
+    """Overwrite arrays.npz and make the manifest checksum agree, to reach later checks."""
+    (store.path(spec) / "arrays.npz").write_bytes(blob)
+    manifest = _manifest(store, spec)
+    manifest["files"]["arrays.npz"]["sha256"] = hashlib.sha256(blob).hexdigest()
+    _write_manifest(store, spec, manifest)
+
+
+# ------------------------------------------------------------------------------ round trips
+def test_round_trip_preserves_every_array_and_the_spec(store, run):
+    entry = store.save(run, device="cpu")
+    assert entry == store.path(SPEC) and entry.name == SPEC.key()
+    assert sorted(p.name for p in entry.iterdir()) == ["arrays.npz", "manifest.json"]
+    assert run.snapshots.steps.tolist() == [0, 50, 100, 150, 200]
+    loaded = store.load(SPEC)
+    assert_same_run(run, loaded)
+    assert loaded.spec is SPEC
+    by_key = store.load_key(SPEC.key())
+    assert_same_run(run, by_key)
+    assert by_key.spec.name == "tiny"
+
+
+def test_round_trip_untied_model_keeps_output_weights(store, untied_run):
+    assert untied_run.W_out is not None and untied_run.snapshots.W_out is not None
+    store.save(untied_run)
+    assert_same_run(untied_run, store.load(UNTIED))
+
+
+def test_manifest_records_provenance(store, run):
+    store.save(run, device="cpu")
+    m = _manifest(store, SPEC)
+    assert m["format_version"] == config.FORMAT_VERSION
+    assert m["key"] == SPEC.key()
+    assert m["spec"] == SPEC.to_dict()
+    assert m["torch_version"] == torch.__version__ and m["numpy_version"] == np.__version__
+    assert m["library_version"] not in (None, "", "unknown")
+    assert m["wall_time"] == run.wall_time > 0
+    assert m["eval_samples"] == run.eval_samples
+    assert m["loss"] == run.loss.tolist() and m["loss_se"] == run.loss_se.tolist()
+    assert m["created"].endswith("+00:00") and m["device"] == "cpu"
+    blob = (store.path(SPEC) / "arrays.npz").read_bytes()
+    assert m["files"]["arrays.npz"]["sha256"] == hashlib.sha256(blob).hexdigest()
+    assert store.entries() == [m]
+    assert SPEC in store and SPEC.replace(seed=5) not in store
+
+
+def test_name_is_not_part_of_the_entry(store, run):
+    store.save(run)
+    renamed = SPEC.replace(name="another label")
+    assert renamed.key() == SPEC.key()
+    assert store.load(renamed).spec.name == "another label"
+
+
+def test_save_refuses_a_selection_of_models(store, run):
+    with pytest.raises(ValueError, match="models"):
+        store.save(run.select(np.array([1])))
+    assert store.keys() == []
+
+
+# ------------------------------------------------------------------------------ keys
+def test_a_different_spec_gets_its_own_key_and_does_not_load(store, run):
+    store.save(run)
+    for other in (SPEC.replace(seed=1), SPEC.replace(lr=2e-3), SPEC.replace(steps=201)):
+        assert other.key() != SPEC.key()
+        with pytest.raises(MissingRunError):
+            store.load(other)
+    with pytest.raises(KeyError):  # MissingRunError is a KeyError
+        store.load(SPEC.replace(seed=1))
+
+
+def test_a_new_format_version_never_reuses_an_entry(store, run, monkeypatch):
+    store.save(run)
+    old_key = SPEC.key()
+    monkeypatch.setattr(config, "FORMAT_VERSION", config.FORMAT_VERSION + 1)
+    assert SPEC.key() != old_key  # the format version is part of every key
+    with pytest.raises(MissingRunError):
+        store.load(SPEC)
+    with pytest.raises(CorruptRunError, match="format version"):
+        store.load_key(old_key)
+
+
+def test_format_version_mismatch_in_manifest_is_detected_and_retrained(store, run):
+    store.save(run)
+    manifest = _manifest(store, SPEC)
+    manifest["format_version"] = config.FORMAT_VERSION + 1
+    _write_manifest(store, SPEC, manifest)
+    with pytest.raises(CorruptRunError, match="format version"):
+        store.load(SPEC)
+    steps = []
+    with pytest.warns(UserWarning, match=f"{SPEC.key()}.*format version"):
+        again = load_or_train(SPEC, store=store, progress=False, callback=steps.append)
+    assert steps[-1] == SPEC.steps  # it retrained
+    assert_same_run(run, dataclasses.replace(again, wall_time=run.wall_time))
+    assert _manifest(store, SPEC)["format_version"] == config.FORMAT_VERSION
+    store.load(SPEC)  # the entry was replaced by a valid one
+
+
+# ------------------------------------------------------------------------------ corruption
+def test_truncated_arrays_are_detected(store, run):
+    store.save(run)
+    path = store.path(SPEC) / "arrays.npz"
+    path.write_bytes(path.read_bytes()[:-100])
+    with pytest.raises(CorruptRunError, match="checksum"):
+        store.load(SPEC)
+
+
+def test_garbled_arrays_are_detected_even_with_a_matching_checksum(store, run):
+    store.save(run)
+    _replace_arrays(store, SPEC, b"PK\x03\x04 this is not a zip archive")
+    with pytest.raises(CorruptRunError, match="unreadable"):
+        store.load(SPEC)
+
+
+def test_arrays_inconsistent_with_the_spec_are_detected(store, run):
+    store.save(run)
+    with np.load(store.path(SPEC) / "arrays.npz") as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    for name, value in (("W", arrays["W"][:, :, :4]), ("history_loss", arrays["history_loss"][1:]),
+                        ("W_out", arrays["W"])):
+        changed = dict(arrays, **{name: value})
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, **changed)
+        _replace_arrays(store, SPEC, buffer.getvalue())
+        with pytest.raises(CorruptRunError):
+            store.load(SPEC)
+    bad = dict(arrays, W=np.full_like(arrays["W"], np.nan))
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **bad)
+    _replace_arrays(store, SPEC, buffer.getvalue())
+    with pytest.raises(CorruptRunError, match="non-finite"):
+        store.load(SPEC)
+
+
+def test_a_manifest_with_another_spec_is_detected(store, run):
+    store.save(run)
+    manifest = _manifest(store, SPEC)
+    manifest["spec"]["lr"] = 0.5
+    _write_manifest(store, SPEC, manifest)
+    with pytest.raises(CorruptRunError, match="lr"):
+        store.load(SPEC)
+    with pytest.raises(CorruptRunError, match="hashes to"):
+        store.load_key(SPEC.key())
+
+
+@pytest.mark.parametrize("damage", ["missing", "garbage", "wrong key", "no spec"])
+def test_a_broken_manifest_is_detected(store, run, damage):
+    store.save(run)
+    path = store.path(SPEC) / "manifest.json"
+    if damage == "missing":
+        path.unlink()
+    elif damage == "garbage":
+        path.write_text('{"format_version": 1, "key": ')
+    else:
+        manifest = _manifest(store, SPEC)
+        if damage == "wrong key":
+            manifest["key"] = "0" * 16
+        else:
+            del manifest["spec"]
+        _write_manifest(store, SPEC, manifest)
+    with pytest.raises(CorruptRunError):
+        store.load(SPEC)
+    with pytest.raises(ValueError):  # CorruptRunError is a ValueError
+        store.load_key(SPEC.key())
+
+
+def test_leftover_temporary_and_partial_directories_are_not_entries(store):
+    key = SPEC.key()
+    for name in (f".tmp-{key}-abc123", f"{key}.partial", f".trash-{key}-0000"):
+        d = store.runs_dir / name
+        d.mkdir(parents=True)
+        (d / "manifest.json").write_text("{}")
+        (d / "arrays.npz").write_bytes(b"")
+    (store.runs_dir / f"{key}.partial" / "checkpoint.pt").write_bytes(b"partial")
+    assert store.keys() == [] and store.entries() == []
+    assert SPEC not in store
+    with pytest.raises(MissingRunError):
+        store.load(SPEC)
+    with pytest.raises(MissingRunError):
+        store.load_key(key)
+
+
+def test_unknown_or_malformed_keys_are_missing(store):
+    for key in ("0123456789abcdef", "nope", "../../etc"):
+        with pytest.raises(MissingRunError):
+            store.load_key(key)
+
+
+# ------------------------------------------------------------------------------ atomicity
+def test_a_crash_while_writing_leaves_no_entry(store, run, monkeypatch):
+    def crash(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(np, "savez_compressed", crash)
+    with pytest.raises(OSError, match="disk full"):
+        store.save(run)
+    assert store.keys() == []
+    assert list(store.runs_dir.iterdir()) == []  # the temporary directory was cleaned up
+    with pytest.raises(MissingRunError):
+        store.load(SPEC)
+
+
+def test_a_crash_while_replacing_keeps_the_old_entry(store, run, monkeypatch):
+    store.save(run)
+    before = (store.path(SPEC) / "manifest.json").read_bytes()
+    newer = dataclasses.replace(run, W=run.W + 1, wall_time=123.0)
+
+    monkeypatch.setattr(np, "savez_compressed",
+                        lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt()))
+    with pytest.raises(KeyboardInterrupt):
+        store.save(newer)
+    assert (store.path(SPEC) / "manifest.json").read_bytes() == before
+    assert_same_run(run, store.load(SPEC))
+    monkeypatch.undo()
+
+    import superposition_lib.store as store_module
+    real_rename = store_module.os.rename
+
+    def rename(src, dst):  # moving the old entry aside works; moving the new one in fails
+        if str(src).rsplit("/", 1)[-1].startswith(".tmp-"):
+            raise OSError("power cut")
+        return real_rename(src, dst)
+
+    monkeypatch.setattr(store_module.os, "rename", rename)
+    with pytest.raises(OSError, match="power cut"):
+        store.save(newer)
+    monkeypatch.undo()
+    assert_same_run(run, store.load(SPEC))
+    assert [p.name for p in store.runs_dir.iterdir()] == [SPEC.key()]
+
+    store.save(newer)  # a successful replacement
+    assert store.load(SPEC).wall_time == 123.0
+    assert [p.name for p in store.runs_dir.iterdir()] == [SPEC.key()]
+
+
+# ------------------------------------------------------------------------------ load_or_train
+def test_load_or_train_trains_once_then_loads(store, run):
+    steps = []
+    first = load_or_train(SPEC, store=store, progress=False, callback=steps.append)
+    assert steps == list(range(1, SPEC.steps + 1))
+    assert_same_run(run, dataclasses.replace(first, wall_time=run.wall_time))
+    assert not store.checkpoint_path(SPEC).parent.exists()
+    steps.clear()
+    second = load_or_train(SPEC, store=store, progress=False, callback=steps.append)
+    assert steps == []
+    assert_same_run(first, second)
+    load_or_train(SPEC, store=store, progress=False, callback=steps.append, retrain=True)
+    assert steps[-1] == SPEC.steps
+
+
+def test_an_interrupted_run_resumes_and_matches_an_uninterrupted_one(store, run):
+    def interrupt(step):
+        if step == 120:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        load_or_train(SPEC, store=store, progress=False, callback=interrupt)
+    assert store.checkpoint_path(SPEC).is_file()
+    assert store.keys() == []
+    steps = []
+    resumed = load_or_train(SPEC, store=store, progress=False, callback=steps.append)
+    assert steps[0] == 121 and steps[-1] == SPEC.steps  # resumed, not restarted
+    np.testing.assert_array_equal(resumed.W, run.W)
+    assert_same_run(run, dataclasses.replace(resumed, wall_time=run.wall_time))
+    assert not store.checkpoint_path(SPEC).parent.exists()
+    assert_same_run(resumed, store.load(SPEC))
+
+
+def test_divergence_caches_nothing(store):
+    spec = SPEC.replace(lr=1e30, steps=50, snapshot_every=None)
+    with pytest.raises(NonFiniteLossError):
+        load_or_train(spec, store=store, progress=False, checkpoint_every=0.0)
+    assert store.keys() == []
+    assert not store.checkpoint_path(spec).parent.exists()
+    assert [p for p in store.runs_dir.iterdir()] == []
+
+
+def test_remove_deletes_entry_and_checkpoint(store, run):
+    store.save(run)
+    store.checkpoint_path(SPEC).parent.mkdir()
+    assert store.remove(SPEC) is True
+    assert store.keys() == [] and list(store.runs_dir.iterdir()) == []
+    assert store.remove(SPEC) is False
+
+
+def test_default_root(monkeypatch, tmp_path):
+    monkeypatch.setenv("SUPERPOSITION_DATA", str(tmp_path))
+    assert RunStore().root == tmp_path == default_root()
+    monkeypatch.delenv("SUPERPOSITION_DATA")
+    assert default_root().name == "data"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert RunStore(tmp_path / "empty").entries() == []
+
+
+def test_a_concurrent_writer_of_the_same_run_is_tolerated(store, run, monkeypatch):
+    import errno
+    import shutil
+
+    import superposition_lib.store as store_module
+    real_rename = store_module.os.rename
+    other = RunStore(store.root.parent / "other")
+    other.save(run)
+
+    def rename(src, dst):  # another process moves its complete entry in first
+        if str(src).rsplit("/", 1)[-1].startswith(".tmp-"):
+            shutil.copytree(other.path(SPEC), dst)
+            raise OSError(errno.ENOTEMPTY, "Directory not empty")
+        return real_rename(src, dst)
+
+    monkeypatch.setattr(store_module.os, "rename", rename)
+    assert store.save(run) == store.path(SPEC)
+    monkeypatch.undo()
+    assert [p.name for p in store.runs_dir.iterdir()] == [SPEC.key()]
+    assert_same_run(run, store.load(SPEC))
