@@ -22,12 +22,11 @@ samples per step, ``n`` the number of features.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 import torch
 
 from .config import ExperimentSpec
+from .kernels import fill_sparse_uniform, fill_uniform, in_halves
 
 
 class FeatureDistribution:
@@ -73,6 +72,7 @@ class FeatureDistribution:
         # The sample is relu(1 − u/p): presence iff u < p, magnitude 1 − u/p ∈ (0, 1].
         self._neg_inv_p = (-1.0 / self.probability).unsqueeze(1)  # (models, 1, n)
         self._one = torch.ones((), device=device)
+        self._inv_p = (1.0 / self.probability).cpu().numpy()                # (models, n)
 
     @classmethod
     def from_spec(cls, spec: ExperimentSpec, device: str | torch.device = "cpu"
@@ -114,6 +114,23 @@ class FeatureDistribution:
         sets.zero_()
         sets.scatter_(-1, chosen.unsqueeze(-1), magnitude.unsqueeze(-1))
         return u
+
+    def draw(self, stream: UniformStream) -> torch.Tensor:
+        """The next training batch from a :class:`UniformStream` (fused for sparse uniform data
+        on the CPU).
+
+        Parameters
+        ----------
+        stream : UniformStream
+            Of shape (models, batch, n); its buffer is reused by the next draw.
+
+        Returns
+        -------
+        Tensor, shape (models, batch, n), on this distribution's device
+        """
+        if self.kind == "sparse_uniform" and self.probability.device.type == "cpu":
+            return stream.next_sparse_uniform(self._inv_p)
+        return self.transform(stream.next().to(self.probability.device))
 
     def sample(self, batch_size: int, generator: torch.Generator | np.random.Generator
                ) -> torch.Tensor:
@@ -181,51 +198,66 @@ def _same_set(n: int, k: int, device) -> torch.Tensor:
 class UniformStream:
     """Fast, reproducible float32 uniforms for the trainer.
 
-    Two independent PCG64 generators (seeded from one ``numpy.random.SeedSequence``) each fill a
-    fixed half of a reused buffer, in two threads; the output depends only on the seed, not on
-    timing. On the 2-core reference machine this is about twice as fast as ``torch.rand``.
+    Draws successive blocks of the counter-based stream of :mod:`superposition_lib.kernels`
+    (SplitMix64 over a counter, compiled C). Large draws are filled by two threads, each writing
+    half of the rows; since every number is a function of its index alone, the output depends
+    only on the key and on how many numbers were drawn before, never on threading. The state is
+    a single counter, which makes checkpoints trivial.
 
     Parameters
     ----------
-    seed_sequence : numpy.random.SeedSequence
-        Entropy for this stream.
+    key : int
+        Stream key in [0, 2**64), e.g. from ``numpy.random.SeedSequence.generate_state``.
     shape : tuple of int
-        Shape of every draw, (models, batch, n); halves are split on the first axis when it has
-        at least two entries, else on the second.
+        Shape of every draw, (models, batch, n).
 
     Examples
     --------
-    >>> stream = UniformStream(np.random.SeedSequence(0), (2, 3, 4))
+    >>> stream = UniformStream(key=0, shape=(2, 3, 4))
     >>> u = stream.next()
-    >>> u.shape, u.dtype
-    (torch.Size([2, 3, 4]), torch.float32)
+    >>> u.shape, u.dtype, stream.state()
+    (torch.Size([2, 3, 4]), torch.float32, 24)
     """
 
-    _pool = ThreadPoolExecutor(max_workers=2)
-
-    def __init__(self, seed_sequence: np.random.SeedSequence, shape: tuple[int, ...]):
-        self.generators = [np.random.Generator(np.random.PCG64(s))
-                           for s in seed_sequence.spawn(2)]
+    def __init__(self, key: int, shape: tuple[int, int, int]):
+        self.key = int(key)
+        self.offset = 0
         self.buffer = np.empty(shape, dtype=np.float32)
-        axis = 0 if shape[0] >= 2 else 1
-        half = shape[axis] // 2
-        index = [slice(None)] * len(shape)
-        self._halves = []
-        for part in (slice(0, half), slice(half, None)):
-            index[axis] = part
-            self._halves.append(self.buffer[tuple(index)])
+        self._rows = self.buffer.reshape(-1, shape[-1])
 
     def next(self) -> torch.Tensor:
-        """Fill and return the buffer (shared memory: it is overwritten by the next call)."""
-        list(self._pool.map(lambda gh: gh[0].random(dtype=np.float32, out=gh[1]),
-                            zip(self.generators, self._halves)))
+        """Uniforms on [0, 1), shape (models, batch, n); the buffer is reused by the next call."""
+        n = self._rows.shape[1]
+        in_halves(lambda a, b: fill_uniform(self._rows[a:b], self.key, self.offset + a * n),
+                  len(self._rows), n)
+        self.offset += self.buffer.size
         return torch.from_numpy(self.buffer)
 
-    def state(self) -> list[dict]:
-        """The generators' states, for checkpoints."""
-        return [g.bit_generator.state for g in self.generators]
+    def next_sparse_uniform(self, inv_probability: np.ndarray) -> torch.Tensor:
+        """Sparse uniform features drawn in one fused pass from the same numbers as :meth:`next`.
 
-    def set_state(self, state: list[dict]) -> None:
-        """Restore states saved by :meth:`state`."""
-        for g, s in zip(self.generators, state):
-            g.bit_generator.state = s
+        Equals (up to float rounding) ``FeatureDistribution("sparse_uniform", p).transform``
+        applied to :meth:`next`.
+
+        Parameters
+        ----------
+        inv_probability : numpy.ndarray, shape (models, n)
+            float32 ``1 / p``.
+
+        Returns
+        -------
+        Tensor, shape (models, batch, n)
+        """
+        in_halves(lambda a, b: fill_sparse_uniform(self.buffer, inv_probability, self.key,
+                                                   self.offset, rows=(a, b)),
+                  len(self._rows), self._rows.shape[1])
+        self.offset += self.buffer.size
+        return torch.from_numpy(self.buffer)
+
+    def state(self) -> int:
+        """How many numbers were drawn so far (the stream's position), for checkpoints."""
+        return self.offset
+
+    def set_state(self, state: int) -> None:
+        """Continue from a position saved by :meth:`state`."""
+        self.offset = int(state)

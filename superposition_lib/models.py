@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import torch
 
 from .config import ExperimentSpec
+from .kernels import in_halves, relu_error
 
 
 @dataclass(frozen=True)
@@ -239,9 +240,14 @@ def loss_and_grads(params: dict[str, torch.Tensor], x: torch.Tensor, target: tor
     if with_loss:
         out = z.relu() if arch.output_relu else z
         loss = per_model_loss(out, target, importance)
-    torch.sub(z, target, out=g)                                       # out − y where active
-    if arch.output_relu:
-        torch.ops.aten.threshold_backward.grad_input(g, z, 0, grad_input=g)
+    if arch.output_relu and z.device.type == "cpu" and z.dtype == torch.float32 \
+            and target.is_contiguous():
+        z_, t_, g_ = (a.numpy().reshape(-1, n) for a in (z, target, g))  # one fused pass
+        in_halves(lambda a, b: relu_error(z_[a:b], t_[a:b], g_[a:b]), len(z_), n)
+    else:
+        torch.sub(z, target, out=g)                                   # out − y where active
+        if arch.output_relu:
+            torch.ops.aten.threshold_backward.grad_input(g, z, 0, grad_input=g)
     scale = importance * (2.0 / (batch * n))                          # (models, n)
     grad_V = torch.bmm(h.transpose(1, 2), g).mul_(scale.unsqueeze(1))  # (models, width, n)
     torch.bmm(g, (V * scale.unsqueeze(1)).transpose(1, 2), out=grad_h)
@@ -250,6 +256,8 @@ def loss_and_grads(params: dict[str, torch.Tensor], x: torch.Tensor, target: tor
     grad_W = torch.bmm(grad_h.transpose(1, 2), x)[:, :m]               # (models, m, n)
     grad_b = grad_V[:, m]
     grad_V = grad_V[:, :m]
+    # Contiguous copies (small): PyTorch's fused AdamW silently mis-updates strided gradients.
     if arch.tied:
-        return loss, {"W": grad_W.add_(grad_V), "b": grad_b}
-    return loss, {"W": grad_W, "b": grad_b, "W_out": grad_V.transpose(1, 2)}
+        return loss, {"W": grad_W.add(grad_V), "b": grad_b.contiguous()}
+    return loss, {"W": grad_W.contiguous(), "b": grad_b.contiguous(),
+                  "W_out": grad_V.transpose(1, 2).contiguous()}

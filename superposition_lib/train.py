@@ -60,12 +60,13 @@ def learning_rate(spec: ExperimentSpec, step: int) -> float:
     return spec.lr * 0.5 * (1 + math.cos(math.pi * (step - 1 - warmup) / (spec.steps - warmup)))
 
 
-def _seeds(spec: ExperimentSpec) -> tuple[torch.Generator, np.random.SeedSequence,
-                                          np.random.Generator]:
-    """Independent random sources for initialisation, training data and evaluation data."""
+def _seeds(spec: ExperimentSpec) -> tuple[torch.Generator, int, np.random.Generator]:
+    """Independent random sources for initialisation, training data (a stream key) and
+    evaluation data."""
     init, data, evaluation = np.random.SeedSequence(spec.seed).spawn(3)
     init_gen = torch.Generator().manual_seed(int(init.generate_state(1, np.uint64)[0] >> 1))
-    return init_gen, data, np.random.Generator(np.random.PCG64(evaluation))
+    data_key = int(data.generate_state(1, np.uint64)[0])
+    return init_gen, data_key, np.random.Generator(np.random.PCG64(evaluation))
 
 
 def evaluate(params: dict[str, torch.Tensor], dist: FeatureDistribution,
@@ -184,12 +185,12 @@ def train(spec: ExperimentSpec, *, device: str | torch.device = "cpu", progress:
     ((2, 2, 5), (2,))
     """
     device = torch.device(device)
-    init_gen, data_seed, eval_gen = _seeds(spec)
+    init_gen, data_key, eval_gen = _seeds(spec)
     params = {k: v.to(device) for k, v in init_params(spec, init_gen).items()}
     dist = FeatureDistribution.from_spec(spec, device)
     importance = torch.as_tensor(np.repeat(spec.importance_array(), spec.restarts, axis=0),
                                  dtype=torch.float32, device=device)
-    stream = UniformStream(data_seed, (spec.n_models, spec.batch_size, spec.n_features))
+    stream = UniformStream(data_key, (spec.n_models, spec.batch_size, spec.n_features))
     workspace = Workspace(spec.n_models, spec.batch_size, spec.n_features, spec.n_hidden, device)
     opt_cls = torch.optim.AdamW if spec.optimizer == "adamw" else torch.optim.Adam
     optimizer = opt_cls(list(params.values()), lr=spec.lr, betas=spec.betas, eps=spec.eps,
@@ -242,7 +243,7 @@ def train(spec: ExperimentSpec, *, device: str | torch.device = "cpu", progress:
             lr = learning_rate(spec, step)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            x = dist.transform(stream.next().to(device))
+            x = dist.draw(stream)
             loss, grads = loss_and_grads(params, x, dist.target(x), importance, spec.model,
                                          with_loss=bool(is_history[step]), workspace=workspace)
             bad = ~torch.isfinite(grads["b"]).all(1)

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from superposition_lib import kernels
 from superposition_lib.data import FeatureDistribution, UniformStream
 
 N = 400_000  # samples per check; standard errors below are computed for this size
@@ -113,8 +114,7 @@ def test_set_probabilities_must_agree_within_sets():
 
 def test_uniform_stream_is_reproducible_and_resumable():
     shape = (3, 5, 4)
-    a = UniformStream(np.random.SeedSequence(7), shape)
-    b = UniformStream(np.random.SeedSequence(7), shape)
+    a, b = UniformStream(7, shape), UniformStream(7, shape)
     first = a.next().clone()
     assert torch.equal(first, b.next())
     state = a.state()
@@ -122,14 +122,27 @@ def test_uniform_stream_is_reproducible_and_resumable():
     assert not torch.equal(first, second)
     b.set_state(state)
     assert torch.equal(b.next(), second)
-    c = UniformStream(np.random.SeedSequence(8), shape)
-    assert not torch.equal(c.next(), first)
+    assert not torch.equal(UniformStream(8, shape).next(), first)
     assert 0 <= float(second.min()) and float(second.max()) < 1
 
 
-def test_uniform_stream_with_one_model_splits_batch():
-    stream = UniformStream(np.random.SeedSequence(0), (1, 6, 2))
-    u = stream.next()
-    # both halves are filled (with different numbers)
-    assert not torch.equal(u[0, :3], u[0, 3:])
-    assert bool((u > 0).all())
+def test_uniform_stream_does_not_depend_on_threading(monkeypatch):
+    shape = (2, 300, 200)  # large enough to be split over two threads
+    threaded = UniformStream(3, shape)
+    assert threaded.buffer.size >= kernels.PARALLEL_MIN
+    draws = [threaded.next().clone() for _ in range(2)]
+    monkeypatch.setattr(kernels, "PARALLEL_MIN", 10 ** 9)
+    serial = UniformStream(3, shape)
+    for draw in draws:
+        assert torch.equal(serial.next(), draw)
+
+
+@pytest.mark.parametrize("shape", [(2, 300, 200), (3, 7, 5)])  # threaded and not
+def test_fused_sparse_uniform_draw_equals_transform_of_uniforms(shape):
+    p = np.linspace(0.05, 1, shape[0] * shape[2]).reshape(shape[0], shape[2])
+    dist = FeatureDistribution("sparse_uniform", p)
+    fused = [dist.draw(UniformStream(11, shape)).clone()]
+    stream = UniformStream(11, shape)
+    unfused = dist.transform(stream.next())
+    torch.testing.assert_close(fused[0], unfused, rtol=0, atol=2e-7)
+    assert torch.equal(fused[0] > 0, unfused > 0)
