@@ -72,11 +72,12 @@ DISPATCH void fill_sparse_uniform(float *restrict out, int64_t row0, int64_t row
     }
 }
 
-/* The ReLU output's error signal: g = z - t where z > 0, else 0. Branch-free (the sign of z is
- * unpredictable) and with non-aliasing pointers, so that it vectorises. */
+/* The ReLU output's error signal: g = z - t where z > 0, else 0. Written as a multiplication by
+ * the mask so that it vectorises (gcc keeps a select as a branch, which mispredicts on random
+ * signs: 10x slower here). */
 DISPATCH void relu_error(const float *restrict z, const float *restrict t, float *restrict g,
                          int64_t n)
 {
-    for (int64_t i = 0; i < n; i++)
-        g[i] = (float)(z[i] > 0.0f) * (z[i] - t[i]);
+    for (int64_t i = 0; i < n; i++) /* mask times difference; + 0 turns -0 into +0 */
+        g[i] = (float)(z[i] > 0.0f) * (z[i] - t[i]) + 0.0f;
 }
