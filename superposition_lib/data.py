@@ -175,17 +175,17 @@ class FeatureDistribution:
         presence, so their covariance is p/4 − p²/4; anticorrelated members are never active
         together, so theirs is −(p/2k)² for sets of k.
         """
-        p = self.probability.double()
+        p = self.probability.double()                                    # (models, n)
         k = self.set_size or 1
+        n = self.n_features
+        eye = torch.eye(n, dtype=p.dtype, device=p.device)
+        # E[x_i x_j] for i ≠ j in one set: members of a correlated set are active together
+        # (E = p/4); anticorrelated members never are (E = 0).
+        pair = p.unsqueeze(-1) / 4 if self.kind == "correlated" else torch.zeros_like(p)[..., None]
+        square = p / 3 / (k if self.kind == "anticorrelated" else 1)       # E[x_i²]
+        second = pair * (1 - eye) + torch.diag_embed(square)
         mean = self.mean()
-        if self.kind == "correlated":      # E[x_i x_j] of members i ≠ j of an active set: 1/4
-            second = p.unsqueeze(-1) / 4 * torch.ones(self.n_features, self.n_features,
-                                                      dtype=p.dtype)
-        else:                              # members of a set are never active together
-            second = torch.zeros(*p.shape, self.n_features, dtype=p.dtype)
-        second = second - torch.diag_embed(torch.diagonal(second, dim1=-2, dim2=-1))
-        second = second + torch.diag_embed(p / 3 / (k if self.kind == "anticorrelated" else 1))
-        same_set = _same_set(self.n_features, k, p.device)
+        same_set = _same_set(n, k, p.device)  # features of different sets are independent
         return same_set * (second - mean.unsqueeze(-1) * mean.unsqueeze(-2))
 
 

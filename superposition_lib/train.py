@@ -123,7 +123,7 @@ def evaluate(params: dict[str, torch.Tensor], dist: FeatureDistribution,
 class _Recorder:
     """Loss history and snapshots accumulated during training (all host-side numpy)."""
 
-    def __init__(self, spec: ExperimentSpec):
+    def __init__(self):
         self.history_steps: list[int] = []
         self.history_loss: list[np.ndarray] = []
         self.snap_steps: list[int] = []
@@ -196,7 +196,7 @@ def train(spec: ExperimentSpec, *, device: str | torch.device = "cpu", progress:
     optimizer = opt_cls(list(params.values()), lr=spec.lr, betas=spec.betas, eps=spec.eps,
                         weight_decay=spec.weight_decay if spec.optimizer == "adamw" else 0.0,
                         fused=True)
-    recorder = _Recorder(spec)
+    recorder = _Recorder()
     is_history = np.zeros(spec.steps + 1, dtype=bool)
     is_history[spec.history_steps()] = True
     is_snapshot = np.zeros(spec.steps + 1, dtype=bool)
