@@ -7,6 +7,9 @@ Usage::
     superposition train intro               # train (or load) a preset, print a summary
     superposition train basic --steps 2000 --seed 1 --device cuda
     superposition show 3f2a9c0d1e4b5a6f     # a cached run (a unique key prefix is enough)
+    superposition run --all --profile paper # train (or reuse) every experiment of the book
+    superposition run intro-relu --profile smoke
+    superposition figures export --chapter toy-model --out chapters/figures
 
 ``train`` goes through :func:`~superposition_lib.store.load_or_train`: a run already in the store
 is loaded, not retrained (``--retrain`` forces it), and an interrupted run resumes from its
@@ -115,7 +118,7 @@ def _left_aligned(df: pd.DataFrame, columns: list[str]) -> str:
     formatters = {}
     for c in columns:
         width = max(len(c), *(len(str(v)) for v in df[c]))
-        formatters[c] = lambda v, w=width: f"{str(v):<{w}}"
+        formatters[c] = lambda v, w=width: f"{v!s:<{w}}"
     text = df.to_string(index=False, formatters=formatters, justify="left")
     return "\n".join(line.rstrip() for line in text.splitlines())
 
@@ -212,6 +215,64 @@ def _cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_run(args: argparse.Namespace) -> int:
+    from . import experiments
+
+    try:
+        profile = experiments.current_profile(args.profile)
+        if args.all and args.names:
+            raise _UsageError("give experiment names or --all, not both")
+        if not args.all and not args.names:
+            raise _UsageError("name at least one experiment, or --all; registered experiments "
+                              f"are {', '.join(experiments.REGISTRY)}")
+        chosen = (list(experiments.REGISTRY.values()) if args.all
+                  else [experiments.get(n) for n in args.names])
+    except ValueError as e:
+        raise _UsageError(e) from None
+    if args.threads is not None:
+        if args.threads < 1:
+            raise _UsageError(f"--threads: must be >= 1; got {args.threads}")
+        torch.set_num_threads(args.threads)
+    store = RunStore(args.store)
+    rows = []
+    for exp in chosen:
+        spec = exp.spec(profile)
+        trained = []
+        print(f"{exp.name} [{profile}]: {_describe(spec)}", flush=True)
+        try:
+            run = load_or_train(spec, store=store, progress=not args.no_progress,
+                                retrain=args.retrain,
+                                callback=lambda step, t=trained: t or t.append(step))
+        except KeyboardInterrupt:
+            print(f"\ninterrupted; progress is checkpointed in "
+                  f"{store.checkpoint_path(spec).parent}. Run the same command again to resume.",
+                  file=sys.stderr)
+            return 130
+        except NonFiniteLossError as e:
+            print(f"superposition: {exp.name}: training diverged: {e}", file=sys.stderr)
+            return 1
+        rows.append({"experiment": exp.name, "key": spec.key(),
+                     "status": "trained" if trained else "cached",
+                     "wall_s": round(run.wall_time, 1), "mean_loss": f"{run.loss.mean():.4g}"})
+    print(f"profile {profile}, store {store.runs_dir}:")
+    print(pd.DataFrame(rows).to_string(index=False))
+    return 0
+
+
+def _cmd_figures_export(args: argparse.Namespace) -> int:
+    from . import experiments, figures
+
+    try:
+        profile = experiments.current_profile(args.profile)
+        written = figures.export_chapter_figures(args.chapter, out_dir=args.out, profile=profile,
+                                                 store=RunStore(args.store))
+    except ValueError as e:
+        raise _UsageError(e) from None
+    for name, paths in written.items():
+        print(f"{name}: {', '.join(str(p) for p in paths)}")
+    return 0
+
+
 # ------------------------------------------------------------------------------ entry point
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -246,6 +307,33 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--store", metavar="DIR", help="store root (default: $SUPERPOSITION_DATA, "
                    "else the repository's data/)")
     p.set_defaults(func=_cmd_show)
+
+    p = sub.add_parser("run", help="train (or reuse from the store) the book's experiments")
+    p.add_argument("names", nargs="*", metavar="NAME", help="experiment names (see the book)")
+    p.add_argument("--all", action="store_true", help="every registered experiment")
+    p.add_argument("--profile", default=None, metavar="P",
+                   help="paper or smoke (default: $SUPERPOSITION_PROFILE, else paper)")
+    p.add_argument("--threads", type=int, default=None, metavar="T",
+                   help="torch intra-op CPU threads (default: torch's)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument("--retrain", action="store_true", help="train from scratch, replacing entries")
+    p.add_argument("--store", metavar="DIR", help="store root (default: $SUPERPOSITION_DATA, "
+                   "else the repository's data/)")
+    p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("figures", help="export the book's figures (HTML, SVG, PNG, JSON, CSV)")
+    fsub = p.add_subparsers(dest="figures_command", required=True, metavar="ACTION")
+    q = fsub.add_parser("export", help="write every figure's offline HTML, SVG, PNG, Vega-Lite "
+                        "spec and data CSV")
+    q.add_argument("--chapter", default=None, metavar="C",
+                   help="only this chapter (file stem, e.g. toy-model); default: all")
+    q.add_argument("--out", default="chapters/figures", metavar="DIR",
+                   help="output root; files go to DIR/CHAPTER/ (default: chapters/figures)")
+    q.add_argument("--profile", default=None, metavar="P",
+                   help="paper or smoke (default: $SUPERPOSITION_PROFILE, else paper)")
+    q.add_argument("--store", metavar="DIR", help="store root (default: $SUPERPOSITION_DATA, "
+                   "else the repository's data/)")
+    q.set_defaults(func=_cmd_figures_export)
     return parser
 
 

@@ -28,10 +28,15 @@ import numpy as np
 #: makes old cached runs invalid; it is part of every :meth:`ExperimentSpec.key`.
 FORMAT_VERSION = 1
 
+#: Allowed values of ``ExperimentSpec.model``.
 MODELS = ("linear", "relu_output", "relu_hidden", "absolute_value")
+#: Allowed values of ``ExperimentSpec.data``.
 DATA = ("sparse_uniform", "correlated", "anticorrelated", "signed_uniform")
+#: Allowed values of ``ExperimentSpec.optimizer``.
 OPTIMIZERS = ("adamw", "adam")
+#: Allowed values of ``ExperimentSpec.lr_schedule``.
 LR_SCHEDULES = ("constant", "linear", "cosine", "warmup_cosine")
+#: Allowed values of ``ExperimentSpec.init``.
 INITS = ("xavier", "notebook")
 
 # Fields that do not change what is computed; they are left out of the cache key.
@@ -308,7 +313,28 @@ class ExperimentSpec:
 
     @classmethod
     def from_dict(cls, d: dict) -> ExperimentSpec:
-        """Inverse of :meth:`to_dict`; unknown fields raise ``ValueError``."""
+        """Inverse of :meth:`to_dict`.
+
+        Parameters
+        ----------
+        d : dict
+            Field names to values, as written by :meth:`to_dict`.
+
+        Returns
+        -------
+        ExperimentSpec
+
+        Raises
+        ------
+        ValueError
+            For unknown fields or invalid values.
+
+        Examples
+        --------
+        >>> spec = ExperimentSpec(n_features=3, n_hidden=1, feature_probability=[0.5, 0.1])
+        >>> ExperimentSpec.from_dict(spec.to_dict()) == spec
+        True
+        """
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(d) - known
         if unknown:
@@ -317,7 +343,22 @@ class ExperimentSpec:
         return cls(**d)
 
     def replace(self, **changes) -> ExperimentSpec:
-        """A copy with some fields changed (validated again)."""
+        """A copy with some fields changed (validated again).
+
+        Parameters
+        ----------
+        **changes
+            Field names and their new values.
+
+        Returns
+        -------
+        ExperimentSpec
+
+        Examples
+        --------
+        >>> ExperimentSpec(steps=100).replace(seed=3).seed
+        3
+        """
         return dataclasses.replace(self, **changes)
 
     def key(self) -> str:

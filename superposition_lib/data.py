@@ -77,7 +77,24 @@ class FeatureDistribution:
     @classmethod
     def from_spec(cls, spec: ExperimentSpec, device: str | torch.device = "cpu"
                   ) -> FeatureDistribution:
-        """The distribution of every model of ``spec`` (instances repeated ``restarts`` times)."""
+        """The distribution of every model of a spec.
+
+        Parameters
+        ----------
+        spec : ExperimentSpec
+            Its instances are repeated ``restarts`` times, as models are.
+        device : str or torch.device
+
+        Returns
+        -------
+        FeatureDistribution
+
+        Examples
+        --------
+        >>> spec = ExperimentSpec(n_features=4, feature_probability=[1.0, 0.1], restarts=3)
+        >>> FeatureDistribution.from_spec(spec).probability.shape
+        torch.Size([6, 4])
+        """
         prob = np.repeat(spec.feature_probability_array(), spec.restarts, axis=0)
         return cls(spec.data, prob, spec.set_size, device)
 
@@ -155,7 +172,21 @@ class FeatureDistribution:
         return self.transform(u.to(self.probability.device))
 
     def target(self, x: torch.Tensor) -> torch.Tensor:
-        """What the model should output for input ``x``: ``|x|`` for signed data, else ``x``."""
+        """What the model should output: ``|x|`` for signed data, else ``x``.
+
+        Parameters
+        ----------
+        x : Tensor, shape (models, batch, n)
+
+        Returns
+        -------
+        Tensor, shape (models, batch, n)
+
+        Examples
+        --------
+        >>> FeatureDistribution("signed_uniform", [[0.5]]).target(torch.tensor([[[-0.25]]]))
+        tensor([[[0.2500]]])
+        """
         return x.abs() if self.kind == "signed_uniform" else x
 
     # ------------------------------------------------------------------------------------------
@@ -259,5 +290,19 @@ class UniformStream:
         return self.offset
 
     def set_state(self, state: int) -> None:
-        """Continue from a position saved by :meth:`state`."""
+        """Continue from a position saved by :meth:`state`.
+
+        Parameters
+        ----------
+        state : int
+            Numbers drawn before the next draw.
+
+        Examples
+        --------
+        >>> a, b = UniformStream(1, (1, 2, 2)), UniformStream(1, (1, 2, 2))
+        >>> _ = a.next()
+        >>> b.set_state(a.state())
+        >>> bool((a.next() == b.next()).all())
+        True
+        """
         self.offset = int(state)

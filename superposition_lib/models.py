@@ -35,13 +35,29 @@ from .kernels import in_halves, relu_error
 
 @dataclass(frozen=True)
 class Architecture:
-    """Which nonlinearities and weight tying a model kind has."""
+    """Which nonlinearities and weight tying a model kind has.
+
+    Parameters
+    ----------
+    hidden_relu : bool
+        ReLU on the hidden layer (a privileged basis).
+    output_relu : bool
+        ReLU on the output.
+    tied : bool
+        Decoder is Wᵀ; otherwise a separate ``W_out`` of shape (n, m).
+
+    Examples
+    --------
+    >>> ARCHITECTURES["relu_hidden"]
+    Architecture(hidden_relu=True, output_relu=True, tied=True)
+    """
 
     hidden_relu: bool
     output_relu: bool
     tied: bool
 
 
+#: The :class:`Architecture` of every model kind (its keys are ``config.MODELS``).
 ARCHITECTURES = {
     "linear": Architecture(hidden_relu=False, output_relu=False, tied=True),
     "relu_output": Architecture(hidden_relu=False, output_relu=True, tied=True),
@@ -134,6 +150,11 @@ def per_model_loss(out: torch.Tensor, target: torch.Tensor, importance: torch.Te
     Returns
     -------
     Tensor, shape (models,)
+
+    Examples
+    --------
+    >>> per_model_loss(torch.ones(1, 2, 2), torch.zeros(1, 2, 2), torch.tensor([[1.0, 3.0]]))
+    tensor([2.])
     """
     err = (out - target).square_().mean(1)  # (models, n)
     return (err * importance).mean(1)
@@ -173,7 +194,24 @@ class Workspace:
         self.padding = torch.zeros(models, width - m, n, device=device, dtype=dtype)
 
     def fits(self, x: torch.Tensor, m: int) -> bool:
-        """Whether the buffers match a batch ``x`` of shape (models, batch, n) and hidden size m."""
+        """Whether the buffers serve a batch and hidden size.
+
+        Parameters
+        ----------
+        x : Tensor, shape (models, batch, n)
+            A batch of inputs.
+        m : int
+            Hidden size.
+
+        Returns
+        -------
+        bool
+
+        Examples
+        --------
+        >>> Workspace(models=3, batch=8, n=5, m=2).fits(torch.zeros(3, 8, 5), m=2)
+        True
+        """
         return (self.z.shape == x.shape and self.m == m
                 and self.z.device == x.device and self.z.dtype == x.dtype)
 

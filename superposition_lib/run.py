@@ -31,6 +31,13 @@ class Snapshots:
         between snapshots are not sampling noise).
     W_out : ndarray, shape (snapshots, models, n, m), or None
         Output weights of untied models.
+
+    Examples
+    --------
+    >>> from superposition_lib import ExperimentSpec, train
+    >>> run = train(ExperimentSpec(steps=100, batch_size=64, snapshot_log=3), progress=False)
+    >>> run.snapshots.steps, run.snapshots.W.shape
+    (array([  0,   1,  10, 100]), (4, 1, 2, 5))
     """
 
     steps: np.ndarray
@@ -40,7 +47,17 @@ class Snapshots:
     W_out: np.ndarray | None = None
 
     def select(self, models: np.ndarray) -> Snapshots:
-        """The snapshots of a subset of models (indices along the model axis)."""
+        """The snapshots of a subset of models.
+
+        Parameters
+        ----------
+        models : array of int
+            Indices along the model axis.
+
+        Returns
+        -------
+        Snapshots
+        """
         return Snapshots(self.steps, self.W[:, models], self.b[:, models], self.loss[:, models],
                          None if self.W_out is None else self.W_out[:, models])
 
@@ -75,6 +92,15 @@ class Run:
         Output weights of untied models (``absolute_value``).
     wall_time : float
         Seconds spent training (not counting evaluation).
+
+    Examples
+    --------
+    >>> from superposition_lib import ExperimentSpec, train
+    >>> spec = ExperimentSpec(feature_probability=[1.0, 0.1], steps=100, batch_size=64,
+    ...                       restarts=2)
+    >>> run = train(spec, progress=False)
+    >>> run.W.shape, run.instance, run.best().W.shape
+    ((4, 2, 5), array([0, 0, 1, 1]), (2, 2, 5))
     """
 
     spec: ExperimentSpec
@@ -136,7 +162,17 @@ class Run:
         return self.select(keep)
 
     def select(self, keep: np.ndarray) -> Run:
-        """A run restricted to some models (indices along the model axis)."""
+        """A run restricted to some models.
+
+        Parameters
+        ----------
+        keep : array of int
+            Indices along the model axis.
+
+        Returns
+        -------
+        Run
+        """
         keep = np.asarray(keep)
         return replace(
             self, W=self.W[keep], b=self.b[keep], loss=self.loss[keep],

@@ -29,8 +29,9 @@ from .run import Run, Snapshots
 
 #: Samples in the fixed batch on which snapshot losses are measured.
 SNAPSHOT_BATCH = 4096
-#: Target relative standard error of the final loss estimate, and the sample cap behind it.
+#: Target relative standard error of the final loss estimate.
 EVAL_RELATIVE_SE = 0.01
+#: Most samples per model used to estimate the final loss (if the target is not reached first).
 EVAL_MAX_SAMPLES = 2 ** 20
 
 
@@ -39,7 +40,18 @@ class NonFiniteLossError(FloatingPointError):
 
 
 def learning_rate(spec: ExperimentSpec, step: int) -> float:
-    """Learning rate used for update ``step`` (1-based) under the spec's schedule.
+    """Learning rate used for update ``step`` under the spec's schedule.
+
+    Parameters
+    ----------
+    spec : ExperimentSpec
+        Gives ``lr``, ``lr_schedule``, ``steps`` and ``warmup_fraction``.
+    step : int
+        The update, from 1 to ``spec.steps``.
+
+    Returns
+    -------
+    float
 
     Examples
     --------
@@ -99,6 +111,15 @@ def evaluate(params: dict[str, torch.Tensor], dist: FeatureDistribution,
     loss : ndarray, shape (models,)
     loss_se : ndarray, shape (models,)
     samples : int
+
+    Examples
+    --------
+    >>> dist = FeatureDistribution("sparse_uniform", [[1.0, 1.0]])
+    >>> params = {"W": torch.zeros(1, 1, 2), "b": torch.zeros(1, 2)}
+    >>> loss, se, samples = evaluate(params, dist, torch.ones(1, 2), "relu_output",
+    ...                              np.random.default_rng(0))
+    >>> bool(abs(loss[0] - 1 / 3) < 3 * se[0])      # E[x²] = 1/3 for the zero model
+    True
     """
     models, n = importance.shape
     chunk = int(min(8192, max(256, 2 ** 23 // (models * n))))

@@ -1,0 +1,282 @@
+"""The book's experiments, as data.
+
+Every chapter topic has a module here (e.g. :mod:`~superposition_lib.experiments.toy_model`)
+that names its experiments. An :class:`Experiment` holds one
+:class:`~superposition_lib.config.ExperimentSpec` per *profile*:
+
+``paper``
+    Full fidelity: what the published book shows. Its runs are committed under ``data/``.
+``smoke``
+    Tiny and fast (seconds): what the test-suite executes the chapters with.
+
+The profile is chosen with the environment variable ``SUPERPOSITION_PROFILE`` (default
+``paper``) or passed explicitly. A chapter cell reads::
+
+    run = experiments.load("intro-relu")      # load_or_train(spec for the current profile)
+    df = toy_model.feature_frame(run)         # tidy DataFrame
+    figures.intro_geometry(df, gram)          # Altair chart
+
+Examples
+--------
+>>> from superposition_lib import experiments
+>>> [e.name for e in experiments.list_experiments("toy-model")][:2]
+['intro-relu', 'intro-linear']
+>>> experiments.get("intro-relu").spec("smoke").n_features
+5
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..config import ExperimentSpec
+from ..run import Run
+from ..store import RunStore, load_or_train
+
+__all__ = [
+    "ENV_PROFILE",
+    "PROFILES",
+    "REGISTRY",
+    "Experiment",
+    "chapter_figures",
+    "current_profile",
+    "get",
+    "list_experiments",
+    "load",
+    "register",
+]
+
+#: Environment variable selecting the profile.
+ENV_PROFILE = "SUPERPOSITION_PROFILE"
+
+#: Known profiles, the default first.
+PROFILES = ("paper", "smoke")
+
+#: Every registered experiment by name, in registration order.
+REGISTRY: dict[str, Experiment] = {}
+
+
+def current_profile(profile: str | None = None) -> str:
+    """The profile to use: ``profile`` if given, else ``$SUPERPOSITION_PROFILE``, else ``paper``.
+
+    Parameters
+    ----------
+    profile : str, optional
+        An explicit choice, which wins over the environment.
+
+    Returns
+    -------
+    str
+        One of :data:`PROFILES`.
+
+    Raises
+    ------
+    ValueError
+        If the profile is unknown; the message lists the allowed ones.
+
+    Examples
+    --------
+    >>> current_profile("smoke")
+    'smoke'
+    >>> current_profile("fast")
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown profile 'fast' (from the argument); allowed profiles are paper, smoke
+    """
+    source = "the argument"
+    if profile is None:
+        profile = os.environ.get(ENV_PROFILE) or "paper"
+        source = f"${ENV_PROFILE}"
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r} (from {source}); allowed profiles are "
+                         f"{', '.join(PROFILES)}")
+    return profile
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A named experiment of a chapter, with one spec per profile.
+
+    Attributes
+    ----------
+    name : str
+        Unique short name, as typed after ``superposition run``.
+    chapter : str
+        The chapter it belongs to (the file stem in ``chapters/``, e.g. ``"toy-model"``).
+    description : str
+        One line saying what it reproduces.
+    profiles : dict of str to ExperimentSpec
+        A spec for every profile in :data:`PROFILES`.
+    best_of : bool
+        Whether :func:`load` keeps only the lowest-loss restart of each instance.
+
+    Examples
+    --------
+    >>> e = get("basic-relu")
+    >>> e.spec("paper").n_features, e.spec("paper").n_hidden
+    (20, 5)
+    """
+
+    name: str
+    chapter: str
+    description: str
+    profiles: dict
+    best_of: bool = True
+
+    def __post_init__(self) -> None:
+        missing = [p for p in PROFILES if p not in self.profiles]
+        if missing:
+            raise ValueError(f"experiment {self.name!r}: no spec for profile(s) "
+                             f"{', '.join(missing)}")
+
+    def spec(self, profile: str | None = None) -> ExperimentSpec:
+        """The spec of one profile, named after this experiment.
+
+        Parameters
+        ----------
+        profile : str, optional
+            ``"paper"`` or ``"smoke"``; defaults to :func:`current_profile`.
+
+        Returns
+        -------
+        ExperimentSpec
+
+        Examples
+        --------
+        >>> get("intro-relu").spec("smoke").name
+        'intro-relu'
+        """
+        return self.profiles[current_profile(profile)].replace(name=self.name)
+
+
+def register(experiment: Experiment) -> Experiment:
+    """Add an experiment to :data:`REGISTRY`.
+
+    Parameters
+    ----------
+    experiment : Experiment
+        Its name must not be registered already (re-registering the same one is allowed).
+
+    Returns
+    -------
+    Experiment
+        ``experiment``, so that modules can write ``X = register(Experiment(...))``.
+
+    Raises
+    ------
+    ValueError
+        If another experiment has the same name.
+
+    Examples
+    --------
+    >>> register(get("intro-relu")) is get("intro-relu")
+    True
+    """
+    if experiment.name in REGISTRY and REGISTRY[experiment.name] != experiment:
+        raise ValueError(f"experiment {experiment.name!r} is already registered")
+    REGISTRY[experiment.name] = experiment
+    return experiment
+
+
+def get(name: str) -> Experiment:
+    """The experiment called ``name``.
+
+    Parameters
+    ----------
+    name : str
+        A registered name.
+
+    Returns
+    -------
+    Experiment
+
+    Raises
+    ------
+    ValueError
+        If there is none; the message lists the registered names.
+
+    Examples
+    --------
+    >>> get("intro-linear").spec("paper").model
+    'linear'
+    """
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"unknown experiment {name!r}; registered experiments are "
+                         f"{', '.join(REGISTRY)}") from None
+
+
+def list_experiments(chapter: str | None = None) -> list[Experiment]:
+    """Registered experiments, optionally only those of one chapter.
+
+    Parameters
+    ----------
+    chapter : str, optional
+        A chapter's file name without ``.qmd`` (e.g. ``"toy-model"``); all chapters if omitted.
+
+    Returns
+    -------
+    list of Experiment
+
+    Examples
+    --------
+    >>> sorted({e.chapter for e in list_experiments()})
+    ['toy-model']
+    """
+    return [e for e in REGISTRY.values() if chapter is None or e.chapter == chapter]
+
+
+def load(name: str, profile: str | None = None, *, store: RunStore | None = None,
+         progress: bool = False, callback: Callable[[int], None] | None = None) -> Run:
+    """Load (or train and store) an experiment's run for a profile.
+
+    Parameters
+    ----------
+    name : str
+        A registered experiment.
+    profile : str, optional
+        Defaults to :func:`current_profile`.
+    store : RunStore, optional
+        Defaults to ``RunStore()`` (``$SUPERPOSITION_DATA`` or the repository's ``data/``).
+    progress : bool
+        Show a progress bar while training.
+    callback : callable, optional
+        Called as ``callback(step)`` after every training update (only when training).
+
+    Returns
+    -------
+    Run
+        With ``best_of`` experiments, the lowest-loss restart of every instance
+        (:meth:`~superposition_lib.run.Run.best`).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> run = load("intro-linear", "smoke", store=RunStore(tempfile.mkdtemp()))
+    >>> run.W.shape
+    (10, 2, 5)
+    """
+    exp = get(name)
+    run = load_or_train(exp.spec(profile), store=store, progress=progress, callback=callback)
+    return run.best() if exp.best_of else run
+
+
+def chapter_figures() -> dict[str, dict]:
+    """Every chapter's figures: chapter stem -> {figure label -> builder}.
+
+    A builder is called as ``build(profile=..., store=...)`` and returns ``(chart, data)`` or
+    ``(chart, data, static)``, where ``data`` maps a short name to the tidy DataFrame behind the
+    chart and ``static`` is what SVG and PNG exports show instead of the interactive chart.
+
+    Examples
+    --------
+    >>> sorted(chapter_figures()["toy-model"])
+    ['fig-basic', 'fig-intro']
+    """
+    return {toy_model.CHAPTER: dict(toy_model.FIGURES)}
+
+
+from . import toy_model

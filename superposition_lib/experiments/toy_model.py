@@ -1,0 +1,341 @@
+"""Experiments of the chapter "The toy model" (``chapters/toy-model.qmd``).
+
+Two sweeps of Elhage et al. (2022), each for the linear model x' = WᵀWx + b and the ReLU-output
+model x' = ReLU(WᵀWx + b):
+
+``intro-relu``, ``intro-linear``
+    n = 5 features in m = 2 dimensions, importance 0.9^i, the notebook's ten densities
+    1 − S = 20^−t for t in linspace(0, 1, 10).
+``basic-relu``, ``basic-linear``
+    n = 20 features in m = 5 dimensions, importance 0.7^i, densities
+    1 − S ∈ {1, 0.3, 0.1, 0.03, 0.01, 0.003, 0.001}.
+
+The ``paper`` profile trains 10,000 steps with batch 1024 (the notebook's settings) and keeps the
+best of 4 restarts of every ReLU instance; ``smoke`` trains 600 steps with batch 256 at learning
+rate 0.01 (seconds on one core).
+
+Tidy-frame functions turn runs into the DataFrames the figures draw:
+:func:`feature_frame` (one row per model, instance and feature) and :func:`gram_frame`
+(WᵀW in long form).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .. import metrics
+from ..config import ExperimentSpec
+from ..run import Run
+from ..store import RunStore
+from . import Experiment, load, register
+
+__all__ = [
+    "BASIC_DENSITIES",
+    "CHAPTER",
+    "INTRO_DENSITIES",
+    "MODEL_LABELS",
+    "basic_frames",
+    "feature_frame",
+    "findings",
+    "gram_frame",
+    "intro_frames",
+]
+
+#: The chapter's file stem.
+CHAPTER = "toy-model"
+
+#: The notebook's ten densities 1 − S = 20^−t, t in linspace(0, 1, 10).
+INTRO_DENSITIES = tuple(float(p) for p in 20.0 ** -np.linspace(0, 1, 10))
+
+#: The basic results' densities 1 − S.
+BASIC_DENSITIES = (1.0, 0.3, 0.1, 0.03, 0.01, 0.003, 0.001)
+
+#: Display names of the models.
+MODEL_LABELS = {"linear": "linear", "relu_output": "ReLU"}
+
+
+def _importance(base: float, n: int) -> tuple[float, ...]:
+    return tuple(float(base ** i) for i in range(n))
+
+
+def _profiles(model: str, n: int, m: int, base: float, densities, restarts: int) -> dict:
+    paper = ExperimentSpec(model=model, n_features=n, n_hidden=m, feature_probability=densities,
+                           importance=_importance(base, n), steps=10_000, batch_size=1024,
+                           restarts=restarts, seed=0)
+    # smoke: seconds on one CPU core; a 10x learning rate lets 600 steps converge far enough that
+    # the chapter's qualitative claims (e.g. linear = top m features) hold.
+    smoke = paper.replace(steps=600, batch_size=256, lr=1e-2, restarts=1, history_every=None)
+    return {"paper": paper, "smoke": smoke}
+
+
+for _model, _suffix, _restarts in (("relu_output", "relu", 4), ("linear", "linear", 1)):
+    _label = MODEL_LABELS[_model]
+    register(Experiment(
+        f"intro-{_suffix}", CHAPTER,
+        f"5 features in 2 dims, {_label} model, importance 0.9^i, 10 densities 20^-t",
+        _profiles(_model, 5, 2, 0.9, INTRO_DENSITIES, _restarts)))
+for _model, _suffix, _restarts in (("relu_output", "relu", 4), ("linear", "linear", 1)):
+    _label = MODEL_LABELS[_model]
+    register(Experiment(
+        f"basic-{_suffix}", CHAPTER,
+        f"20 features in 5 dims, {_label} model, importance 0.7^i, 1-S from 1 to 0.001",
+        _profiles(_model, 20, 5, 0.7, BASIC_DENSITIES, _restarts)))
+
+
+def feature_frame(*runs: Run) -> pd.DataFrame:
+    """One row per model kind, instance and feature: the geometry of every feature.
+
+    Parameters
+    ----------
+    *runs : Run
+        Trained runs with one model per instance (e.g. from :meth:`Run.best`), W of shape
+        (instances, m, n).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``model`` ("linear" or "ReLU"), ``instance``, ``density`` (1 − S),
+        ``feature``, ``importance``, ``norm`` ‖W_i‖, ``superposition`` Σ_{j≠i}(Ŵ_i·W_j)²,
+        ``dimensionality`` D_i, ``bias`` b_i, ``represented`` (‖W_i‖ > 0.5), and ``w0``,
+        ``w1``, … (the coordinates of W_i, one column per hidden dimension).
+
+    Examples
+    --------
+    >>> from superposition_lib.experiments import get
+    >>> from superposition_lib.train import train
+    >>> run = train(get("intro-relu").spec("smoke").replace(steps=20), progress=False)
+    >>> df = feature_frame(run)
+    >>> df.shape[0], list(df.columns[:5])
+    (50, ['model', 'instance', 'density', 'feature', 'importance'])
+    """
+    frames = []
+    for run in runs:
+        k, m, n = run.W.shape
+        feature = np.tile(np.arange(n), k)
+        df = pd.DataFrame({
+            "model": MODEL_LABELS.get(run.spec.model, run.spec.model),
+            "instance": np.repeat(run.instance, n),
+            "density": run.feature_probability.reshape(-1),
+            "feature": feature,
+            "importance": run.importance.reshape(-1),
+            "norm": metrics.feature_norms(run.W).reshape(-1),
+            "superposition": metrics.superposition(run.W).reshape(-1),
+            "dimensionality": metrics.feature_dimensionality(run.W).reshape(-1),
+            "bias": run.b.reshape(-1),
+        })
+        df["represented"] = df["norm"] > 0.5
+        for d in range(m):
+            df[f"w{d}"] = run.W[:, d, :].reshape(-1)
+        frames.append(df)
+    return pd.concat(frames, ignore_index=True)
+
+
+def gram_frame(*runs: Run) -> pd.DataFrame:
+    """WᵀW of every model in long form.
+
+    Parameters
+    ----------
+    *runs : Run
+        Trained runs, W of shape (instances, m, n).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``model``, ``instance``, ``density``, ``i``, ``j``, ``value`` = W_i · W_j;
+        n² rows per model.
+
+    Examples
+    --------
+    >>> from superposition_lib.experiments import get
+    >>> from superposition_lib.train import train
+    >>> run = train(get("intro-linear").spec("smoke").replace(steps=20), progress=False)
+    >>> g = gram_frame(run)
+    >>> len(g), list(g.columns)
+    (250, ['model', 'instance', 'density', 'i', 'j', 'value'])
+    """
+    frames = []
+    for run in runs:
+        k, _, n = run.W.shape
+        G = metrics.gram(run.W)
+        frames.append(pd.DataFrame({
+            "model": MODEL_LABELS.get(run.spec.model, run.spec.model),
+            "instance": np.repeat(run.instance, n * n),
+            "density": np.repeat(run.feature_probability[:, 0], n * n),
+            "i": np.tile(np.repeat(np.arange(n), n), k),
+            "j": np.tile(np.arange(n), n * k),
+            "value": G.reshape(-1),
+        }))
+    return pd.concat(frames, ignore_index=True)
+
+
+def intro_frames(profile: str | None = None, *, store: RunStore | None = None,
+                 progress: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Feature and WᵀW frames of the intro sweep, linear model first.
+
+    Loads (or trains) ``intro-linear`` and ``intro-relu``.
+
+    Parameters
+    ----------
+    profile : str, optional
+        ``"paper"`` or ``"smoke"``; defaults to ``$SUPERPOSITION_PROFILE``, else ``"paper"``.
+    store : RunStore, optional
+        Where runs are cached; the default store if omitted.
+    progress : bool
+        Show a progress bar if a run has to be trained.
+
+    Returns
+    -------
+    features, gram : pandas.DataFrame
+        :func:`feature_frame` and :func:`gram_frame` of both runs.
+
+    Examples
+    --------
+    The committed ``paper`` runs (in the repository's ``data/``) load in a moment:
+
+    >>> from pathlib import Path
+    >>> import superposition_lib
+    >>> data = RunStore(Path(superposition_lib.__file__).resolve().parent.parent / "data")
+    >>> features, gram = intro_frames("paper", store=data)
+    >>> sorted(features["model"].unique()), len(gram)
+    (['ReLU', 'linear'], 500)
+    >>> features.groupby("model")["represented"].sum().to_dict()  # over all 10 densities
+    {'ReLU': 40, 'linear': 20}
+    """
+    runs = [load(name, profile, store=store, progress=progress)
+            for name in ("intro-linear", "intro-relu")]
+    return feature_frame(*runs), gram_frame(*runs)
+
+
+def basic_frames(profile: str | None = None, *, store: RunStore | None = None,
+                 progress: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Feature and WᵀW frames of the n=20, m=5 sweep, linear model first.
+
+    Loads (or trains) ``basic-linear`` and ``basic-relu``.
+
+    Parameters
+    ----------
+    profile : str, optional
+        ``"paper"`` or ``"smoke"``; defaults to ``$SUPERPOSITION_PROFILE``, else ``"paper"``.
+    store : RunStore, optional
+        Where runs are cached; the default store if omitted.
+    progress : bool
+        Show a progress bar if a run has to be trained.
+
+    Returns
+    -------
+    features, gram : pandas.DataFrame
+        :func:`feature_frame` and :func:`gram_frame` of both runs.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> import superposition_lib
+    >>> data = RunStore(Path(superposition_lib.__file__).resolve().parent.parent / "data")
+    >>> features, gram = basic_frames("paper", store=data)
+    >>> len(features), len(gram)
+    (280, 5600)
+    >>> relu = features[features["model"] == "ReLU"]
+    >>> relu.groupby("density")["represented"].sum().sort_index(ascending=False).tolist()
+    [5, 7, 10, 10, 13, 14, 14]
+    """
+    runs = [load(name, profile, store=store, progress=progress)
+            for name in ("basic-linear", "basic-relu")]
+    return feature_frame(*runs), gram_frame(*runs)
+
+
+def findings(intro: pd.DataFrame, basic: pd.DataFrame, m_basic: int = 5) -> dict:
+    """The numbers the chapter's conclusion states, computed from the feature frames.
+
+    Parameters
+    ----------
+    intro, basic : pandas.DataFrame
+        :func:`feature_frame` of the intro sweep and of the n=20 sweep (both model kinds).
+    m_basic : int
+        Hidden dimension of the n=20 models.
+
+    Returns
+    -------
+    dict
+        ``linear_top_m``: at how many of the basic densities the linear model represents exactly
+        the top ``m_basic`` features (‖W_i‖ > 0.5 for i < m, < 0.5 otherwise);
+        ``basic_n_densities``; ``relu_represented_dense`` / ``relu_represented_sparse``:
+        features the ReLU model represents at the densest and sparsest basic density;
+        ``intro_relu_represented`` / ``intro_linear_represented``: per intro density (ordered
+        dense to sparse) the number of represented features; ``intro_sparsest_density``;
+        ``dense_unrepresented_bias``: mean bias of the features the dense ReLU model does
+        not represent; ``sparse_mean_bias``: mean bias of the sparsest ReLU model;
+        ``max_superposition_dense`` / ``max_superposition_sparse``: largest superposition of a
+        represented feature of the densest / sparsest ReLU basic model (the direction of an
+        unrepresented, near-zero W_i is noise, so its superposition means nothing).
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> import superposition_lib
+    >>> data = RunStore(Path(superposition_lib.__file__).resolve().parent.parent / "data")
+    >>> f = findings(intro_frames("paper", store=data)[0], basic_frames("paper", store=data)[0])
+    >>> f["linear_top_m"], f["basic_n_densities"], f["intro_relu_represented"]
+    (7, 7, [2, 2, 4, 4, 4, 4, 5, 5, 5, 5])
+    """
+    def represented(df):
+        return df.groupby("density", sort=False)["represented"].sum()
+
+    lin = basic[basic["model"] == "linear"]
+    top = lin["feature"] < m_basic
+    exact = (lin["represented"] == top).groupby(lin["density"]).all()
+    relu = basic[basic["model"] == "ReLU"]
+    dense_d, sparse_d = relu["density"].max(), relu["density"].min()
+    dense, sparse = relu[relu["density"] == dense_d], relu[relu["density"] == sparse_d]
+    intro_relu = intro[intro["model"] == "ReLU"].sort_values("density", ascending=False)
+    intro_lin = intro[intro["model"] == "linear"].sort_values("density", ascending=False)
+    unrep = dense[~dense["represented"]]
+    return {
+        "linear_top_m": int(exact.sum()),
+        "basic_n_densities": int(exact.size),
+        "relu_represented_dense": int(dense["represented"].sum()),
+        "relu_represented_sparse": int(sparse["represented"].sum()),
+        "intro_relu_represented": [int(v) for v in represented(intro_relu).to_numpy()],
+        "intro_linear_represented": [int(v) for v in represented(intro_lin).to_numpy()],
+        "intro_sparsest_density": float(intro_relu["density"].min()),
+        "dense_unrepresented_bias": float(unrep["bias"].mean()) if len(unrep) else float("nan"),
+        "sparse_mean_bias": float(sparse["bias"].mean()),
+        "max_superposition_dense": float(dense.loc[dense["represented"], "superposition"].max()),
+        "max_superposition_sparse": float(sparse.loc[sparse["represented"],
+                                                     "superposition"].max()),
+    }
+
+
+def figure_intro(profile: str | None = None, *, store: RunStore | None = None):
+    """The chapter's ``fig-intro``: (chart, data, static chart) from :func:`intro_frames`.
+
+    The static chart (every density side by side) is what the SVG and PNG downloads show.
+
+    Examples
+    --------
+    >>> FIGURES["fig-intro"] is figure_intro
+    True
+    """
+    from .. import figures
+
+    features, gram = intro_frames(profile, store=store)
+    return (figures.intro_geometry(features, gram), {"features": features, "gram": gram},
+            figures.intro_geometry_static(features))
+
+
+def figure_basic(profile: str | None = None, *, store: RunStore | None = None):
+    """The chapter's ``fig-basic``: (chart, data) from :func:`basic_frames`.
+
+    Examples
+    --------
+    >>> FIGURES["fig-basic"] is figure_basic
+    True
+    """
+    from .. import figures
+
+    features, gram = basic_frames(profile, store=store)
+    return figures.basic_results(features, gram), {"features": features, "gram": gram}
+
+
+#: The chapter's figures by label: functions ``(profile, store) -> (chart, data[, static])``.
+FIGURES = {"fig-intro": figure_intro, "fig-basic": figure_basic}

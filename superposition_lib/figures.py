@@ -1,0 +1,529 @@
+"""Altair figures of the book: one house theme, one function per figure, offline export.
+
+Every figure function takes tidy :class:`pandas.DataFrame` objects (as produced by the
+``superposition_lib.experiments`` modules) and returns an Altair chart. Charts need no network:
+
+- :func:`setup` (called once at the top of every chapter) enables the house theme and a renderer
+  that writes ``<div id=…></div><script>vegaEmbed(…)</script>`` and includes vl-convert's Vega
+  JavaScript bundle once per page (per kernel), so a rendered Quarto page draws its charts from
+  the page itself, not from a CDN;
+- :func:`export` writes a figure as standalone offline HTML, SVG, PNG, its Vega-Lite JSON and its
+  data as CSV, so it can be cited and re-plotted.
+
+Examples
+--------
+>>> import pandas as pd
+>>> features = pd.DataFrame({"model": "ReLU", "instance": 0, "density": 1.0, "feature": [0, 1],
+...                          "importance": [1.0, 0.9], "norm": [1.0, 0.0],
+...                          "superposition": [0.0, 0.0], "bias": [0.0, 0.5]})
+>>> chart = basic_results(features, gram_from_features(features))
+>>> chart.to_dict(validate=True)["$schema"].startswith("https://vega.github.io/schema/vega-lite")
+True
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "FIGURES_ENV",
+    "RENDERER",
+    "THEME",
+    "basic_results",
+    "chart_svg",
+    "export",
+    "export_chapter_figures",
+    "gram_from_features",
+    "intro_geometry",
+    "renderer",
+    "setup",
+    "theme",
+]
+
+#: Name of the registered house theme.
+THEME = "superposition"
+#: Name of the registered offline renderer.
+RENDERER = "superposition_offline"
+#: Environment variable overriding where :func:`export_chapter_figures` writes by default.
+FIGURES_ENV = "SUPERPOSITION_FIGURES"
+
+_FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif"
+#: Diverging scale for WᵀW: blue negative, white zero, red positive (as in the paper).
+_GRAM_SCALE = alt.Scale(scheme="redblue", domain=[-1, 1], reverse=True)
+#: Superposition: black (none) to yellow (a lot), as in the paper.
+_SUPERPOSITION_SCALE = alt.Scale(domain=[0, 1], range=["#1f1f1f", "#f2c14e"], clamp=True)
+
+
+def theme() -> dict:
+    """The house theme: fonts, sizes and a quiet frame, as a Vega-Lite config.
+
+    Examples
+    --------
+    >>> theme()["config"]["view"]["stroke"] is None
+    True
+    """
+    return {"config": {
+        "font": _FONT,
+        "view": {"stroke": None, "continuousWidth": 300, "continuousHeight": 220},
+        "axis": {"labelFontSize": 11, "titleFontSize": 12, "titleFontWeight": "normal",
+                 "gridColor": "#e8e8e8", "domainColor": "#888", "tickColor": "#888"},
+        "header": {"labelFontSize": 12, "titleFontSize": 12},
+        "legend": {"labelFontSize": 11, "titleFontSize": 12, "titleFontWeight": "normal"},
+        "title": {"fontSize": 14, "fontWeight": "normal", "anchor": "start"},
+        "range": {"category": ["#4269d0", "#efb118", "#ff725c", "#6cc5b0", "#3ca951",
+                               "#ff8ab7", "#a463f2", "#97bbf5", "#9c6b4e", "#9498a0"]},
+    }}
+
+
+alt.theme.register(THEME, enable=False)(theme)
+
+_bundle_done = False
+
+
+def renderer(spec: dict, **metadata) -> dict:
+    """Altair renderer emitting a ``div`` and a ``vegaEmbed`` call, with no network.
+
+    The first chart of a kernel (a page) also carries vl-convert's JavaScript bundle, which
+    defines ``vegaEmbed``; later charts reuse it.
+
+    Parameters
+    ----------
+    spec : dict
+        A Vega-Lite specification.
+    **metadata
+        Renderer options passed by Altair (unused).
+
+    Returns
+    -------
+    dict
+        A MIME bundle with a ``text/html`` entry.
+
+    Examples
+    --------
+    >>> out = renderer({"mark": "point"})["text/html"]
+    >>> "vegaEmbed(" in out and out.count("<div id=") == 1
+    True
+    """
+    global _bundle_done
+    div = f"vis-{uuid.uuid4().hex[:12]}"
+    parts = []
+    if not _bundle_done:
+        import vl_convert as vlc
+
+        parts.append(f'<script type="text/javascript">{vlc.javascript_bundle()}</script>')
+        _bundle_done = True
+    payload = json.dumps(spec).replace("</", "<\\/")
+    parts.append(f'<div id="{div}" class="superposition-figure"></div>')
+    parts.append(
+        '<script type="text/javascript">(function(){'
+        f'var el=document.getElementById("{div}");\n'
+        f'var spec={payload};\n'
+        'function draw(){window.vegaEmbed(el,spec,{"renderer":"svg","actions":{"export":true,'
+        '"source":false,"compiled":false,"editor":false}}).catch(function(e){'
+        'el.textContent="Chart error: "+e;console.error(e);});}'
+        'if(window.vegaEmbed){draw();}else{window.addEventListener("load",draw);}'
+        '})();</script>')
+    return {"text/html": "\n".join(parts)}
+
+
+alt.renderers.register(RENDERER, renderer)
+
+
+def setup(*, bundle: bool = True) -> None:
+    """Enable the house theme and the offline renderer; call once at the top of a chapter.
+
+    Parameters
+    ----------
+    bundle : bool
+        Whether the next chart should include the Vega JavaScript bundle (True: a new page).
+
+    Examples
+    --------
+    >>> setup()
+    >>> alt.renderers.active == RENDERER and alt.theme.active == THEME
+    True
+    """
+    global _bundle_done
+    alt.theme.enable(THEME)
+    alt.renderers.enable(RENDERER)
+    _bundle_done = not bundle
+
+
+# ------------------------------------------------------------------------------ figures
+def _fmt_density(df: pd.DataFrame) -> pd.DataFrame:
+    df = df.copy()
+    df["1−S"] = df["density"].map(lambda d: f"{d:.3g}")
+    return df
+
+
+def intro_geometry(features: pd.DataFrame, gram: pd.DataFrame) -> alt.Chart:
+    """Five features in two dimensions across densities: W_i as arrows and WᵀW, with a slider.
+
+    Parameters
+    ----------
+    features : pandas.DataFrame
+        :func:`~superposition_lib.experiments.toy_model.feature_frame` of m = 2 models: columns
+        ``model``, ``instance``, ``density``, ``feature``, ``importance``, ``norm``,
+        ``superposition``, ``bias``, ``w0``, ``w1``.
+    gram : pandas.DataFrame
+        :func:`~superposition_lib.experiments.toy_model.gram_frame` of the same runs.
+
+    Returns
+    -------
+    altair.VConcatChart
+        One column per model kind (linear, ReLU): feature directions on top, WᵀW below; a
+        slider picks the density (instance 0 is the densest).
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"model": "ReLU", "instance": [0, 0], "density": 1.0, "feature": [0, 1],
+    ...                   "importance": [1.0, 0.9], "norm": [1.0, 1.0], "superposition": 0.0,
+    ...                   "bias": 0.0, "w0": [1.0, 0.0], "w1": [0.0, 1.0]})
+    >>> chart = intro_geometry(f, gram_from_features(f))
+    >>> "params" in chart.to_dict(validate=True)
+    True
+    """
+    n_inst = int(features["instance"].max()) + 1
+    step = alt.param(name="density_step", value=0, bind=alt.binding_range(
+        min=0, max=n_inst - 1, step=1, name="density step (0 = dense, 1 − S = 20^−t) "))
+    feats = _fmt_density(features).round(4)
+    gram = gram.round(4)
+    feats["origin"] = 0.0
+    lim = float(max(1.2, np.abs(feats[["w0", "w1"]].to_numpy()).max() * 1.1))
+    scale = alt.Scale(domain=[-lim, lim])
+    imp_scale = alt.Scale(scheme="viridis", reverse=True)
+    tip = [alt.Tooltip("model:N"), alt.Tooltip("feature:O"),
+           alt.Tooltip("importance:Q", format=".3f"), alt.Tooltip("1−S:N"),
+           alt.Tooltip("norm:Q", format=".3f", title="‖W_i‖"),
+           alt.Tooltip("superposition:Q", format=".3f"),
+           alt.Tooltip("bias:Q", format=".3f", title="b_i"),
+           alt.Tooltip("w0:Q", format=".3f"), alt.Tooltip("w1:Q", format=".3f")]
+    models = [m for m in ("linear", "ReLU") if m in set(feats["model"])]
+    columns = []
+    for model in models:
+        sel = feats[feats["model"] == model]
+        base = alt.Chart(sel).transform_filter(alt.datum.instance == step)
+        arrows = base.mark_rule(strokeWidth=2).encode(
+            x=alt.X("origin:Q", scale=scale, title="hidden dim 1"),
+            y=alt.Y("origin:Q", scale=scale, title="hidden dim 2"),
+            x2="w0:Q", y2="w1:Q",
+            color=alt.Color("importance:Q", scale=imp_scale, title="importance"),
+            tooltip=tip)
+        heads = base.mark_circle(size=80, opacity=1).encode(
+            x=alt.X("w0:Q", scale=scale), y=alt.Y("w1:Q", scale=scale),
+            color=alt.Color("importance:Q", scale=imp_scale), tooltip=tip)
+        label = base.transform_aggregate(d="max(density)").mark_text(
+            align="left", baseline="top", fontSize=12, dx=4, dy=4).encode(
+            x=alt.value(0), y=alt.value(0),
+            text=alt.Text("d:Q", format=".3f"))
+        label = label.transform_calculate(t="'1 − S = ' + format(datum.d, '.3f')").encode(
+            text="t:N")
+        top = (arrows + heads + label).properties(
+            width=220, height=220, title=f"{model}: feature directions W_i")
+        g = gram[gram["model"] == model]
+        heat = alt.Chart(g).transform_filter(alt.datum.instance == step).mark_rect().encode(
+            x=alt.X("j:O", title="feature j"), y=alt.Y("i:O", title="feature i"),
+            color=alt.Color("value:Q", scale=_GRAM_SCALE, title="WᵀW"),
+            tooltip=[alt.Tooltip("i:O"), alt.Tooltip("j:O"),
+                     alt.Tooltip("value:Q", format=".3f", title="W_i · W_j"),
+                     alt.Tooltip("density:Q", format=".4f", title="1 − S")],
+        ).properties(width=220, height=220, title=f"{model}: WᵀW")
+        columns.append(alt.vconcat(top, heat).resolve_scale(color="independent"))
+    return alt.hconcat(*columns).add_params(step).resolve_scale(color="independent")
+
+
+def intro_geometry_static(features: pd.DataFrame) -> alt.FacetChart:
+    """Static companion of :func:`intro_geometry`: every density at once, for SVG and PNG.
+
+    Parameters
+    ----------
+    features : pandas.DataFrame
+        As for :func:`intro_geometry` (columns ``model``, ``density``, ``feature``,
+        ``importance``, ``w0``, ``w1``).
+
+    Returns
+    -------
+    altair.FacetChart
+        Small multiples of the feature directions: one row per model kind, one column per
+        density (dense on the left).
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"model": "ReLU", "instance": 0, "density": 1.0, "feature": [0, 1],
+    ...                   "importance": [1.0, 0.9], "w0": [1.0, 0.0], "w1": [0.0, 1.0]})
+    >>> "facet" in intro_geometry_static(f).to_dict(validate=True)
+    True
+    """
+    feats = features[["model", "density", "feature", "importance", "w0", "w1"]].round(4)
+    feats = feats.assign(origin=0.0, **{"1−S": feats["density"].map(lambda d: f"{d:.3f}")})
+    lim = float(max(1.2, np.abs(feats[["w0", "w1"]].to_numpy()).max() * 1.1))
+    scale = alt.Scale(domain=[-lim, lim])
+    color = alt.Color("importance:Q", scale=alt.Scale(scheme="viridis", reverse=True))
+    base = alt.Chart().encode(color=color)
+    arrows = base.mark_rule(strokeWidth=2).encode(
+        x=alt.X("origin:Q", scale=scale, title=None), y=alt.Y("origin:Q", scale=scale, title=None),
+        x2="w0:Q", y2="w1:Q")
+    heads = base.mark_circle(size=40, opacity=1).encode(
+        x=alt.X("w0:Q", scale=scale), y=alt.Y("w1:Q", scale=scale))
+    order = sorted(feats["1−S"].unique(), key=float, reverse=True)
+    return alt.layer(arrows, heads, data=feats).properties(width=110, height=110).facet(
+        row=alt.Row("model:N", title=None, sort=["linear", "ReLU"]),
+        column=alt.Column("1−S:N", title="density 1 − S", sort=order))
+
+
+def gram_from_features(features: pd.DataFrame) -> pd.DataFrame:
+    """WᵀW in long form from a feature frame with coordinate columns ``w0``, ``w1``, ….
+
+    Without coordinate columns, ``norm`` is used as a diagonal (for quick tests).
+
+    Parameters
+    ----------
+    features : pandas.DataFrame
+        One row per (model, instance, feature) with columns ``model``, ``instance``,
+        ``density``, ``feature`` and ``w0`` … ``w{m-1}`` (or ``norm``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``model``, ``instance``, ``density``, ``i``, ``j``, ``value``.
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"model": "ReLU", "instance": 0, "density": 1.0, "feature": [0, 1],
+    ...                   "w0": [1.0, -1.0]})
+    >>> gram_from_features(f)["value"].tolist()
+    [1.0, -1.0, -1.0, 1.0]
+    """
+    rows = []
+    wcols = [c for c in features.columns if c.startswith("w") and c[1:].isdigit()]
+    for (model, inst), g in features.groupby(["model", "instance"], sort=False):
+        g = g.sort_values("feature")
+        if wcols:
+            W = g[wcols].to_numpy().T
+            G = W.T @ W
+        else:
+            G = np.diag(g["norm"].to_numpy() ** 2)
+        n = len(g)
+        rows.append(pd.DataFrame({"model": model, "instance": inst,
+                                  "density": g["density"].iloc[0],
+                                  "i": np.repeat(np.arange(n), n), "j": np.tile(np.arange(n), n),
+                                  "value": G.reshape(-1)}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def _panel(df: pd.DataFrame) -> pd.DataFrame:
+    df = df.copy()
+    df["panel"] = np.where(df["model"] == "linear", "linear, 1−S = " +
+                           df["density"].map(lambda d: f"{d:.3g}"),
+                           "ReLU, 1−S = " + df["density"].map(lambda d: f"{d:.3g}"))
+    return df
+
+
+def basic_results(features: pd.DataFrame, gram: pd.DataFrame, *,
+                  linear_density: float = 1.0) -> alt.VConcatChart:
+    """n features in m dims across densities: WᵀW, bias b and ‖W_i‖ coloured by superposition.
+
+    Parameters
+    ----------
+    features : pandas.DataFrame
+        :func:`~superposition_lib.experiments.toy_model.feature_frame` rows (columns ``model``,
+        ``instance``, ``density``, ``feature``, ``importance``, ``norm``, ``superposition``,
+        ``bias``); the linear model is shown only at ``linear_density`` (its solution does not
+        depend on the density), the ReLU model at every density.
+    gram : pandas.DataFrame
+        :func:`~superposition_lib.experiments.toy_model.gram_frame` of the same runs.
+    linear_density : float
+        Density of the linear model to show.
+
+    Returns
+    -------
+    altair.VConcatChart
+        Three rows of small multiples (one column per model and density): WᵀW heatmaps, b, and
+        ‖W_i‖ bars coloured by superposition; tooltips give the numbers.
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"model": ["linear", "ReLU"], "instance": 0, "density": 1.0,
+    ...                   "feature": 0, "importance": 1.0, "norm": 1.0, "superposition": 0.0,
+    ...                   "bias": 0.0})
+    >>> len(basic_results(f, gram_from_features(f)).to_dict()["vconcat"])
+    3
+    """
+    keep = lambda df: df[(df["model"] != "linear")
+                         | np.isclose(df["density"], linear_density)]
+    feats = _panel(keep(features))[["panel", "model", "density", "feature", "importance", "norm",
+                                    "superposition", "bias"]].round(4)
+    g = _panel(keep(gram))[["panel", "model", "density", "i", "j", "value"]].round(4)
+    order = (feats.assign(lin=feats["model"] != "linear")
+             .sort_values(["lin", "density"], ascending=[True, False])["panel"]
+             .drop_duplicates().tolist())
+    col = alt.Column("panel:N", sort=order, title=None,
+                     header=alt.Header(labelFontSize=11, labelAngle=0, labelOrient="top"))
+    width = 110
+    heat = alt.Chart(g).mark_rect().encode(
+        x=alt.X("j:O", title=None, axis=alt.Axis(labels=False, ticks=False)),
+        y=alt.Y("i:O", title="feature", axis=alt.Axis(labelFontSize=8)),
+        color=alt.Color("value:Q", scale=_GRAM_SCALE, title="WᵀW"),
+        tooltip=[alt.Tooltip("panel:N", title="model"), "i:O", "j:O",
+                 alt.Tooltip("value:Q", format=".3f", title="W_i · W_j")],
+    ).properties(width=width, height=width).facet(column=col)
+    feat_tip = [alt.Tooltip("panel:N", title="model"), alt.Tooltip("feature:O"),
+                alt.Tooltip("importance:Q", format=".3f"),
+                alt.Tooltip("norm:Q", format=".3f", title="‖W_i‖"),
+                alt.Tooltip("superposition:Q", format=".3f"),
+                alt.Tooltip("bias:Q", format=".3f", title="b_i")]
+    bias = alt.Chart(feats).mark_bar().encode(
+        y=alt.Y("feature:O", title="feature", axis=alt.Axis(labelFontSize=8)),
+        x=alt.X("bias:Q", title="b_i"),
+        color=alt.condition(alt.datum.bias < 0, alt.value("#4269d0"), alt.value("#ff725c")),
+        tooltip=feat_tip,
+    ).properties(width=width, height=width).facet(column=col)
+    norms = alt.Chart(feats).mark_bar().encode(
+        y=alt.Y("feature:O", title="feature", axis=alt.Axis(labelFontSize=8)),
+        x=alt.X("norm:Q", title="‖W_i‖", scale=alt.Scale(domain=[0, 1.2], clamp=True)),
+        color=alt.Color("superposition:Q", scale=_SUPERPOSITION_SCALE,
+                        title="superposition"),
+        tooltip=feat_tip,
+    ).properties(width=width, height=width).facet(column=col)
+    return alt.vconcat(heat, bias, norms).resolve_scale(color="independent")
+
+
+# ------------------------------------------------------------------------------ export
+def chart_svg(chart: alt.TopLevelMixin) -> str:
+    """Render a chart to SVG with vl-convert (no browser, no network).
+
+    Parameters
+    ----------
+    chart : altair.TopLevelMixin
+
+    Returns
+    -------
+    str
+        The SVG document.
+
+    Examples
+    --------
+    >>> chart_svg(alt.Chart(pd.DataFrame({"x": [1]})).mark_point().encode(x="x:Q"))[:4]
+    '<svg'
+    """
+    import vl_convert as vlc
+
+    return vlc.vegalite_to_svg(chart.to_json(), vl_version=_vl_version())
+
+
+def _vl_version() -> str:
+    major, minor = alt.SCHEMA_VERSION.lstrip("v").split(".")[:2]
+    return f"{major}.{minor}"
+
+
+def export(chart: alt.TopLevelMixin, data: pd.DataFrame | Mapping[str, pd.DataFrame], name: str,
+           out_dir: str | os.PathLike, *, static: alt.TopLevelMixin | None = None) -> list[Path]:
+    """Write a figure as offline HTML, SVG, PNG, Vega-Lite JSON and its data as CSV.
+
+    Parameters
+    ----------
+    chart : altair chart
+        The figure.
+    data : DataFrame or mapping of str to DataFrame
+        The tidy data behind it; a mapping writes one CSV per entry (``NAME-KEY.csv``).
+    name : str
+        File stem, e.g. ``"fig-intro"``.
+    out_dir : path
+        Directory to write into (created if needed).
+    static : altair chart, optional
+        What SVG and PNG show instead of ``chart`` (e.g. small multiples of every slider
+        position, which a static image of an interactive chart cannot show).
+
+    Returns
+    -------
+    list of Path
+        The files written: ``NAME.html`` (standalone, with the Vega JavaScript inlined),
+        ``NAME.svg``, ``NAME.png``, ``NAME.vl.json`` and the CSV file(s).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> df = pd.DataFrame({"x": [0, 1], "y": [1, 0]})
+    >>> paths = export(alt.Chart(df).mark_line().encode(x="x:Q", y="y:Q"), df, "demo",
+    ...                tempfile.mkdtemp())
+    >>> sorted(p.suffix for p in paths)
+    ['.csv', '.html', '.json', '.png', '.svg']
+    """
+    import vl_convert as vlc
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    spec = chart.to_json()
+    static_spec = spec if static is None else static.to_json()
+    paths = [out / f"{name}.html", out / f"{name}.svg", out / f"{name}.png",
+             out / f"{name}.vl.json"]
+    chart.save(str(paths[0]), inline=True, embed_options={"renderer": "svg"})
+    vl = _vl_version()
+    paths[1].write_text(vlc.vegalite_to_svg(static_spec, vl_version=vl), encoding="utf-8")
+    paths[2].write_bytes(vlc.vegalite_to_png(static_spec, vl_version=vl, scale=2))
+    paths[3].write_text(spec, encoding="utf-8")
+    frames = {"": data} if isinstance(data, pd.DataFrame) else dict(data)
+    for key, df in frames.items():
+        path = out / (f"{name}-{key}.csv" if key else f"{name}.csv")
+        df.to_csv(path, index=False)
+        paths.append(path)
+    return paths
+
+
+def export_chapter_figures(chapter: str | None = None, *, out_dir: str | os.PathLike | None = None,
+                           profile: str | None = None, store=None) -> dict[str, list[Path]]:
+    """Export every figure of a chapter (or of all chapters) with :func:`export`.
+
+    Parameters
+    ----------
+    chapter : str, optional
+        A chapter's file stem (e.g. ``"toy-model"``); all chapters if omitted.
+    out_dir : path, optional
+        Root directory; files go to ``out_dir/CHAPTER/``. Defaults to ``$SUPERPOSITION_FIGURES``,
+        else ``chapters/figures``.
+    profile : str, optional
+        Experiment profile (default ``$SUPERPOSITION_PROFILE``, else ``paper``).
+    store : RunStore, optional
+        Where runs are loaded from (and trained into when missing).
+
+    Returns
+    -------
+    dict of str to list of Path
+        Files written per figure label.
+
+    Raises
+    ------
+    ValueError
+        For an unknown chapter.
+
+    Examples
+    --------
+    >>> export_chapter_figures("nope")
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown chapter 'nope'; chapters with figures are toy-model
+    """
+    from .experiments import chapter_figures
+
+    registry = chapter_figures()
+    if chapter is not None and chapter not in registry:
+        raise ValueError(f"unknown chapter {chapter!r}; chapters with figures are "
+                         f"{', '.join(registry)}")
+    root = Path(out_dir or os.environ.get(FIGURES_ENV) or "chapters/figures")
+    written = {}
+    for ch, figs in registry.items():
+        if chapter is not None and ch != chapter:
+            continue
+        for label, build in figs.items():
+            chart, data, *static = build(profile=profile, store=store)
+            written[label] = export(chart, data, label, root / ch,
+                                    static=static[0] if static else None)
+    return written
