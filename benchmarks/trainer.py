@@ -16,10 +16,12 @@ from __future__ import annotations
 import argparse
 import time
 
+# Imported first, as in any program that uses the library: it sets its OpenMP defaults before
+# torch loads (see superposition_lib/__init__.py); both loops below run under them.
+from superposition_lib import ExperimentSpec, train  # isort: skip
+
 import numpy as np
 import torch
-
-from superposition_lib import ExperimentSpec, train
 
 WORKLOADS = {
     "intro": dict(n_features=5, n_hidden=2, instances=10, batch_size=1024,

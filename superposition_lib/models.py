@@ -268,7 +268,9 @@ def loss_and_grads(params: dict[str, torch.Tensor], x: torch.Tensor, target: tor
         workspace = Workspace(models, batch, n, m, x.device, x.dtype)
     h, z, g, grad_h = workspace.h, workspace.z, workspace.g, workspace.grad_h
     pad = workspace.padding                                           # (models, width − m, n)
-    torch.bmm(x, torch.cat([W, pad], 1).transpose(1, 2), out=h)        # (models, batch, width)
+    # Transposed weights are made contiguous: strided ones make small products 2x slower.
+    encoder = torch.cat([W, pad], 1).transpose(1, 2).contiguous()      # (models, n, width)
+    torch.bmm(x, encoder, out=h)                                      # (models, batch, width)
     h[..., m] = 1.0
     if arch.hidden_relu:
         h.relu_()
@@ -288,7 +290,7 @@ def loss_and_grads(params: dict[str, torch.Tensor], x: torch.Tensor, target: tor
             torch.ops.aten.threshold_backward.grad_input(g, z, 0, grad_input=g)
     scale = importance * (2.0 / (batch * n))                          # (models, n)
     grad_V = torch.bmm(h.transpose(1, 2), g).mul_(scale.unsqueeze(1))  # (models, width, n)
-    torch.bmm(g, (V * scale.unsqueeze(1)).transpose(1, 2), out=grad_h)
+    torch.bmm(g, (V * scale.unsqueeze(1)).transpose(1, 2).contiguous(), out=grad_h)
     if arch.hidden_relu:
         torch.ops.aten.threshold_backward.grad_input(grad_h, h, 0, grad_input=grad_h)
     grad_W = torch.bmm(grad_h.transpose(1, 2), x)[:, :m]               # (models, m, n)

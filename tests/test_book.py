@@ -125,6 +125,20 @@ def test_quarto_yml_lists_every_chapter_and_only_existing_ones():
     assert (ROOT / config["bibliography"]).is_file()
 
 
+def test_book_and_api_reference_link_to_each_other():
+    """The preface links the Sphinx reference built beside the book, and the reference's
+    default book URL points back at Quarto's output directory."""
+    config = yaml.safe_load((ROOT / "_quarto.yml").read_text(encoding="utf-8"))
+    book_dir = ROOT / config["project"]["output-dir"]
+    links = re.findall(r"\[API reference\]\(([^)]+)\)", (ROOT / "index.qmd").read_text())
+    assert links, "index.qmd does not link the API reference"
+    api_index = ROOT / "docs" / "_build" / "html" / "index.html"
+    assert os.path.normpath(book_dir / links[0]) == os.path.normpath(api_index)
+    conf = (ROOT / "docs" / "conf.py").read_text()
+    book_url = re.search(r'book_url = .*or "([^"]+)"', conf).group(1)
+    assert os.path.normpath(api_index.parent / book_url) == os.path.normpath(book_dir)
+
+
 def test_every_citation_is_in_the_bibliography():
     keys = set(re.findall(r"@\w+\{([^,]+),", (ROOT / "references.bib").read_text()))
     for path in [ROOT / "index.qmd", *CHAPTERS]:
