@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import math
 import os
+import signal
+import threading
 import time
 import warnings
 from collections.abc import Callable
@@ -259,6 +261,12 @@ def train(spec: ExperimentSpec, *, device: str | torch.device = "cpu", progress:
     step = start
     bar = tqdm(total=spec.steps, initial=start, disable=not progress,
                desc=spec.name or spec.model, mininterval=0.5, unit="step")
+    # Ctrl-C is deferred to the end of the step in progress, so that a checkpoint never holds
+    # a half-done step (weights updated but the step not counted, or the reverse).
+    interrupted = []
+    in_main = threading.current_thread() is threading.main_thread()
+    previous_handler = (signal.signal(signal.SIGINT, lambda *_: interrupted.append(True))
+                        if in_main else None)
     try:
         for step in range(start + 1, spec.steps + 1):
             lr = learning_rate(spec, step)
@@ -290,11 +298,15 @@ def train(spec: ExperimentSpec, *, device: str | torch.device = "cpu", progress:
                 last_save = time.perf_counter()
             if callback is not None:
                 callback(step)
+            if interrupted:
+                raise KeyboardInterrupt
     except KeyboardInterrupt:
         if ckpt is not None:
             save_checkpoint(step, time.perf_counter() - t0)
         raise
     finally:
+        if in_main:
+            signal.signal(signal.SIGINT, previous_handler)
         bar.close()
     wall_time = time.perf_counter() - t0
     loss, loss_se, samples = evaluate(params, dist, importance, spec.model, eval_gen)
