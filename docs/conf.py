@@ -137,6 +137,7 @@ book_module_chapters = {
     "superposition_lib.train": ["toy-model", "learning-dynamics"],
     "superposition_lib.run": ["toy-model", "learning-dynamics"],
     "superposition_lib.metrics": ["uniform-geometry", "phase-change"],
+    "superposition_lib.theory": ["phase-change"],
     "superposition_lib.presets": ["toy-model"],
     "superposition_lib.experiments.toy_model": ["toy-model"],
     "superposition_lib.figures": ["toy-model"],
