@@ -1,0 +1,468 @@
+"""Experiments of the chapter "The geometry of uniform superposition"
+(``chapters/uniform-geometry.qmd``).
+
+``uniform-geometry``
+    n = 400 features of importance 1 in m = 30 dimensions (ReLU output), one model per density,
+    1/(1 − S) from 1 to 10: :data:`INVERSE_DENSITIES` (log-spaced, denser between 2 and 5, where
+    D* moves fastest).
+``pentagon-nonuniform``
+    n = 5 features of importance 1 in m = 2 dimensions; four features have density 0.05 and the
+    fifth's density is 0.05 × :data:`PENTAGON_RATIOS` (0.1× to 10×). Every instance keeps all of
+    its restarts, so the chapter can compare the best pentagon with the best pair of digons.
+
+The ``paper`` profile trains 10,000 steps with batch 1024 at learning rate 1e-3; ``smoke`` trains
+the same models for a few hundred small steps at learning rate 0.01 (and 3 restarts instead of
+12 for the pentagon).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .. import geometry, metrics
+from ..config import ExperimentSpec
+from ..run import Run
+from ..store import RunStore
+from . import Experiment, load, register
+
+__all__ = [
+    "CHAPTER",
+    "INVERSE_DENSITIES",
+    "PENTAGON_BASE_DENSITY",
+    "PENTAGON_RATIOS",
+    "REFERENCE_LINES",
+    "feature_frame",
+    "findings",
+    "instance_frame",
+    "pentagon_curves",
+    "pentagon_frame",
+    "polytope_mix",
+    "uniform_frames",
+]
+
+#: The chapter's file stem.
+CHAPTER = "uniform-geometry"
+
+#: 1/(1 − S) of the uniform sweep: 25 values from 1 to 10, log-spaced, with 13 of them
+#: between 2 and 5.
+INVERSE_DENSITIES = tuple(float(v) for v in np.concatenate([
+    np.geomspace(1.0, 2.0, 6)[:-1], np.geomspace(2.0, 5.0, 14)[:-1], np.geomspace(5.0, 10.0, 7)]))
+
+#: Density 1 − S of the four fixed features of the non-uniform pentagon experiment.
+PENTAGON_BASE_DENSITY = 0.05
+
+#: The fifth feature's density as a multiple of :data:`PENTAGON_BASE_DENSITY`.
+PENTAGON_RATIOS = tuple(float(v) for v in np.geomspace(0.1, 10.0, 21))
+
+#: D_i of regular polytopes: m/k for k features in m dimensions.
+REFERENCE_LINES = {"tetrahedron": 3 / 4, "triangle": 2 / 3, "digon": 1 / 2,
+                   "pentagon": 2 / 5, "square antiprism": 3 / 8}
+
+
+def _uniform_profiles() -> dict:
+    paper = ExperimentSpec(model="relu_output", n_features=400, n_hidden=30,
+                           feature_probability=tuple(1.0 / v for v in INVERSE_DENSITIES),
+                           importance=1.0, steps=10_000, batch_size=1024, seed=0)
+    # smoke: the same models and densities (as every experiment's smoke profile), far fewer and
+    # smaller steps at a 10x learning rate: seconds on one core.
+    smoke = paper.replace(steps=200, batch_size=64, lr=1e-2, history_every=None)
+    return {"paper": paper, "smoke": smoke}
+
+
+def _pentagon_table(ratios) -> tuple:
+    base = PENTAGON_BASE_DENSITY
+    return tuple((base, base, base, base, float(min(1.0, base * r))) for r in ratios)
+
+
+def _pentagon_profiles() -> dict:
+    paper = ExperimentSpec(model="relu_output", n_features=5, n_hidden=2,
+                           feature_probability=_pentagon_table(PENTAGON_RATIOS),
+                           importance=1.0, steps=10_000, batch_size=1024, restarts=12, seed=0)
+    smoke = paper.replace(steps=400, batch_size=128, lr=1e-2, restarts=3, history_every=None)
+    return {"paper": paper, "smoke": smoke}
+
+
+register(Experiment(
+    "uniform-geometry", CHAPTER,
+    "400 features in 30 dims, importance 1, 25 densities with 1/(1-S) from 1 to 10",
+    _uniform_profiles()))
+register(Experiment(
+    "pentagon-nonuniform", CHAPTER,
+    "5 features in 2 dims, four at density 0.05, the fifth from 0.1x to 10x; all restarts kept",
+    _pentagon_profiles(), best_of=False))
+
+
+def _data_store() -> RunStore:
+    from pathlib import Path
+
+    import superposition_lib
+
+    return RunStore(Path(superposition_lib.__file__).resolve().parent.parent / "data")
+
+
+def feature_frame(run: Run, **thresholds) -> pd.DataFrame:
+    """One row per instance and feature: norm, D_i and polytope.
+
+    Parameters
+    ----------
+    run : Run
+        One model per instance, W of shape (instances, m, n), uniform density per instance.
+    **thresholds
+        ``norm_threshold`` / ``edge_threshold`` for :func:`~superposition_lib.geometry.polytopes`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``instance``, ``density`` (1 − S), ``inverse_density`` 1/(1 − S), ``feature``,
+        ``norm`` ‖W_i‖, ``dimensionality`` D_i, ``represented``, ``component``, ``size``,
+        ``span``, ``polytope``, ``tegum``.
+
+    Examples
+    --------
+    >>> from superposition_lib.train import train
+    >>> from superposition_lib.experiments import get
+    >>> run = train(get("uniform-geometry").spec("smoke").replace(steps=5), progress=False)
+    >>> df = feature_frame(run)
+    >>> len(df), float(df["inverse_density"].iloc[0])
+    (10000, 1.0)
+    """
+    k, m, n = run.W.shape
+    density = run.feature_probability[:, 0]
+    poly = geometry.polytopes(run.W, **thresholds)
+    return pd.DataFrame({
+        "instance": np.repeat(run.instance, n),
+        "density": np.repeat(density, n),
+        "inverse_density": np.repeat(1.0 / density, n),
+        "feature": np.tile(np.arange(n), k),
+        "norm": metrics.feature_norms(run.W).reshape(-1),
+        "dimensionality": metrics.feature_dimensionality(run.W).reshape(-1),
+        "represented": poly["represented"].to_numpy(),
+        "component": poly["component"].to_numpy(),
+        "size": poly["size"].to_numpy(),
+        "span": poly["span"].to_numpy(),
+        "polytope": poly["polytope"].to_numpy(),
+        "tegum": poly["tegum"].to_numpy(),
+    })
+
+
+def instance_frame(run: Run, features: pd.DataFrame) -> pd.DataFrame:
+    """One row per instance: D*, Σ D_i, the loss and counts.
+
+    Parameters
+    ----------
+    run : Run
+        The run behind ``features``.
+    features : pandas.DataFrame
+        :func:`feature_frame` of ``run``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``instance``, ``density``, ``inverse_density``, ``m``, ``d_star`` = m/‖W‖_F²,
+        ``sum_d`` = Σ_i D_i, ``n_represented``, ``loss``, ``tegum``.
+
+    Examples
+    --------
+    >>> from superposition_lib.train import train
+    >>> from superposition_lib.experiments import get
+    >>> run = train(get("uniform-geometry").spec("smoke").replace(steps=5), progress=False)
+    >>> list(instance_frame(run, feature_frame(run)).columns[:5])
+    ['instance', 'density', 'inverse_density', 'm', 'd_star']
+    """
+    g = features.groupby("instance", sort=True)
+    density = run.feature_probability[:, 0]
+    return pd.DataFrame({
+        "instance": run.instance,
+        "density": density,
+        "inverse_density": 1.0 / density,
+        "m": run.W.shape[1],
+        "d_star": metrics.dimensions_per_feature(run.W),
+        "sum_d": g["dimensionality"].sum().to_numpy(),
+        "n_represented": g["represented"].sum().to_numpy(),
+        "loss": run.loss,
+        "tegum": g["tegum"].all().to_numpy(),
+    })
+
+
+def polytope_mix(features: pd.DataFrame) -> pd.DataFrame:
+    """How many represented features sit in each kind of polytope, per density.
+
+    Parameters
+    ----------
+    features : pandas.DataFrame
+        :func:`feature_frame` rows.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``inverse_density``, ``polytope``, ``features`` (count), ``fraction`` (of the
+        represented features at that density), ``polytopes`` (number of components), ``mean_d``
+        (mean D_i of those features).
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"inverse_density": 2.0, "represented": True, "component": [0, 0, 1],
+    ...                   "polytope": ["digon", "digon", "dedicated"],
+    ...                   "dimensionality": [0.5, 0.5, 1.0]})
+    >>> polytope_mix(f)[["polytope", "features", "polytopes"]].values.tolist()
+    [['dedicated', 1, 1], ['digon', 2, 1]]
+    """
+    rep = features[features["represented"]]
+    g = rep.groupby(["inverse_density", "polytope"])
+    mix = g.agg(features=("polytope", "size"), polytopes=("component", "nunique"),
+                mean_d=("dimensionality", "mean")).reset_index()
+    mix["fraction"] = mix["features"] / mix.groupby("inverse_density")["features"].transform("sum")
+    return mix[["inverse_density", "polytope", "features", "fraction", "polytopes", "mean_d"]]
+
+
+def uniform_frames(profile: str | None = None, *, store: RunStore | None = None,
+                   progress: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Instance and feature frames of the ``uniform-geometry`` sweep.
+
+    Parameters
+    ----------
+    profile : str, optional
+        ``"paper"`` or ``"smoke"``; defaults to ``$SUPERPOSITION_PROFILE``, else ``"paper"``.
+    store : RunStore, optional
+        Where runs are cached; the default store if omitted.
+    progress : bool
+        Show a progress bar if the run has to be trained.
+
+    Returns
+    -------
+    instances, features : pandas.DataFrame
+        :func:`instance_frame` and :func:`feature_frame`.
+
+    Examples
+    --------
+    >>> instances, features = uniform_frames("paper", store=_data_store())
+    >>> len(instances), len(features)
+    (25, 10000)
+    """
+    run = load("uniform-geometry", profile, store=store, progress=progress)
+    features = feature_frame(run)
+    return instance_frame(run, features), features
+
+
+def _pentagon_geometry(poly: pd.DataFrame) -> str:
+    rep = poly[poly["represented"]]
+    names = rep.drop_duplicates("component")["polytope"].tolist()
+    if names == ["pentagon"]:
+        return "pentagon"
+    if sorted(names) == ["digon", "digon"] and not poly["represented"].iloc[4]:
+        return "two digons"
+    return "other"
+
+
+def pentagon_frame(profile: str | None = None, *, store: RunStore | None = None,
+                   progress: bool = False) -> pd.DataFrame:
+    """Every restart of the non-uniform pentagon experiment.
+
+    Parameters
+    ----------
+    profile : str, optional
+        ``"paper"`` or ``"smoke"``.
+    store : RunStore, optional
+        Where runs are cached.
+    progress : bool
+        Show a progress bar if the run has to be trained.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per model (instance × restart): ``instance``, ``restart``, ``ratio`` (the fifth
+        feature's density over the others'), ``density5``, ``loss``, ``geometry``
+        (``"pentagon"``, ``"two digons"`` with feature 4 dropped, or ``"other"``), ``norm4``
+        and ``d4`` (‖W_4‖ and D_4 of the varied feature), ``angle4`` (the angle in degrees
+        between the varied feature and its nearest neighbour; 72 in a regular pentagon),
+        ``best`` (lowest loss of its instance).
+
+    Examples
+    --------
+    >>> df = pentagon_frame("paper", store=_data_store())
+    >>> best = df[df["best"]].sort_values("ratio")  # best of 12 restarts per density
+    >>> len(df), best["geometry"].iloc[0], best["geometry"].iloc[-1]
+    (252, 'two digons', 'pentagon')
+    """
+    run = load("pentagon-nonuniform", profile, store=store, progress=progress)
+    p = run.feature_probability
+    poly = geometry.polytopes(run.W)
+    geo = [_pentagon_geometry(g) for _, g in poly.groupby("model", sort=True)]
+    unit = run.W / np.maximum(np.linalg.norm(run.W, axis=1, keepdims=True), 1e-12)
+    cos = np.einsum("kd,kdj->kj", unit[:, :, 4], unit[:, :, :4])
+    angle = np.degrees(np.arccos(np.clip(cos.max(axis=1), -1, 1)))
+    df = pd.DataFrame({
+        "instance": run.instance, "restart": run.restart,
+        "ratio": p[:, 4] / p[:, 0], "density5": p[:, 4], "loss": run.loss, "geometry": geo,
+        "norm4": metrics.feature_norms(run.W)[:, 4],
+        "d4": metrics.feature_dimensionality(run.W)[:, 4], "angle4": angle})
+    df["best"] = df["loss"] == df.groupby("instance")["loss"].transform("min")
+    return df
+
+
+def pentagon_curves(pentagon: pd.DataFrame) -> pd.DataFrame:
+    """The lowest loss each geometry reaches at each density ratio.
+
+    Parameters
+    ----------
+    pentagon : pandas.DataFrame
+        :func:`pentagon_frame` rows.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``ratio``, ``geometry``, ``loss`` (the best restart with that geometry),
+        ``restarts`` (how many restarts found it), ``best`` (whether it is the overall best).
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"instance": 0, "ratio": 1.0, "geometry": ["pentagon", "pentagon"],
+    ...                    "loss": [0.2, 0.1], "best": [False, True]})
+    >>> pentagon_curves(df)[["geometry", "loss", "restarts"]].values.tolist()
+    [['pentagon', 0.1, 2]]
+    """
+    g = pentagon.groupby(["ratio", "geometry"])
+    out = g.agg(loss=("loss", "min"), restarts=("loss", "size"),
+                best=("best", "any")).reset_index()
+    return out
+
+
+def findings(instances: pd.DataFrame, features: pd.DataFrame,
+             pentagon: pd.DataFrame | None = None, *, tol: float = 0.03) -> dict:
+    """The numbers the chapter states, computed from the frames.
+
+    Parameters
+    ----------
+    instances, features : pandas.DataFrame
+        :func:`uniform_frames`.
+    pentagon : pandas.DataFrame, optional
+        :func:`pentagon_frame`; the ``pentagon_*`` entries are omitted without it.
+    tol : float
+        A feature is *on* a reference line when abs(D_i − line) < ``tol``.
+
+    Returns
+    -------
+    dict
+        ``d_star_dense`` (D* at the densest point) and ``d_star_sparse`` (at the sparsest);
+        ``dense_max_norm`` and ``dense_represented``: the largest ‖W_i‖ and the number of
+        represented features at the densest point; ``sparse_other``: the fraction of
+        represented features at the sparsest point that are in no named polytope;
+        ``named_range``: for each named polytope, the lowest and highest 1/(1 − S) where one
+        occurs;
+        ``half_plateau``: (number of densities, lowest and highest 1/(1 − S)) with
+        abs(D* − 1/2) < 0.05; ``on_lines``: fraction of represented features within ``tol`` of
+        one of :data:`REFERENCE_LINES` or of 1; ``line_counts``: features near each line;
+        ``sum_d_over_m``: (min, max) of Σ D_i / m; ``polytopes``: components of each kind over
+        the whole sweep; ``tegum_fraction``: fraction of models whose polytopes are a tegum
+        product. With ``pentagon``: ``pentagon_switch`` (lowest ratio at which the best model
+        is a pentagon), ``pentagon_last_digons`` (highest ratio at which it is two digons),
+        ``pentagon_cross`` (ratio where the best pentagon's and the best two digons' losses
+        cross, interpolated in log ratio; NaN if they never do), ``pentagon_angle`` (the varied
+        feature's angle to its nearest neighbour in the best pentagon at the lowest and at the
+        highest ratio where one exists).
+
+    Examples
+    --------
+    >>> instances, features = uniform_frames("paper", store=_data_store())
+    >>> f = findings(instances, features)
+    >>> round(f["d_star_dense"], 2)
+    1.0
+    """
+    inst = instances.sort_values("inverse_density")
+    rep = features[features["represented"]]
+    lines = {**REFERENCE_LINES, "dedicated": 1.0}
+    near = {name: int((np.abs(rep["dimensionality"] - v) < tol).sum()) for name, v in lines.items()}
+    half = inst[np.abs(inst["d_star"] - 0.5) < 0.05]
+    comps = rep.drop_duplicates(["instance", "component"])["polytope"].value_counts()
+    dense = features[features["inverse_density"] == inst["inverse_density"].iloc[0]]
+    sparse = rep[rep["inverse_density"] == inst["inverse_density"].iloc[-1]]
+    named = rep[~rep["polytope"].isin(["other", "dedicated"])]
+    out = {
+        "d_star_dense": float(inst["d_star"].iloc[0]),
+        "dense_max_norm": float(dense["norm"].max()),
+        "dense_represented": int(dense["represented"].sum()),
+        "sparse_other": float((sparse["polytope"] == "other").mean()) if len(sparse) else np.nan,
+        "named_range": {str(k): (float(g.min()), float(g.max()))
+                        for k, g in named.groupby("polytope")["inverse_density"]},
+        "d_star_sparse": float(inst["d_star"].iloc[-1]),
+        "half_plateau": (len(half), float(half["inverse_density"].min()) if len(half) else np.nan,
+                         float(half["inverse_density"].max()) if len(half) else np.nan),
+        "on_lines": float(sum(near.values()) / max(len(rep), 1)),
+        "line_counts": near,
+        "n_represented": int(len(rep)),
+        "sum_d_over_m": (float((inst["sum_d"] / inst["m"]).min()),
+                         float((inst["sum_d"] / inst["m"]).max())),
+        "polytopes": {str(k): int(v) for k, v in comps.items()},
+        "tegum_fraction": float(inst["tegum"].mean()),
+    }
+    if pentagon is not None:
+        best = pentagon[pentagon["best"]].sort_values("ratio")
+        pent = best[best["geometry"] == "pentagon"]
+        digons = best[best["geometry"] == "two digons"]
+        out["pentagon_switch"] = float(pent["ratio"].min()) if len(pent) else np.nan
+        out["pentagon_last_digons"] = float(digons["ratio"].max()) if len(digons) else np.nan
+        curves = pentagon_curves(pentagon).pivot(index="ratio", columns="geometry", values="loss")
+        cross = np.nan
+        if {"pentagon", "two digons"} <= set(curves.columns):
+            diff = (curves["pentagon"] - curves["two digons"]).dropna()
+            sign = np.sign(diff.to_numpy())
+            idx = np.flatnonzero(sign[:-1] * sign[1:] < 0)
+            if len(idx):
+                i = idx[0]
+                x0, x1 = np.log(diff.index[i]), np.log(diff.index[i + 1])
+                y0, y1 = diff.iloc[i], diff.iloc[i + 1]
+                cross = float(np.exp(x0 - y0 * (x1 - x0) / (y1 - y0)))
+        out["pentagon_cross"] = cross
+        out["pentagon_angle"] = ((float(pent["angle4"].iloc[0]), float(pent["angle4"].iloc[-1]))
+                                 if len(pent) else (np.nan, np.nan))
+    return out
+
+
+def figure_dimensionality(profile: str | None = None, *, store: RunStore | None = None):
+    """The chapter's ``fig-dimensionality``: (chart, data).
+
+    Examples
+    --------
+    >>> FIGURES["fig-dimensionality"] is figure_dimensionality
+    True
+    """
+    from .. import figures
+
+    instances, features = uniform_frames(profile, store=store)
+    return (figures.uniform_dimensionality(instances, features),
+            {"instances": instances, "features": features})
+
+
+def figure_polytopes(profile: str | None = None, *, store: RunStore | None = None):
+    """The chapter's ``fig-polytopes``: (chart, data).
+
+    Examples
+    --------
+    >>> FIGURES["fig-polytopes"] is figure_polytopes
+    True
+    """
+    from .. import figures
+
+    instances, features = uniform_frames(profile, store=store)
+    mix = polytope_mix(features)
+    return figures.polytope_mix_chart(mix, instances), {"mix": mix, "instances": instances}
+
+
+def figure_pentagon(profile: str | None = None, *, store: RunStore | None = None):
+    """The chapter's ``fig-pentagon``: (chart, data).
+
+    Examples
+    --------
+    >>> FIGURES["fig-pentagon"] is figure_pentagon
+    True
+    """
+    from .. import figures
+
+    pentagon = pentagon_frame(profile, store=store)
+    return figures.pentagon_transition(pentagon), {"models": pentagon}
+
+
+#: The chapter's figures by label: functions ``(profile, store) -> (chart, data[, static])``.
+FIGURES = {"fig-dimensionality": figure_dimensionality, "fig-polytopes": figure_polytopes,
+           "fig-pentagon": figure_pentagon}

@@ -1,0 +1,100 @@
+"""The uniform-geometry chapter's experiments, frames, findings and figures.
+
+Smoke-profile runs train in seconds; the claims about the committed paper-profile runs are
+checked when those runs are in ``data/``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from superposition_lib import experiments, figures
+from superposition_lib.experiments import uniform_geometry as ug
+from superposition_lib.store import RunStore
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = RunStore(ROOT / "data")
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    store = RunStore(tmp_path_factory.mktemp("store"))
+    instances, features = ug.uniform_frames("smoke", store=store)
+    return instances, features, ug.pentagon_frame("smoke", store=store)
+
+
+def _has_paper(name):
+    return experiments.get(name).spec("paper") in DATA
+
+
+def test_paper_profile_matches_the_issue():
+    spec = experiments.get("uniform-geometry").spec("paper")
+    assert (spec.n_features, spec.n_hidden, spec.importance) == (400, 30, 1.0)
+    inv = np.sort(1 / np.asarray(spec.feature_probability))
+    assert len(inv) >= 24 and np.isclose(inv[0], 1) and np.isclose(inv[-1], 10)
+    assert ((inv > 2) & (inv < 5)).sum() > len(inv) / 3  # denser where the curve moves
+    pent = experiments.get("pentagon-nonuniform").spec("paper")
+    p = np.asarray(pent.feature_probability)
+    assert (pent.n_features, pent.n_hidden, pent.restarts) == (5, 2, 12)
+    assert np.allclose(p[:, :4], 0.05)
+    assert np.isclose(p[:, 4].min() / 0.05, 0.1) and np.isclose(p[:, 4].max() / 0.05, 10)
+    assert not experiments.get("pentagon-nonuniform").best_of
+
+
+def test_smoke_frames_are_tidy_and_consistent(smoke):
+    instances, features, pentagon = smoke
+    spec = experiments.get("uniform-geometry").spec("smoke")
+    assert len(instances) == spec.n_instances
+    assert len(features) == spec.n_instances * spec.n_features
+    assert features["dimensionality"].between(0, 1 + 1e-9).all()
+    # Σ D_i ≤ m for every model
+    assert (instances["sum_d"] <= instances["m"] + 1e-6).all()
+    rep = features[features["represented"]]
+    assert (rep["component"] >= 0).all() and (features.loc[~features["represented"],
+                                                           "component"] == -1).all()
+    mix = ug.polytope_mix(features)
+    assert np.allclose(mix.groupby("inverse_density")["fraction"].sum(), 1)
+    pent_spec = experiments.get("pentagon-nonuniform").spec("smoke")
+    assert len(pentagon) == pent_spec.n_models
+    assert pentagon.groupby("instance")["best"].sum().eq(1).all()
+    assert set(pentagon["geometry"]) <= {"pentagon", "two digons", "other"}
+
+
+def test_smoke_sparsity_packs_more_features(smoke):
+    instances, _, _ = smoke
+    inst = instances.sort_values("inverse_density")
+    assert inst["d_star"].iloc[-1] < inst["d_star"].iloc[0]
+    assert inst["n_represented"].iloc[-1] > inst["n_represented"].iloc[0]
+
+
+def test_smoke_findings_and_figures(smoke):
+    instances, features, pentagon = smoke
+    f = ug.findings(instances, features, pentagon)
+    assert 0 <= f["on_lines"] <= 1 and f["sum_d_over_m"][1] <= 1 + 1e-6
+    assert {"pentagon_switch", "pentagon_cross", "pentagon_angle"} <= set(f)
+    for chart in (figures.uniform_dimensionality(instances, features),
+                  figures.polytope_mix_chart(ug.polytope_mix(features), instances),
+                  figures.pentagon_transition(pentagon)):
+        spec = chart.to_dict(validate=True)
+        assert "tooltip" in str(spec)
+
+
+@pytest.mark.skipif(not _has_paper("uniform-geometry"), reason="paper run not in data/")
+def test_paper_uniform_geometry_claims():
+    instances, features = ug.uniform_frames("paper", store=DATA)
+    f = ug.findings(instances, features)
+    assert abs(f["d_star_dense"] - 1) < 0.05          # sticky at 1 when dense
+    assert f["half_plateau"][0] >= 2                  # a plateau near 1/2
+    assert f["on_lines"] > 0.5                        # features cluster on the reference lines
+    assert f["sum_d_over_m"][0] > 0.9                 # efficient packing: Σ D_i ≈ m
+
+
+@pytest.mark.skipif(not _has_paper("pentagon-nonuniform"), reason="paper run not in data/")
+def test_paper_pentagon_jumps_to_two_digons():
+    pentagon = ug.pentagon_frame("paper", store=DATA)
+    best = pentagon[pentagon["best"]].sort_values("ratio")
+    assert best["geometry"].iloc[0] == "two digons"
+    assert best["geometry"].iloc[-1] == "pentagon"
