@@ -202,8 +202,14 @@ def intro_frames(profile: str | None = None, *, store: RunStore | None = None,
     >>> features.groupby("model")["represented"].sum().to_dict()  # over all 10 densities
     {'ReLU': 40, 'linear': 20}
     """
-    runs = [load(name, profile, store=store, progress=progress)
-            for name in ("intro-linear", "intro-relu")]
+    return _frames("intro", profile, store, progress)
+
+
+def _frames(sweep: str, profile: str | None, store: RunStore | None, progress: bool
+            ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Feature and WᵀW frames of ``{sweep}-linear`` and ``{sweep}-relu``, linear first."""
+    runs = [load(f"{sweep}-{model}", profile, store=store, progress=progress)
+            for model in ("linear", "relu")]
     return feature_frame(*runs), gram_frame(*runs)
 
 
@@ -239,9 +245,7 @@ def basic_frames(profile: str | None = None, *, store: RunStore | None = None,
     >>> relu.groupby("density")["represented"].sum().sort_index(ascending=False).tolist()
     [5, 7, 10, 10, 13, 14, 14]
     """
-    runs = [load(name, profile, store=store, progress=progress)
-            for name in ("basic-linear", "basic-relu")]
-    return feature_frame(*runs), gram_frame(*runs)
+    return _frames("basic", profile, store, progress)
 
 
 def findings(intro: pd.DataFrame, basic: pd.DataFrame, m_basic: int = 5) -> dict:
