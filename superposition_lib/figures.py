@@ -16,7 +16,9 @@ Examples
 >>> features = pd.DataFrame({"model": "ReLU", "instance": 0, "density": 1.0, "feature": [0, 1],
 ...                          "importance": [1.0, 0.9], "norm": [1.0, 0.0],
 ...                          "superposition": [0.0, 0.0], "bias": [0.0, 0.5]})
->>> chart = basic_results(features, gram_from_features(features))
+>>> gram = pd.DataFrame({"model": "ReLU", "instance": 0, "density": 1.0, "i": [0, 0, 1, 1],
+...                      "j": [0, 1, 0, 1], "value": [1.0, 0.0, 0.0, 0.0]})
+>>> chart = basic_results(features, gram)
 >>> chart.to_dict(validate=True)["$schema"].startswith("https://vega.github.io/schema/vega-lite")
 True
 """
@@ -41,7 +43,6 @@ __all__ = [
     "chart_svg",
     "export",
     "export_chapter_figures",
-    "gram_from_features",
     "intro_geometry",
     "pentagon_transition",
     "polytope_mix_chart",
@@ -190,7 +191,9 @@ def intro_geometry(features: pd.DataFrame, gram: pd.DataFrame) -> alt.Chart:
     >>> f = pd.DataFrame({"model": "ReLU", "instance": [0, 0], "density": 1.0, "feature": [0, 1],
     ...                   "importance": [1.0, 0.9], "norm": [1.0, 1.0], "superposition": 0.0,
     ...                   "bias": 0.0, "w0": [1.0, 0.0], "w1": [0.0, 1.0]})
-    >>> chart = intro_geometry(f, gram_from_features(f))
+    >>> g = pd.DataFrame({"model": "ReLU", "instance": 0, "density": 1.0, "i": [0, 0, 1, 1],
+    ...                   "j": [0, 1, 0, 1], "value": [1.0, 0.0, 0.0, 1.0]})
+    >>> chart = intro_geometry(f, g)
     >>> "params" in chart.to_dict(validate=True)
     True
     """
@@ -282,46 +285,6 @@ def intro_geometry_static(features: pd.DataFrame) -> alt.FacetChart:
         column=alt.Column("1−S:N", title="density 1 − S", sort=order))
 
 
-def gram_from_features(features: pd.DataFrame) -> pd.DataFrame:
-    """WᵀW in long form from a feature frame with coordinate columns ``w0``, ``w1``, ….
-
-    Without coordinate columns, ``norm`` is used as a diagonal (for quick tests).
-
-    Parameters
-    ----------
-    features : pandas.DataFrame
-        One row per (model, instance, feature) with columns ``model``, ``instance``,
-        ``density``, ``feature`` and ``w0`` … ``w{m-1}`` (or ``norm``).
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns ``model``, ``instance``, ``density``, ``i``, ``j``, ``value``.
-
-    Examples
-    --------
-    >>> f = pd.DataFrame({"model": "ReLU", "instance": 0, "density": 1.0, "feature": [0, 1],
-    ...                   "w0": [1.0, -1.0]})
-    >>> gram_from_features(f)["value"].tolist()
-    [1.0, -1.0, -1.0, 1.0]
-    """
-    rows = []
-    wcols = [c for c in features.columns if c.startswith("w") and c[1:].isdigit()]
-    for (model, inst), g in features.groupby(["model", "instance"], sort=False):
-        g = g.sort_values("feature")
-        if wcols:
-            W = g[wcols].to_numpy().T
-            G = W.T @ W
-        else:
-            G = np.diag(g["norm"].to_numpy() ** 2)
-        n = len(g)
-        rows.append(pd.DataFrame({"model": model, "instance": inst,
-                                  "density": g["density"].iloc[0],
-                                  "i": np.repeat(np.arange(n), n), "j": np.tile(np.arange(n), n),
-                                  "value": G.reshape(-1)}))
-    return pd.concat(rows, ignore_index=True)
-
-
 def _panel(df: pd.DataFrame) -> pd.DataFrame:
     df = df.copy()
     df["panel"] = np.where(df["model"] == "linear", "linear, 1−S = " +
@@ -357,7 +320,9 @@ def basic_results(features: pd.DataFrame, gram: pd.DataFrame, *,
     >>> f = pd.DataFrame({"model": ["linear", "ReLU"], "instance": 0, "density": 1.0,
     ...                   "feature": 0, "importance": 1.0, "norm": 1.0, "superposition": 0.0,
     ...                   "bias": 0.0})
-    >>> len(basic_results(f, gram_from_features(f)).to_dict()["vconcat"])
+    >>> g = pd.DataFrame({"model": ["linear", "ReLU"], "instance": 0, "density": 1.0, "i": 0,
+    ...                   "j": 0, "value": 1.0})
+    >>> len(basic_results(f, g).to_dict()["vconcat"])
     3
     """
     keep = lambda df: df[(df["model"] != "linear")

@@ -30,6 +30,20 @@ def _features(models=("linear", "ReLU"), densities=(1.0, 0.1), n=5, m=2):
     return pd.DataFrame(rows)
 
 
+def _gram(features):
+    """WᵀW in long form from the w0, w1, ... columns of a feature frame."""
+    frames = []
+    wcols = [c for c in features.columns if c.startswith("w") and c[1:].isdigit()]
+    for (model, inst), g in features.groupby(["model", "instance"], sort=False):
+        W = g.sort_values("feature")[wcols].to_numpy().T
+        n = W.shape[1]
+        frames.append(pd.DataFrame({"model": model, "instance": inst,
+                                    "density": g["density"].iloc[0],
+                                    "i": np.repeat(np.arange(n), n), "j": np.tile(np.arange(n), n),
+                                    "value": (W.T @ W).reshape(-1)}))
+    return pd.concat(frames, ignore_index=True)
+
+
 def _renders(chart) -> str:
     spec = chart.to_dict(validate=True)
     svg = vlc.vegalite_to_svg(spec, vl_version=figures._vl_version())
@@ -39,7 +53,7 @@ def _renders(chart) -> str:
 
 def test_intro_geometry_has_a_density_slider_and_renders():
     f = _features()
-    chart = figures.intro_geometry(f, figures.gram_from_features(f))
+    chart = figures.intro_geometry(f, _gram(f))
     spec = chart.to_dict(validate=True)
     (param,) = spec["params"]
     assert param["bind"]["input"] == "range" and param["bind"]["max"] == 1
@@ -50,7 +64,7 @@ def test_intro_geometry_has_a_density_slider_and_renders():
 
 def test_basic_results_shows_linear_once_and_every_relu_density():
     f = _features(n=20, m=5, densities=(1.0, 0.3, 0.01))
-    chart = figures.basic_results(f, figures.gram_from_features(f))
+    chart = figures.basic_results(f, _gram(f))
     spec = chart.to_dict(validate=True)
     assert len(spec["vconcat"]) == 3
     panels = {v["panel"] for v in spec["datasets"][next(iter(spec["datasets"]))]
@@ -58,14 +72,6 @@ def test_basic_results_shows_linear_once_and_every_relu_density():
     assert sum(p.startswith("linear") for p in panels) == 1
     assert sum(p.startswith("ReLU") for p in panels) == 3
     _renders(chart)
-
-
-def test_gram_from_features_matches_WtW():
-    f = _features(models=("ReLU",), densities=(1.0,))
-    g = figures.gram_from_features(f)
-    W = f[["w0", "w1"]].to_numpy().T
-    G = g.pivot(index="i", columns="j", values="value").to_numpy()
-    np.testing.assert_allclose(G, W.T @ W)
 
 
 def test_renderer_includes_the_bundle_once_per_page():
@@ -91,7 +97,7 @@ def test_theme_is_registered():
 
 def test_export_writes_every_format(tmp_path):
     f = _features()
-    chart = figures.intro_geometry(f, figures.gram_from_features(f))
+    chart = figures.intro_geometry(f, _gram(f))
     paths = figures.export(chart, {"features": f}, "fig-test", tmp_path)
     names = {p.name for p in paths}
     assert names == {"fig-test.html", "fig-test.svg", "fig-test.png", "fig-test.vl.json",
@@ -106,7 +112,7 @@ def test_export_writes_every_format(tmp_path):
 
 def test_export_static_companion_replaces_svg_and_png(tmp_path):
     f = _features()
-    chart = figures.intro_geometry(f, figures.gram_from_features(f))
+    chart = figures.intro_geometry(f, _gram(f))
     figures.export(chart, f, "fig-s", tmp_path, static=figures.intro_geometry_static(f))
     svg = (tmp_path / "fig-s.svg").read_text()
     assert "1.000" in svg and "0.100" in svg  # both densities side by side
