@@ -138,6 +138,7 @@ book_module_chapters = {
     "superposition_lib.run": ["toy-model", "learning-dynamics"],
     "superposition_lib.metrics": ["uniform-geometry", "phase-change"],
     "superposition_lib.theory": ["phase-change"],
+    "superposition_lib.pca": ["pca-vs-superposition", "continuous-features"],
     "superposition_lib.presets": ["toy-model"],
     "superposition_lib.experiments.toy_model": ["toy-model"],
     "superposition_lib.figures": ["toy-model"],

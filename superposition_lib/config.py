@@ -31,7 +31,7 @@ FORMAT_VERSION = 1
 #: Allowed values of ``ExperimentSpec.model``.
 MODELS = ("linear", "relu_output", "relu_hidden", "absolute_value")
 #: Allowed values of ``ExperimentSpec.data``.
-DATA = ("sparse_uniform", "correlated", "anticorrelated", "signed_uniform")
+DATA = ("sparse_uniform", "correlated", "anticorrelated", "signed_uniform", "equivariant")
 #: Allowed values of ``ExperimentSpec.optimizer``.
 OPTIMIZERS = ("adamw", "adam")
 #: Allowed values of ``ExperimentSpec.lr_schedule``.
@@ -41,6 +41,9 @@ INITS = ("xavier", "notebook")
 
 # Fields that do not change what is computed; they are left out of the cache key.
 _NOT_IN_KEY = ("name",)
+# Fields added after runs were cached: left out of to_dict (so of the key and the manifest) while
+# they hold these defaults, so that every earlier spec keeps its key and its stored manifest.
+_OMITTED_AT_DEFAULT = {"correlation": 1.0, "bump_width": None}
 
 
 def _allowed(field_name: str, value, allowed: Sequence[str]) -> None:
@@ -73,6 +76,22 @@ def _as_table(field_name: str, value, n_features: int) -> tuple:
     return tuple(tuple(float(v) for v in row) for row in arr)
 
 
+def _per_instance(field_name: str, value, low: float, high: float, low_open: bool,
+                  allowed: str) -> float | tuple:
+    """Normalise a scalar or one-value-per-instance field to a float or a tuple of floats."""
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        arr = np.asarray(np.nan)
+    if arr.ndim > 1 or arr.size == 0 or not np.all(np.isfinite(arr)):
+        raise ValueError(f"{field_name}: must be a finite number or a non-empty list with one "
+                         f"number per instance, each {allowed}; got {value!r}")
+    bad = (arr <= low if low_open else arr < low) | (arr > high)
+    if np.any(bad):
+        raise ValueError(f"{field_name}: every value must be {allowed}; got {value!r}")
+    return float(arr) if arr.ndim == 0 else tuple(float(v) for v in arr)
+
+
 @dataclass(frozen=True)
 class ExperimentSpec:
     """A batch of toy models trained together, fully specified.
@@ -95,11 +114,28 @@ class ExperimentSpec:
         per-feature lists (one per instance). Must be non-negative.
     data : str, optional
         ``"sparse_uniform"`` (the paper's default), ``"correlated"`` or ``"anticorrelated"`` (sets
-        of ``set_size`` consecutive features), or ``"signed_uniform"`` (values in [−1, 1], for the
-        absolute-value task). Defaults to ``"signed_uniform"`` for ``model="absolute_value"`` and
-        ``"sparse_uniform"`` otherwise.
+        of ``set_size`` consecutive features), ``"signed_uniform"`` (values in [−1, 1], for the
+        absolute-value task) or ``"equivariant"`` (a bump of width ``bump_width`` at a random
+        orientation on a circle of n features). Defaults to ``"signed_uniform"`` for
+        ``model="absolute_value"`` and ``"sparse_uniform"`` otherwise. See
+        :mod:`superposition_lib.data` for the exact distributions.
     set_size : int, optional
-        Size of each correlated or anticorrelated set; must divide ``n_features``.
+        Size of each correlated or anticorrelated set; must divide ``n_features``. Sets need one
+        feature probability for all their members.
+    correlation : float or sequence, default 1.0
+        Only for ``data="correlated"``: the correlation c in [0, 1] of the presence of two members
+        of a set. Per sample and set, with probability c the set is in joint mode (all members
+        present together with probability p, else all zero), otherwise members are present
+        independently with probability p. c = 1 is the paper's correlated set, c = 0 independent
+        features; the density of every feature is p for all c. A scalar, or one value per
+        instance (a list, which sets the number of instances when ``feature_probability`` is a
+        scalar). Left out of the cache key while it is 1.0.
+    bump_width : float or sequence, optional
+        Required for (and only used with) ``data="equivariant"``: the half-width w > 0 (in
+        features) of the triangular bump ``max(0, 1 − d / w)`` every sample draws at a random
+        orientation. A scalar or one value per instance, as for ``correlation``. The feature
+        probability (the chance that a sample is non-zero) must be equal for every feature of an
+        instance, and ``n_features`` must be at least 2.
     steps, batch_size : int
         Optimisation steps and samples per step (fresh data each step).
     lr : float
@@ -153,6 +189,8 @@ class ExperimentSpec:
     importance: float | tuple = 1.0
     data: str | None = None
     set_size: int | None = None
+    correlation: float | tuple = 1.0
+    bump_width: float | tuple | None = None
     steps: int = 10_000
     batch_size: int = 1024
     lr: float = 1e-3
@@ -193,6 +231,24 @@ class ExperimentSpec:
         elif self.set_size is not None:
             raise ValueError(f"set_size: only used with data='correlated' or 'anticorrelated', "
                              f"got set_size={self.set_size} with data={self.data!r}")
+        set_("correlation", _per_instance("correlation", self.correlation, 0.0, 1.0, False,
+                                          "in [0, 1]"))
+        if self.data != "correlated" and self.correlation != 1.0:
+            raise ValueError(f"correlation: only used with data='correlated' (leave it at 1.0 "
+                             f"otherwise); got correlation={self.correlation!r} with "
+                             f"data={self.data!r}")
+        if self.data == "equivariant":
+            if self.bump_width is None:
+                raise ValueError("bump_width: required for data='equivariant'; a number > 0 "
+                                 "(in features), or one per instance")
+            set_("bump_width", _per_instance("bump_width", self.bump_width, 0.0, math.inf, True,
+                                             "a finite number > 0"))
+            if self.n_features < 2:
+                raise ValueError(f"n_features: data='equivariant' needs n_features >= 2; got "
+                                 f"{self.n_features}")
+        elif self.bump_width is not None:
+            raise ValueError(f"bump_width: only used with data='equivariant'; got "
+                             f"bump_width={self.bump_width!r} with data={self.data!r}")
 
         prob = _as_table("feature_probability", self.feature_probability, self.n_features)
         p = np.asarray(prob, dtype=float)
@@ -202,6 +258,14 @@ class ExperimentSpec:
         if p.ndim == 1 and len(p) == 0:
             raise ValueError("feature_probability: needs at least one instance")
         set_("feature_probability", prob)
+        if p.ndim == 2 and self.data in ("correlated", "anticorrelated", "equivariant"):
+            k = self.n_features if self.data == "equivariant" else self.set_size
+            groups = p.reshape(len(p), -1, k)
+            if np.any(groups != groups[..., :1]):
+                where = ("for every feature of an instance" if self.data == "equivariant"
+                         else f"within each set of {k} features")
+                raise ValueError(f"feature_probability: must be equal {where} with "
+                                 f"data={self.data!r}")
         imp = _as_table("importance", self.importance, self.n_features)
         i = np.asarray(imp, dtype=float)
         if np.any(i < 0):
@@ -214,6 +278,11 @@ class ExperimentSpec:
             raise ValueError(f"importance: a list of lists needs one row per instance "
                              f"({self.n_instances}); got {len(i)}")
         set_("importance", imp)
+        for name in ("correlation", "bump_width"):
+            value = getattr(self, name)
+            if isinstance(value, tuple) and len(value) != self.n_instances:
+                raise ValueError(f"{name}: a list needs one value per instance "
+                                 f"({self.n_instances}); got {len(value)}")
 
         _positive_int("steps", self.steps)
         _positive_int("batch_size", self.batch_size)
@@ -248,10 +317,15 @@ class ExperimentSpec:
     def n_instances(self) -> int:
         """Number of instances (distinct data distributions / importances)."""
         p = np.asarray(self.feature_probability)
-        if p.ndim == 0:
-            i = np.asarray(self.importance)
-            return len(i) if i.ndim == 2 else 1
-        return len(p)
+        if p.ndim > 0:
+            return len(p)
+        i = np.asarray(self.importance)
+        if i.ndim == 2:
+            return len(i)
+        for value in (self.correlation, self.bump_width):
+            if isinstance(value, (tuple, list, np.ndarray)):
+                return len(value)
+        return 1
 
     @property
     def n_models(self) -> int:
@@ -269,6 +343,32 @@ class ExperimentSpec:
         if p.ndim < 2:
             p = np.broadcast_to(p.reshape(-1, 1), (self.n_instances, self.n_features))
         return np.array(p)
+
+    def correlation_array(self) -> np.ndarray:
+        """Per-instance set correlation c, shape (instances,) (1.0 unless data is correlated).
+
+        Examples
+        --------
+        >>> ExperimentSpec(n_features=4, data="correlated", set_size=2,
+        ...                correlation=[0.0, 0.5, 1.0]).correlation_array()
+        array([0. , 0.5, 1. ])
+        """
+        return np.array(np.broadcast_to(np.asarray(self.correlation, dtype=float),
+                                        (self.n_instances,)))
+
+    def bump_width_array(self) -> np.ndarray | None:
+        """Per-instance bump half-width w, shape (instances,); None unless data is equivariant.
+
+        Examples
+        --------
+        >>> ExperimentSpec(n_features=8, data="equivariant", bump_width=1.5,
+        ...                feature_probability=[0.1, 0.2]).bump_width_array()
+        array([1.5, 1.5])
+        """
+        if self.bump_width is None:
+            return None
+        return np.array(np.broadcast_to(np.asarray(self.bump_width, dtype=float),
+                                        (self.n_instances,)))
 
     def importance_array(self) -> np.ndarray:
         """Per-instance, per-feature importances, shape (instances, n_features)."""
@@ -308,8 +408,23 @@ class ExperimentSpec:
 
     # ----------------------------------------------------------------------------------------
     def to_dict(self) -> dict:
-        """All fields as plain JSON-serialisable values (tuples become lists)."""
-        return json.loads(json.dumps(dataclasses.asdict(self)))
+        """All fields as plain JSON-serialisable values (tuples become lists).
+
+        ``correlation`` and ``bump_width`` are left out while they hold their defaults (1.0 and
+        None): specs written before these fields existed keep their dictionaries and cache keys.
+
+        Examples
+        --------
+        >>> "correlation" in ExperimentSpec().to_dict()
+        False
+        >>> ExperimentSpec(data="correlated", set_size=5, correlation=0.5).to_dict()["correlation"]
+        0.5
+        """
+        d = json.loads(json.dumps(dataclasses.asdict(self)))
+        for name, default in _OMITTED_AT_DEFAULT.items():
+            if d[name] == default:
+                del d[name]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> ExperimentSpec:

@@ -8,13 +8,55 @@ expensive part of training these small models (``tests/test_data.py`` checks tha
 definitions give the same distribution).
 
 - ``sparse_uniform``: feature i is 0 with probability S = 1 − p, else Uniform(0, 1].
-- ``correlated``: sets of ``set_size`` consecutive features; the whole set is zero with
-  probability 1 − p (decided by the set's first uniform), otherwise every member is an
-  independent Uniform(0, 1].
+- ``correlated``: sets of ``set_size`` consecutive features with a presence correlation
+  ``c ∈ [0, 1]`` (default 1). Per sample and set, with probability c the set is in *joint* mode:
+  the whole set is zero with probability 1 − p, otherwise every member is an independent
+  Uniform(0, 1]; with probability 1 − c members are present independently, each with
+  probability p (as ``sparse_uniform``). Every feature has density p for every c, and the
+  presence indicators of two members have correlation exactly c: c = 1 is the paper's
+  correlated set, c = 0 independent features. How the set's k uniforms are used: the first,
+  ``u₀``, picks the mode (joint iff ``u₀ < c``) and is then rescaled to a fresh uniform ``v₀``
+  (``u₀ / c`` or ``(u₀ − c) / (1 − c)``), which decides the set's presence (joint mode) or the
+  first member's (independent mode) and gives the first member's magnitude ``1 − v₀ / p``; the
+  others give their member's magnitude (``1 − u`` in joint mode) or presence and magnitude
+  (``1 − u/p``, independent mode). Because the float32 uniforms have 24-bit resolution, the
+  first member's magnitude in joint mode takes about ``2**24 · c · p`` distinct values (as
+  ``sparse_uniform`` features take ``2**24 · p``). With c = 1 the transform is the paper's
+  correlated set, computed exactly as before ``correlation`` existed.
 - ``anticorrelated``: the whole set is zero with probability 1 − p; otherwise exactly one member,
   chosen uniformly (from the set's second uniform), is Uniform(0, 1] and the rest are 0.
 - ``signed_uniform``: feature i is 0 with probability 1 − p, else Uniform[−1, 1); the
   absolute-value task's input (the target is ``|x|``).
+- ``equivariant``: continuous, rotation-equivariant features. The n features are orientations
+  0, 1, …, n − 1 on a circle of circumference n. A sample is non-zero with probability p (the
+  feature probability, equal for all features); it then has an orientation θ ~ Uniform[0, n)
+  (continuous, in units of features) and an amplitude a ~ Uniform(0, 1], and
+  ``x_j = a · g(d(j, θ) / w)`` with the circular distance ``d(j, θ) = min(|j − θ| mod n,
+  n − |j − θ| mod n)``, the triangular bump ``g(t) = max(0, 1 − t)`` and half-width
+  ``w = bump_width`` (in features). Presence and amplitude come from a sample's first uniform
+  (``a = 1 − u₀/p``), θ from its second (``θ = n·u₁``), so n ≥ 2; the other uniforms are unused.
+  Rotating θ by one feature shifts the sample by one feature, so the distribution is invariant
+  under cyclic shifts and its covariance is circulant, with Fourier modes as eigenvectors.
+  Why a triangle: it has compact support (a sample activates only the ≈ 2w features nearest θ,
+  so features stay sparse as in the paper, and each is non-zero with probability
+  ``p · min(2w, n) / n``), it is piecewise linear, so the moments below are exact, and its
+  Fourier transform (a squared sinc) is non-negative, so the covariance's eigenvalues fall
+  with frequency over the low frequencies without sign oscillations.
+  Principal components: frequency k has eigenvalue ``λ_k = p/3 · K̂(k)`` for k ≥ 1 and
+  ``λ_0 = p/3 · K̂(0) − n (p μ / 2)²`` (K̂ the DFT of the autocorrelation K below, μ the bump's
+  mean below; the constant mean only lowers frequency 0), each k ≠ 0, n/2 with the two
+  eigenvectors cos(2πkj/n) and sin(2πkj/n). For w > 1/2, frequency 1 has the largest
+  eigenvalue of all k ≥ 1 (checked numerically for n ≤ 64 and 1/2 < w ≤ n; for w ≤ 1/2
+  neighbouring bumps never overlap and all k ≥ 1 tie). The constant vector (k = 0) lies above
+  it iff ``p < p* = 4 (K̂(0) − K̂(1)) / (3 n μ²) ≈ (4/3)(1 − sinc⁴(w/n))`` with
+  sinc(x) = sin(πx)/(πx) (p* ≈ 0.13 for n = 16, w = 2, and p* > 1 once w ≥ n/2). So the top two
+  principal components are the cos/sin pair of frequency 1 when p > p*; when p < p* the top
+  one is the constant vector and the next two are that pair.
+
+Exact moments (used by :mod:`superposition_lib.pca`): :meth:`FeatureDistribution.mean` and
+:meth:`FeatureDistribution.covariance` are closed forms for every kind; for ``equivariant`` data
+the bump's autocorrelation is integrated piece by piece with Simpson's rule, which is exact for
+the piecewise-quadratic integrand (up to float64 rounding).
 
 Shapes: ``models`` is the number of models trained together (instances × restarts), ``batch`` the
 samples per step, ``n`` the number of features.
@@ -37,12 +79,23 @@ class FeatureDistribution:
     kind : str
         One of ``config.DATA``.
     probability : array_like, shape (models, n)
-        Probability that each feature (or, for sets, each set) is active. For sets it must be
-        equal within each set.
+        Probability that each feature (or, for sets, each set; for ``equivariant`` data, each
+        sample) is active. It must be equal within each set, and for ``equivariant`` data equal
+        for all features of a model.
     set_size : int, optional
         Size of correlated or anticorrelated sets of consecutive features.
     device : str or torch.device
         Where samples are transformed (uniforms are moved there by the caller).
+    correlation : float or array_like, shape (models,), optional
+        Presence correlation c ∈ [0, 1] of the members of a ``correlated`` set; default 1 (the
+        paper's correlated sets).
+    bump_width : float or array_like, shape (models,), optional
+        Half-width w > 0 of the ``equivariant`` bump, in features; required for that kind.
+
+    Raises
+    ------
+    ValueError
+        If an argument is invalid; the message names it.
 
     Examples
     --------
@@ -52,10 +105,16 @@ class FeatureDistribution:
     torch.Size([1, 4, 3])
     >>> bool(((x >= 0) & (x <= 1)).all())
     True
+    >>> half = FeatureDistribution("correlated", [[0.2] * 4], set_size=2, correlation=0.5)
+    >>> round(float(half.covariance()[0, 0, 1]), 6)       # c · p (1 − p) / 4
+    0.02
+    >>> ring = FeatureDistribution("equivariant", [[0.5] * 8], bump_width=2.0)
+    >>> ring.sample(3, np.random.default_rng(0)).shape
+    torch.Size([1, 3, 8])
     """
 
     def __init__(self, kind: str, probability, set_size: int | None = None,
-                 device: str | torch.device = "cpu"):
+                 device: str | torch.device = "cpu", *, correlation=None, bump_width=None):
         self.kind = kind
         self.probability = torch.as_tensor(np.asarray(probability, dtype=np.float32),
                                            device=device)
@@ -73,6 +132,32 @@ class FeatureDistribution:
         self._neg_inv_p = (-1.0 / self.probability).unsqueeze(1)  # (models, 1, n)
         self._one = torch.ones((), device=device)
         self._inv_p = (1.0 / self.probability).cpu().numpy()                # (models, n)
+
+        self.correlation = _per_model("correlation", correlation, self.n_models, 1.0)
+        if np.any((self.correlation < 0) | (self.correlation > 1)):
+            raise ValueError(f"correlation: values must lie in [0, 1]; got {correlation!r}")
+        if kind != "correlated" and np.any(self.correlation != 1):
+            raise ValueError(f"correlation: only used with kind 'correlated'; got {kind!r}")
+        self._joint_only = bool(np.all(self.correlation == 1))
+        self._c = torch.as_tensor(self.correlation, dtype=torch.float32,
+                                  device=device).view(-1, 1, 1)              # (models, 1, 1)
+        self.bump_width = None
+        if kind == "equivariant":
+            if bump_width is None:
+                raise ValueError("bump_width: required for kind 'equivariant'; a number > 0")
+            self.bump_width = _per_model("bump_width", bump_width, self.n_models, None)
+            if not np.all(np.isfinite(self.bump_width) & (self.bump_width > 0)):
+                raise ValueError(f"bump_width: values must be finite and > 0; got {bump_width!r}")
+            if self.n_features < 2:
+                raise ValueError("probability: kind 'equivariant' needs n >= 2 features")
+            if not torch.all(self.probability == self.probability[:, :1]):
+                raise ValueError("feature_probability: must be equal for every feature of a "
+                                 "model with kind 'equivariant'")
+            self._inv_w = torch.as_tensor(1 / self.bump_width, dtype=torch.float32,
+                                          device=device).view(-1, 1, 1)       # (models, 1, 1)
+            self._positions = torch.arange(self.n_features, dtype=torch.float32, device=device)
+        elif bump_width is not None:
+            raise ValueError(f"bump_width: only used with kind 'equivariant'; got {kind!r}")
 
     @classmethod
     def from_spec(cls, spec: ExperimentSpec, device: str | torch.device = "cpu"
@@ -96,7 +181,10 @@ class FeatureDistribution:
         torch.Size([6, 4])
         """
         prob = np.repeat(spec.feature_probability_array(), spec.restarts, axis=0)
-        return cls(spec.data, prob, spec.set_size, device)
+        repeat = lambda a: None if a is None else np.repeat(a, spec.restarts)  # noqa: E731
+        return cls(spec.data, prob, spec.set_size, device,
+                   correlation=repeat(spec.correlation_array()),
+                   bump_width=repeat(spec.bump_width_array()))
 
     # ------------------------------------------------------------------------------------------
     def transform(self, u: torch.Tensor) -> torch.Tensor:
@@ -117,10 +205,14 @@ class FeatureDistribution:
         if self.kind == "signed_uniform":
             w = torch.addcmul(self._one, u, self._neg_inv_p)  # present iff w > 0, w ~ U(0, 1]
             return torch.where(w > 0, 2 * w - 1, torch.zeros((), device=u.device), out=u)
+        if self.kind == "equivariant":
+            return self._equivariant(u)
         k = self.set_size
         sets = u.view(*u.shape[:2], -1, k)                                # (models, batch, sets, k)
         p = self.probability.view(self.n_models, 1, -1, k)[..., 0]        # (models, 1, sets)
         first = sets[..., 0]
+        if self.kind == "correlated" and not self._joint_only:
+            return self._partly_correlated(u, sets, p)
         active = first < p
         if self.kind == "correlated":
             first.mul_(-1 / p).add_(1)
@@ -131,6 +223,34 @@ class FeatureDistribution:
         sets.zero_()
         sets.scatter_(-1, chosen.unsqueeze(-1), magnitude.unsqueeze(-1))
         return u
+
+    def _partly_correlated(self, u: torch.Tensor, sets: torch.Tensor, p: torch.Tensor
+                           ) -> torch.Tensor:
+        """Correlated sets with correlation c < 1 for some model (see the module docstring)."""
+        c = self._c                                                        # (models, 1, 1)
+        first = sets[..., 0]                                               # (models, batch, sets)
+        joint = first < c
+        # The mode decision leaves a fresh uniform: u/c below c, (u − c)/(1 − c) above.
+        v0 = torch.where(joint, first / c.clamp_min(1e-30),
+                         (first - c) / (1 - c).clamp_min(1e-30))
+        present = (v0 < p).unsqueeze(-1)                                   # set presence (joint)
+        rest = sets[..., 1:]
+        independent = torch.addcmul(self._one, rest, (-1 / p).unsqueeze(-1)).relu_()
+        together = (1 - rest) * present
+        rest.copy_(torch.where(joint.unsqueeze(-1), together, independent))
+        first.copy_((1 - v0 / p).relu_())
+        return u
+
+    def _equivariant(self, u: torch.Tensor) -> torch.Tensor:
+        """A triangular bump at a uniform orientation (see the module docstring)."""
+        n = self.n_features
+        p = self.probability[:, :1].unsqueeze(1)                           # (models, 1, 1)
+        amplitude = (1 - u[..., :1] / p).relu_()                           # (models, batch, 1)
+        theta = u[..., 1:2] * n                                            # (models, batch, 1)
+        diff = torch.remainder(self._positions - theta, n)                 # in [0, n]
+        distance = torch.minimum(diff, n - diff)
+        bump = torch.addcmul(self._one, distance, self._inv_w, value=-1).relu_()
+        return torch.mul(bump, amplitude, out=u)
 
     def draw(self, stream: UniformStream) -> torch.Tensor:
         """The next training batch from a :class:`UniformStream` (fused for sparse uniform data
@@ -191,33 +311,115 @@ class FeatureDistribution:
 
     # ------------------------------------------------------------------------------------------
     def mean(self) -> torch.Tensor:
-        """Exact mean of every feature, shape (models, n), float64."""
+        """Exact mean of every feature, shape (models, n), float64.
+
+        ``p/2`` for sparse uniform and correlated features (any correlation), ``p/(2k)`` for
+        anticorrelated sets of k, 0 for signed features, and ``p/2 · μ`` for equivariant ones,
+        where μ = (1/n) ∫₀ⁿ g(d(j, θ)/w) dθ is the bump's mean over orientations: w/n when
+        w ≤ n/2, else 1 − n/(4w).
+
+        Examples
+        --------
+        >>> mean = FeatureDistribution("equivariant", [[0.4] * 10], bump_width=2.0).mean()
+        >>> round(mean[0, 0].item(), 6)       # p/2 · w/n
+        0.04
+        """
         p = self.probability.double()
         if self.kind == "signed_uniform":
             return torch.zeros_like(p)
         if self.kind == "anticorrelated":
             return p / (2 * self.set_size)
+        if self.kind == "equivariant":
+            return p / 2 * _bump_mean(self.n_features, self._widths())
         return p / 2
 
     def covariance(self) -> torch.Tensor:
         """Exact covariance matrix of the features, shape (models, n, n), float64.
 
-        For sparse uniform features the variance is p/3 − p²/4; correlated set members share
-        presence, so their covariance is p/4 − p²/4; anticorrelated members are never active
-        together, so theirs is −(p/2k)² for sets of k.
+        For sparse uniform features the variance is p/3 − p²/4. Members of a correlated set with
+        correlation c have E[x_i x_j] = c·p/4 + (1 − c)·p²/4, so covariance c·p(1 − p)/4 (the
+        paper's sets, c = 1: p/4 − p²/4); anticorrelated members are never active together, so
+        theirs is −(p/2k)² for sets of k. Features of different sets are independent.
+        Equivariant features have ``E[x_i x_j] = p/3 · K(j − i)`` with the bump's circular
+        autocorrelation ``K(δ) = (1/n) ∫₀ⁿ g(d(0, θ)/w) g(d(δ, θ)/w) dθ`` (E[a²] = 1/3),
+        integrated exactly (piecewise Simpson), minus the product of the means: a symmetric
+        circulant matrix.
+
+        Examples
+        --------
+        >>> cov = FeatureDistribution("equivariant", [[1.0] * 6], bump_width=1.0).covariance()[0]
+        >>> bool(torch.allclose(cov, torch.roll(cov, (1, 1), (0, 1))))   # circulant
+        True
         """
         p = self.probability.double()                                    # (models, n)
-        k = self.set_size or 1
         n = self.n_features
+        mean = self.mean()
+        if self.kind == "equivariant":
+            K = torch.as_tensor(np.stack([_bump_autocorrelation(n, w) for w in self._widths()]),
+                                device=p.device)                          # (models, n)
+            offset = (torch.arange(n, device=p.device).unsqueeze(0)
+                      - torch.arange(n, device=p.device).unsqueeze(1)) % n   # (n, n): j − i
+            second = p[:, :1, None] / 3 * K[:, offset]
+            return second - mean.unsqueeze(-1) * mean.unsqueeze(-2)
+        k = self.set_size or 1
         eye = torch.eye(n, dtype=p.dtype, device=p.device)
-        # E[x_i x_j] for i ≠ j in one set: members of a correlated set are active together
-        # (E = p/4); anticorrelated members never are (E = 0).
-        pair = p.unsqueeze(-1) / 4 if self.kind == "correlated" else torch.zeros_like(p)[..., None]
+        # E[x_i x_j] for i ≠ j in one set: members of a correlated set are active together in
+        # joint mode (E = p/4) and independently otherwise (E = p²/4); anticorrelated members
+        # never are (E = 0).
+        if self.kind == "correlated":
+            c = torch.as_tensor(self.correlation, dtype=p.dtype, device=p.device).view(-1, 1, 1)
+            pair = c * p.unsqueeze(-1) / 4 + (1 - c) * p.unsqueeze(-1) ** 2 / 4
+        else:
+            pair = torch.zeros_like(p)[..., None]
         square = p / 3 / (k if self.kind == "anticorrelated" else 1)       # E[x_i²]
         second = pair * (1 - eye) + torch.diag_embed(square)
-        mean = self.mean()
         same_set = _same_set(n, k, p.device)  # features of different sets are independent
         return same_set * (second - mean.unsqueeze(-1) * mean.unsqueeze(-2))
+
+    def _widths(self) -> np.ndarray:
+        return np.asarray(self.bump_width, dtype=float)
+
+
+def _per_model(name: str, value, models: int, default) -> np.ndarray | None:
+    """A scalar or per-model value as a float64 array of shape (models,)."""
+    if value is None:
+        return None if default is None else np.full(models, float(default))
+    arr = np.asarray(value, dtype=float)
+    if arr.ndim > 1 or (arr.ndim == 1 and len(arr) != models):
+        raise ValueError(f"{name}: expected a scalar or one value per model ({models}); got "
+                         f"shape {arr.shape}")
+    return np.array(np.broadcast_to(arr, (models,)))
+
+
+def _bump_mean(n: int, w: np.ndarray) -> torch.Tensor:
+    """(1/n) ∫₀ⁿ max(0, 1 − d(0, θ)/w) dθ for every width, shape (models, 1), float64."""
+    w = np.asarray(w, dtype=float)
+    mu = np.where(w <= n / 2, w / n, 1 - n / (4 * np.maximum(w, 1e-300)))
+    return torch.as_tensor(mu).unsqueeze(-1)
+
+
+def _bump_autocorrelation(n: int, w: float) -> np.ndarray:
+    """K(δ) = (1/n) ∫₀ⁿ g(d(0, θ)/w) g(d(δ, θ)/w) dθ for δ = 0 … n − 1, float64, shape (n,).
+
+    ``g(d/w)`` is piecewise linear in θ with kinks at the feature (distance 0), opposite it
+    (distance n/2) and where the bump reaches 0 (distance w). Between the kinks of both factors
+    the integrand is a quadratic polynomial, which Simpson's rule integrates exactly.
+    """
+    delta = np.arange(n, dtype=float)[:, None]                            # (n, 1)
+    kinks = np.array([0.0, n / 2, w, -w])
+    points = np.concatenate([np.broadcast_to(kinks, (n, 4)), delta + kinks,
+                             np.zeros((n, 1)), np.full((n, 1), float(n))], axis=1)
+    points = np.sort(np.where((points >= 0) & (points <= n), points, np.mod(points, n)), axis=1)
+
+    def f(theta):
+        def g(centre):
+            diff = np.mod(theta - centre, n)
+            return np.maximum(0.0, 1 - np.minimum(diff, n - diff) / w)
+        return g(0.0) * g(delta)
+
+    a, b = points[:, :-1], points[:, 1:]
+    simpson = (b - a) / 6 * (f(a) + 4 * f((a + b) / 2) + f(b))
+    return simpson.sum(axis=1) / n
 
 
 def _same_set(n: int, k: int, device) -> torch.Tensor:

@@ -1,5 +1,8 @@
 """ExperimentSpec: validation with clear errors, normalisation and the cache key."""
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -30,6 +33,26 @@ from superposition_lib.config import FORMAT_VERSION, ExperimentSpec
     ({"betas": (0.9, 1.5)}, "betas", "[0, 1)"),
     ({"snapshot_every": 10, "snapshot_log": 10}, "snapshot_every, snapshot_log", "at most one"),
     ({"restarts": 0}, "restarts", ">= 1"),
+    ({"data": "correlated", "set_size": 5, "correlation": 1.5}, "correlation", "in [0, 1]"),
+    ({"data": "correlated", "set_size": 5, "correlation": -0.1}, "correlation", "in [0, 1]"),
+    ({"data": "correlated", "set_size": 5, "correlation": "high"}, "correlation", "in [0, 1]"),
+    ({"data": "correlated", "set_size": 5, "correlation": [[0.5]]}, "correlation", "per instance"),
+    ({"data": "correlated", "set_size": 5, "correlation": [0.5] * 3}, "correlation",
+     "one value per instance (2)"),
+    ({"correlation": 0.5}, "correlation", "only used with data='correlated'"),
+    ({"data": "anticorrelated", "set_size": 5, "correlation": 0.5}, "correlation",
+     "only used with data='correlated'"),
+    ({"data": "correlated", "set_size": 5, "feature_probability": [[0.5] * 4 + [0.1]]},
+     "feature_probability", "equal within each set of 5"),
+    ({"data": "equivariant"}, "bump_width", "> 0"),
+    ({"data": "equivariant", "bump_width": 0}, "bump_width", "> 0"),
+    ({"data": "equivariant", "bump_width": float("inf")}, "bump_width", "> 0"),
+    ({"data": "equivariant", "bump_width": [1.0, 2.0, 3.0]}, "bump_width",
+     "one value per instance (2)"),
+    ({"data": "equivariant", "bump_width": 1.0, "feature_probability": [[0.5] * 4 + [0.1]]},
+     "feature_probability", "equal for every feature"),
+    ({"data": "equivariant", "bump_width": 1.0, "n_features": 1}, "n_features", ">= 2"),
+    ({"bump_width": 1.0}, "bump_width", "only used with data='equivariant'"),
 ])
 def test_invalid_fields_name_the_field_and_allowed_values(changes, field, allowed):
     kwargs = dict(n_features=5, n_hidden=2, feature_probability=[1.0, 0.1])
@@ -95,3 +118,79 @@ def test_snapshot_and_history_steps():
     assert ratios.max() / ratios.min() < 12  # roughly geometric once past the integers
     np.testing.assert_array_equal(spec.history_steps(), [300, 600, 900, 1000])
     assert len(ExperimentSpec(steps=10).snapshot_steps()) == 0
+
+
+# Keys of the registered experiments before the fields ``correlation`` and ``bump_width``
+# existed: committed runs in data/runs/ are looked up by these, so they must never change.
+EXISTING_KEYS = {
+    ("intro-relu", "paper"): "6c3a39d1746f5382", ("intro-relu", "smoke"): "ca37d199fb0d7678",
+    ("intro-linear", "paper"): "7f4486bcc8439260", ("intro-linear", "smoke"): "f2c6a268d8b8710d",
+    ("basic-relu", "paper"): "d0ad0579475d90ae", ("basic-relu", "smoke"): "4a4088a75ee6632c",
+    ("basic-linear", "paper"): "0f341382269f1cc6", ("basic-linear", "smoke"): "4c35a137ec0faebf",
+    ("uniform-geometry", "paper"): "85159f627e367897",
+    ("uniform-geometry", "smoke"): "f0155998af3a14d6",
+    ("pentagon-nonuniform", "paper"): "652057ece5f740fc",
+    ("pentagon-nonuniform", "smoke"): "2a0b23ad36521ea4",
+}
+
+
+@pytest.mark.parametrize("name,profile", sorted(EXISTING_KEYS))
+def test_keys_of_existing_experiments_are_unchanged(name, profile):
+    from superposition_lib import experiments
+    spec = experiments.get(name).spec(profile)
+    assert spec.key() == EXISTING_KEYS[name, profile]
+    assert "correlation" not in spec.to_dict() and "bump_width" not in spec.to_dict()
+
+
+def test_committed_manifests_round_trip_to_their_keys():
+    """Every committed run's stored spec rebuilds a spec with the same key and dictionary (what
+    the run store compares when it loads)."""
+    runs = Path(__file__).resolve().parents[1] / "data" / "runs"
+    manifests = sorted(runs.glob("*/manifest.json"))
+    assert manifests
+    for path in manifests:
+        stored = json.loads(path.read_text())["spec"]
+        spec = ExperimentSpec.from_dict(stored)
+        assert spec.key() == path.parent.name
+        assert spec.to_dict() == stored
+
+
+def test_correlation_and_bump_width_fields():
+    base = ExperimentSpec(n_features=6, n_hidden=2, data="correlated", set_size=3,
+                          feature_probability=[0.5, 0.1])
+    assert base.correlation == 1.0
+    np.testing.assert_array_equal(base.correlation_array(), [1.0, 1.0])
+    assert base.bump_width is None and base.bump_width_array() is None
+    # the default is the paper's correlated set: an explicit 1.0 is the same spec and key
+    assert base.replace(correlation=1.0) == base
+    assert base.replace(correlation=1).key() == base.key()
+    assert "correlation" not in base.to_dict()
+    half = base.replace(correlation=0.5)
+    assert half.key() != base.key() and half.to_dict()["correlation"] == 0.5
+    per_instance = base.replace(correlation=np.array([0.0, 0.25]))
+    assert per_instance.correlation == (0.0, 0.25)
+    assert per_instance.key() not in (base.key(), half.key())
+    for spec in (half, per_instance):
+        again = ExperimentSpec.from_dict(json.loads(json.dumps(spec.to_dict())))
+        assert again == spec and again.key() == spec.key()
+    ring = ExperimentSpec(n_features=8, n_hidden=2, data="equivariant", bump_width=2,
+                          feature_probability=[0.3, 0.1])
+    assert ring.bump_width == 2.0 and ring.correlation == 1.0
+    np.testing.assert_array_equal(ring.bump_width_array(), [2.0, 2.0])
+    assert ring.replace(bump_width=2.5).key() != ring.key()
+    assert ExperimentSpec.from_dict(ring.to_dict()) == ring
+    assert "correlation" not in ring.to_dict() and ring.to_dict()["bump_width"] == 2.0
+
+
+def test_per_instance_correlation_and_bump_width_set_the_number_of_instances():
+    sweep = ExperimentSpec(n_features=4, n_hidden=1, data="correlated", set_size=2,
+                           feature_probability=0.2, correlation=[0.0, 0.5, 1.0], restarts=2)
+    assert sweep.n_instances == 3 and sweep.n_models == 6
+    assert sweep.feature_probability_array().shape == (3, 4)
+    assert sweep.importance_array().shape == (3, 4)
+    ring = ExperimentSpec(n_features=8, n_hidden=2, data="equivariant",
+                          feature_probability=0.1, bump_width=[1, 2])
+    assert ring.n_instances == 2 and ring.bump_width == (1.0, 2.0)
+    with pytest.raises(ValueError, match="^correlation: a list needs one value per instance"):
+        ExperimentSpec(n_features=4, data="correlated", set_size=2, feature_probability=0.2,
+                       importance=[[1] * 4] * 2, correlation=[0.0, 0.5, 1.0])
