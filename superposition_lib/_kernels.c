@@ -81,3 +81,117 @@ DISPATCH void relu_error(const float *restrict z, const float *restrict t, float
     for (int64_t i = 0; i < n; i++) /* mask times difference; + 0 turns -0 into +0 */
         g[i] = (float)(z[i] > 0.0f) * (z[i] - t[i]) + 0.0f;
 }
+
+/* One training step's loss and exact gradients for small tied models (ReLU output or linear) on
+ * sparse uniform data, with the data drawn inside the kernel: the batch is never written to
+ * memory. Model r's sample s, feature f is stream float offset + (r * batch + s) * n + f, exactly
+ * as fill_sparse_uniform lays out a (models, batch, n) batch, so both paths see the same data.
+ *
+ * Per model (W: m x n, b: n), with h = W x, z = Wᵀ h + b, out = relu(z) (or z), and
+ * g_f = [z_f > 0] (z_f - x_f) (or z_f - x_f):
+ *   loss     = Σ_s Σ_f imp_f (out_f - x_f)² / (batch n)
+ *   ∂b_f     = scale_f Σ_s g_f
+ *   ∂W_{k,f} = scale_f Σ_s h_k g_f  +  Σ_s (Σ_f' W_{k,f'} scale_f' g_f') x_f
+ * where scale = 2 imp / (batch n). Samples are processed in blocks of SB, transposed so that the
+ * loops over samples are innermost; sums over samples use LANES partial sums, which the compiler
+ * turns into vector registers without reassociating a single float sum. */
+#define SB 128
+#define LANES 8
+#define SMALL_MAX_N 32
+#define SMALL_MAX_M 8
+
+static inline float lane_dot(const float *restrict a, const float *restrict b)
+{
+    float acc[LANES] = {0};
+    for (int s = 0; s < SB; s += LANES)
+        for (int j = 0; j < LANES; j++)
+            acc[j] += a[s + j] * b[s + j];
+    float t = 0.0f;
+    for (int j = 0; j < LANES; j++)
+        t += acc[j];
+    return t;
+}
+
+DISPATCH void small_tied_step(const float *restrict W, const float *restrict b,
+                              const float *restrict imp, const float *restrict inv_p,
+                              int64_t model0, int64_t model1, int64_t batch, int64_t n,
+                              int64_t m, int relu, uint64_t key, int64_t offset,
+                              float *restrict grad_W, float *restrict grad_b,
+                              float *restrict loss)
+{
+    float u[SB * SMALL_MAX_N];
+    float xt[SMALL_MAX_N][SB], g[SMALL_MAX_N][SB], h[SMALL_MAX_M][SB];
+    float zf[SB], d2[SB], gh[SB], ones[SB];
+    for (int s = 0; s < SB; s++)
+        ones[s] = 1.0f;
+    const float norm = 2.0f / (float)(batch * n);
+    for (int64_t r = model0; r < model1; r++) {
+        const float *Wr = W + r * m * n, *br = b + r * n, *ip = inv_p + r * n, *im = imp + r * n;
+        double gW[SMALL_MAX_M * SMALL_MAX_N] = {0}, gV[SMALL_MAX_M * SMALL_MAX_N] = {0};
+        double gb[SMALL_MAX_N] = {0}, ls[SMALL_MAX_N] = {0};
+        float scale[SMALL_MAX_N];
+        for (int64_t f = 0; f < n; f++)
+            scale[f] = im[f] * norm;
+        for (int64_t s0 = 0; s0 < batch; s0 += SB) {
+            int bs = (int)(batch - s0 < SB ? batch - s0 : SB);
+            fill_uniform(u, bs * n, key, offset + (r * batch + s0) * n);
+            for (int64_t f = 0; f < n; f++) {
+                for (int s = 0; s < bs; s++) {
+                    float v = 1.0f - u[s * n + f] * ip[f];
+                    xt[f][s] = v > 0.0f ? v : 0.0f;
+                }
+                for (int s = bs; s < SB; s++)
+                    xt[f][s] = 0.0f;
+            }
+            for (int64_t k = 0; k < m; k++) {
+                for (int s = 0; s < SB; s++)
+                    h[k][s] = 0.0f;
+                for (int64_t f = 0; f < n; f++) {
+                    float w = Wr[k * n + f];
+                    for (int s = 0; s < SB; s++)
+                        h[k][s] += w * xt[f][s];
+                }
+            }
+            for (int64_t f = 0; f < n; f++) {
+                for (int s = 0; s < SB; s++)
+                    zf[s] = br[f];
+                for (int64_t k = 0; k < m; k++) {
+                    float w = Wr[k * n + f];
+                    for (int s = 0; s < SB; s++)
+                        zf[s] += w * h[k][s];
+                }
+                for (int s = 0; s < SB; s++) {
+                    float z = zf[s], x = xt[f][s];
+                    float on = relu ? (float)(z > 0.0f) : 1.0f;
+                    float live = (float)(s < bs);
+                    float e = on * z - x;             /* out - x */
+                    g[f][s] = live * on * (z - x) + 0.0f;
+                    d2[s] = live * e * e;
+                }
+                gb[f] += lane_dot(g[f], ones);
+                ls[f] += lane_dot(d2, ones);
+                for (int64_t k = 0; k < m; k++)
+                    gV[k * n + f] += lane_dot(h[k], g[f]);
+            }
+            for (int64_t k = 0; k < m; k++) {
+                for (int s = 0; s < SB; s++)
+                    gh[s] = 0.0f;
+                for (int64_t f = 0; f < n; f++) {
+                    float w = Wr[k * n + f] * scale[f];
+                    for (int s = 0; s < SB; s++)
+                        gh[s] += w * g[f][s];
+                }
+                for (int64_t f = 0; f < n; f++)
+                    gW[k * n + f] += lane_dot(gh, xt[f]);
+            }
+        }
+        double total = 0.0;
+        for (int64_t f = 0; f < n; f++) {
+            grad_b[r * n + f] = (float)(scale[f] * gb[f]);
+            total += im[f] * ls[f];
+            for (int64_t k = 0; k < m; k++)
+                grad_W[(r * m + k) * n + f] = (float)(gW[k * n + f] + scale[f] * gV[k * n + f]);
+        }
+        loss[r] = (float)(total / (double)(batch * n));
+    }
+}

@@ -43,7 +43,7 @@ INITS = ("xavier", "notebook")
 _NOT_IN_KEY = ("name",)
 # Fields added after runs were cached: left out of to_dict (so of the key and the manifest) while
 # they hold these defaults, so that every earlier spec keeps its key and its stored manifest.
-_OMITTED_AT_DEFAULT = {"correlation": 1.0, "bump_width": None}
+_OMITTED_AT_DEFAULT = {"correlation": 1.0, "bump_width": None, "eval_samples": None}
 
 
 def _allowed(field_name: str, value, allowed: Sequence[str]) -> None:
@@ -164,6 +164,11 @@ class ExperimentSpec:
     history_every : int, optional
         Record the training-batch loss of every model every this many steps; defaults to
         ``max(1, steps // 500)``.
+    eval_samples : int, optional
+        Most samples per model for the final loss estimate, which stops earlier once every
+        model's standard error is below 1% of its loss; defaults to 2^20. Grids of many small
+        models lower it to keep the estimate's cost near the training's. Left out of the cache
+        key while it is None.
     name : str
         Free-form label; not part of the cache key.
 
@@ -206,6 +211,7 @@ class ExperimentSpec:
     snapshot_every: int | None = None
     snapshot_log: int | None = None
     history_every: int | None = None
+    eval_samples: int | None = None
     name: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
@@ -309,8 +315,9 @@ class ExperimentSpec:
         for name in ("snapshot_every", "snapshot_log"):
             if getattr(self, name) is not None:
                 _positive_int(name, getattr(self, name))
-        if self.history_every is not None:
-            _positive_int("history_every", self.history_every)
+        for name in ("history_every", "eval_samples"):
+            if getattr(self, name) is not None:
+                _positive_int(name, getattr(self, name))
 
     # ----------------------------------------------------------------------------------------
     @property

@@ -44,8 +44,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["backend", "fill_sparse_uniform", "fill_uniform", "in_halves", "numpy_fill_uniform",
-           "relu_error"]
+__all__ = ["SMALL_MAX_HIDDEN", "SMALL_MAX_FEATURES", "backend", "fill_sparse_uniform",
+           "fill_uniform", "in_halves", "numpy_fill_uniform", "relu_error", "small_tied_step"]
 
 _SOURCE = Path(__file__).with_name("_kernels.c")
 _FLAGS = ["-std=c99", "-O3", "-shared", "-fPIC"]
@@ -90,6 +90,8 @@ _SIGNATURES = {
     "fill_sparse_uniform": [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64,
                             ctypes.c_int64, ctypes.c_uint64, ctypes.c_int64, ctypes.c_void_p],
     "relu_error": [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64],
+    "small_tied_step": [ctypes.c_void_p] * 4 + [ctypes.c_int64] * 5
+                       + [ctypes.c_int, ctypes.c_uint64, ctypes.c_int64] + [ctypes.c_void_p] * 3,
 }
 
 
@@ -319,6 +321,73 @@ def relu_error(z: np.ndarray, target: np.ndarray, out: np.ndarray) -> np.ndarray
         return out
     lib.relu_error(z.ctypes.data, target.ctypes.data, out.ctypes.data, z.size)
     return out
+
+
+#: Largest n and m :func:`small_tied_step` handles (its per-model buffers are fixed-size).
+SMALL_MAX_FEATURES, SMALL_MAX_HIDDEN = 32, 8
+
+
+def small_tied_step(W: np.ndarray, b: np.ndarray, importance: np.ndarray,
+                    inv_probability: np.ndarray, batch: int, relu: bool, key: int, offset: int,
+                    grad_W: np.ndarray, grad_b: np.ndarray, loss: np.ndarray) -> bool:
+    """Loss and exact gradients of small tied models on sparse uniform data drawn in the kernel.
+
+    For the ReLU-output (``relu=True``) or linear model, computes what
+    :func:`~superposition_lib.models.loss_and_grads` computes on the batch
+    :func:`fill_sparse_uniform` would draw at ``offset`` (same stream floats, same layout), but
+    sample by sample in registers: the (models, batch, n) batch is never stored. With many tiny
+    models (e.g. 9,000 models with n = 2, m = 1) this avoids batched matrix products of 1–2
+    columns, which cost far more than their arithmetic.
+
+    Parameters
+    ----------
+    W : numpy.ndarray, shape (models, m, n)
+    b, importance, inv_probability : numpy.ndarray, shape (models, n)
+        Biases, importances and 1/p.
+    batch : int
+        Samples per model.
+    relu : bool
+        ReLU output (True) or linear model.
+    key, offset : int
+        The stream and the index of the batch's first float.
+    grad_W : numpy.ndarray, shape (models, m, n)
+    grad_b : numpy.ndarray, shape (models, n)
+    loss : numpy.ndarray, shape (models,)
+        Written: gradients and the loss (mean over batch and features of I·err²).
+
+    Returns
+    -------
+    bool
+        False (and nothing written) when the C kernel is unavailable or n, m exceed
+        :data:`SMALL_MAX_FEATURES`, :data:`SMALL_MAX_HIDDEN`: use the general path then.
+
+    Examples
+    --------
+    >>> W = np.array([[[1.0, -1.0]]], np.float32)
+    >>> b, imp, inv_p = (np.zeros((1, 2), np.float32), np.ones((1, 2), np.float32),
+    ...                  np.ones((1, 2), np.float32))
+    >>> gW, gb, loss = np.empty_like(W), np.empty_like(b), np.empty(1, np.float32)
+    >>> if small_tied_step(W, b, imp, inv_p, 4096, True, 1, 0, gW, gb, loss):
+    ...     assert abs(loss[0] - 1 / 6) < 0.01   # dense antipodal pair: E[min(x, y)²]
+    """
+    models, m, n = W.shape
+    lib = _kernel()
+    if lib is None or n > SMALL_MAX_FEATURES or m > SMALL_MAX_HIDDEN:
+        return False
+    arrays = {"W": (W, (models, m, n)), "b": (b, (models, n)), "importance": (importance,
+              (models, n)), "inv_probability": (inv_probability, (models, n)),
+              "grad_W": (grad_W, (models, m, n)), "grad_b": (grad_b, (models, n)),
+              "loss": (loss, (models,))}
+    for name, (a, shape) in arrays.items():
+        if (not isinstance(a, np.ndarray) or a.dtype != np.float32 or a.shape != shape
+                or not a.flags.c_contiguous):
+            raise ValueError(f"{name} must be a C-contiguous float32 array of shape {shape}")
+    key, offset = operator.index(key), operator.index(offset)
+    in_halves(lambda r0, r1: lib.small_tied_step(
+        W.ctypes.data, b.ctypes.data, importance.ctypes.data, inv_probability.ctypes.data,
+        r0, r1, batch, n, m, int(relu), key, offset, grad_W.ctypes.data, grad_b.ctypes.data,
+        loss.ctypes.data), models, batch * n)
+    return True
 
 
 _pool = ThreadPoolExecutor(max_workers=2)

@@ -17,6 +17,8 @@ model                     equation                              hidden ReLU     
 :func:`forward` is plain PyTorch (autograd works through it; analysis code uses it).
 :func:`loss_and_grads` computes the loss and its exact gradients by hand in a few fused passes,
 which is what makes training fast on a CPU; ``tests/test_models.py`` checks it against autograd.
+:func:`fused_sparse_uniform_step` does the same for small tied models with the batch drawn inside
+a C kernel, for grids of thousands of tiny models.
 
 The loss of one model is the importance-weighted squared error averaged over batch and features,
 ``mean_{batch, i} I_i (y_i − y'_i)²``, as in the paper's notebook (which sums it over models).
@@ -30,7 +32,8 @@ from dataclasses import dataclass
 import torch
 
 from .config import ExperimentSpec
-from .kernels import in_halves, relu_error
+from .kernels import SMALL_MAX_FEATURES, SMALL_MAX_HIDDEN, backend, in_halves, relu_error, \
+    small_tied_step
 
 
 @dataclass(frozen=True)
@@ -301,3 +304,89 @@ def loss_and_grads(params: dict[str, torch.Tensor], x: torch.Tensor, target: tor
         return loss, {"W": grad_W.add(grad_V), "b": grad_b.contiguous()}
     return loss, {"W": grad_W.contiguous(), "b": grad_b.contiguous(),
                   "W_out": grad_V.transpose(1, 2).contiguous()}
+
+
+def fused_step_available(model: str, n: int, m: int, device: str | torch.device) -> bool:
+    """Whether :func:`fused_sparse_uniform_step` can train these models.
+
+    Parameters
+    ----------
+    model : str
+        Model kind; the fused step covers the tied ``relu_output`` and ``linear`` models.
+    n, m : int
+        Features and hidden size (at most 32 and 8).
+    device : str or torch.device
+        Only the CPU.
+
+    Returns
+    -------
+    bool
+        Also False when the C kernels could not be built.
+
+    Examples
+    --------
+    >>> fused_step_available("relu_output", 400, 30, "cpu")
+    False
+    """
+    return (model in ("relu_output", "linear") and n <= SMALL_MAX_FEATURES
+            and m <= SMALL_MAX_HIDDEN and torch.device(device).type == "cpu"
+            and backend() == "c")
+
+
+def fused_sparse_uniform_step(params: dict[str, torch.Tensor], stream, inv_probability,
+                              importance: torch.Tensor, model: str, batch: int,
+                              grads: dict[str, torch.Tensor] | None = None
+                              ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Loss and exact gradients on the next sparse uniform batch of a stream, fused in C.
+
+    Gives what ``loss_and_grads(params, x, x, importance, model, True)`` gives for
+    ``x = stream.next_sparse_uniform(inv_probability)`` (up to float rounding), and advances the
+    stream the same way, but never stores x: each model's samples are drawn, pushed through the
+    model and reduced into gradients in small blocks (:func:`~superposition_lib.kernels.
+    small_tied_step`). Check :func:`fused_step_available` first.
+
+    Parameters
+    ----------
+    params : dict of str to Tensor
+        ``W`` (models, m, n) and ``b`` (models, n), float32 on the CPU.
+    stream : UniformStream
+        The training stream, of shape (models, batch, n); advanced by one draw.
+    inv_probability : numpy.ndarray, shape (models, n)
+        float32 ``1 / p``.
+    importance : Tensor, shape (models, n)
+    model : str
+        ``"relu_output"`` or ``"linear"``.
+    batch : int
+        Samples per model.
+    grads : dict of str to Tensor, optional
+        Buffers to write the gradients into (reused between steps); allocated if not given.
+
+    Returns
+    -------
+    loss : Tensor, shape (models,)
+    grads : dict of str to Tensor
+        ``W`` and ``b``, shaped like ``params``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from superposition_lib.data import UniformStream
+    >>> params = {"W": torch.tensor([[[1.0, -1.0]]]), "b": torch.zeros(1, 2)}
+    >>> stream = UniformStream(0, (1, 4096, 2))
+    >>> inv_p = np.ones((1, 2), np.float32)
+    >>> if fused_step_available("relu_output", 2, 1, "cpu"):
+    ...     loss, grads = fused_sparse_uniform_step(params, stream, inv_p, torch.ones(1, 2),
+    ...                                             "relu_output", 4096)
+    ...     assert abs(float(loss[0]) - 1 / 6) < 0.01 and stream.state() == 8192
+    """
+    W, b = params["W"].detach(), params["b"].detach()
+    if grads is None:
+        grads = {"W": torch.empty_like(W), "b": torch.empty_like(b)}
+    loss = torch.empty(W.shape[0])
+    if not small_tied_step(W.numpy(), b.numpy(), importance.numpy(), inv_probability, batch,
+                           model == "relu_output", stream.key, stream.offset,
+                           grads["W"].numpy(), grads["b"].numpy(), loss.numpy()):
+        raise RuntimeError("fused_sparse_uniform_step: not available for these models; check "
+                           "fused_step_available first")
+    stream.offset += W.shape[0] * batch * W.shape[2]
+    return loss, grads

@@ -76,3 +76,39 @@ def test_untied_model_has_output_weights():
                           feature_probability=[0.5])
     params = init_params(spec, torch.Generator().manual_seed(0))
     assert params["W_out"].shape == (1, 3, 6) and params["W"].shape == (1, 6, 3)
+
+
+@pytest.mark.parametrize("model", ["relu_output", "linear"])
+@pytest.mark.parametrize("models,batch,n,m", [(9, 1024, 2, 1), (5, 300, 5, 2), (3, 130, 32, 8)])
+def test_fused_step_equals_the_general_step_on_the_same_batch(model, models, batch, n, m):
+    """Same stream floats, same loss and gradients (float32 rounding), same stream position."""
+    from superposition_lib.data import FeatureDistribution, UniformStream
+    from superposition_lib.models import fused_sparse_uniform_step, fused_step_available
+
+    if not fused_step_available(model, n, m, "cpu"):
+        pytest.skip("no C compiler: the trainer uses the general path")
+    g = torch.Generator().manual_seed(1)
+    p = 0.05 + 0.95 * torch.rand(models, n, generator=g)
+    dist = FeatureDistribution("sparse_uniform", p.tolist())
+    params = {"W": torch.randn(models, m, n, generator=g), "b": 0.1 * torch.randn(models, n)}
+    importance = torch.rand(models, n, generator=g)
+    general, fused = UniformStream(7, (models, batch, n)), UniformStream(7, (models, batch, n))
+    for stream in (general, fused):
+        stream.set_state(12345)  # odd offsets start mid-word
+    x = dist.draw(general)
+    loss, grads = loss_and_grads(params, x, x, importance, model, with_loss=True)
+    f_loss, f_grads = fused_sparse_uniform_step(params, fused, (1.0 / p).numpy(), importance,
+                                                model, batch)
+    assert fused.state() == general.state()
+    torch.testing.assert_close(f_loss, loss, rtol=1e-5, atol=1e-8)
+    for name in ("W", "b"):
+        torch.testing.assert_close(f_grads[name], grads[name], rtol=1e-4, atol=1e-7)
+
+
+def test_fused_step_is_only_offered_where_it_applies():
+    from superposition_lib.models import fused_step_available
+
+    assert not fused_step_available("relu_hidden", 5, 2, "cpu")
+    assert not fused_step_available("relu_output", 33, 2, "cpu")
+    assert not fused_step_available("relu_output", 5, 9, "cpu")
+    assert not fused_step_available("relu_output", 5, 2, "meta")
