@@ -141,5 +141,8 @@ book_module_chapters = {
     "superposition_lib.pca": ["pca-vs-superposition", "continuous-features"],
     "superposition_lib.presets": ["toy-model"],
     "superposition_lib.experiments.toy_model": ["toy-model"],
-    "superposition_lib.figures": ["toy-model"],
+    "superposition_lib.experiments.phase_change": ["phase-change"],
+    "superposition_lib.experiments.uniform_geometry": ["uniform-geometry"],
+    "superposition_lib.geometry": ["uniform-geometry"],
+    "superposition_lib.figures": ["toy-model", "uniform-geometry", "phase-change"],
 }

@@ -25,6 +25,11 @@ The generator is C (``_kernels.c``), compiled with ``$CC`` (default ``gcc``) on 
 releases the GIL during the call, so Python threads filling disjoint parts run in parallel. Without
 a working compiler, :func:`numpy_fill_uniform` (the reference implementation, identical output)
 is used instead and a warning says so.
+
+The same file holds the trainer's other hot loops: :func:`relu_error` (the ReLU output's error
+signal in one pass) and :func:`small_tied_step`, a whole training step (data, forward pass,
+loss and exact gradients) for grids of many tiny tied models, which draws its batch from the
+stream inside the kernel instead of storing it.
 """
 
 from __future__ import annotations
@@ -323,8 +328,10 @@ def relu_error(z: np.ndarray, target: np.ndarray, out: np.ndarray) -> np.ndarray
     return out
 
 
-#: Largest n and m :func:`small_tied_step` handles (its per-model buffers are fixed-size).
-SMALL_MAX_FEATURES, SMALL_MAX_HIDDEN = 32, 8
+#: Largest n :func:`small_tied_step` handles (its per-model buffers are fixed-size).
+SMALL_MAX_FEATURES = 32
+#: Largest m :func:`small_tied_step` handles.
+SMALL_MAX_HIDDEN = 8
 
 
 def small_tied_step(W: np.ndarray, b: np.ndarray, importance: np.ndarray,

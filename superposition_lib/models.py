@@ -342,8 +342,9 @@ def fused_sparse_uniform_step(params: dict[str, torch.Tensor], stream, inv_proba
     Gives what ``loss_and_grads(params, x, x, importance, model, True)`` gives for
     ``x = stream.next_sparse_uniform(inv_probability)`` (up to float rounding), and advances the
     stream the same way, but never stores x: each model's samples are drawn, pushed through the
-    model and reduced into gradients in small blocks (:func:`~superposition_lib.kernels.
-    small_tied_step`). Check :func:`fused_step_available` first.
+    model and reduced into gradients in small blocks
+    (:func:`~superposition_lib.kernels.small_tied_step`). Check :func:`fused_step_available`
+    first.
 
     Parameters
     ----------

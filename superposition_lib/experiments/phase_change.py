@@ -1,0 +1,454 @@
+"""Experiments of the chapter "Superposition as a phase change" (``chapters/phase-change.qmd``).
+
+``phase-change``
+    n = 2 features in m = 1 dimension (ReLU output). Feature 0 has importance 1; the extra
+    feature 1 has relative importance r, one of :data:`RELATIVE_IMPORTANCES` (30 values from
+    0.1 to 10, log-spaced); both have density p, one of :data:`DENSITIES` (30 values from 1 to
+    0.01, log-spaced). Every one of the 900 (r, p) cells trains :data:`SEEDS` models in one
+    batched call; as in the paper, the highest-loss seed of each cell is dropped and the rest
+    vote.
+
+How a model represents the extra feature (:func:`classify`, thresholds as in
+:mod:`~superposition_lib.metrics`): with W = [w₀, w₁] (m = 1),
+
+- ``"not_represented"`` if ``|w₁| ≤ 0.5``;
+- ``"dedicated"`` if ``|w₁| > 0.5`` and ``|w₀| ≤ 0.5`` (feature 1 has the dimension to itself);
+- ``"superposition"`` if both exceed 0.5 and w₀ w₁ < 0 (an antipodal pair);
+- ``"other"`` otherwise (both large with the same sign; not a candidate of the theory).
+
+A cell's class is the most common class among its kept seeds (ties go to the class whose
+models have the lowest mean loss).
+
+The ``paper`` profile trains 10,000 steps with batch 1024 at learning rate 1e-3 (the notebook's
+defaults); ``smoke`` trains the same grid with 3 seeds for a few hundred steps at learning rate
+0.01.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .. import metrics, theory
+from ..config import ExperimentSpec
+from ..run import Run
+from ..store import RunStore
+from . import Experiment, load, register
+
+__all__ = [
+    "CHAPTER",
+    "CLASSES",
+    "DENSITIES",
+    "FIGURES",
+    "RELATIVE_IMPORTANCES",
+    "SEEDS",
+    "cell_frame",
+    "classify",
+    "findings",
+    "model_frame",
+    "phase_frames",
+    "theory_boundaries",
+    "theory_frame",
+]
+
+#: The chapter's file stem.
+CHAPTER = "phase-change"
+
+#: Relative importance r of the extra feature (paper profile): 30 values, 0.1 to 10, log-spaced.
+RELATIVE_IMPORTANCES = tuple(float(v) for v in np.geomspace(0.1, 10.0, 30))
+
+#: Density 1 − S of both features (paper profile): 30 values, 1 to 0.01, log-spaced.
+DENSITIES = tuple(float(v) for v in np.geomspace(1.0, 0.01, 30))
+
+#: Models trained per cell (paper profile); the highest-loss one is dropped.
+SEEDS = 10
+
+#: The classes of :func:`classify`: the theory's three, then anything else.
+CLASSES = (*theory.CLASSES, "other")
+
+#: ‖W_i‖ above which a feature counts as represented (as in the other chapters).
+NORM_THRESHOLD = 0.5
+
+
+def _grid_spec(importances, densities, seeds: int, **training) -> ExperimentSpec:
+    r, p = np.meshgrid(np.asarray(importances), np.asarray(densities), indexing="ij")
+    return ExperimentSpec(
+        model="relu_output", n_features=2, n_hidden=1,
+        feature_probability=tuple((float(q), float(q)) for q in p.ravel()),
+        importance=tuple((1.0, float(x)) for x in r.ravel()),
+        restarts=seeds, seed=0, **training)
+
+
+def _profiles() -> dict:
+    # 9,000 models: the final loss of each is estimated on at most 2^16 samples (enough to rank
+    # the seeds of a cell), and the training loss is kept every 1,000 steps.
+    paper = _grid_spec(RELATIVE_IMPORTANCES, DENSITIES, SEEDS, steps=10_000, batch_size=1024,
+                       history_every=1000, eval_samples=1 << 16)
+    smoke = _grid_spec(RELATIVE_IMPORTANCES, DENSITIES, 3, steps=400, batch_size=256, lr=1e-2,
+                       history_every=100, eval_samples=1 << 12)
+    return {"paper": paper, "smoke": smoke}
+
+
+register(Experiment(
+    "phase-change", CHAPTER,
+    "2 features in 1 dim: extra feature's importance 0.1-10 x density 1-0.01, 30 x 30, 10 seeds",
+    _profiles(), best_of=False))
+
+
+def classify(W) -> np.ndarray:
+    """How each n = 2, m = 1 model represents the extra feature (the rule in the module doc).
+
+    Parameters
+    ----------
+    W : array_like, shape (..., 1, 2)
+        Weights [w₀, w₁]; feature 1 is the extra feature.
+
+    Returns
+    -------
+    numpy.ndarray of str, shape (...)
+        One of :data:`CLASSES` per model.
+
+    Examples
+    --------
+    >>> classify([[[1.0, 0.0]], [[0.1, 0.9]], [[0.8, -0.9]], [[0.8, 0.9]]]).tolist()
+    ['not_represented', 'dedicated', 'superposition', 'other']
+    """
+    W = np.asarray(W, dtype=float)
+    w0, w1 = np.abs(W[..., 0, 0]), np.abs(W[..., 0, 1])
+    antipodal = W[..., 0, 0] * W[..., 0, 1] < 0
+    return np.select(
+        [w1 <= NORM_THRESHOLD, w0 <= NORM_THRESHOLD, antipodal],
+        ["not_represented", "dedicated", "superposition"], "other")
+
+
+def model_frame(run: Run) -> pd.DataFrame:
+    """One row per trained model: its cell, weights, loss, class and whether it is kept.
+
+    Parameters
+    ----------
+    run : Run
+        The ``phase-change`` run with every seed (W of shape (cells · seeds, 1, 2)).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``cell`` (the instance), ``relative_importance`` r, ``density`` p, ``seed``,
+        ``w0``, ``w1``, ``b0``, ``b1``, ``norm_extra`` = ``|w₁|``, ``superposition_extra``
+        (:func:`~superposition_lib.metrics.superposition` of feature 1), ``loss``, ``class``
+        (:func:`classify`) and ``kept`` (False for the highest-loss seed of each cell).
+
+    Examples
+    --------
+    >>> from superposition_lib.train import train
+    >>> from superposition_lib.experiments import get
+    >>> run = train(get("phase-change").spec("smoke").replace(steps=20), progress=False)
+    >>> df = model_frame(run)
+    >>> len(df), int((~df["kept"]).sum())
+    (2700, 900)
+    """
+    W, b = run.W, run.b
+    df = pd.DataFrame({
+        "cell": run.instance,
+        "relative_importance": run.importance[:, 1],
+        "density": run.feature_probability[:, 1],
+        "seed": run.restart,
+        "w0": W[:, 0, 0], "w1": W[:, 0, 1], "b0": b[:, 0], "b1": b[:, 1],
+        "norm_extra": np.abs(W[:, 0, 1]),
+        "superposition_extra": metrics.superposition(W)[:, 1],
+        "loss": run.loss,
+        "class": classify(W),
+    })
+    worst = df.groupby("cell")["loss"].transform("max") == df["loss"]
+    first_worst = worst & ~df[worst].duplicated("cell").reindex(df.index, fill_value=False)
+    df["kept"] = ~first_worst
+    return df
+
+
+def _edges(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Log-midpoint cell edges (lo, hi) around sorted log-spaced centres."""
+    v = np.sort(np.unique(values))
+    mid = np.sqrt(v[1:] * v[:-1])
+    lo = np.r_[v[0] ** 2 / mid[0], mid] if len(v) > 1 else v / 1.5
+    hi = np.r_[mid, v[-1] ** 2 / mid[-1]] if len(v) > 1 else v * 1.5
+    return dict(zip(v, lo)), dict(zip(v, hi))
+
+
+def _add_edges(df: pd.DataFrame) -> pd.DataFrame:
+    for col, short in (("relative_importance", "r"), ("density", "p")):
+        lo, hi = _edges(df[col].to_numpy())
+        df[f"{short}_lo"] = df[col].map(lo)
+        df[f"{short}_hi"] = df[col].map(hi)
+    return df
+
+
+def theory_frame(relative_importances, densities, *, n_features: int = 2) -> pd.DataFrame:
+    """The theoretical phase diagram on a grid, with cell edges for heatmaps.
+
+    Parameters
+    ----------
+    relative_importances, densities : array_like
+        Grid values of r and p (log-spaced).
+    n_features : {2, 3}
+        Model size (see :mod:`~superposition_lib.theory`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        :func:`~superposition_lib.theory.phase_diagram` columns plus ``loss`` (the cheapest
+        candidate's) and the edges ``r_lo``, ``r_hi``, ``p_lo``, ``p_hi``.
+
+    Examples
+    --------
+    >>> theory_frame([0.1, 10.0], [1.0, 0.01])["extra"].tolist()
+    ['not_represented', 'dedicated', 'superposition', 'superposition']
+    """
+    grid = theory.phase_diagram(densities, relative_importances, n_features=n_features)
+    names = list(theory.CANDIDATES[n_features])
+    grid["loss"] = grid[names].min(axis=1)
+    return _add_edges(grid)
+
+
+def theory_boundaries(densities, *, n_features: int = 2) -> pd.DataFrame:
+    """The theoretical boundaries in long form, for drawing lines over a heatmap.
+
+    Parameters
+    ----------
+    densities : array_like
+        Values of p (a fine grid draws smooth lines).
+    n_features : {2, 3}
+        Model size.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``density``, ``relative_importance``, ``boundary`` (``"a|b"``); only points where
+        the pair borders.
+
+    Examples
+    --------
+    >>> theory_boundaries([1.0])[["relative_importance", "boundary"]].values.tolist()
+    [[1.0, 'not_represented|dedicated']]
+    """
+    wide = theory.phase_boundaries(densities, n_features=n_features)
+    long = wide.melt(id_vars="density", var_name="boundary", value_name="relative_importance")
+    return long.dropna().reset_index(drop=True)[["density", "relative_importance", "boundary"]]
+
+
+def cell_frame(models: pd.DataFrame) -> pd.DataFrame:
+    """One row per (r, p) cell: the experiment's class from the kept seeds, and the theory's.
+
+    Parameters
+    ----------
+    models : pandas.DataFrame
+        :func:`model_frame` rows.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``cell``, ``relative_importance``, ``density``, ``class`` (majority of the kept
+        seeds; ties go to the class with the lowest mean loss), ``share`` (fraction of kept seeds
+        in that class), ``best_class`` (the class of the lowest-loss seed), ``norm_extra`` and ``superposition_extra`` (means over the kept seeds),
+        ``loss`` (mean kept loss), ``theory`` (:func:`~superposition_lib.theory.candidate_losses`
+        ``extra``), ``theory_loss`` (the cheapest candidate's expected loss), ``agree``,
+        ``near_boundary`` (a neighbouring cell of the grid has another theoretical class), and
+        the cell edges ``r_lo``, ``r_hi``, ``p_lo``, ``p_hi``.
+
+    Examples
+    --------
+    >>> from superposition_lib.train import train
+    >>> from superposition_lib.experiments import get
+    >>> run = train(get("phase-change").spec("smoke").replace(steps=20), progress=False)
+    >>> cells = cell_frame(model_frame(run))
+    >>> len(cells), set(cells["theory"]) <= set(CLASSES)
+    (900, True)
+    """
+    kept = models[models["kept"]]
+    votes = (kept.groupby(["cell", "class"])
+             .agg(count=("loss", "size"), mean_loss=("loss", "mean")).reset_index()
+             .sort_values(["cell", "count", "mean_loss"], ascending=[True, False, True]))
+    winner = votes.drop_duplicates("cell").set_index("cell")
+    g = kept.groupby("cell")
+    cells = g[["relative_importance", "density"]].first()
+    cells["class"] = winner["class"]
+    cells["share"] = winner["count"] / g.size()
+    cells["best_class"] = kept.sort_values("loss").drop_duplicates("cell").set_index("cell")[
+        "class"]
+    cells[["norm_extra", "superposition_extra", "loss"]] = g[
+        ["norm_extra", "superposition_extra", "loss"]].mean()
+    cells = cells.reset_index()
+    th = theory.candidate_losses(cells["density"], cells["relative_importance"])
+    cells["theory"] = th["extra"].to_numpy()
+    cells["theory_loss"] = th[list(theory.CANDIDATES[2])].min(axis=1).to_numpy()
+    cells["agree"] = cells["class"] == cells["theory"]
+    ri = cells["relative_importance"].rank(method="dense").astype(int)
+    pi = cells["density"].rank(method="dense").astype(int)
+    label = dict(zip(zip(ri, pi), cells["theory"]))
+    cells["near_boundary"] = [
+        any(label.get((a + da, b + db), t) != t for da, db in ((1, 0), (-1, 0), (0, 1), (0, -1)))
+        for a, b, t in zip(ri, pi, cells["theory"])]
+    return _add_edges(cells)
+
+
+def phase_frames(profile: str | None = None, *, store: RunStore | None = None
+                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The ``phase-change`` run as (models, cells) frames.
+
+    Parameters
+    ----------
+    profile : str, optional
+        ``"paper"`` or ``"smoke"``; defaults to the current profile.
+    store : RunStore, optional
+        Where runs are cached.
+
+    Returns
+    -------
+    models : pandas.DataFrame
+        :func:`model_frame`.
+    cells : pandas.DataFrame
+        :func:`cell_frame`.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> models, cells = phase_frames("smoke", store=RunStore(tempfile.mkdtemp()))
+    >>> len(cells)
+    900
+    """
+    models = model_frame(load("phase-change", profile, store=store))
+    return models, cell_frame(models)
+
+
+def _near_candidate(models: pd.DataFrame, tol: float = 0.1) -> float:
+    """Fraction of models whose (|w₀|, |w₁|) lie within ``tol`` of a candidate's."""
+    if "w0" not in models.columns:
+        return np.nan
+    w = np.abs(models[["w0", "w1"]].to_numpy())
+    candidates = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    dist = np.abs(w[:, None, :] - candidates[None]).max(axis=2).min(axis=1)
+    return float((dist < tol).mean())
+
+
+def findings(cells: pd.DataFrame, models: pd.DataFrame) -> dict:
+    """The numbers the chapter states.
+
+    Parameters
+    ----------
+    cells : pandas.DataFrame
+        :func:`cell_frame` rows.
+    models : pandas.DataFrame
+        :func:`model_frame` rows.
+
+    Returns
+    -------
+    dict
+        ``cells``, ``agreement`` (fraction of cells where the classes agree),
+        ``agreement_best`` (the same with the lowest-loss seed's class),
+        ``best_disagree_near_boundary`` (fraction of those disagreements next to a boundary),
+        ``agreement_interior`` (among cells not next to a theoretical boundary),
+        ``disagree_near_boundary`` (fraction of disagreeing cells next to a boundary),
+        ``confusion`` (theory class -> experiment class -> cells), ``unanimous`` (fraction of
+        cells whose kept seeds all agree), ``other_models`` (models of class "other"),
+        ``near_candidate`` (fraction of kept models with ``|w₀|`` and ``|w₁|`` both within 0.1
+        of one candidate's, [1, 0], [0, 1] or [1, 1]),
+        ``loss_ratio`` (median over cells of kept mean loss / theoretical loss) and
+        ``n2_threshold`` (the highest density at which superposition wins for some r, from
+        :func:`~superposition_lib.theory.phase_boundaries` on a fine grid); and, when both
+        frames carry ``cell``: ``kept_matching`` (fraction of kept models in their cell's
+        theoretical class), ``stuck`` (fraction of kept models in theoretically superposed cells
+        that represent only one feature), ``mixed_cells`` (such cells with seeds of both kinds)
+        and ``superposition_lower`` (fraction of mixed cells where the superposed seeds have the
+        lower mean loss).
+
+    Examples
+    --------
+    >>> cells = pd.DataFrame({"class": ["dedicated", "superposition"],
+    ...                       "theory": ["dedicated", "not_represented"],
+    ...                       "agree": [True, False], "near_boundary": [False, True],
+    ...                       "share": [1.0, 0.6], "loss": [1.0, 1.0], "theory_loss": [1.0, 0.5]})
+    >>> models = pd.DataFrame({"class": ["dedicated", "other"], "kept": True})
+    >>> f = findings(cells, models)
+    >>> f["agreement"], f["disagree_near_boundary"], f["other_models"]
+    (0.5, 1.0, 1)
+    """
+    disagree = cells[~cells["agree"]]
+    kept = models[models["kept"]]
+    if "cell" in kept.columns and "theory" in cells.columns:
+        kept = kept.merge(cells[["cell", "theory"]], on="cell")
+        sup = kept[kept["theory"] == "superposition"]
+        by_class = sup.groupby(["cell", "class"])["loss"].mean().unstack()
+        single = by_class.reindex(columns=["not_represented", "dedicated"]).min(axis=1)
+        mixed = by_class.reindex(columns=["superposition"]).join(single.rename("single"))
+        mixed = mixed.dropna()
+        local = {"kept_matching": float((kept["class"] == kept["theory"]).mean()),
+                 "stuck": float(sup["class"].isin(["not_represented", "dedicated"]).mean()),
+                 "mixed_cells": int(len(mixed)),
+                 "superposition_lower": (float((mixed["superposition"] < mixed["single"]).mean())
+                                         if len(mixed) else np.nan)}
+    else:
+        local = {"kept_matching": np.nan, "stuck": np.nan, "mixed_cells": 0,
+                 "superposition_lower": np.nan}
+    interior = cells[~cells["near_boundary"]]
+    confusion = pd.crosstab(cells["theory"], cells["class"])
+    fine = np.geomspace(0.01, 1.0, 2001)
+    wins = theory.phase_boundaries(fine)["not_represented|superposition"].notna().to_numpy()
+    return {
+        "cells": int(len(cells)),
+        "agreement": float(cells["agree"].mean()),
+        "agreement_best": (float((cells["best_class"] == cells["theory"]).mean())
+                           if "best_class" in cells.columns else np.nan),
+        "best_disagree_near_boundary": (
+            float(cells[cells["best_class"] != cells["theory"]]["near_boundary"].mean())
+            if "best_class" in cells.columns and (cells["best_class"] != cells["theory"]).any()
+            else np.nan),
+        "agreement_interior": float(interior["agree"].mean()) if len(interior) else np.nan,
+        "disagree_near_boundary": (float(disagree["near_boundary"].mean()) if len(disagree)
+                                   else np.nan),
+        "confusion": {t: {c: int(v) for c, v in row.items() if v}
+                      for t, row in confusion.iterrows()},
+        "unanimous": float((cells["share"] == 1).mean()),
+        "other_models": int((models[models["kept"]]["class"] == "other").sum()),
+        "near_candidate": _near_candidate(models[models["kept"]]),
+        "loss_ratio": float(np.median(cells["loss"] / cells["theory_loss"])),
+        "n2_threshold": float(fine[wins].max()) if wins.any() else np.nan,
+        **local,
+    }
+
+
+def _fine_densities() -> np.ndarray:
+    return np.geomspace(0.01, 1.0, 400)
+
+
+def figure_phase_n2(profile: str | None = None, *, store: RunStore | None = None):
+    """The chapter's ``fig-phase-n2``: (chart, data).
+
+    Examples
+    --------
+    >>> FIGURES["fig-phase-n2"] is figure_phase_n2
+    True
+    """
+    from .. import figures
+
+    models, cells = phase_frames(profile, store=store)
+    boundaries = theory_boundaries(_fine_densities())
+    return (figures.phase_diagram(cells, models, boundaries),
+            {"cells": cells, "models": models, "boundaries": boundaries})
+
+
+def figure_phase_n3(profile: str | None = None, *, store: RunStore | None = None):
+    """The chapter's ``fig-phase-n3`` (theory only, so ``profile`` and ``store`` are unused).
+
+    Examples
+    --------
+    >>> FIGURES["fig-phase-n3"] is figure_phase_n3
+    True
+    """
+    from .. import figures
+
+    grid = theory_frame(np.geomspace(0.1, 10.0, 60), np.geomspace(1.0, 0.01, 60), n_features=3)
+    boundaries = theory_boundaries(_fine_densities(), n_features=3)
+    return figures.candidate_diagram(grid, boundaries), {"theory": grid,
+                                                         "boundaries": boundaries}
+
+
+#: The chapter's figures by label: functions ``(profile, store) -> (chart, data[, static])``.
+FIGURES = {"fig-phase-n2": figure_phase_n2, "fig-phase-n3": figure_phase_n3}
