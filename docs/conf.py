@@ -138,6 +138,7 @@ book_module_chapters = {
     "superposition_lib.run": ["toy-model", "learning-dynamics"],
     "superposition_lib.metrics": ["uniform-geometry", "phase-change"],
     "superposition_lib.theory": ["phase-change"],
+    "superposition_lib.dynamics": ["learning-dynamics"],
     "superposition_lib.pca": ["pca-vs-superposition", "continuous-features"],
     "superposition_lib.presets": ["toy-model"],
     "superposition_lib.experiments.toy_model": ["toy-model"],
@@ -145,4 +146,7 @@ book_module_chapters = {
     "superposition_lib.experiments.uniform_geometry": ["uniform-geometry"],
     "superposition_lib.geometry": ["uniform-geometry"],
     "superposition_lib.figures": ["toy-model", "uniform-geometry", "phase-change"],
+    "superposition_lib.figures.toy_model": ["toy-model"],
+    "superposition_lib.figures.uniform_geometry": ["uniform-geometry"],
+    "superposition_lib.figures.phase_change": ["phase-change"],
 }

@@ -159,19 +159,22 @@ def test_ctrl_c_in_the_middle_of_a_step_resumes_exactly(tmp_path, monkeypatch):
 
     spec = ExperimentSpec(**{**TINY, "snapshot_every": 25})
     checkpoint = tmp_path / "ckpt.pt"
-    real = train_module.loss_and_grads
     calls = []
 
-    def interrupted_mid_step(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 70:
-            os.kill(os.getpid(), signal.SIGINT)  # arrives before this step's update
-        return real(*args, **kwargs)
+    def interrupted_mid_step(real):
+        def step(*args, **kwargs):
+            calls.append(1)
+            if len(calls) == 70:
+                os.kill(os.getpid(), signal.SIGINT)  # arrives before this step's update
+            return real(*args, **kwargs)
+        return step
 
-    monkeypatch.setattr(train_module, "loss_and_grads", interrupted_mid_step)
+    # whichever of the two step functions the trainer uses for this spec
+    for name in ("loss_and_grads", "fused_sparse_uniform_step"):
+        monkeypatch.setattr(train_module, name, interrupted_mid_step(getattr(train_module, name)))
     with pytest.raises(KeyboardInterrupt):
         train(spec, progress=False, checkpoint=checkpoint)
-    monkeypatch.setattr(train_module, "loss_and_grads", real)
+    monkeypatch.undo()
     assert len(calls) == 70
     resumed = train(spec, progress=False, checkpoint=checkpoint)
     straight = train(spec, progress=False)
@@ -179,3 +182,32 @@ def test_ctrl_c_in_the_middle_of_a_step_resumes_exactly(tmp_path, monkeypatch):
     np.testing.assert_array_equal(resumed.history_loss, straight.history_loss)
     np.testing.assert_array_equal(resumed.snapshots.W, straight.snapshots.W)
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+@pytest.mark.parametrize("model", ["relu_output", "linear", "relu_hidden", "absolute_value"])
+def test_snapshot_loss_is_the_loss_on_the_fixed_evaluation_batch(model):
+    """The chunked snapshot loss equals the plain forward pass on the whole fixed batch."""
+    import torch
+
+    from superposition_lib.data import FeatureDistribution
+    from superposition_lib.models import forward, per_model_loss
+    from superposition_lib.train import SNAPSHOT_BATCH, _FixedBatchLoss, _seeds
+
+    spec = ExperimentSpec(**{**TINY, "model": model, "n_hidden": 3, "snapshot_every": 75,
+                             "importance": [1.0, 0.5, 2.0, 0.1, 0.3]})
+    run = train(spec, progress=False)
+    dist = FeatureDistribution.from_spec(spec)
+    x = dist.sample(SNAPSHOT_BATCH, _seeds(spec)[2])
+    importance = torch.as_tensor(spec.importance_array(), dtype=torch.float32)
+    snaps = run.snapshots
+    for k in range(len(snaps.steps)):
+        params = {"W": torch.from_numpy(snaps.W[k]), "b": torch.from_numpy(snaps.b[k])}
+        if snaps.W_out is not None:
+            params["W_out"] = torch.from_numpy(snaps.W_out[k])
+        expected = per_model_loss(forward(params, x, model), dist.target(x), importance)
+        np.testing.assert_allclose(snaps.loss[k], expected.numpy(), rtol=1e-5)
+        # the same in several chunks (a buffer of 300 samples: chunks of 300, ..., 196)
+        chunked = _FixedBatchLoss(x, dist.target(x), importance, model,
+                                  buffer=300 * spec.n_models * spec.n_features)
+        assert len(chunked.pieces) == 14
+        np.testing.assert_allclose(chunked(params).numpy(), expected.numpy(), rtol=1e-5)

@@ -1,0 +1,306 @@
+"""Altair figures of the book: one house theme, one function per figure, offline export.
+
+Every figure function takes tidy :class:`pandas.DataFrame` objects (as produced by the
+``superposition_lib.experiments`` modules) and returns an Altair chart. Each chapter's figures
+live in a submodule of the same name (:mod:`~superposition_lib.figures.toy_model`,
+:mod:`~superposition_lib.figures.uniform_geometry`,
+:mod:`~superposition_lib.figures.phase_change`) and are re-exported here. This module holds what
+they share. Charts need no network:
+
+- :func:`setup` (called once at the top of every chapter) enables the house theme and a renderer
+  that writes ``<div id=…></div><script>vegaEmbed(…)</script>`` and includes vl-convert's Vega
+  JavaScript bundle once per page (per kernel), so a rendered Quarto page draws its charts from
+  the page itself, not from a CDN;
+- :func:`export` writes a figure as standalone offline HTML, SVG, PNG, its Vega-Lite JSON and its
+  data as CSV, so it can be cited and re-plotted.
+
+Examples
+--------
+>>> import pandas as pd
+>>> features = pd.DataFrame({"model": "ReLU", "instance": 0, "density": 1.0, "feature": [0, 1],
+...                          "importance": [1.0, 0.9], "norm": [1.0, 0.0],
+...                          "superposition": [0.0, 0.0], "bias": [0.0, 0.5]})
+>>> gram = pd.DataFrame({"model": "ReLU", "instance": 0, "density": 1.0, "i": [0, 0, 1, 1],
+...                      "j": [0, 1, 0, 1], "value": [1.0, 0.0, 0.0, 0.0]})
+>>> chart = basic_results(features, gram)
+>>> chart.to_dict(validate=True)["$schema"].startswith("https://vega.github.io/schema/vega-lite")
+True
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+
+import altair as alt
+import pandas as pd
+
+__all__ = [
+    "FIGURES_ENV",
+    "RENDERER",
+    "THEME",
+    "basic_results",
+    "candidate_diagram",
+    "chart_svg",
+    "export",
+    "export_chapter_figures",
+    "intro_geometry",
+    "intro_geometry_static",
+    "pentagon_transition",
+    "phase_diagram",
+    "polytope_mix_chart",
+    "renderer",
+    "setup",
+    "theme",
+    "uniform_dimensionality",
+]
+
+#: Name of the registered house theme.
+THEME = "superposition"
+#: Name of the registered offline renderer.
+RENDERER = "superposition_offline"
+#: Environment variable overriding where :func:`export_chapter_figures` writes by default.
+FIGURES_ENV = "SUPERPOSITION_FIGURES"
+
+_FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif"
+
+
+def theme() -> dict:
+    """The house theme: fonts, sizes and a quiet frame, as a Vega-Lite config.
+
+    Examples
+    --------
+    >>> theme()["config"]["view"]["stroke"] is None
+    True
+    """
+    return {"config": {
+        "font": _FONT,
+        "view": {"stroke": None, "continuousWidth": 300, "continuousHeight": 220},
+        "axis": {"labelFontSize": 11, "titleFontSize": 12, "titleFontWeight": "normal",
+                 "gridColor": "#e8e8e8", "domainColor": "#888", "tickColor": "#888"},
+        "header": {"labelFontSize": 12, "titleFontSize": 12},
+        "legend": {"labelFontSize": 11, "titleFontSize": 12, "titleFontWeight": "normal"},
+        "title": {"fontSize": 14, "fontWeight": "normal", "anchor": "start"},
+        "range": {"category": ["#4269d0", "#efb118", "#ff725c", "#6cc5b0", "#3ca951",
+                               "#ff8ab7", "#a463f2", "#97bbf5", "#9c6b4e", "#9498a0"]},
+    }}
+
+
+alt.theme.register(THEME, enable=False)(theme)
+
+_bundle_done = False
+
+
+def renderer(spec: dict, **metadata) -> dict:
+    """Altair renderer emitting a ``div`` and a ``vegaEmbed`` call, with no network.
+
+    The first chart of a kernel (a page) also carries vl-convert's JavaScript bundle, which
+    defines ``vegaEmbed``; later charts reuse it.
+
+    Parameters
+    ----------
+    spec : dict
+        A Vega-Lite specification.
+    **metadata
+        Renderer options passed by Altair (unused).
+
+    Returns
+    -------
+    dict
+        A MIME bundle with a ``text/html`` entry.
+
+    Examples
+    --------
+    >>> out = renderer({"mark": "point"})["text/html"]
+    >>> "vegaEmbed(" in out and out.count("<div id=") == 1
+    True
+    """
+    global _bundle_done
+    div = f"vis-{uuid.uuid4().hex[:12]}"
+    parts = []
+    if not _bundle_done:
+        import vl_convert as vlc
+
+        parts.append(f'<script type="text/javascript">{vlc.javascript_bundle()}</script>')
+        _bundle_done = True
+    payload = json.dumps(spec).replace("</", "<\\/")
+    parts.append(f'<div id="{div}" class="superposition-figure"></div>')
+    parts.append(
+        '<script type="text/javascript">(function(){'
+        f'var el=document.getElementById("{div}");\n'
+        f'var spec={payload};\n'
+        'function draw(){window.vegaEmbed(el,spec,{"renderer":"svg","actions":{"export":true,'
+        '"source":false,"compiled":false,"editor":false}}).catch(function(e){'
+        'el.textContent="Chart error: "+e;console.error(e);});}'
+        'if(window.vegaEmbed){draw();}else{window.addEventListener("load",draw);}'
+        '})();</script>')
+    return {"text/html": "\n".join(parts)}
+
+
+alt.renderers.register(RENDERER, renderer)
+
+
+def setup(*, bundle: bool = True) -> None:
+    """Enable the house theme and the offline renderer; call once at the top of a chapter.
+
+    Parameters
+    ----------
+    bundle : bool
+        Whether the next chart should include the Vega JavaScript bundle (True: a new page).
+
+    Examples
+    --------
+    >>> setup()
+    >>> alt.renderers.active == RENDERER and alt.theme.active == THEME
+    True
+    """
+    global _bundle_done
+    alt.theme.enable(THEME)
+    alt.renderers.enable(RENDERER)
+    _bundle_done = not bundle
+
+
+# ------------------------------------------------------------------------------ export
+def chart_svg(chart: alt.TopLevelMixin) -> str:
+    """Render a chart to SVG with vl-convert (no browser, no network).
+
+    Parameters
+    ----------
+    chart : altair.TopLevelMixin
+
+    Returns
+    -------
+    str
+        The SVG document.
+
+    Examples
+    --------
+    >>> chart_svg(alt.Chart(pd.DataFrame({"x": [1]})).mark_point().encode(x="x:Q"))[:4]
+    '<svg'
+    """
+    import vl_convert as vlc
+
+    return vlc.vegalite_to_svg(chart.to_json(), vl_version=_vl_version())
+
+
+def _vl_version() -> str:
+    major, minor = alt.SCHEMA_VERSION.lstrip("v").split(".")[:2]
+    return f"{major}.{minor}"
+
+
+def export(chart: alt.TopLevelMixin, data: pd.DataFrame | Mapping[str, pd.DataFrame], name: str,
+           out_dir: str | os.PathLike, *, static: alt.TopLevelMixin | None = None) -> list[Path]:
+    """Write a figure as offline HTML, SVG, PNG, Vega-Lite JSON and its data as CSV.
+
+    Parameters
+    ----------
+    chart : altair chart
+        The figure.
+    data : DataFrame or mapping of str to DataFrame
+        The tidy data behind it; a mapping writes one CSV per entry (``NAME-KEY.csv``).
+    name : str
+        File stem, e.g. ``"fig-intro"``.
+    out_dir : path
+        Directory to write into (created if needed).
+    static : altair chart, optional
+        What SVG and PNG show instead of ``chart`` (e.g. small multiples of every slider
+        position, which a static image of an interactive chart cannot show).
+
+    Returns
+    -------
+    list of Path
+        The files written: ``NAME.html`` (standalone, with the Vega JavaScript inlined),
+        ``NAME.svg``, ``NAME.png``, ``NAME.vl.json`` and the CSV file(s).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> df = pd.DataFrame({"x": [0, 1], "y": [1, 0]})
+    >>> paths = export(alt.Chart(df).mark_line().encode(x="x:Q", y="y:Q"), df, "demo",
+    ...                tempfile.mkdtemp())
+    >>> sorted(p.suffix for p in paths)
+    ['.csv', '.html', '.json', '.png', '.svg']
+    """
+    import vl_convert as vlc
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    spec = chart.to_json()
+    static_spec = spec if static is None else static.to_json()
+    paths = [out / f"{name}.html", out / f"{name}.svg", out / f"{name}.png",
+             out / f"{name}.vl.json"]
+    chart.save(str(paths[0]), inline=True, embed_options={"renderer": "svg"})
+    vl = _vl_version()
+    paths[1].write_text(vlc.vegalite_to_svg(static_spec, vl_version=vl), encoding="utf-8")
+    paths[2].write_bytes(vlc.vegalite_to_png(static_spec, vl_version=vl, scale=2))
+    paths[3].write_text(spec, encoding="utf-8")
+    frames = {"": data} if isinstance(data, pd.DataFrame) else dict(data)
+    for key, df in frames.items():
+        path = out / (f"{name}-{key}.csv" if key else f"{name}.csv")
+        df.to_csv(path, index=False)
+        paths.append(path)
+    return paths
+
+
+def export_chapter_figures(chapter: str | None = None, *, out_dir: str | os.PathLike | None = None,
+                           profile: str | None = None, store=None) -> dict[str, list[Path]]:
+    """Export every figure of a chapter (or of all chapters) with :func:`export`.
+
+    Parameters
+    ----------
+    chapter : str, optional
+        A chapter's file stem (e.g. ``"toy-model"``); all chapters if omitted.
+    out_dir : path, optional
+        Root directory; files go to ``out_dir/CHAPTER/``. Defaults to ``$SUPERPOSITION_FIGURES``,
+        else ``chapters/figures``.
+    profile : str, optional
+        Experiment profile (default ``$SUPERPOSITION_PROFILE``, else ``paper``).
+    store : RunStore, optional
+        Where runs are loaded from (and trained into when missing).
+
+    Returns
+    -------
+    dict of str to list of Path
+        Files written per figure label.
+
+    Raises
+    ------
+    ValueError
+        For an unknown chapter.
+
+    Examples
+    --------
+    >>> export_chapter_figures("nope")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown chapter 'nope'; chapters with figures are toy-model, ...
+    """
+    from ..experiments import chapter_figures
+
+    registry = chapter_figures()
+    if chapter is not None and chapter not in registry:
+        raise ValueError(f"unknown chapter {chapter!r}; chapters with figures are "
+                         f"{', '.join(registry)}")
+    root = Path(out_dir or os.environ.get(FIGURES_ENV) or "chapters/figures")
+    written = {}
+    for ch, figs in registry.items():
+        if chapter is not None and ch != chapter:
+            continue
+        for label, build in figs.items():
+            chart, data, *static = build(profile=profile, store=store)
+            written[label] = export(chart, data, label, root / ch,
+                                    static=static[0] if static else None)
+    return written
+
+
+# The chapters' figures (imported last: they use nothing from this module at import time).
+from .phase_change import candidate_diagram, phase_diagram
+from .toy_model import basic_results, intro_geometry, intro_geometry_static
+from .uniform_geometry import (
+    pentagon_transition,
+    polytope_mix_chart,
+    uniform_dimensionality,
+)
