@@ -60,8 +60,9 @@ def phase_diagram(cells: pd.DataFrame, models: pd.DataFrame,
     Returns
     -------
     altair.VConcatChart
-        Top: theory and experiment as heatmaps over (density, r), with the theoretical
-        boundaries drawn over both and tooltips per cell. Clicking a cell of the trained diagram
+        Top: theory and experiment as heatmaps over (density, r), and the cells where they
+        disagree (the others faded), with the theoretical boundaries drawn over all three and
+        tooltips per cell. Clicking a cell of the trained diagram
         selects it (outlined in both); below, every seed's w₀, w₁, b₀ and b₁ in that cell (the
         dropped seed in grey).
 
@@ -103,19 +104,25 @@ def phase_diagram(cells: pd.DataFrame, models: pd.DataFrame,
            alt.Tooltip("loss:Q", format=".3g", title="mean loss (trained)"),
            alt.Tooltip("theory_loss:Q", format=".3g", title="loss (theory)")]
 
-    def heat(field: str, title: str, selects: bool) -> alt.LayerChart:
+    def heat(field: str, title: str, selects: bool = False,
+             only_disagreements: bool = False) -> alt.LayerChart:
         rect = alt.Chart(df).mark_rect(clip=True).encode(
             x=x, x2="p_hi:Q", y=y, y2="r_hi:Q",
             color=alt.Color(f"{field}:N", scale=_PHASE_SCALE, title="extra feature"),
             stroke=alt.condition(pick, alt.value("#1f1f1f"), alt.value(None)),
             strokeWidth=alt.condition(pick, alt.value(2), alt.value(0)),
             tooltip=tip)
+        if only_disagreements:
+            rect = rect.encode(opacity=alt.condition("datum.agree", alt.value(0.08),
+                                                     alt.value(1)))
         rect = rect.add_params(pick) if selects else rect
         return alt.layer(rect, _boundary_lines(boundaries)).properties(
-            width=300, height=260, title=title)
+            width=240, height=240, title=title)
 
-    top = alt.hconcat(heat("theory", "theory: the cheapest candidate", False),
-                      heat("class", "trained: majority of the kept seeds (click a cell)", True))
+    top = alt.hconcat(heat("theory", "theory: the cheapest candidate"),
+                      heat("class", "trained: majority of kept seeds (click)", selects=True),
+                      heat("class", "where they disagree (trained class)",
+                           only_disagreements=True))
     # One row per cell with a column per (parameter, seed), folded back in the browser: a
     # tenth of the size of one row per (model, parameter).
     names = ["w0", "w1", "b0", "b1"]
@@ -134,7 +141,7 @@ def phase_diagram(cells: pd.DataFrame, models: pd.DataFrame,
             domain=[True, False], range=["#1f1f1f", "#c8c8c8"]),
             legend=alt.Legend(labelExpr="datum.value ? 'kept' : 'dropped (highest loss)'")),
         tooltip=["seed:O", "parameter:N", alt.Tooltip("value:Q", format=".3f"), "kept:N"],
-    ).properties(width=640, height=110,
+    ).properties(width=780, height=110,
                  title="the selected cell: every seed's weights and biases (1 = the extra "
                        "feature)")
     zero = alt.Chart(pd.DataFrame({"value": [0.0]})).mark_rule(color="#888").encode(x="value:Q")
