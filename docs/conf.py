@@ -149,4 +149,6 @@ book_module_chapters = {
     "superposition_lib.figures.toy_model": ["toy-model"],
     "superposition_lib.figures.uniform_geometry": ["uniform-geometry"],
     "superposition_lib.figures.phase_change": ["phase-change"],
+    "superposition_lib.figures.learning_dynamics": ["learning-dynamics"],
+    "superposition_lib.experiments.learning_dynamics": ["learning-dynamics"],
 }

@@ -224,7 +224,7 @@ def list_experiments(chapter: str | None = None) -> list[Experiment]:
     Examples
     --------
     >>> sorted({e.chapter for e in list_experiments()})
-    ['phase-change', 'toy-model', 'uniform-geometry']
+    ['learning-dynamics', 'phase-change', 'toy-model', 'uniform-geometry']
     """
     return [e for e in REGISTRY.values() if chapter is None or e.chapter == chapter]
 
@@ -276,7 +276,8 @@ def chapter_figures() -> dict[str, dict]:
     >>> sorted(chapter_figures()["toy-model"])
     ['fig-basic', 'fig-intro']
     """
-    return {m.CHAPTER: dict(m.FIGURES) for m in (toy_model, uniform_geometry, phase_change)}
+    return {m.CHAPTER: dict(m.FIGURES)
+            for m in (toy_model, uniform_geometry, phase_change, learning_dynamics)}
 
 
-from . import phase_change, toy_model, uniform_geometry
+from . import learning_dynamics, phase_change, toy_model, uniform_geometry

@@ -4,7 +4,8 @@ Every figure function takes tidy :class:`pandas.DataFrame` objects (as produced 
 ``superposition_lib.experiments`` modules) and returns an Altair chart. Each chapter's figures
 live in a submodule of the same name (:mod:`~superposition_lib.figures.toy_model`,
 :mod:`~superposition_lib.figures.uniform_geometry`,
-:mod:`~superposition_lib.figures.phase_change`) and are re-exported here. This module holds what
+:mod:`~superposition_lib.figures.phase_change`,
+:mod:`~superposition_lib.figures.learning_dynamics`) and are re-exported here. This module holds what
 they share. Charts need no network:
 
 - :func:`setup` (called once at the top of every chapter) enables the house theme and a renderer
@@ -49,11 +50,16 @@ __all__ = [
     "export_chapter_figures",
     "intro_geometry",
     "intro_geometry_static",
+    "jump_chart",
+    "jump_statistics",
     "pentagon_transition",
     "phase_diagram",
     "polytope_mix_chart",
     "renderer",
     "setup",
+    "stage_explorer",
+    "stage_paths",
+    "superposition_over_training",
     "theme",
     "uniform_dimensionality",
 ]
@@ -297,6 +303,13 @@ def export_chapter_figures(chapter: str | None = None, *, out_dir: str | os.Path
 
 
 # The chapters' figures (imported last: they use nothing from this module at import time).
+from .learning_dynamics import (
+    jump_chart,
+    jump_statistics,
+    stage_explorer,
+    stage_paths,
+    superposition_over_training,
+)
 from .phase_change import candidate_diagram, phase_diagram
 from .toy_model import basic_results, intro_geometry, intro_geometry_static
 from .uniform_geometry import (

@@ -1,0 +1,402 @@
+"""Figures of the chapter "Learning dynamics" (``chapters/learning-dynamics.qmd``)."""
+
+from __future__ import annotations
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+from ..dynamics import LEVELS, STAGES
+
+__all__ = [
+    "jump_chart",
+    "jump_statistics",
+    "stage_explorer",
+    "stage_paths",
+    "superposition_over_training",
+]
+
+#: Colours of the stages: the paper's A-D in a sequential order, the extra ones in greys.
+_STAGE_SCALE = alt.Scale(domain=list(STAGES),
+                         range=["#c8c8c8", "#4269d0", "#efb118", "#e4572e", "#97bbf5",
+                                "#6f6f6f"])
+_SET_SCALE = alt.Scale(domain=["set 0 (features 0-2)", "set 1 (features 3-5)"],
+                       range=["#4269d0", "#e4572e"])
+_LEVEL_NAMES = {0.0: "0", 1 / 3: "1/3", 2 / 5: "2/5", 1 / 2: "1/2", 2 / 3: "2/3", 3 / 4: "3/4",
+                1.0: "1"}
+
+
+def _log_step(title: str = "training step", domain=None) -> alt.X:
+    scale = alt.Scale(type="log", nice=False) if domain is None else alt.Scale(
+        type="log", nice=False, domain=list(domain))
+    return alt.X("step:Q", title=title, scale=scale, axis=alt.Axis(format="~s"))
+
+
+def jump_chart(trajectory: pd.DataFrame, jumps: pd.DataFrame) -> alt.VConcatChart:
+    """One model's feature dimensionalities and loss over training, linked by a brush.
+
+    Parameters
+    ----------
+    trajectory : pandas.DataFrame
+        :func:`~superposition_lib.experiments.learning_dynamics.trajectory_frame`: ``step``,
+        ``loss`` and one ``D|i`` column per feature.
+    jumps : pandas.DataFrame
+        The model's :func:`~superposition_lib.dynamics.energy_level_jumps` rows (``feature``,
+        ``step``, ``step_start``, ``step_end``, ``level_before``, ``level_after``,
+        ``loss_change``).
+
+    Returns
+    -------
+    altair.VConcatChart
+        Top: every feature's D_i against step (log x), with dashed guides at the levels 0, 1/3,
+        2/5, 1/2 and 2/3 and a dot at every jump; below, the loss on the same steps. Dragging
+        over the loss curve selects a range of steps: the features with a jump inside it are
+        drawn thick and coloured, the rest fade. Tooltips name the feature, step and D_i.
+
+    Examples
+    --------
+    >>> steps = np.array([1, 10, 100, 1000])
+    >>> traj = pd.DataFrame({"step": steps, "loss": [0.3, 0.2, 0.15, 0.1],
+    ...                      "D|0": [0.2, 0.4, 0.4, 0.5], "D|1": [0.2, 0.5, 0.5, 0.5]})
+    >>> jumps = pd.DataFrame({"feature": [0], "step": [316.0], "step_start": [100],
+    ...                       "step_end": [1000], "level_before": [0.4], "level_after": [0.5],
+    ...                       "loss_change": [-0.05]})
+    >>> len(jump_chart(traj, jumps).to_dict(validate=True)["vconcat"])
+    2
+    """
+    traj = trajectory.round(5)
+    dcols = [c for c in traj.columns if c.startswith("D|")]
+    domain = (int(traj["step"].min()), int(traj["step"].max()))
+    x = _log_step(domain=domain)
+    brush = alt.selection_interval(name="window", encodings=["x"])
+    lines = alt.Chart(traj).transform_fold(dcols, as_=["key", "D"]).transform_calculate(
+        feature="toNumber(split(datum.key, '|')[1])").mark_line(
+        color="#9a9a9a", strokeWidth=1, opacity=0.6, clip=True).encode(
+        x=x, y=alt.Y("D:Q", title="feature dimensionality Dᵢ",
+                     scale=alt.Scale(domain=[0, 1])),
+        detail="feature:N",
+        tooltip=[alt.Tooltip("feature:N"), alt.Tooltip("step:Q", format=","),
+                 alt.Tooltip("D:Q", format=".3f", title="Dᵢ")])
+    # The features that jump inside the brushed window: for every jump, the whole trajectory
+    # of its feature, with the jump's step in the field the brush tests ("step") and the
+    # trajectory's own step in "t".
+    long = traj.melt(id_vars=["step"], value_vars=dcols, var_name="key", value_name="D")
+    long["feature"] = long["key"].str.split("|").str[1].astype(int)
+    j = jumps[["feature", "step", "level_before", "level_after", "loss_change"]].copy()
+    j["jump"] = np.arange(len(j))
+    hi = j.merge(long.rename(columns={"step": "t"})[["feature", "t", "D"]], on="feature")
+    hi = hi.round(5)
+    t_axis = alt.X("t:Q", title="training step", scale=alt.Scale(
+        type="log", nice=False, domain=list(domain)), axis=alt.Axis(format="~s"))
+    highlight = alt.Chart(hi).transform_filter(brush).mark_line(
+        strokeWidth=2.5, clip=True).encode(
+        x=t_axis, y=alt.Y("D:Q"), detail="jump:N",
+        color=alt.Color("feature:N", title="jumps in the window", legend=None),
+        tooltip=[alt.Tooltip("feature:N"), alt.Tooltip("step:Q", format=",.0f",
+                                                       title="jump at step"),
+                 alt.Tooltip("level_before:Q", format=".3f", title="level before"),
+                 alt.Tooltip("level_after:Q", format=".3f", title="level after"),
+                 alt.Tooltip("loss_change:Q", format=".2e", title="loss change")])
+    jdots = jumps.assign(D=(jumps["level_before"] + jumps["level_after"]) / 2).round(5)
+    dots = alt.Chart(jdots).mark_point(shape="diamond", size=60, filled=True, color="#1f1f1f",
+                                       clip=True).encode(
+        x=x, y="D:Q",
+        tooltip=[alt.Tooltip("feature:N"), alt.Tooltip("step:Q", format=",.0f"),
+                 alt.Tooltip("level_before:Q", format=".3f", title="level before"),
+                 alt.Tooltip("level_after:Q", format=".3f", title="level after"),
+                 alt.Tooltip("loss_change:Q", format=".2e", title="loss change")])
+    guide_levels = [v for v in LEVELS if v <= 2 / 3]
+    guides = alt.Chart(pd.DataFrame({"level": guide_levels,
+                                     "name": [_LEVEL_NAMES[v] for v in guide_levels]})).mark_rule(
+        strokeDash=[4, 4], color="#555", strokeWidth=0.8).encode(
+        y="level:Q", tooltip=[alt.Tooltip("name:N", title="level")])
+    top = alt.layer(guides, lines, highlight, dots).properties(
+        width=640, height=300,
+        title="every feature's dimensionality (drag over the loss below to pick a window)")
+    loss = alt.Chart(traj).mark_line(color="#1f1f1f", clip=True).encode(
+        x=x, y=alt.Y("loss:Q", title="loss", scale=alt.Scale(type="log", zero=False)),
+        tooltip=[alt.Tooltip("step:Q", format=","), alt.Tooltip("loss:Q", format=".4g")],
+    ).add_params(brush).properties(width=640, height=150)
+    return alt.vconcat(top, loss)
+
+
+def jump_statistics(models: pd.DataFrame, jumps: pd.DataFrame) -> alt.HConcatChart:
+    """Jumps over seeds and densities: how many, when, how large, and their share of the loss.
+
+    Parameters
+    ----------
+    models : pandas.DataFrame
+        :func:`~superposition_lib.experiments.learning_dynamics.model_frame` rows.
+    jumps : pandas.DataFrame
+        :func:`~superposition_lib.experiments.learning_dynamics.jump_frame` rows.
+
+    Returns
+    -------
+    altair.HConcatChart
+        Left: jumps per model, one dot per seed, by density. Middle: every jump's step (log x)
+        against its loss decrease (log y), coloured by density. Right: per model with a jump,
+        the fraction of the loss decrease from the first level reached (``first_level``) to
+        the end that happens inside jump windows, against the fraction of log-time the windows
+        cover (the diagonal: no faster than elsewhere).
+
+    Examples
+    --------
+    >>> models = pd.DataFrame({"model": [0, 1], "density": [0.3, 0.1], "seed": [0, 0],
+    ...                        "jumps": [2, 0], "jump_fraction_first": [0.4, np.nan],
+    ...                        "log_time_fraction_first": [0.1, np.nan],
+    ...                        "first_level": [100, 90], "split_step": [500, np.nan],
+    ...                        "final_loss": [0.1, 0.05]})
+    >>> jumps = pd.DataFrame({"model": [0, 0], "density": [0.3, 0.3], "seed": 0,
+    ...                       "feature": [1, 2], "step": [1000.0, 2000.0],
+    ...                       "level_before": [0.4, 0.4], "level_after": [0.5, 0.5],
+    ...                       "loss_change": [-0.01, 0.001]})
+    >>> len(jump_statistics(models, jumps).to_dict(validate=True)["hconcat"])
+    3
+    """
+    color = alt.Color("density:O", title="density", scale=alt.Scale(scheme="viridis"),
+                      sort="descending")
+    m = models[["model", "density", "seed", "jumps", "jump_fraction_first",
+                "log_time_fraction_first", "first_level", "split_step", "final_loss"]].round(5)
+    count = alt.Chart(m).mark_circle(size=60, opacity=0.7).encode(
+        x=alt.X("density:O", title="density", sort="descending"),
+        y=alt.Y("jumps:Q", title="jumps per model"),
+        xOffset=alt.XOffset("jitter:Q"), color=color,
+        tooltip=["model:N", "seed:N", "density:Q", "jumps:Q",
+                 alt.Tooltip("split_step:Q", format=",", title="split done at step")],
+    ).transform_calculate(jitter="random()").properties(width=160, height=260,
+                                                        title="how many")
+    j = jumps[["model", "density", "seed", "feature", "step", "level_before", "level_after",
+               "loss_change"]].copy()
+    j["drop"] = -j["loss_change"]
+    j = j[j["drop"] > 0].round(7)
+    when = alt.Chart(j).mark_circle(size=50, opacity=0.7).encode(
+        x=_log_step("jump step"),
+        y=alt.Y("drop:Q", title="loss decrease across the jump",
+                scale=alt.Scale(type="log"), axis=alt.Axis(format=".0e")),
+        color=color,
+        tooltip=["model:N", "seed:N", "density:Q", "feature:N",
+                 alt.Tooltip("step:Q", format=",.0f"),
+                 alt.Tooltip("level_before:Q", format=".3f", title="level before"),
+                 alt.Tooltip("level_after:Q", format=".3f", title="level after"),
+                 alt.Tooltip("drop:Q", format=".2e", title="loss decrease")],
+    ).properties(width=280, height=260, title="when, and how large (decreases only)")
+    share = m.dropna(subset=["jump_fraction_first"])
+    share = share[share["jumps"] > 0]
+    frac = alt.Chart(share).mark_circle(size=60, opacity=0.7).encode(
+        x=alt.X("log_time_fraction_first:Q", title="share of log-time in jump windows",
+                scale=alt.Scale(domain=[0, 1])),
+        y=alt.Y("jump_fraction_first:Q", title="share of the loss decrease in jump windows",
+                scale=alt.Scale(domain=[-0.2, 1], clamp=True)),
+        color=color,
+        tooltip=["model:N", "seed:N", "density:Q", "jumps:Q",
+                 alt.Tooltip("first_level:Q", format=",", title="first level at step"),
+                 alt.Tooltip("jump_fraction_first:Q", format=".2f", title="loss share"),
+                 alt.Tooltip("log_time_fraction_first:Q", format=".2f",
+                             title="log-time share")])
+    diag = alt.Chart(pd.DataFrame({"a": [0.0, 1.0]})).mark_line(
+        strokeDash=[4, 4], color="#888").encode(x="a:Q", y="a:Q")
+    right = alt.layer(diag, frac).properties(width=240, height=260,
+                                             title="how much of the loss")
+    return alt.hconcat(count, when, right).resolve_scale(color="shared")
+
+
+def superposition_over_training(superposition: pd.DataFrame) -> alt.LayerChart:
+    """Features per dimension against step, per density (median and quartiles over seeds).
+
+    Parameters
+    ----------
+    superposition : pandas.DataFrame
+        :func:`~superposition_lib.experiments.learning_dynamics.superposition_frame`:
+        ``density``, ``step``, ``median``, ``q25``, ``q75``, ``represented``.
+
+    Returns
+    -------
+    altair.LayerChart
+        Lines of the median ‖W‖_F²/m with an interquartile band, log x; a dashed rule at 1
+        (as many features as dimensions: above it the model is in superposition).
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"density": 0.3, "step": [1, 10, 100], "median": [0.1, 0.5, 2.0],
+    ...                    "q25": [0.1, 0.4, 1.9], "q75": [0.1, 0.6, 2.1],
+    ...                    "represented": [0.0, 0.2, 2.0]})
+    >>> superposition_over_training(df).to_dict(validate=True)["layer"][0]["mark"]["type"]
+    'rule'
+    """
+    df = superposition.round(5)
+    color = alt.Color("density:O", title="density", scale=alt.Scale(scheme="viridis"),
+                      sort="descending")
+    x = _log_step()
+    band = alt.Chart(df).mark_area(opacity=0.2).encode(
+        x=x, y=alt.Y("q25:Q", title="features per dimension ‖W‖²_F / m"), y2="q75:Q",
+        color=color)
+    line = alt.Chart(df).mark_line().encode(
+        x=x, y="median:Q", color=color,
+        tooltip=[alt.Tooltip("density:Q"), alt.Tooltip("step:Q", format=","),
+                 alt.Tooltip("median:Q", format=".3f", title="median ‖W‖²_F / m"),
+                 alt.Tooltip("q25:Q", format=".3f"), alt.Tooltip("q75:Q", format=".3f"),
+                 alt.Tooltip("represented:Q", format=".2f",
+                             title="median features with ‖Wᵢ‖ > 0.5, per dimension")])
+    one = alt.Chart(pd.DataFrame({"y": [1.0]})).mark_rule(strokeDash=[4, 4],
+                                                          color="#555").encode(y="y:Q")
+    return alt.layer(one, band, line).properties(width=560, height=300)
+
+
+def stage_explorer(geometry: pd.DataFrame, bands: pd.DataFrame) -> alt.VConcatChart:
+    """One n = 6, m = 3 model over training: WᵀW, the vectors on the coordinate planes, stages.
+
+    Parameters
+    ----------
+    geometry : pandas.DataFrame
+        :func:`~superposition_lib.experiments.learning_dynamics.stage_geometry_frame`:
+        ``snapshot``, ``step``, ``loss``, ``stage``, ``G|i|j`` and ``W|d|i`` columns.
+    bands : pandas.DataFrame
+        The model's stage path (:func:`~superposition_lib.dynamics.stage_trajectory` rows:
+        ``stage``, ``step_start``, ``step_end``).
+
+    Returns
+    -------
+    altair.VConcatChart
+        A slider picks a snapshot. Top: WᵀW as a heatmap, and the six vectors W_i projected on
+        the planes (x₁, x₂), (x₁, x₃) and (x₂, x₃), coloured by set. Below: the loss against
+        step (log x) over coloured bands of the stages, with a rule at the selected snapshot.
+
+    Examples
+    --------
+    >>> g = pd.DataFrame({"snapshot": [0, 1], "step": [0, 10], "loss": [0.2, 0.1],
+    ...                   "stage": ["near_zero", "pca"]})
+    >>> for i in range(6):
+    ...     for j in range(6):
+    ...         g[f"G|{i}|{j}"] = [0.0, 1.0]
+    ...     for d in range(3):
+    ...         g[f"W|{d}|{i}"] = [0.0, 0.5]
+    >>> bands = pd.DataFrame({"stage": ["pca"], "step_start": [10], "step_end": [10]})
+    >>> len(stage_explorer(g, bands).to_dict(validate=True)["vconcat"])
+    2
+    """
+    geo = geometry.copy()
+    geo["step_plot"] = geo["step"].clip(lower=1)
+    geo = geo.round(4)
+    last = int(geo["snapshot"].max())
+    slider = alt.param(name="snap", value=last, bind=alt.binding_range(
+        min=0, max=last, step=1, name="snapshot "))
+    sel = alt.datum.snapshot == slider
+    gcols = [c for c in geo.columns if c.startswith("G|")]
+    heat = alt.Chart(geo).transform_filter(sel).transform_fold(
+        gcols, as_=["key", "value"]).transform_calculate(
+        i="toNumber(split(datum.key, '|')[1])", j="toNumber(split(datum.key, '|')[2])"
+    ).mark_rect().encode(
+        x=alt.X("j:O", title="feature j"), y=alt.Y("i:O", title="feature i"),
+        color=alt.Color("value:Q", title="WᵀW", scale=alt.Scale(
+            scheme="redblue", domain=[-1.2, 1.2], reverse=True, clamp=True)),
+        tooltip=["i:O", "j:O", alt.Tooltip("value:Q", format=".3f", title="Wᵢ·Wⱼ"),
+                 alt.Tooltip("step:Q", format=","), "stage:N"],
+    ).properties(width=170, height=170, title="WᵀW")
+    wcols = [c for c in geo.columns if c.startswith("W|")]
+    # one row per (snapshot, feature): the three coordinates side by side
+    vec = geo[["snapshot", "step", "stage", *wcols]].melt(
+        id_vars=["snapshot", "step", "stage"], var_name="key", value_name="v")
+    parts = vec["key"].str.split("|", expand=True)
+    vec["d"], vec["feature"] = parts[1].astype(int), parts[2].astype(int)
+    vec = vec.pivot_table(index=["snapshot", "step", "stage", "feature"], columns="d",
+                          values="v").reset_index()
+    vec.columns = [f"x{c + 1}" if isinstance(c, (int, np.integer)) else c for c in vec.columns]
+    vec["set"] = np.where(vec["feature"] < 3, _SET_SCALE.domain[0], _SET_SCALE.domain[1])
+    vec = vec.round(4)
+    lim = float(max(1.0, np.abs(vec[["x1", "x2", "x3"]].to_numpy()).max())) * 1.05
+    planes = []
+    for a, b in (("x1", "x2"), ("x1", "x3"), ("x2", "x3")):
+        base = alt.Chart(vec).transform_filter(sel)
+        legend = alt.Legend(orient="bottom") if a == "x2" else None
+        enc = {"x": alt.X(f"{a}:Q", title=a, scale=alt.Scale(domain=[-lim, lim])),
+                   "y": alt.Y(f"{b}:Q", title=b, scale=alt.Scale(domain=[-lim, lim])),
+                   "color": alt.Color("set:N", scale=_SET_SCALE, title=None, legend=legend)}
+        tip = ["feature:N", alt.Tooltip("x1:Q", format=".3f"),
+               alt.Tooltip("x2:Q", format=".3f"), alt.Tooltip("x3:Q", format=".3f")]
+        spokes = base.transform_calculate(o="0").transform_fold(
+            ["o", "o"], as_=["k", "zero"]).mark_rule(opacity=0.5).encode(
+            x=alt.X(f"{a}:Q", scale=alt.Scale(domain=[-lim, lim])), x2="zero:Q",
+            y=alt.Y(f"{b}:Q", scale=alt.Scale(domain=[-lim, lim])), y2="zero:Q",
+            color=enc["color"])
+        pts = base.mark_text(fontSize=12, fontWeight="bold").encode(
+            text="feature:N", tooltip=tip, **enc)
+        planes.append(alt.layer(spokes, pts).properties(width=150, height=150,
+                                                        title=f"on the ({a}, {b}) plane"))
+    b = bands[["stage", "step_start", "step_end"]].copy()
+    b["step_start"] = b["step_start"].clip(lower=1)
+    x = alt.X("step_plot:Q", title="training step", scale=alt.Scale(
+        type="log", nice=False, domain=[1, int(geo["step"].max())]),
+        axis=alt.Axis(format="~s"))
+    rects = alt.Chart(b).mark_rect(opacity=0.35).encode(
+        x=alt.X("step_start:Q", scale=alt.Scale(type="log")), x2="step_end:Q",
+        color=alt.Color("stage:N", scale=_STAGE_SCALE, title="stage"),
+        tooltip=["stage:N", alt.Tooltip("step_start:Q", format=","),
+                 alt.Tooltip("step_end:Q", format=",")])
+    loss = alt.Chart(geo[geo["step"] > 0]).mark_line(color="#1f1f1f").encode(
+        x=x, y=alt.Y("loss:Q", title="loss", scale=alt.Scale(type="log", zero=False)),
+        tooltip=["snapshot:Q", alt.Tooltip("step:Q", format=","),
+                 alt.Tooltip("loss:Q", format=".4g"), "stage:N"])
+    rule = alt.Chart(geo).transform_filter(sel).mark_rule(color="#e4572e",
+                                                          strokeWidth=2).encode(
+        x="step_plot:Q", tooltip=["snapshot:Q", alt.Tooltip("step:Q", format=","), "stage:N"])
+    bottom = alt.layer(rects, loss, rule).properties(
+        width=700, height=160, title="loss, stages (bands) and the selected snapshot (rule)")
+    top = alt.hconcat(heat, *planes).resolve_scale(color="independent")
+    return alt.vconcat(top, bottom).add_params(slider).resolve_scale(color="independent")
+
+
+def stage_paths(paths: pd.DataFrame) -> alt.HConcatChart:
+    """Which sequences of stages the models go through, how often, and when.
+
+    Parameters
+    ----------
+    paths : pandas.DataFrame
+        :func:`~superposition_lib.experiments.learning_dynamics.path_frame` rows.
+
+    Returns
+    -------
+    altair.HConcatChart
+        Left: models per path (``core_path``: the stages without the ``"other"`` passages
+        between them; bars stacked by density). Right: for every model, a row of stage bands
+        over step (log x), grouped by path; tooltips give the steps and the full path.
+
+    Examples
+    --------
+    >>> p = pd.DataFrame({"model": [0, 0], "density": 0.1, "seed": 0, "order": [0, 1],
+    ...                   "stage": ["near_zero", "pca"], "step_start": [1, 100],
+    ...                   "step_end": [50, 1000], "n_snapshots": [5, 5],
+    ...                   "path": "near_zero → pca", "final_stage": "pca"})
+    >>> len(stage_paths(p).to_dict(validate=True)["hconcat"])
+    2
+    """
+    p = paths.copy()
+    if "core_path" not in p:
+        p["core_path"] = p["path"]
+    p["step_start"] = p["step_start"].clip(lower=1)
+    per_model = p.drop_duplicates("model")
+    order = per_model["core_path"].value_counts().index.tolist()
+    counts = per_model.groupby(["core_path", "density"]).size().rename("models").reset_index()
+    counts = counts.rename(columns={"core_path": "path"})
+    bars = alt.Chart(counts).mark_bar().encode(
+        y=alt.Y("path:N", sort=order, title=None, axis=alt.Axis(labelLimit=360)),
+        x=alt.X("models:Q", title="models"),
+        color=alt.Color("density:O", title="density", scale=alt.Scale(scheme="viridis")),
+        tooltip=["path:N", "density:Q", "models:Q"]).properties(width=180, height=alt.Step(18),
+                                                                 title="paths")
+    rank = {k: i for i, k in enumerate(order)}
+    p["path_rank"] = p["core_path"].map(rank)
+    row_of = p.drop_duplicates("model").sort_values(["path_rank", "model"])["model"]
+    p["row"] = p["model"].map({m: i for i, m in enumerate(row_of)})
+    p = p.round(4)
+    strips = alt.Chart(p).mark_rect().encode(
+        x=alt.X("step_start:Q", title="training step", scale=alt.Scale(type="log", nice=False),
+                axis=alt.Axis(format="~s")),
+        x2="step_end:Q",
+        y=alt.Y("row:O", title="model (grouped by path)", axis=None),
+        color=alt.Color("stage:N", scale=_STAGE_SCALE, title="stage"),
+        tooltip=["model:N", "density:Q", "seed:N", alt.Tooltip("path:N", title="full path"),
+                 "stage:N",
+                 alt.Tooltip("step_start:Q", format=",", title="from step"),
+                 alt.Tooltip("step_end:Q", format=",", title="to step")],
+    ).properties(width=380, height=alt.Step(6), title="every model's stages over training")
+    return alt.hconcat(bars, strips).resolve_scale(color="independent")

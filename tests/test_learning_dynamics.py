@@ -1,0 +1,120 @@
+"""The learning-dynamics experiments: profiles, frames, findings and charts."""
+
+import json
+import tempfile
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from superposition_lib import dynamics
+from superposition_lib.experiments import get
+from superposition_lib.experiments import learning_dynamics as ld
+from superposition_lib.figures import learning_dynamics as fig
+from superposition_lib.store import RunStore
+
+NAMES = ("energy-levels", "geometric-stages")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_smoke_profile_is_a_cheap_copy_of_the_paper_profile(name):
+    paper, smoke = get(name).spec("paper"), get(name).spec("smoke")
+    for field in ("n_features", "n_hidden", "feature_probability", "data", "set_size", "init"):
+        assert getattr(smoke, field) == getattr(paper, field), field
+    assert (smoke.steps * smoke.batch_size * smoke.restarts
+            < paper.steps * paper.batch_size * paper.restarts / 50)
+    assert paper.snapshot_log >= 200 and get(name).chapter == ld.CHAPTER
+
+
+def test_paper_profiles_meet_the_issue():
+    e, s = get("energy-levels").spec("paper"), get("geometric-stages").spec("paper")
+    assert e.steps >= 100_000 and e.restarts >= 10 and len(e.feature_probability) >= 3
+    assert (s.n_features, s.n_hidden, s.set_size, s.data) == (6, 3, 3, "correlated")
+    assert s.restarts >= 20
+
+
+@pytest.fixture(scope="module")
+def store():
+    return RunStore(tempfile.mkdtemp())
+
+
+@pytest.fixture(scope="module")
+def energy(store):
+    return ld.energy_frames("smoke", store=store)
+
+
+@pytest.fixture(scope="module")
+def stages(store):
+    return ld.stage_frames("smoke", store=store)
+
+
+def test_smoke_features_split_towards_zero_and_a_half(energy):
+    # at density 0.3-0.5 the smoke run already splits most features onto 0 or 1/2
+    m = energy["models"]
+    dense = m[m["density"] >= 0.3]
+    assert dense["settled"].mean() >= 0.8, dense
+    f = energy["findings"]
+    assert f["models"] == len(m) == energy["run"].W.shape[0]
+    assert f["jumps"] == len(energy["jumps"]) == m["jumps"].sum()
+
+
+def test_jump_frame_matches_the_detector_model_by_model(energy):
+    run = energy["run"]
+    k = int(energy["models"].sort_values("jumps").iloc[-1]["model"])
+    D = dynamics.feature_trajectories(run.snapshots.W[:, k], run.snapshots.steps)
+    D = D.pivot(index="step", columns="feature", values="D").to_numpy()
+    direct = dynamics.energy_level_jumps(D, run.snapshots.steps, run.snapshots.loss[:, k])
+    mine = energy["jumps"][energy["jumps"]["model"] == k].reset_index(drop=True)
+    pd.testing.assert_frame_equal(mine[direct.columns], direct, check_dtype=False)
+
+
+def test_trajectory_and_superposition_frames(energy):
+    traj = energy["trajectory"]
+    n = energy["run"].W.shape[-1]
+    assert [c for c in traj if c.startswith("D|")] == [f"D|{i}" for i in range(n)]
+    sup = energy["superposition"]
+    assert (sup["q25"] <= sup["median"] + 1e-12).all() and (sup["median"] <= sup["q75"] + 1e-12).all()
+    # features per dimension grows from the small init to well above 1 at these densities
+    first = sup.sort_values("step").groupby("density")["median"].first()
+    last = sup.sort_values("step").groupby("density")["median"].last()
+    assert (last > first).all() and (last > 1).all()
+
+
+def test_stage_frames(stages):
+    run = stages["run"]
+    assert len(stages["stages"]) == run.snapshots.W.shape[0] * run.W.shape[0]
+    assert set(stages["stages"]["stage"]) <= set(dynamics.STAGES)
+    f = stages["findings"]
+    assert sum(f["paths"].values()) == f["models"] == run.W.shape[0]
+    assert stages["geometry"]["stage"].iloc[-1] == stages["stages"].query(
+        "model == @stages['exemplar']")["stage"].iloc[-1]
+
+
+def test_paper_order_counts_subsequences():
+    paths = pd.DataFrame({"model": [0, 1, 2, 3], "density": 0.1, "stage": "x",
+                          "step_start": 1, "final_stage": "antiprism",
+                          "path": ["near_zero → pca → triangles → antiprism",
+                                   "near_zero → antiprism", "near_zero → two_axes → antiprism",
+                                   "pca → triangles"]})
+    paths["core_path"] = paths["path"]
+    assert ld.stage_findings(paths)["paper_order"] == 2
+
+
+@pytest.mark.parametrize("label", sorted(ld.FIGURES))
+def test_figures_validate_and_stay_small(label, store):
+    chart, data = ld.FIGURES[label]("smoke", store=store)
+    spec = chart.to_dict(validate=True)
+    assert len(json.dumps(spec)) < 1_500_000
+    assert all(isinstance(v, pd.DataFrame) for v in data.values())
+
+
+def test_charts_render(energy, stages):
+    vlc = pytest.importorskip("vl_convert")
+    jumps = energy["jumps"][energy["jumps"]["model"] == energy["exemplar"]]
+    for chart in (fig.jump_chart(energy["trajectory"], jumps),
+                  fig.stage_explorer(stages["geometry"],
+                                     stages["paths"][stages["paths"]["model"]
+                                                     == stages["exemplar"]])):
+        svg = vlc.vegalite_to_svg(chart.to_json())
+        assert svg.startswith("<svg") and "NaN" not in svg
+    assert np.isfinite(energy["models"]["final_loss"]).all()
