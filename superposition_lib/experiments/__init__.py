@@ -224,7 +224,7 @@ def list_experiments(chapter: str | None = None) -> list[Experiment]:
     Examples
     --------
     >>> sorted({e.chapter for e in list_experiments()})
-    ['learning-dynamics', 'phase-change', 'toy-model', 'uniform-geometry']
+    ['learning-dynamics', 'pca-vs-superposition', 'phase-change', 'toy-model', 'uniform-geometry']
     """
     return [e for e in REGISTRY.values() if chapter is None or e.chapter == chapter]
 
@@ -277,7 +277,7 @@ def chapter_figures() -> dict[str, dict]:
     ['fig-basic', 'fig-intro']
     """
     return {m.CHAPTER: dict(m.FIGURES)
-            for m in (toy_model, uniform_geometry, phase_change, learning_dynamics)}
+            for m in (toy_model, uniform_geometry, phase_change, pca_tradeoff, learning_dynamics)}
 
 
-from . import learning_dynamics, phase_change, toy_model, uniform_geometry
+from . import learning_dynamics, pca_tradeoff, phase_change, toy_model, uniform_geometry

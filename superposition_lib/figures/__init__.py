@@ -5,6 +5,7 @@ Every figure function takes tidy :class:`pandas.DataFrame` objects (as produced 
 live in a submodule of the same name (:mod:`~superposition_lib.figures.toy_model`,
 :mod:`~superposition_lib.figures.uniform_geometry`,
 :mod:`~superposition_lib.figures.phase_change`,
+:mod:`~superposition_lib.figures.pca_tradeoff`,
 :mod:`~superposition_lib.figures.learning_dynamics`) and are re-exported here. This module holds what
 they share. Charts need no network:
 
@@ -46,8 +47,11 @@ __all__ = [
     "basic_results",
     "candidate_diagram",
     "chart_svg",
+    "collapse_curve",
+    "direction_grid",
     "export",
     "export_chapter_figures",
+    "gram_heatmaps",
     "intro_geometry",
     "intro_geometry_static",
     "jump_chart",
@@ -61,6 +65,7 @@ __all__ = [
     "stage_paths",
     "superposition_over_training",
     "theme",
+    "tradeoff_map",
     "uniform_dimensionality",
 ]
 
@@ -310,6 +315,7 @@ from .learning_dynamics import (
     stage_paths,
     superposition_over_training,
 )
+from .pca_tradeoff import collapse_curve, direction_grid, gram_heatmaps, tradeoff_map
 from .phase_change import candidate_diagram, phase_diagram
 from .toy_model import basic_results, intro_geometry, intro_geometry_static
 from .uniform_geometry import (

@@ -1,0 +1,299 @@
+"""Figures of the chapter "PCA versus superposition" (``chapters/pca-vs-superposition.qmd``)."""
+
+from __future__ import annotations
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "collapse_curve",
+    "direction_grid",
+    "gram_heatmaps",
+    "tradeoff_map",
+]
+
+#: Colours of the strategies of
+#: :func:`~superposition_lib.experiments.pca_tradeoff.classify_strategy`.
+_STRATEGY_SCALE = alt.Scale(domain=["pca", "collapsed", "mixture", "superposition"],
+                            range=["#b9b9b9", "#4269d0", "#a463f2", "#e4572e"])
+#: Colours of the correlated sets (pairs), shared by every geometry panel.
+_SET_SCALE = alt.Scale(domain=list(range(6)),
+                       range=["#4269d0", "#e4572e", "#3ca951", "#efb118", "#a463f2", "#6cc5b0"])
+_LIM = alt.Scale(domain=[-1.2, 1.2], nice=False)
+
+
+def _arrows(data, *, size: int = 120) -> alt.LayerChart:
+    """Feature directions as segments from the origin, coloured by set (x, y, set, feature)."""
+    base = alt.Chart(data).transform_calculate(zero="0")
+    rule = base.mark_rule(strokeWidth=2).encode(
+        x=alt.X("zero:Q", scale=_LIM, title=None, axis=None),
+        y=alt.Y("zero:Q", scale=_LIM, title=None, axis=None),
+        x2="x:Q", y2="y:Q",
+        color=alt.Color("set:N", scale=_SET_SCALE, title="set (pair)"))
+    tip = base.mark_point(filled=True, size=40).encode(
+        x="x:Q", y="y:Q", color=alt.Color("set:N", scale=_SET_SCALE),
+        shape=alt.Shape("member:N", title="member",
+                        scale=alt.Scale(domain=["a", "b"], range=["circle", "square"])),
+        tooltip=["feature:O", "set:O", alt.Tooltip("x:Q", format=".3f"),
+                 alt.Tooltip("y:Q", format=".3f"), alt.Tooltip("norm:Q", format=".3f")])
+    return alt.layer(rule, tip).properties(width=size, height=size)
+
+
+def direction_grid(directions: pd.DataFrame) -> alt.VConcatChart:
+    """Feature directions W_i of the m = 2 correlated-feature experiments, one panel each.
+
+    Parameters
+    ----------
+    directions : pandas.DataFrame
+        :func:`~superposition_lib.experiments.pca_tradeoff.direction_frame` rows of several
+        runs, with an added column ``experiment``.
+
+    Returns
+    -------
+    altair.VConcatChart
+        One row per experiment, one panel per density; a slider picks the seed (−1: the
+        lowest-loss seed of each panel). Segments from the origin to W_i are coloured by set;
+        the tip's shape tells the two members of a pair apart.
+
+    Examples
+    --------
+    >>> d = pd.DataFrame({"experiment": "corr-pairs", "density": 0.1, "seed": 0, "best": True,
+    ...                   "loss": 0.01, "feature": [0, 1], "set": 0, "x": [1.0, 0.0],
+    ...                   "y": [0.0, 1.0], "norm": 1.0})
+    >>> spec = direction_grid(d).to_dict(validate=True)
+    >>> len(spec["vconcat"])
+    1
+    """
+    df = directions[["experiment", "density", "seed", "best", "loss", "feature", "set", "x",
+                     "y", "norm"]].copy()
+    df["member"] = np.where(df["feature"] % 2 == 0, "a", "b")
+    df = df.round(4)
+    seeds = int(df["seed"].max())
+    seed = alt.param(name="seed", value=-1, bind=alt.binding_range(
+        min=-1, max=seeds, step=1, name="seed (−1 = lowest loss) "))
+    rows = []
+    for name in df["experiment"].unique():
+        panels = []
+        for p in sorted(df[df["experiment"] == name]["density"].unique(), reverse=True):
+            sub = df[(df["experiment"] == name) & (df["density"] == p)]
+            chart = _arrows(sub).transform_filter(
+                "(seed < 0 && datum.best) || datum.seed == seed").properties(
+                title=f"{name}, density {p:g}")
+            panels.append(chart)
+        rows.append(alt.hconcat(*panels))
+    return alt.vconcat(*rows).add_params(seed)
+
+
+def gram_heatmaps(gram: pd.DataFrame) -> alt.FacetChart:
+    """WᵀW of the lowest-loss model at every density, as heatmaps (−1 … 1).
+
+    Parameters
+    ----------
+    gram : pandas.DataFrame
+        :func:`~superposition_lib.experiments.pca_tradeoff.gram_frame` rows (``density``,
+        ``i``, ``j``, ``value``).
+
+    Returns
+    -------
+    altair.FacetChart
+        One heatmap per density, diverging colours.
+
+    Examples
+    --------
+    >>> g = pd.DataFrame({"density": 0.1, "i": [0, 0, 1, 1], "j": [0, 1, 0, 1],
+    ...                   "value": [1.0, 0.0, 0.0, 1.0]})
+    >>> gram_heatmaps(g).to_dict(validate=True)["spec"]["mark"]["type"]
+    'rect'
+    """
+    df = gram.round(3)
+    return alt.Chart(df).mark_rect().encode(
+        x=alt.X("j:O", title="feature j"), y=alt.Y("i:O", title="feature i"),
+        color=alt.Color("value:Q", title="WᵀW", scale=alt.Scale(
+            scheme="redblue", domain=[-1, 1], reverse=True)),
+        tooltip=["i:O", "j:O", alt.Tooltip("value:Q", format=".3f")],
+    ).properties(width=220, height=220).facet(
+        column=alt.Column("density:Q", title="density", sort="descending",
+                          header=alt.Header(format="~g")))
+
+
+def collapse_curve(models: pd.DataFrame) -> alt.LayerChart:
+    """Collapsed correlated sets against density: the best seed, every seed, and the mean.
+
+    Parameters
+    ----------
+    models : pandas.DataFrame
+        :func:`~superposition_lib.experiments.pca_tradeoff.collapse_frame` rows (``density``,
+        ``seed``, ``best``, ``collapsed``, ``loss``, ``strategy``).
+
+    Returns
+    -------
+    altair.LayerChart
+        Density on a log x axis (dense on the left); black line and points: the lowest-loss
+        seed of each density; grey dots: every seed (slightly offset); dashed: the seed mean.
+
+    Examples
+    --------
+    >>> m = pd.DataFrame({"density": [1.0, 1.0, 0.1, 0.1], "seed": [0, 1, 0, 1],
+    ...                   "best": [True, False, False, True], "collapsed": [2, 1, 0, 0],
+    ...                   "loss": 0.1, "strategy": "pca"})
+    >>> collapse_curve(m).to_dict(validate=True)["layer"][0]["mark"]["type"]
+    'point'
+    """
+    df = models[["density", "seed", "best", "collapsed", "loss", "strategy"]].copy()
+    k = max(int(df["seed"].max()) + 1, 1)
+    df["offset"] = (df["seed"] - (k - 1) / 2) * 0.06
+    df = df.round(6)
+    x = alt.X("density:Q", title="density 1 − S",
+              scale=alt.Scale(type="log", reverse=True, nice=False),
+              axis=alt.Axis(values=[1, 0.3, 0.1, 0.03, 0.01], format="~g"))
+    y = alt.Y("y:Q", title="correlated pairs collapsed on (a + b)/√2",
+              scale=alt.Scale(domain=[-0.3, 4.3]), axis=alt.Axis(values=[0, 1, 2, 3, 4]))
+    tip = ["density:Q", "seed:O", "collapsed:Q", "strategy:N", alt.Tooltip("loss:Q",
+                                                                          format=".4g")]
+    dots = alt.Chart(df).transform_calculate(y="datum.collapsed + datum.offset").mark_point(
+        filled=True, size=25, color="#b0b0b0").encode(x=x, y=y, tooltip=tip)
+    best = df[df["best"]]
+    line = alt.Chart(best).transform_calculate(y="datum.collapsed").mark_line(
+        color="#1f1f1f", point=alt.OverlayMarkDef(size=55, color="#1f1f1f")).encode(
+        x=x, y=y, tooltip=tip)
+    mean = alt.Chart(df).transform_aggregate(y="mean(collapsed)", groupby=["density"]).mark_line(
+        color="#4269d0", strokeDash=[4, 3]).encode(x=x, y=y, tooltip=[
+            "density:Q", alt.Tooltip("y:Q", format=".2f", title="mean over seeds")])
+    return alt.layer(dots, mean, line).properties(
+        width=520, height=240,
+        title="black: lowest-loss seed · dashed blue: mean over seeds · grey: every seed")
+
+
+_METRICS = (
+    ("pca_alignment", "PCA alignment (share of ‖W‖² in the top-2 subspace)", "blues", [0, 1]),
+    ("features_per_dim", "features per dimension ‖W‖²/m", "oranges", None),
+    ("collapsed", "pairs collapsed on (a + b)/√2 (seed mean)", "purples", [0, 4]),
+    ("loss_vs_pca", "loss / linear optimum (PCA)", "redblue", None),
+    ("loss_vs_nosup", "loss / no-superposition baseline", "redblue", None),
+)
+
+
+def tradeoff_map(cells: pd.DataFrame, models: pd.DataFrame) -> alt.VConcatChart:
+    """The PCA ↔ superposition map over (density, correlation), linked to a cell's geometry.
+
+    Parameters
+    ----------
+    cells : pandas.DataFrame
+        :func:`~superposition_lib.experiments.pca_tradeoff.map_cells` rows.
+    models : pandas.DataFrame
+        :func:`~superposition_lib.experiments.pca_tradeoff.map_frame` rows of the same cells
+        (with the direction columns ``w0x``, ``w0y``, …).
+
+    Returns
+    -------
+    altair.VConcatChart
+        Six heatmaps (strategy, PCA alignment, features per dimension, collapsed pairs, loss
+        relative to the PCA optimum and to the no-superposition baseline) over density (x) and
+        correlation (y), with tooltips per cell. Clicking a cell in any heatmap selects it
+        (outlined everywhere); below, every seed's feature directions in the cell under the
+        pointer, or in the selected cell when the pointer is off the heatmaps.
+
+    Examples
+    --------
+    >>> cells = pd.DataFrame({"cell": [0, 1], "correlation": [0.0, 1.0], "density": 0.1,
+    ...     "strategy": ["superposition", "pca"], "share": 1.0, "best_strategy": "pca",
+    ...     "pca_alignment": [np.nan, 1.0], "features_per_dim": [2.0, 1.0],
+    ...     "collapsed": [0.0, 2.0], "loss_vs_pca": [0.5, 1.0], "loss_vs_nosup": [0.4, 0.9],
+    ...     "linear_optimal": 0.1, "no_superposition": 0.2})
+    >>> models = pd.DataFrame({"cell": [0, 1], "seed": 0, "loss": 0.05,
+    ...     "strategy": ["superposition", "pca"], "collapsed": [0, 2],
+    ...     **{f"w{i}{c}": 0.5 for i in range(8) for c in "xy"}})
+    >>> len(tradeoff_map(cells, models).to_dict(validate=True)["vconcat"])
+    3
+    """
+    keep = ["cell", "correlation", "density", "strategy", "share", "best_strategy",
+            *[m[0] for m in _METRICS], "linear_optimal", "no_superposition"]
+    df = cells[keep].copy()
+    df["density_label"] = df["density"].map(lambda v: f"{v:.3g}")
+    df = df.round(4)
+    order_p = [f"{v:.3g}" for v in sorted(df["density"].unique(), reverse=True)]
+    first = int(df.loc[(np.abs(df["correlation"] - 1.0)
+                        + np.abs(np.log(df["density"] / 0.1))).idxmin(), "cell"])
+    pick = alt.selection_point(name="map_pick", fields=["cell"], on="click", clear=False,
+                               value=[{"cell": first}])
+    hover = alt.selection_point(name="map_hover", fields=["cell"], on="pointerover",
+                                clear="pointerout", empty=False)
+    # the geometry shown: the hovered cell while the pointer is on a heatmap, else the clicked
+    shown = ("length(data('map_hover_store')) ? vlSelectionTest('map_hover_store', datum) : "
+             "vlSelectionTest('map_pick_store', datum)")
+    x = alt.X("density_label:O", title="density 1 − S", sort=order_p)
+    y = alt.Y("correlation:O", title="correlation c", sort="descending",
+              axis=alt.Axis(format=".2f"))
+    tip = [alt.Tooltip("correlation:Q", format=".3f", title="c"),
+           alt.Tooltip("density:Q", format=".3g", title="density"),
+           alt.Tooltip("strategy:N", title="strategy (majority)"),
+           alt.Tooltip("share:Q", format=".0%", title="seeds in it"),
+           alt.Tooltip("best_strategy:N", title="lowest-loss seed"),
+           *[alt.Tooltip(f"{m[0]}:Q", format=".3f", title=m[0].replace("_", " "))
+             for m in _METRICS],
+           alt.Tooltip("linear_optimal:Q", format=".4g", title="PCA loss"),
+           alt.Tooltip("no_superposition:Q", format=".4g", title="no-superposition loss")]
+
+    views = []
+
+    def heat(color, title):
+        views.append(f"map_heat_{len(views)}")
+        return alt.Chart(df).mark_rect().encode(
+            x=x, y=y, color=color, tooltip=tip,
+            stroke=alt.condition(pick, alt.value("#1f1f1f"), alt.value(None)),
+            strokeWidth=alt.condition(pick, alt.value(2.5), alt.value(0)),
+        ).properties(width=230, height=190, title=title, name=views[-1])
+
+    charts = [heat(alt.Color("strategy:N", scale=_STRATEGY_SCALE, title="strategy"),
+                   "strategy (majority of seeds)")]
+    for field, title, scheme, domain in _METRICS:
+        if scheme == "redblue":
+            # symmetric in log around 1, blue below (a gain over the reference)
+            scale = alt.Scale(type="log", scheme="redblue", reverse=True, domain=[0.2, 5.0],
+                              domainMid=1.0, clamp=True)
+        else:
+            scale = alt.Scale(scheme=scheme, **({"domain": domain} if domain else {}))
+        ticks = {"values": [0.2, 0.5, 1, 2, 5]} if scheme == "redblue" else {}
+        charts.append(heat(alt.Color(f"{field}:Q", scale=scale, title=None,
+                                     legend=alt.Legend(orient="right", gradientLength=120,
+                                                       **ticks)),
+                           title))
+    top = alt.hconcat(*charts[:3]).resolve_scale(color="independent")
+    mid = alt.hconcat(*charts[3:]).resolve_scale(color="independent")
+
+    # the selected cell's geometry: one row per (cell, seed, feature)
+    n = sum(1 for c in models.columns if c.startswith("w") and c.endswith("x"))
+    long = []
+    for i in range(n):
+        long.append(pd.DataFrame({
+            "cell": models["cell"], "seed": models["seed"], "loss": models["loss"],
+            "strategy": models["strategy"], "collapsed": models["collapsed"], "feature": i,
+            "set": i // 2, "member": "ab"[i % 2], "x": models[f"w{i}x"],
+            "y": models[f"w{i}y"]}))
+    geo = pd.concat(long, ignore_index=True)
+    geo["norm"] = np.hypot(geo["x"], geo["y"])
+    geo = geo.round(3)
+    panels = []
+    for s in sorted(geo["seed"].unique()):
+        sub = geo[geo["seed"] == s]
+        arrows = _arrows(sub, size=170).transform_filter(shown)
+        label = alt.Chart(sub[sub["feature"] == 0]).transform_filter(shown).mark_text(
+            align="left", baseline="top", fontSize=11, dx=2, dy=2).encode(
+            x=alt.value(0), y=alt.value(0),
+            text=alt.Text("caption:N")).transform_calculate(
+            caption=("datum.strategy + ', ' + datum.collapsed + ' collapsed, loss ' + "
+                     "format(datum.loss, '.3g')"))
+        panels.append(alt.layer(arrows, label).properties(title=f"seed {s}"))
+    bottom = alt.hconcat(*panels).properties(
+        title="the cell under the pointer (else the clicked one): every seed's directions W_i "
+              "(colour: pair; circle/square: its two members)")
+    chart = alt.vconcat(top, mid, bottom).resolve_scale(color="independent")
+    # A click selection and a hover selection shared by the six heatmaps (a click or hover in
+    # any of them counts): top-level parameters listing the heatmaps as their views.
+    chart.params = [
+        alt.TopLevelSelectionParameter(name=pick.name, select=pick.param.select,
+                                       value=pick.param.value, views=views),
+        alt.TopLevelSelectionParameter(name=hover.name, select=hover.param.select,
+                                       views=views)]
+    return chart

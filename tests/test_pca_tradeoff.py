@@ -1,0 +1,118 @@
+"""PCA versus superposition: correlated-feature geometry, collapse, and the trade-off map."""
+
+import json
+import tempfile
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from superposition_lib import experiments, pca
+from superposition_lib.experiments import pca_tradeoff as pt
+from superposition_lib.store import RunStore
+
+
+@pytest.fixture(scope="module")
+def store():
+    return RunStore(tempfile.mkdtemp())
+
+
+def test_every_experiment_has_a_cheaper_smoke_profile_on_the_same_grid():
+    names = [e.name for e in experiments.list_experiments(pt.CHAPTER)]
+    assert names == ["corr-pairs", "anticorr-pairs", "corr-hexagon", "indep-hexagon",
+                     "corr-sets10", "collapse", "pca-map"]
+    for name in names:
+        paper, smoke = (experiments.get(name).spec(p) for p in ("paper", "smoke"))
+        assert (smoke.n_features, smoke.n_hidden) == (paper.n_features, paper.n_hidden)
+        assert np.array_equal(smoke.feature_probability_array(),
+                              paper.feature_probability_array())
+        assert np.array_equal(smoke.correlation_array(), paper.correlation_array())
+        assert (smoke.steps * smoke.batch_size * smoke.restarts
+                < paper.steps * paper.batch_size * paper.restarts)
+    grid = experiments.get("pca-map").spec("paper")
+    assert grid.n_instances == len(pt.MAP_CORRELATIONS) * len(pt.MAP_DENSITIES) >= 144
+    assert grid.restarts >= 3
+
+
+def test_strategy_rule():
+    s = np.sqrt(0.5)
+    a = np.radians([0, 0, 90, 90, 180, 180, 270, 270])
+    b = np.radians([0, 45, 90, 135, 180, 225, 270, 315])
+    W = [[[s, s, 0, 0, 0, 0, 0, 0], [0, 0, s, s, 0, 0, 0, 0]],   # two pairs on two components
+         [np.cos(a) * s, np.sin(a) * s],                          # four collapsed pairs: square
+         [np.cos(b), np.sin(b)],                                  # octagon: nothing collapsed
+         [[s, s, 1, 0, -s, -s, 0, 0], [0, 0, 0, 1, 0, 0, 0, 0]],  # two collapsed, one split
+         [[1, 0, 0, 0, 0, 0, 0, 0], [0, 1, 0, 0, 0, 0, 0, 0]]]    # two dedicated features
+    assert pt.classify_strategy(W).tolist() == ["pca", "collapsed", "superposition", "mixture",
+                                                "pca"]
+
+
+def test_correlated_pairs_end_orthogonal_and_anticorrelated_pairs_antipodal(store):
+    corr = pt.pair_frame(experiments.load("corr-pairs", "smoke", store=store))
+    anti = pt.pair_frame(experiments.load("anticorr-pairs", "smoke", store=store))
+    best_corr, best_anti = corr[corr["best"]], anti[anti["best"]]
+    # the lowest-loss seed of every density: both pairs orthogonal / antipodal
+    assert (best_corr["geometry"] == "orthogonal").all(), best_corr
+    assert (best_corr["cosine"].abs() < 0.1).all()
+    assert (best_anti["geometry"] == "antipodal").all(), best_anti
+    assert (best_anti["cosine"] < -0.95).all()
+
+
+def test_a_collapsed_pair_points_along_its_principal_component(store):
+    run = experiments.load("collapse", "smoke", store=store).best()
+    W = run.W.astype(float)
+    collapsed = pca.collapsed_sets(W, 2)
+    assert collapsed.sum() >= 3, collapsed
+    cos = pt.pc_cosines(W)
+    assert len(cos) == collapsed.sum()
+    # the pairs are read along (a + b)/√2: nearly all within cosine 0.95, the typical one exactly
+    assert (cos > 0.95).mean() >= 0.9 and np.median(cos) > 0.99, np.sort(cos)
+    pc = np.array([1.0, 1.0]) / np.sqrt(2)
+    k, s = np.argwhere(collapsed)[np.argmax(cos)]
+    a, b = W[k, :, 2 * s], W[k, :, 2 * s + 1]
+    top = np.linalg.eigh(np.array([[a @ a, a @ b], [a @ b, b @ b]]))[1][:, -1]
+    assert abs(top @ pc) > 0.95          # the pair's block of WᵀW projects on (a + b)/√2
+    f = pt.findings(pt.map_cells(pt.map_frame("smoke", store=store)),
+                    pt.map_frame("smoke", store=store), pt.collapse_frame("smoke", store=store))
+    assert f["pc_cos_best"] >= 0.9 and f["pc_pairs_best"] >= 3
+
+
+def test_the_map_runs_under_smoke_with_its_references(store):
+    models = pt.map_frame("smoke", store=store)
+    cells = pt.map_cells(models)
+    assert len(cells) == 144 and cells["correlation"].nunique() == 12
+    assert set(models["strategy"]) <= set(pt.STRATEGIES)
+    # exact references: the no-superposition loss is never below the PCA optimum, and the two
+    # agree for independent features (c = 0)
+    assert (models["no_superposition"] >= models["linear_optimal"] - 1e-12).all()
+    indep = models[models["correlation"] == 0]
+    assert np.allclose(indep["no_superposition"], indep["linear_optimal"])
+    assert indep["pca_alignment"].isna().all()
+    assert models.loc[models["correlation"] > 0, "pca_alignment"].between(0, 1).all()
+    f = pt.findings(cells, models, pt.collapse_frame("smoke", store=store))
+    assert f["cells"] == 144 and sum(f["strategy_cells"].values()) == 144
+    b = pt.boundary_frame(cells)
+    assert len(b) == 12
+    chart, _ = pt.FIGURES["fig-map"]("smoke", store=store)
+    spec = json.dumps(chart.to_dict(validate=True))
+    assert len(spec) < 1.5e6
+    assert spec.count('"views"') == 2          # click and hover selections over the heatmaps
+
+
+def test_the_other_figures_validate(store):
+    for label in ("fig-pairs", "fig-sets10", "fig-collapse"):
+        chart, data = pt.FIGURES[label]("smoke", store=store)
+        assert len(json.dumps(chart.to_dict(validate=True))) < 1.5e6
+        assert all(isinstance(v, pd.DataFrame) and len(v) for v in data.values())
+
+
+def test_hexagon_detection():
+    a = np.arange(6) * 60.0
+    hexagon = pd.DataFrame({"model": 0, "density": 0.1, "seed": 0, "best": True, "loss": 0.0,
+                            "feature": range(6), "set": [0, 0, 1, 1, 2, 2], "norm": 1.0,
+                            "angle": a})
+    # three collapsed pairs on a triangle: six features, three directions
+    triangle = hexagon.assign(model=1, angle=[0.0, 0.0, 120.0, 120.0, 240.0, 240.0])
+    h = pt.hexagon_frame(pd.concat([hexagon, triangle]))
+    assert h["hexagon"].tolist() == [True, False]
+    assert h["directions"].tolist() == [6, 3] and h["merged_pairs"].tolist() == [0, 3]
