@@ -6,6 +6,9 @@
     in one batched call; 100,000 steps of batch 256 at learning rate 1e-3 with about 200
     log-spaced snapshots. Every model's feature dimensionalities D_i(t) are searched for
     energy-level jumps with :func:`~superposition_lib.dynamics.energy_level_jumps`.
+``energy-levels-small-init``
+    The same models from the paper notebook's small initialisation (``init="notebook"``) for
+    20,000 steps: whether superposition (‖W‖_F²/m > 1) is used early in training.
 ``geometric-stages``
     n = 6 features in m = 3 dimensions, two correlated sets of 3 (features 0-2 and 3-5, each set
     present together), small initialisation (``init="notebook"``), at the feature probabilities
@@ -45,6 +48,7 @@ __all__ = [
     "stage_frame",
     "stage_geometry_frame",
     "superposition_frame",
+    "superposition_onset",
     "trajectory_frame",
 ]
 
@@ -88,6 +92,19 @@ register(Experiment(
     "energy-levels", CHAPTER,
     "20 features in 5 dims, densities 0.5-0.1, 10 seeds, 100k steps, 200 log-spaced snapshots",
     _energy_profiles(), best_of=False))
+def _small_init_profiles() -> dict:
+    # The energy-level models from the paper notebook's small initialisation, long enough to
+    # see when ‖W‖_F²/m first exceeds 1 (learned superposition, not random overlap).
+    energy = _energy_profiles()
+    return {"paper": energy["paper"].replace(init="notebook", steps=20_000, snapshot_log=100,
+                                             history_every=200),
+            "smoke": energy["smoke"].replace(init="notebook")}
+
+
+register(Experiment(
+    "energy-levels-small-init", CHAPTER,
+    "the energy-level models from a small initialisation, 20k steps, 100 log-spaced snapshots",
+    _small_init_profiles(), best_of=False))
 register(Experiment(
     "geometric-stages", CHAPTER,
     "6 features in 3 dims, two correlated sets of 3, small init, 2 densities x 25 seeds",
@@ -339,6 +356,51 @@ def superposition_frame(run: Run) -> pd.DataFrame:
                                   "represented": np.median(rep[:, cols], axis=1)}))
     df = pd.concat(rows, ignore_index=True)
     return df[df["step"] > 0].reset_index(drop=True)
+
+
+def superposition_onset(run: Run, superposition: pd.DataFrame) -> pd.DataFrame:
+    """When the median model of each density first stores more features than dimensions.
+
+    Parameters
+    ----------
+    run : Run
+        A run with snapshots (e.g. ``energy-levels-small-init``).
+    superposition : pandas.DataFrame
+        :func:`superposition_frame` of ``run``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per density: ``density``, ``start`` (median ‖W‖_F²/m at the first positive
+        snapshot), ``onset`` (first snapshot step at which the median exceeds 1; NaN if never),
+        ``final`` (median at the last snapshot) and ``loss_done`` (median over the density's
+        models of the share of the loss decrease, first to last snapshot, already made at
+        ``onset``).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> run = load("energy-levels-small-init", "smoke", store=RunStore(tempfile.mkdtemp()))
+    >>> onset = superposition_onset(run, superposition_frame(run))
+    >>> bool((onset["start"] < 1).all()), len(onset) == len(ENERGY_DENSITIES)
+    (True, True)
+    """
+    S = run.snapshots
+    dens = run.feature_probability[:, 0]
+    rows = []
+    for p, g in superposition.groupby("density"):
+        above = g[g["median"] > 1]
+        onset = float(above["step"].min()) if len(above) else np.nan
+        cols = np.isclose(dens, p)
+        loss = S.loss[:, cols]                                     # (snapshots, models)
+        done = np.nan
+        if len(above):
+            k = int(np.searchsorted(S.steps, onset))
+            drop = loss[0] - loss[-1]
+            done = float(np.median((loss[0] - loss[k]) / np.where(drop > 0, drop, np.nan)))
+        rows.append({"density": float(p), "start": float(g["median"].iloc[0]), "onset": onset,
+                     "final": float(g["median"].iloc[-1]), "loss_done": done})
+    return pd.DataFrame(rows)
 
 
 def energy_findings(models: pd.DataFrame, jumps: pd.DataFrame,
