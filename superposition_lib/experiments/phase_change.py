@@ -46,6 +46,7 @@ __all__ = [
     "classify",
     "findings",
     "model_frame",
+    "n3_findings",
     "phase_frames",
     "theory_boundaries",
     "theory_frame",
@@ -412,6 +413,36 @@ def findings(cells: pd.DataFrame, models: pd.DataFrame) -> dict:
         "n2_threshold": float(fine[wins].max()) if wins.any() else np.nan,
         **local,
     }
+
+
+def n3_findings(grid: pd.DataFrame) -> dict:
+    """The numbers the chapter states about the n = 3, m = 2 theoretical diagram.
+
+    Parameters
+    ----------
+    grid : pandas.DataFrame
+        :func:`theory_frame` with ``n_features=3``.
+
+    Returns
+    -------
+    dict
+        ``share`` (candidate -> fraction of the grid where it is the cheapest) and
+        ``triangle`` (``(density_min, density_max, r_min, r_max)`` of the cells the triangle
+        wins, or None when it wins none).
+
+    Examples
+    --------
+    >>> grid = theory_frame(np.geomspace(0.1, 10, 60), np.geomspace(1, 0.01, 60), n_features=3)
+    >>> f = n3_findings(grid)
+    >>> round(sum(f["share"].values()), 6), f["triangle"] is not None
+    (1.0, True)
+    """
+    share = grid["solution"].value_counts(normalize=True)
+    tri = grid[grid["solution"] == "triangle"]
+    return {"share": {str(k): float(v) for k, v in share.items()},
+            "triangle": ((float(tri["density"].min()), float(tri["density"].max()),
+                          float(tri["relative_importance"].min()),
+                          float(tri["relative_importance"].max())) if len(tri) else None)}
 
 
 def _fine_densities() -> np.ndarray:
