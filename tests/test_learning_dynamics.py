@@ -118,3 +118,16 @@ def test_charts_render(energy, stages):
         svg = vlc.vegalite_to_svg(chart.to_json())
         assert svg.startswith("<svg") and "NaN" not in svg
     assert np.isfinite(energy["models"]["final_loss"]).all()
+
+
+def test_small_init_superposition_appears_earlier_in_the_descent_for_sparser_features(tmp_path):
+    """The chapter's claim about energy-levels-small-init, at smoke size."""
+    from superposition_lib.experiments import load
+    from superposition_lib.store import RunStore
+
+    run = load("energy-levels-small-init", "smoke", store=RunStore(tmp_path))
+    onset = ld.superposition_onset(run, ld.superposition_frame(run)).sort_values("density")
+    assert (onset["start"] < 1).all()            # a small start: no overlap by construction
+    assert onset["onset"].notna().all() and (onset["final"] > 1).all()
+    assert onset["onset"].is_monotonic_increasing
+    assert onset["loss_done"].is_monotonic_increasing
