@@ -9,7 +9,8 @@ trade-off against:
 - the importance-weighted covariance Σ̃ of the data and its principal components
   (:func:`weighted_covariance`, :func:`principal_components`, :func:`fourier_spectrum`,
   :func:`spec_covariance`);
-- how much of a model's W lies in the top principal subspace (:func:`pca_alignment`);
+- how much of a model's W lies in the top principal subspace (:func:`pca_alignment`), and, for
+  circulant data, in each Fourier frequency (:func:`fourier_weight_shares`);
 - the exact optimal loss of the linear model, the PCA solution (:func:`linear_optimal_loss`,
   :func:`linear_optimal_W`), and the loss of the best ReLU-output model without superposition
   (:func:`no_superposition_loss`);
@@ -42,6 +43,7 @@ from .metrics import _as_float64
 __all__ = [
     "collapsed_sets",
     "fourier_spectrum",
+    "fourier_weight_shares",
     "linear_optimal_W",
     "linear_optimal_loss",
     "no_superposition_loss",
@@ -373,6 +375,44 @@ def fourier_spectrum(covariance, *, atol: float = 1e-12) -> np.ndarray:
         raise ValueError("covariance is not circulant: entry (i, j) must depend only on "
                          "(j - i) mod n")
     return np.fft.rfft(first[..., 0, :], axis=-1).real
+
+
+def fourier_weight_shares(W) -> np.ndarray:
+    """Fraction of ‖W‖_F² at every Fourier frequency over the features.
+
+    Every row of W (a hidden unit's weights on the n features, read as a signal around a circle)
+    is split into the Fourier modes cos(2πkj/n), sin(2πkj/n) of :func:`fourier_spectrum`; the
+    share of frequency k is the part of ‖W‖_F² in those modes. For circulant data whose top
+    principal components are the frequency-k pair, the share of k is the PCA alignment with that
+    pair.
+
+    Parameters
+    ----------
+    W : array_like or torch.Tensor, shape (..., m, n)
+        Weights; column ``W[..., :, i]`` is feature i's direction.
+
+    Returns
+    -------
+    numpy.ndarray, shape (..., n // 2 + 1)
+        Shares for k = 0 … ⌊n/2⌋, summing to 1 (NaN for an all-zero W).
+
+    Examples
+    --------
+    >>> j = np.arange(8)
+    >>> circle = np.stack([np.cos(2 * np.pi * j / 8), np.sin(2 * np.pi * j / 8)])
+    >>> np.round(fourier_weight_shares(circle), 6)               # the frequency-1 pair
+    array([0., 1., 0., 0., 0.])
+    >>> np.round(fourier_weight_shares([[1.0, -1.0, 1.0, -1.0]]), 6)   # alternating: k = n/2
+    array([0., 0., 1.])
+    """
+    W = _as_float64(W)
+    n = W.shape[-1]
+    power = np.square(np.abs(np.fft.rfft(W, axis=-1))).sum(-2)
+    # Parseval: every k other than 0 and n/2 stands for the pair k and n − k
+    power[..., 1:(n + 1) // 2] *= 2
+    total = power.sum(-1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return power / total
 
 
 def spec_covariance(spec: ExperimentSpec) -> np.ndarray:

@@ -223,8 +223,9 @@ def list_experiments(chapter: str | None = None) -> list[Experiment]:
 
     Examples
     --------
-    >>> sorted({e.chapter for e in list_experiments()})
-    ['learning-dynamics', 'pca-vs-superposition', 'phase-change', 'toy-model', 'uniform-geometry']
+    >>> sorted({e.chapter for e in list_experiments()})  # doctest: +NORMALIZE_WHITESPACE
+    ['continuous-features', 'learning-dynamics', 'pca-vs-superposition', 'phase-change',
+     'toy-model', 'uniform-geometry']
     """
     return [e for e in REGISTRY.values() if chapter is None or e.chapter == chapter]
 
@@ -277,7 +278,9 @@ def chapter_figures() -> dict[str, dict]:
     ['fig-basic', 'fig-intro']
     """
     return {m.CHAPTER: dict(m.FIGURES)
-            for m in (toy_model, uniform_geometry, phase_change, pca_tradeoff, learning_dynamics)}
+            for m in (toy_model, uniform_geometry, phase_change, pca_tradeoff, learning_dynamics,
+                      equivariant)}
 
 
-from . import learning_dynamics, pca_tradeoff, phase_change, toy_model, uniform_geometry
+from . import (equivariant, learning_dynamics, pca_tradeoff, phase_change, toy_model,
+               uniform_geometry)

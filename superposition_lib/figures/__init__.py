@@ -6,7 +6,8 @@ live in a submodule of the same name (:mod:`~superposition_lib.figures.toy_model
 :mod:`~superposition_lib.figures.uniform_geometry`,
 :mod:`~superposition_lib.figures.phase_change`,
 :mod:`~superposition_lib.figures.pca_tradeoff`,
-:mod:`~superposition_lib.figures.learning_dynamics`) and are re-exported here. This module holds what
+:mod:`~superposition_lib.figures.learning_dynamics`,
+:mod:`~superposition_lib.figures.equivariant`) and are re-exported here. This module holds what
 they share. Charts need no network:
 
 - :func:`setup` (called once at the top of every chapter) enables the house theme and a renderer
@@ -60,13 +61,16 @@ __all__ = [
     "phase_diagram",
     "polytope_mix_chart",
     "renderer",
+    "ring_map",
     "setup",
+    "share_selections",
     "stage_explorer",
     "stage_paths",
     "superposition_over_training",
     "theme",
     "tradeoff_map",
     "uniform_dimensionality",
+    "width_profile",
 ]
 
 #: Name of the registered house theme.
@@ -175,6 +179,47 @@ def setup(*, bundle: bool = True) -> None:
 
 
 # ------------------------------------------------------------------------------ export
+def share_selections(chart: alt.TopLevelMixin, views: list[str],
+                     *selections: alt.Parameter) -> alt.TopLevelMixin:
+    """Make point selections shared by several views of a compound chart.
+
+    A selection defined on one view of a concatenated chart lives only there; to let a click or
+    hover in any of several views (e.g. linked heatmaps of the same cells) drive it, it must be
+    a top-level parameter that lists those views. Each view must be named (``name=`` in
+    ``properties``) and must not add the selection itself.
+
+    Parameters
+    ----------
+    chart : altair.TopLevelMixin
+        The compound chart; its ``params`` are replaced.
+    views : list of str
+        Names of the views the selections listen on.
+    *selections : altair.Parameter
+        Selections from ``alt.selection_point`` (their ``value`` is kept).
+
+    Returns
+    -------
+    altair.TopLevelMixin
+        ``chart``, modified in place.
+
+    Examples
+    --------
+    >>> pick = alt.selection_point(name="pick", fields=["cell"])
+    >>> df = pd.DataFrame({"cell": [0, 1]})
+    >>> a = alt.Chart(df).mark_point().encode(x="cell:O").properties(name="a")
+    >>> b = alt.Chart(df).mark_point().encode(y="cell:O").properties(name="b")
+    >>> spec = share_selections(alt.hconcat(a, b), ["a", "b"], pick).to_dict()
+    >>> spec["params"][0]["name"], spec["params"][0]["views"]
+    ('pick', ['a', 'b'])
+    """
+    chart.params = [
+        alt.TopLevelSelectionParameter(
+            name=s.name, select=s.param.select, views=views,
+            **({} if s.param.value is alt.Undefined else {"value": s.param.value}))
+        for s in selections]
+    return chart
+
+
 def chart_svg(chart: alt.TopLevelMixin) -> str:
     """Render a chart to SVG with vl-convert (no browser, no network).
 
@@ -307,7 +352,8 @@ def export_chapter_figures(chapter: str | None = None, *, out_dir: str | os.Path
     return written
 
 
-# The chapters' figures (imported last: they use nothing from this module at import time).
+# The chapters' figures (imported last: some import share_selections from this module).
+from .equivariant import ring_map, width_profile
 from .learning_dynamics import (
     jump_chart,
     jump_statistics,

@@ -6,6 +6,8 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
+from . import share_selections
+
 __all__ = [
     "collapse_curve",
     "direction_grid",
@@ -288,12 +290,6 @@ def tradeoff_map(cells: pd.DataFrame, models: pd.DataFrame) -> alt.VConcatChart:
     bottom = alt.hconcat(*panels).properties(
         title="the cell under the pointer (else the clicked one): every seed's directions W_i "
               "(colour: pair; circle/square: its two members)")
+    # a click or hover in any of the six heatmaps counts
     chart = alt.vconcat(top, mid, bottom).resolve_scale(color="independent")
-    # A click selection and a hover selection shared by the six heatmaps (a click or hover in
-    # any of them counts): top-level parameters listing the heatmaps as their views.
-    chart.params = [
-        alt.TopLevelSelectionParameter(name=pick.name, select=pick.param.select,
-                                       value=pick.param.value, views=views),
-        alt.TopLevelSelectionParameter(name=hover.name, select=hover.param.select,
-                                       views=views)]
-    return chart
+    return share_selections(chart, views, pick, hover)

@@ -1,0 +1,511 @@
+"""Experiments of the chapter "Continuous equivariant features"
+(``chapters/continuous-features.qmd``).
+
+The data (``data="equivariant"``, see :mod:`superposition_lib.data`): n = :data:`N_FEATURES`
+features are orientations on a circle; a sample is non-zero with probability p, and then holds
+one triangular bump of half-width w (in features) at a uniform orientation θ with a uniform
+amplitude. Its covariance is circulant, so its principal components are Fourier modes, and for
+w > 1/2 and p above a threshold p*(w) the top two are the cos/sin pair of frequency 1: the
+*PCA circle*, which places feature j at angle 2πj/n. At w ≤ 1/2 a bump touches one feature
+only, so the features are mutually exclusive and every frequency k ≥ 1 ties.
+
+``equivariant-map``
+    The ReLU-output model x' = ReLU(WᵀWx + b) with n = 16 and m = 2 (importance 1) over the
+    bump widths of :data:`MAP_WIDTHS` × the densities of :data:`MAP_DENSITIES`,
+    :data:`MAP_SEEDS` seeds per cell, all in one batched spec; 10,000 steps of batch 256 with
+    AdamW at a peak learning rate of 3e-3 decayed to 0 by a cosine (as for the 8-feature runs of
+    the chapter "PCA versus superposition"). The ``smoke`` profile keeps the grid with one seed
+    and 300 steps.
+
+How a model arranges the ring (:func:`classify_ring`), from two measurements:
+
+- the *circle share*: the fraction of ‖W‖_F² at Fourier frequency 1
+  (:func:`~superposition_lib.pca.fourier_weight_shares`), which is the PCA alignment with the
+  frequency-1 pair;
+- *merged features*: represented features (‖W_i‖ > 0.5) that share their direction with
+  another represented feature (cosine > 0.95): features read along one common direction, as
+  collapsed correlated pairs are.
+
+A model is ``"pca circle"`` if its circle share is at least :data:`CIRCLE_SHARE`;
+otherwise ``"polygon"`` if no features are merged (individual features in superposition, the
+independent-feature geometry) and ``"mixture"`` if some are.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .. import metrics, pca
+from ..config import ExperimentSpec
+from ..run import Run
+from ..store import RunStore
+from . import Experiment, load, register
+
+__all__ = [
+    "CHAPTER",
+    "CIRCLE_SHARE",
+    "FIGURES",
+    "MAP_DENSITIES",
+    "MAP_SEEDS",
+    "MAP_WIDTHS",
+    "MERGE_COSINE",
+    "N_FEATURES",
+    "N_HIDDEN",
+    "RINGS",
+    "classify_ring",
+    "findings",
+    "map_cells",
+    "map_frame",
+    "merged_features",
+]
+
+#: The chapter's file stem.
+CHAPTER = "continuous-features"
+
+#: Features on the circle (n).
+N_FEATURES = 16
+
+#: Hidden dimensions (m).
+N_HIDDEN = 2
+
+#: Bump half-widths w of the map, in features (w ≤ 1/2: mutually exclusive features).
+MAP_WIDTHS = (0.5, 0.6, 0.7, 0.85, 1.0, 1.2, 1.4, 1.7, 2.0, 2.8, 4.0, 5.6)
+
+#: Densities p of the map (probability that a sample holds a bump): 6 values from 1 to 0.01.
+MAP_DENSITIES = tuple(float(v) for v in np.geomspace(1.0, 0.01, 6))
+
+#: Seeds per cell of the map (paper profile).
+MAP_SEEDS = 4
+
+#: The arrangements of :func:`classify_ring`.
+RINGS = ("pca circle", "mixture", "polygon")
+
+#: Circle share from which a model counts as the PCA circle.
+CIRCLE_SHARE = 0.9
+
+#: Cosine above which two represented features share a direction (as for collapsed pairs).
+MERGE_COSINE = 0.95
+
+#: ‖W_i‖ above which a feature counts as represented (as in the other chapters).
+NORM_THRESHOLD = 0.5
+
+
+def _map_profiles() -> dict:
+    w, p = np.meshgrid(MAP_WIDTHS, MAP_DENSITIES, indexing="ij")
+
+    def spec(seeds: int, **training) -> ExperimentSpec:
+        return ExperimentSpec(model="relu_output", n_features=N_FEATURES, n_hidden=N_HIDDEN,
+                              data="equivariant", feature_probability=[float(x) for x in p.ravel()],
+                              bump_width=[float(x) for x in w.ravel()], importance=1.0,
+                              restarts=seeds, seed=0, **training)
+    return {"paper": spec(MAP_SEEDS, steps=10_000, batch_size=256, lr=3e-3,
+                          lr_schedule="cosine", eval_samples=1 << 16),
+            "smoke": spec(1, steps=300, batch_size=128, lr=1e-2, eval_samples=1 << 12)}
+
+
+register(Experiment(
+    "equivariant-map", CHAPTER,
+    "16 orientations in 2 dims: bump width 0.5-5.6 x density 1-0.01, 12 x 6, 4 seeds",
+    _map_profiles(), best_of=False))
+
+
+# ---------------------------------------------------------------------------------------------
+# Analysis
+
+
+def _direction_groups(W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Represented mask and group label (−1 if not represented) per feature, shapes (..., n).
+
+    Represented features are grouped by the connected components of "cosine > MERGE_COSINE".
+    """
+    W = np.asarray(W, dtype=float)
+    norms = np.linalg.norm(W, axis=-2)
+    rep = norms > NORM_THRESHOLD
+    with np.errstate(invalid="ignore", divide="ignore"):
+        unit = W / norms[..., None, :]
+    close = (np.einsum("...mi,...mj->...ij", unit, unit) > MERGE_COSINE) \
+        & rep[..., :, None] & rep[..., None, :]
+    labels = np.where(rep, np.arange(W.shape[-1]), -1)
+    for _ in range(W.shape[-1]):          # propagate the smallest label along close pairs
+        spread = np.where(close, labels[..., None, :], W.shape[-1]).min(-1)
+        new = np.where(rep, np.minimum(labels, spread), -1)
+        if np.array_equal(new, labels):
+            break
+        labels = new
+    return rep, labels
+
+
+def merged_features(W) -> np.ndarray:
+    """Represented features that share their direction with another represented feature.
+
+    Two represented features (‖W_i‖ > 0.5) share a direction when their cosine exceeds
+    :data:`MERGE_COSINE`, directly or through a chain of such features.
+
+    Parameters
+    ----------
+    W : array_like, shape (..., m, n)
+        Weights; column ``W[..., :, i]`` is feature i's direction.
+
+    Returns
+    -------
+    numpy.ndarray of int, shape (...)
+
+    Examples
+    --------
+    >>> a = np.radians([0, 3, 120, 240])               # features 0 and 1 read along one line
+    >>> int(merged_features(np.stack([np.cos(a), np.sin(a)])))
+    2
+    """
+    rep, labels = _direction_groups(W)
+    n = labels.shape[-1]
+    onehot = (labels[..., :, None] == np.arange(n)) & rep[..., :, None]
+    sizes = onehot.sum(-2)                                              # (..., n) per label
+    return (onehot * (sizes[..., None, :] >= 2)).sum((-2, -1))
+
+
+def classify_ring(W) -> np.ndarray:
+    """How each model arranges the ring of features (the rule in the module doc).
+
+    Parameters
+    ----------
+    W : array_like, shape (..., m, n)
+        Weights of models trained on ``equivariant`` data.
+
+    Returns
+    -------
+    numpy.ndarray of str, shape (...)
+        One of :data:`RINGS` per model.
+
+    Examples
+    --------
+    >>> j = np.arange(16)
+    >>> circle = 0.7 * np.stack([np.cos(2 * np.pi * j / 16), np.sin(2 * np.pi * j / 16)])
+    >>> a = 2 * np.pi * np.arange(5) / 5
+    >>> pentagon = np.zeros((2, 16)); pentagon[:, [0, 3, 6, 9, 12]] = [np.cos(a), np.sin(a)]
+    >>> pairs = np.repeat(pentagon[:, [0, 3, 6, 9, 12]], 2, axis=1)    # neighbours merged
+    >>> [classify_ring(W).item() for W in (circle, pentagon, np.pad(pairs, ((0, 0), (0, 6))))]
+    ['pca circle', 'polygon', 'mixture']
+    """
+    W = np.asarray(W, dtype=float)
+    circle = pca.fourier_weight_shares(W)[..., 1] >= CIRCLE_SHARE
+    return np.select([circle, merged_features(W) > 0], ["pca circle", "mixture"], "polygon")
+
+
+def _top_component(covariance: np.ndarray, m: int) -> np.ndarray:
+    """Which Fourier frequencies the top principal components are, per instance."""
+    spectrum = pca.fourier_spectrum(covariance)                 # (instances, n//2 + 1)
+    scale = spectrum.max(-1)
+    tied = np.abs(spectrum[:, 1] - spectrum[:, 2]) <= 1e-9 * scale
+    return np.select([tied, spectrum[:, 0] > spectrum[:, 1]],
+                     ["all tied", "constant, then frequency 1"], "frequency 1")
+
+
+def map_frame(profile: str | None = None, *, store: RunStore | None = None) -> pd.DataFrame:
+    """The ``equivariant-map`` run: one row per model.
+
+    Parameters
+    ----------
+    profile : str, optional
+        ``"paper"`` or ``"smoke"``; defaults to the current profile.
+    store : RunStore, optional
+        Where runs are cached.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``model``, ``cell`` (the instance), ``seed``, ``width`` w, ``density`` p,
+        ``loss``, ``linear_optimal`` (the PCA solution's exact loss), ``no_superposition``,
+        ``loss_vs_pca`` and ``loss_vs_nosup`` (the ratios), ``top_components`` (``"frequency
+        1"``, ``"constant, then frequency 1"`` below p*, or ``"all tied"`` for w ≤ 1/2),
+        ``pca_alignment`` (:func:`~superposition_lib.pca.pca_alignment` with the top-2
+        subspace, ties included), ``circle_share`` and ``constant_share`` (fractions of ‖W‖_F²
+        at frequencies 1 and 0),
+        ``dominant_frequency`` (the frequency holding most of ‖W‖_F²) and its ``dominant_share``,
+        ``features_per_dim`` ‖W‖_F²/m, ``represented``, ``merged`` (:func:`merged_features`),
+        ``max_bias`` and ``mean_bias`` (over the features), ``ring`` (:func:`classify_ring`), and ``w0x``, ``w0y``, …, ``w15x``,
+        ``w15y`` (the feature directions).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> df = map_frame("smoke", store=RunStore(tempfile.mkdtemp()))
+    >>> len(df), df["width"].nunique(), df["density"].nunique()
+    (72, 12, 6)
+    """
+    run = load("equivariant-map", profile, store=store)
+    spec = run.spec
+    W = run.W.astype(float)
+    m = W.shape[1]
+    cov = pca.spec_covariance(spec)                                     # (instances, n, n)
+    inst = run.instance
+    linear = pca.linear_optimal_loss(cov, m=m)[inst]
+    nosup = pca.no_superposition_loss(cov, m=m)[inst]
+    shares = pca.fourier_weight_shares(W)
+    df = pd.DataFrame({
+        "model": np.arange(len(W)), "cell": inst, "seed": run.restart,
+        "width": spec.bump_width_array()[inst], "density": run.feature_probability[:, 0],
+        "loss": run.loss, "linear_optimal": linear, "no_superposition": nosup,
+        "loss_vs_pca": run.loss / linear, "loss_vs_nosup": run.loss / nosup,
+        "top_components": _top_component(cov, m)[inst],
+        "pca_alignment": pca.pca_alignment(W, cov[inst]),
+        "circle_share": shares[:, 1], "constant_share": shares[:, 0],
+        "dominant_frequency": shares.argmax(-1),
+        "dominant_share": shares.max(-1),
+        "features_per_dim": metrics.features_per_dimension(W),
+        "represented": metrics.n_represented(W, NORM_THRESHOLD),
+        "merged": merged_features(W), "max_bias": run.b.max(-1).astype(float),
+        "mean_bias": run.b.mean(-1).astype(float),
+        "ring": classify_ring(W)})
+    for i in range(W.shape[2]):
+        df[f"w{i}x"], df[f"w{i}y"] = W[:, 0, i], W[:, 1, i]
+    return df
+
+
+def map_cells(models: pd.DataFrame) -> pd.DataFrame:
+    """One row per (width, density) cell of the map.
+
+    Parameters
+    ----------
+    models : pandas.DataFrame
+        :func:`map_frame` rows.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``cell``, ``width``, ``density``, ``top_components``, ``linear_optimal``,
+        ``no_superposition``, the seed means of ``circle_share``, ``pca_alignment``,
+        ``features_per_dim``, ``represented``, ``merged``, ``loss_vs_pca`` and
+        ``loss_vs_nosup``, ``ring`` (majority of the seeds; ties to the lower mean loss),
+        ``share`` (its fraction of seeds), and the lowest-loss seed's ``best_seed``,
+        ``best_ring``, ``best_circle_share`` and ``best_loss_vs_pca``.
+
+    Examples
+    --------
+    >>> models = pd.DataFrame({"cell": 0, "seed": [0, 1, 2], "width": 2.0, "density": 0.1,
+    ...     "loss": [1.0, 2.0, 3.0], "top_components": "frequency 1", "linear_optimal": 2.0,
+    ...     "no_superposition": 3.0, "circle_share": [0.95, 0.5, 0.6], "pca_alignment": 1.0,
+    ...     "features_per_dim": 2.0, "represented": 16, "merged": [0, 4, 4],
+    ...     "loss_vs_pca": [0.5, 1.0, 1.5], "loss_vs_nosup": 0.5,
+    ...     "ring": ["pca circle", "mixture", "mixture"]})
+    >>> map_cells(models)[["ring", "share", "best_ring"]].values.tolist()
+    [['mixture', 0.6666666666666666, 'pca circle']]
+    """
+    votes = (models.groupby(["cell", "ring"])
+             .agg(count=("loss", "size"), mean_loss=("loss", "mean")).reset_index()
+             .sort_values(["cell", "count", "mean_loss"], ascending=[True, False, True]))
+    winner = votes.drop_duplicates("cell").set_index("cell")
+    g = models.groupby("cell")
+    cells = g[["width", "density", "top_components", "linear_optimal",
+               "no_superposition"]].first()
+    cols = ["circle_share", "pca_alignment", "features_per_dim", "represented", "merged",
+            "loss_vs_pca", "loss_vs_nosup"]
+    cells[cols] = g[cols].mean()
+    cells["ring"] = winner["ring"]
+    cells["share"] = winner["count"] / g.size()
+    best = models.sort_values("loss").drop_duplicates("cell").set_index("cell")
+    cells["best_seed"] = best["seed"]
+    cells["best_ring"] = best["ring"]
+    cells["best_circle_share"] = best["circle_share"]
+    cells["best_loss_vs_pca"] = best["loss_vs_pca"]
+    return cells.reset_index()
+
+
+def _ring_steps(models: pd.DataFrame) -> np.ndarray:
+    """Angle (degrees) from feature j to j + 1 of every model, in its winding direction."""
+    n = sum(1 for c in models.columns if c.startswith("w") and c.endswith("x"))
+    angle = np.arctan2(models[[f"w{i}y" for i in range(n)]].to_numpy(),
+                       models[[f"w{i}x" for i in range(n)]].to_numpy())
+    step = np.degrees(np.angle(np.exp(1j * (np.roll(angle, -1, axis=1) - angle))))
+    return step * np.sign(np.median(step, axis=1, keepdims=True))
+
+
+def _weights(models: pd.DataFrame) -> np.ndarray:
+    """The direction columns of :func:`map_frame` rows back as W, shape (models, 2, n)."""
+    n = sum(1 for c in models.columns if c.startswith("w") and c.endswith("x"))
+    return np.stack([models[[f"w{i}x" for i in range(n)]].to_numpy(),
+                     models[[f"w{i}y" for i in range(n)]].to_numpy()], axis=1)
+
+
+def _weak_features(W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Norms of the unrepresented features with norm > 0.1, and their largest cosine with a
+    represented feature of the same model."""
+    norms = np.linalg.norm(W, axis=1)
+    unit = W / np.maximum(norms, 1e-12)[:, None, :]
+    cos = np.einsum("kmi,kmj->kij", unit, unit)
+    rep = norms > NORM_THRESHOLD
+    weak = (norms > 0.1) & ~rep
+    best = np.where(rep[:, None, :], cos, -1.0).max(-1)
+    return norms[weak], best[weak]
+
+
+def _neighbour_groups(W: np.ndarray) -> tuple[int, int]:
+    """Merged groups (two or more features on one direction), and how many of them are runs
+    of consecutive orientations around the ring."""
+    _, labels = _direction_groups(W)
+    n = W.shape[-1]
+    groups = runs = 0
+    for lab in labels:
+        for g in np.unique(lab[lab >= 0]):
+            members = np.flatnonzero(lab == g)
+            if len(members) < 2:
+                continue
+            groups += 1
+            gaps = np.diff(np.r_[members, members[0] + n])
+            runs += int((gaps == 1).sum() >= len(members) - 1)
+    return groups, runs
+
+
+def findings(cells: pd.DataFrame, models: pd.DataFrame) -> dict:
+    """The numbers the chapter states about the equivariant map.
+
+    Parameters
+    ----------
+    cells : pandas.DataFrame
+        :func:`map_cells` rows.
+    models : pandas.DataFrame
+        :func:`map_frame` rows (with the direction columns).
+
+    Returns
+    -------
+    dict
+        ``cells``, ``models``, ``seeds``; ``ring_cells`` (arrangement → cells where it is the
+        majority) and ``ring_models`` (→ models); ``rows`` (density → the majority arrangement
+        of every width, from narrow to wide), ``common_row_densities`` (the densities whose
+        row is the most common one) and ``common_row_widths`` (arrangement → the narrowest and
+        widest width where that row has it); ``polygon_max_width`` (widest polygon cell),
+        ``circle_from_width`` (density → the narrowest width w such that every cell at width
+        ≥ w is a PCA-circle cell), ``best_circle_from_width`` (the same for the lowest-loss
+        seed); ``polygon_five`` (fraction of polygon models with five represented features),
+        ``polygon_circle_share`` (their median circle share), ``polygon_weak_norm`` (median
+        norm of their unrepresented features with norm > 0.1) and ``polygon_weak_aligned``
+        (fraction of those pointing along a represented feature, cosine > 0.95);
+        ``circle_norm`` (median ‖W_i‖ in PCA-circle models), ``circle_all_represented``
+        (fraction of them representing all n features), ``circle_step_error`` (the median
+        over those models of the largest deviation, in degrees, of the angle between
+        neighbouring orientations from 360°/n) and ``circle_regular`` (fraction of them with
+        every such deviation below 5°), ``circle_max_fpd`` (their largest ‖W‖_F²/m);
+        ``mixture_merged`` (mean merged features of mixture models), ``mixture_neighbour_groups``
+        (fraction of their merged groups that are runs of consecutive orientations) and
+        ``mixture_frequency2`` (fraction of them whose dominant frequency is 2);
+        ``loss_vs_pca_by_ring`` (arrangement → median of the models' loss / PCA loss),
+        ``best_loss_vs_pca`` (min, and the width and density where the lowest-loss seed does
+        best), ``beats_pca`` (fraction of models below the linear optimum),
+        ``max_bias`` (density → the largest output bias of any model) and
+        ``circle_bias_by_width`` (width → median mean bias of the PCA-circle models).
+
+    Examples
+    --------
+    >>> j = np.arange(4)
+    >>> a = 2 * np.pi * j / 4
+    >>> models = pd.DataFrame({"cell": [0, 1], "seed": 0, "width": [0.5, 2.0], "density": 0.1,
+    ...     "loss": [1.0, 0.5], "linear_optimal": 2.0, "loss_vs_pca": [0.5, 0.25],
+    ...     "represented": [5, 4], "merged": 0, "dominant_frequency": 1, "max_bias": -0.1,
+    ...     "mean_bias": -0.2,
+    ...     "circle_share": [0.1, 1.0], "features_per_dim": [2.5, 2.0],
+    ...     "ring": ["polygon", "pca circle"],
+    ...     **{f"w{i}x": [1.0, np.cos(a[i])] for i in j},
+    ...     **{f"w{i}y": [0.0, np.sin(a[i])] for i in j}})
+    >>> cells = pd.DataFrame({"cell": [0, 1], "width": [0.5, 2.0],
+    ...     "density": 0.1, "ring": ["polygon", "pca circle"],
+    ...     "best_ring": ["polygon", "pca circle"], "best_loss_vs_pca": [0.5, 0.25]})
+    >>> f = findings(cells, models)
+    >>> f["polygon_max_width"], f["circle_from_width"], round(f["circle_step_error"], 6)
+    (0.5, {0.1: 2.0}, 0.0)
+    """
+    def from_width(df, column):
+        out = {}
+        for p, g in df.groupby("density"):
+            g = g.sort_values("width", ascending=False)
+            wide = (g[column] == "pca circle").cumprod().astype(bool)
+            out[float(p)] = float(g[wide]["width"].min()) if wide.any() else np.nan
+        return out
+
+    rows = {float(p): tuple(g.sort_values("width")["ring"]) for p, g in cells.groupby("density")}
+    common = pd.Series(list(rows.values())).value_counts().index[0]
+    widths = np.sort(cells["width"].unique())
+    in_common = {r: [float(w) for w, x in zip(widths, common) if x == r] for r in RINGS}
+    circle = models[models["ring"] == "pca circle"]
+    n = sum(1 for c in models.columns if c.startswith("w") and c.endswith("x"))
+    norms = np.linalg.norm(_weights(circle), axis=1)
+    step_error = np.abs(_ring_steps(circle) - 360 / n).max(1)
+    mixture = models[models["ring"] == "mixture"]
+    polygon = models[models["ring"] == "polygon"]
+    best = cells.loc[cells["best_loss_vs_pca"].idxmin()]
+    weak_norm, weak_cos = _weak_features(_weights(polygon))
+    groups, runs = _neighbour_groups(_weights(mixture))
+    return {
+        "cells": len(cells), "models": len(models), "seeds": int(models["seed"].nunique()),
+        "ring_cells": {r: int((cells["ring"] == r).sum()) for r in RINGS},
+        "ring_models": {r: int((models["ring"] == r).sum()) for r in RINGS},
+        "rows": rows,
+        "common_row_densities": sorted(p for p, row in rows.items() if row == common),
+        "common_row_widths": {r: (min(v), max(v)) if v else (np.nan, np.nan)
+                              for r, v in in_common.items()},
+        "polygon_max_width": (float(cells[cells["ring"] == "polygon"]["width"].max())
+                              if (cells["ring"] == "polygon").any() else np.nan),
+        "circle_from_width": from_width(cells, "ring"),
+        "best_circle_from_width": from_width(cells, "best_ring"),
+        "polygon_five": float((polygon["represented"] == 5).mean()) if len(polygon) else np.nan,
+        "polygon_circle_share": (float(polygon["circle_share"].median()) if len(polygon)
+                                 else np.nan),
+        "polygon_weak_norm": float(np.median(weak_norm)) if len(weak_norm) else np.nan,
+        "polygon_weak_aligned": (float((weak_cos > MERGE_COSINE).mean()) if len(weak_cos)
+                                 else np.nan),
+        "circle_norm": float(np.median(norms)) if len(circle) else np.nan,
+        "circle_all_represented": (float((circle["represented"] == n).mean()) if len(circle)
+                                   else np.nan),
+        "circle_step_error": float(np.median(step_error)) if len(circle) else np.nan,
+        "circle_regular": float((step_error < 5).mean()) if len(circle) else np.nan,
+        "mixture_merged": float(mixture["merged"].mean()) if len(mixture) else np.nan,
+        "mixture_neighbour_groups": runs / groups if groups else np.nan,
+        "circle_max_fpd": float(circle["features_per_dim"].max()) if len(circle) else np.nan,
+        "mixture_frequency2": (float((mixture["dominant_frequency"] == 2).mean())
+                               if len(mixture) else np.nan),
+        "loss_vs_pca_by_ring": {r: float(g["loss_vs_pca"].median())
+                                for r, g in models.groupby("ring")},
+        "best_loss_vs_pca": (float(best["best_loss_vs_pca"]), float(best["width"]),
+                             float(best["density"])),
+        "beats_pca": float((models["loss"] < models["linear_optimal"]).mean()),
+        "max_bias": {float(p): float(v) for p, v in models.groupby("density")["max_bias"].max()
+                     .items()},
+        "circle_bias_by_width": {float(w): float(v) for w, v in
+                                 circle.groupby("width")["mean_bias"].median().items()},
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Figures
+
+
+def figure_map(profile: str | None = None, *, store: RunStore | None = None):
+    """The chapter's ``fig-equivariant-map``: (chart, data).
+
+    Examples
+    --------
+    >>> FIGURES["fig-equivariant-map"] is figure_map
+    True
+    """
+    from ..figures import equivariant as fig
+
+    models = map_frame(profile, store=store)
+    cells = map_cells(models)
+    return fig.ring_map(cells, models), {"cells": cells, "models": models}
+
+
+def figure_width_profile(profile: str | None = None, *, store: RunStore | None = None):
+    """The chapter's ``fig-width-profile``: (chart, data).
+
+    Examples
+    --------
+    >>> FIGURES["fig-width-profile"] is figure_width_profile
+    True
+    """
+    from ..figures import equivariant as fig
+
+    cells = map_cells(map_frame(profile, store=store))
+    return fig.width_profile(cells), {"cells": cells}
+
+
+#: The chapter's figures by label: functions ``(profile, store) -> (chart, data)``.
+FIGURES = {"fig-equivariant-map": figure_map, "fig-width-profile": figure_width_profile}

@@ -1,0 +1,114 @@
+"""Continuous equivariant features: Fourier shares, ring arrangements and the width x density map."""
+
+import tempfile
+
+import numpy as np
+import pytest
+import torch
+
+from superposition_lib import ExperimentSpec, experiments, pca, train
+from superposition_lib.data import FeatureDistribution
+from superposition_lib.experiments import equivariant as eq
+from superposition_lib.store import RunStore
+from superposition_lib.train import evaluate
+
+
+@pytest.fixture(scope="module")
+def store():
+    return RunStore(tempfile.mkdtemp())
+
+
+def _ring(k: int, n: int = 16, scale: float = 0.7) -> np.ndarray:
+    j = np.arange(n)
+    return scale * np.stack([np.cos(2 * np.pi * k * j / n), np.sin(2 * np.pi * k * j / n)])
+
+
+def test_fourier_shares_match_projections_on_an_explicit_fourier_basis():
+    n = 12
+    j = np.arange(n)
+    basis = {0: [np.ones(n) / np.sqrt(n)], n // 2: [np.cos(np.pi * j) / np.sqrt(n)]}
+    for k in range(1, n // 2):
+        basis[k] = [np.cos(2 * np.pi * k * j / n) * np.sqrt(2 / n),
+                    np.sin(2 * np.pi * k * j / n) * np.sqrt(2 / n)]
+    W = np.random.default_rng(0).normal(size=(3, 4, n))
+    shares = pca.fourier_weight_shares(W)
+    total = np.square(W).sum((-2, -1))
+    for k, vectors in basis.items():
+        by_hand = sum(np.square(W @ v).sum(-1) for v in vectors) / total
+        np.testing.assert_allclose(shares[:, k], by_hand, rtol=1e-12)
+    np.testing.assert_allclose(shares.sum(-1), 1.0)
+
+
+def test_the_circle_share_is_the_pca_alignment_when_frequency_1_is_on_top():
+    # p above p*: the top two principal components are the frequency-1 pair
+    cov = FeatureDistribution("equivariant", [[0.5] * 16], bump_width=2.0).covariance()[0]
+    assert eq._top_component(cov.numpy()[None], 2)[0] == "frequency 1"
+    W = np.random.default_rng(1).normal(size=(5, 2, 16))
+    np.testing.assert_allclose(pca.fourier_weight_shares(W)[:, 1],
+                               pca.pca_alignment(W, cov), rtol=1e-9)
+
+
+def test_top_components_below_p_star_and_for_mutually_exclusive_features():
+    def top(p, w):
+        cov = FeatureDistribution("equivariant", [[p] * 16], bump_width=w).covariance()
+        return eq._top_component(cov.numpy(), 2)[0]
+    assert top(0.01, 2.0) == "constant, then frequency 1"     # p* ≈ 0.13 for n = 16, w = 2
+    assert top(0.5, 0.5) == "all tied"                         # a bump touches one feature
+
+
+def test_ring_arrangements_of_constructed_geometries():
+    circle, double = _ring(1), _ring(2)
+    assert eq.classify_ring(circle) == "pca circle"
+    # the circle walked twice: neighbours 45° apart, features j and j + 8 coincide
+    assert eq.merged_features(double) == 16 and eq.classify_ring(double) == "mixture"
+    a = 2 * np.pi * np.arange(5) / 5
+    pentagon = np.zeros((2, 16))
+    pentagon[:, [0, 3, 6, 10, 13]] = [np.cos(a), np.sin(a)]
+    assert eq.merged_features(pentagon) == 0 and eq.classify_ring(pentagon) == "polygon"
+    # a chain of close directions is one group: 0°, 14°, 28° (cos 14° = 0.970 > 0.95)
+    chain = np.zeros((2, 16))
+    chain[:, :3] = [np.cos(np.radians([0, 14, 28])), np.sin(np.radians([0, 14, 28]))]
+    assert eq.merged_features(chain) == 3
+    # weights below the norm threshold are not represented, so they merge with nothing
+    assert eq.merged_features(0.1 * double) == 0
+
+
+def test_the_loss_is_density_times_the_active_loss_when_no_bias_is_positive():
+    # a sample is either zero or one bump: with b <= 0 a zero sample costs nothing
+    W = torch.as_tensor(_ring(1, scale=0.8), dtype=torch.float32)[None].repeat(2, 1, 1)
+    params = {"W": W, "b": torch.full((2, 16), -0.2)}
+    dist = FeatureDistribution("equivariant", [[1.0] * 16, [0.1] * 16], bump_width=[2.0, 2.0])
+    loss, se, _ = evaluate(params, dist, torch.ones(2, 16), "relu_output",
+                           np.random.default_rng(0), relative_se=2e-3)
+    assert abs(loss[1] / loss[0] - 0.1) < 4 * np.hypot(se[1] / loss[0],
+                                                       0.1 * se[0] / loss[0])
+
+
+def test_bump_width_decides_between_polygon_mixture_and_pca_circle():
+    # the chapter's three arrangements, at a density where the map's rows agree
+    spec = ExperimentSpec(model="relu_output", n_features=16, n_hidden=2, data="equivariant",
+                          feature_probability=0.1, bump_width=[0.5, 1.0, 4.0], restarts=2,
+                          steps=3000, batch_size=256, lr=3e-3, lr_schedule="cosine", seed=0,
+                          eval_samples=1 << 14)
+    run = train(spec, progress=False).best()
+    shares = pca.fourier_weight_shares(run.W)[:, 1]
+    polygon, mixture, circle = run.W
+    assert eq.classify_ring(polygon) == "polygon" and shares[0] < 0.5
+    assert (np.linalg.norm(polygon, axis=0) > 0.5).sum() == 5           # a pentagon
+    assert eq.classify_ring(mixture) == "mixture" and eq.merged_features(mixture) >= 4
+    assert eq.classify_ring(circle) == "pca circle" and shares[2] > 0.95
+    assert run.loss[2] < 0.2 * pca.linear_optimal_loss(pca.spec_covariance(spec), m=2)[2]
+
+
+def test_the_map_runs_under_smoke_on_the_paper_grid(store):
+    paper, smoke = (experiments.get("equivariant-map").spec(p) for p in ("paper", "smoke"))
+    assert np.array_equal(smoke.bump_width_array(), paper.bump_width_array())
+    assert np.array_equal(smoke.feature_probability_array(), paper.feature_probability_array())
+    assert paper.n_instances == len(eq.MAP_WIDTHS) * len(eq.MAP_DENSITIES) >= 72
+    assert paper.restarts >= 4
+    models = eq.map_frame("smoke", store=store)
+    cells = eq.map_cells(models)
+    assert len(cells) == paper.n_instances
+    assert set(cells["ring"]) <= set(eq.RINGS)
+    np.testing.assert_allclose(models["loss_vs_pca"], models["loss"] / models["linear_optimal"])
+    assert (models["circle_share"].between(0, 1)).all()
