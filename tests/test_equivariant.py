@@ -84,20 +84,36 @@ def test_the_loss_is_density_times_the_active_loss_when_no_bias_is_positive():
                                                        0.1 * se[0] / loss[0])
 
 
-def test_bump_width_decides_between_polygon_mixture_and_pca_circle():
-    # the chapter's three arrangements, at a density where the map's rows agree
-    spec = ExperimentSpec(model="relu_output", n_features=16, n_hidden=2, data="equivariant",
-                          feature_probability=0.1, bump_width=[0.5, 1.0, 4.0], restarts=2,
-                          steps=3000, batch_size=256, lr=3e-3, lr_schedule="cosine", seed=0,
+def _best_of_two(n: int, widths: list[float]):
+    spec = ExperimentSpec(model="relu_output", n_features=n, n_hidden=2, data="equivariant",
+                          feature_probability=0.1, bump_width=widths, restarts=2, steps=3000,
+                          batch_size=256, lr=3e-3, lr_schedule="cosine", seed=0,
                           eval_samples=1 << 14)
     run = train(spec, progress=False).best()
-    shares = pca.fourier_weight_shares(run.W)[:, 1]
+    return run, pca.fourier_weight_shares(run.W)[:, 1], pca.linear_optimal_loss(
+        pca.spec_covariance(spec), m=2)
+
+
+def test_bump_width_decides_between_polygon_mixture_and_pca_circle():
+    # the chapter's three arrangements, at a density where the map's rows agree
+    run, shares, linear = _best_of_two(16, [0.5, 1.0, 4.0])
     polygon, mixture, circle = run.W
     assert eq.classify_ring(polygon) == "polygon" and shares[0] < 0.5
     assert (np.linalg.norm(polygon, axis=0) > 0.5).sum() == 5           # a pentagon
     assert eq.classify_ring(mixture) == "mixture" and eq.merged_features(mixture) >= 4
     assert eq.classify_ring(circle) == "pca circle" and shares[2] > 0.95
-    assert run.loss[2] < 0.2 * pca.linear_optimal_loss(pca.spec_covariance(spec), m=2)[2]
+    assert run.loss[2] < 0.2 * linear[2]
+
+
+def test_the_circle_needs_a_share_of_the_ring_not_a_number_of_features():
+    # w = 2 is a circle on 16 orientations but a mixture on 32; w = n/4 = 8 fits best
+    run16, shares16, _ = _best_of_two(16, [2.0])
+    run32, shares32, linear32 = _best_of_two(32, [0.5, 2.0, 8.0])
+    assert eq.classify_ring(run16.W[0]) == "pca circle"
+    assert [eq.classify_ring(W).item() for W in run32.W] == ["polygon", "mixture", "pca circle"]
+    assert shares32[1] < 0.9 < shares32[2]
+    ratio = run32.loss / linear32
+    assert ratio[2] < 0.2 and ratio[2] < 0.25 * ratio[1]
 
 
 def test_the_map_runs_under_smoke_on_the_paper_grid(store):

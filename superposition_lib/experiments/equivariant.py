@@ -14,8 +14,14 @@ only, so the features are mutually exclusive and every frequency k ≥ 1 ties.
     bump widths of :data:`MAP_WIDTHS` × the densities of :data:`MAP_DENSITIES`,
     :data:`MAP_SEEDS` seeds per cell, all in one batched spec; 10,000 steps of batch 256 with
     AdamW at a peak learning rate of 3e-3 decayed to 0 by a cosine (as for the 8-feature runs of
-    the chapter "PCA versus superposition"). The ``smoke`` profile keeps the grid with one seed
-    and 300 steps.
+    the chapter "PCA versus superposition").
+``equivariant-n32``
+    A second size: n = 32 orientations in m = 2, at density :data:`LARGE_DENSITY` over the
+    widths of :data:`LARGE_WIDTHS`, :data:`MAP_SEEDS` seeds each, trained the same way. It
+    tells whether the arrangement is set by the width in features (how many neighbours a bump
+    touches) or by the width relative to the ring (w/n).
+
+The ``smoke`` profiles keep the grids with one seed and 300 steps.
 
 How a model arranges the ring (:func:`classify_ring`), from two measurements:
 
@@ -46,6 +52,9 @@ __all__ = [
     "CHAPTER",
     "CIRCLE_SHARE",
     "FIGURES",
+    "LARGE_DENSITY",
+    "LARGE_N_FEATURES",
+    "LARGE_WIDTHS",
     "MAP_DENSITIES",
     "MAP_SEEDS",
     "MAP_WIDTHS",
@@ -58,6 +67,7 @@ __all__ = [
     "map_cells",
     "map_frame",
     "merged_features",
+    "ring_frame",
 ]
 
 #: The chapter's file stem.
@@ -78,6 +88,15 @@ MAP_DENSITIES = tuple(float(v) for v in np.geomspace(1.0, 0.01, 6))
 #: Seeds per cell of the map (paper profile).
 MAP_SEEDS = 4
 
+#: Features on the circle of the second size, ``equivariant-n32``.
+LARGE_N_FEATURES = 32
+
+#: Bump half-widths of ``equivariant-n32``: the map's, and two wider ones up to n/4 and beyond.
+LARGE_WIDTHS = (*MAP_WIDTHS, 8.0, 11.2)
+
+#: Density of ``equivariant-n32``: one of the map's, p ≈ 0.16.
+LARGE_DENSITY = MAP_DENSITIES[2]
+
 #: The arrangements of :func:`classify_ring`.
 RINGS = ("pca circle", "mixture", "polygon")
 
@@ -91,15 +110,15 @@ MERGE_COSINE = 0.95
 NORM_THRESHOLD = 0.5
 
 
-def _map_profiles() -> dict:
-    w, p = np.meshgrid(MAP_WIDTHS, MAP_DENSITIES, indexing="ij")
+def _ring_profiles(n: int, widths, densities, seeds: int) -> dict:
+    w, p = np.meshgrid(widths, densities, indexing="ij")
 
-    def spec(seeds: int, **training) -> ExperimentSpec:
-        return ExperimentSpec(model="relu_output", n_features=N_FEATURES, n_hidden=N_HIDDEN,
+    def spec(restarts: int, **training) -> ExperimentSpec:
+        return ExperimentSpec(model="relu_output", n_features=n, n_hidden=N_HIDDEN,
                               data="equivariant", feature_probability=[float(x) for x in p.ravel()],
                               bump_width=[float(x) for x in w.ravel()], importance=1.0,
-                              restarts=seeds, seed=0, **training)
-    return {"paper": spec(MAP_SEEDS, steps=10_000, batch_size=256, lr=3e-3,
+                              restarts=restarts, seed=0, **training)
+    return {"paper": spec(seeds, steps=10_000, batch_size=256, lr=3e-3,
                           lr_schedule="cosine", eval_samples=1 << 16),
             "smoke": spec(1, steps=300, batch_size=128, lr=1e-2, eval_samples=1 << 12)}
 
@@ -107,7 +126,11 @@ def _map_profiles() -> dict:
 register(Experiment(
     "equivariant-map", CHAPTER,
     "16 orientations in 2 dims: bump width 0.5-5.6 x density 1-0.01, 12 x 6, 4 seeds",
-    _map_profiles(), best_of=False))
+    _ring_profiles(N_FEATURES, MAP_WIDTHS, MAP_DENSITIES, MAP_SEEDS), best_of=False))
+register(Experiment(
+    "equivariant-n32", CHAPTER,
+    "32 orientations in 2 dims: bump width 0.5-11.2 at density 0.16, 4 seeds",
+    _ring_profiles(LARGE_N_FEATURES, LARGE_WIDTHS, (LARGE_DENSITY,), MAP_SEEDS), best_of=False))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -201,15 +224,13 @@ def _top_component(covariance: np.ndarray, m: int) -> np.ndarray:
                      ["all tied", "constant, then frequency 1"], "frequency 1")
 
 
-def map_frame(profile: str | None = None, *, store: RunStore | None = None) -> pd.DataFrame:
-    """The ``equivariant-map`` run: one row per model.
+def ring_frame(run: Run) -> pd.DataFrame:
+    """One row per model of a run on ``equivariant`` data with m = 2.
 
     Parameters
     ----------
-    profile : str, optional
-        ``"paper"`` or ``"smoke"``; defaults to the current profile.
-    store : RunStore, optional
-        Where runs are cached.
+    run : Run
+        E.g. ``equivariant-map`` or ``equivariant-n32`` (all seeds).
 
     Returns
     -------
@@ -220,20 +241,18 @@ def map_frame(profile: str | None = None, *, store: RunStore | None = None) -> p
         1"``, ``"constant, then frequency 1"`` below p*, or ``"all tied"`` for w ≤ 1/2),
         ``pca_alignment`` (:func:`~superposition_lib.pca.pca_alignment` with the top-2
         subspace, ties included), ``circle_share`` and ``constant_share`` (fractions of ‖W‖_F²
-        at frequencies 1 and 0),
-        ``dominant_frequency`` (the frequency holding most of ‖W‖_F²) and its ``dominant_share``,
-        ``features_per_dim`` ‖W‖_F²/m, ``represented``, ``merged`` (:func:`merged_features`),
-        ``max_bias`` and ``mean_bias`` (over the features), ``ring`` (:func:`classify_ring`), and ``w0x``, ``w0y``, …, ``w15x``,
-        ``w15y`` (the feature directions).
+        at frequencies 1 and 0), ``dominant_frequency`` (the frequency holding most of ‖W‖_F²)
+        and its ``dominant_share``, ``features_per_dim`` ‖W‖_F²/m, ``represented``, ``merged``
+        (:func:`merged_features`), ``max_bias`` and ``mean_bias`` (over the features), ``ring``
+        (:func:`classify_ring`), and ``w0x``, ``w0y``, …, (the feature directions).
 
     Examples
     --------
     >>> import tempfile
-    >>> df = map_frame("smoke", store=RunStore(tempfile.mkdtemp()))
-    >>> len(df), df["width"].nunique(), df["density"].nunique()
-    (72, 12, 6)
+    >>> df = ring_frame(load("equivariant-n32", "smoke", store=RunStore(tempfile.mkdtemp())))
+    >>> len(df), sorted(df["ring"].unique()) <= sorted(RINGS)
+    (14, True)
     """
-    run = load("equivariant-map", profile, store=store)
     spec = run.spec
     W = run.W.astype(float)
     m = W.shape[1]
@@ -250,16 +269,38 @@ def map_frame(profile: str | None = None, *, store: RunStore | None = None) -> p
         "top_components": _top_component(cov, m)[inst],
         "pca_alignment": pca.pca_alignment(W, cov[inst]),
         "circle_share": shares[:, 1], "constant_share": shares[:, 0],
-        "dominant_frequency": shares.argmax(-1),
-        "dominant_share": shares.max(-1),
+        "dominant_frequency": shares.argmax(-1), "dominant_share": shares.max(-1),
         "features_per_dim": metrics.features_per_dimension(W),
         "represented": metrics.n_represented(W, NORM_THRESHOLD),
         "merged": merged_features(W), "max_bias": run.b.max(-1).astype(float),
-        "mean_bias": run.b.mean(-1).astype(float),
-        "ring": classify_ring(W)})
+        "mean_bias": run.b.mean(-1).astype(float), "ring": classify_ring(W)})
     for i in range(W.shape[2]):
         df[f"w{i}x"], df[f"w{i}y"] = W[:, 0, i], W[:, 1, i]
     return df
+
+
+def map_frame(profile: str | None = None, *, store: RunStore | None = None) -> pd.DataFrame:
+    """The ``equivariant-map`` run: :func:`ring_frame`, one row per model.
+
+    Parameters
+    ----------
+    profile : str, optional
+        ``"paper"`` or ``"smoke"``; defaults to the current profile.
+    store : RunStore, optional
+        Where runs are cached.
+
+    Returns
+    -------
+    pandas.DataFrame
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> df = map_frame("smoke", store=RunStore(tempfile.mkdtemp()))
+    >>> len(df), df["width"].nunique(), df["density"].nunique()
+    (72, 12, 6)
+    """
+    return ring_frame(load("equivariant-map", profile, store=store))
 
 
 def map_cells(models: pd.DataFrame) -> pd.DataFrame:
