@@ -1,4 +1,4 @@
-"""Continuous equivariant features: Fourier shares, ring arrangements and the width x density map."""
+"""Continuous equivariant features: Fourier shares, ring arrangements, the width x density map."""
 
 import tempfile
 
