@@ -13,7 +13,8 @@ from superposition_lib.experiments import learning_dynamics as ld
 from superposition_lib.figures import learning_dynamics as fig
 from superposition_lib.store import RunStore
 
-NAMES = ("energy-levels", "geometric-stages")
+SEARCH_NAMES = tuple(s[0] for s in ld.SEARCH)
+NAMES = ("energy-levels", "geometric-stages", *SEARCH_NAMES)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -33,6 +34,22 @@ def test_paper_profiles_meet_the_issue():
     assert s.restarts >= 20
 
 
+def test_the_search_covers_what_the_issue_asks():
+    specs = {name: get(name).spec("paper") for name in SEARCH_NAMES}
+    for name, n, m, lr, schedule in ld.SEARCH:
+        s = specs[name]
+        assert (s.n_features, s.n_hidden, s.lr, s.lr_schedule) == (n, m, lr, schedule)
+        assert s.steps >= 100_000 and s.restarts >= 5 and len(s.feature_probability) >= 3
+        assert s.model == "relu_output" and s.importance == 1.0 and s.data == "sparse_uniform"
+        # inside the fused C kernel (n <= 32, m <= 8), so the search trains in minutes
+        assert s.n_features <= 32 and s.n_hidden <= 8
+    sizes = {(s.n_features, s.n_hidden) for s in specs.values()}
+    assert {(10, 5), (16, 8)} <= sizes                     # n = 2m: digons fill the dimensions
+    assert {3e-4, 1e-3, 3e-3} <= {s.lr for s in specs.values()}
+    assert {"constant", "cosine"} <= {s.lr_schedule for s in specs.values()}
+    assert len({s.key() for s in specs.values()}) == len(specs)
+
+
 @pytest.fixture(scope="module")
 def store():
     return RunStore(tempfile.mkdtemp())
@@ -41,6 +58,11 @@ def store():
 @pytest.fixture(scope="module")
 def energy(store):
     return ld.energy_frames("smoke", store=store)
+
+
+@pytest.fixture(scope="module")
+def search(store):
+    return ld.search_frames("smoke", store=store)
 
 
 @pytest.fixture(scope="module")
@@ -131,3 +153,77 @@ def test_small_init_superposition_appears_earlier_in_the_descent_for_sparser_fea
     assert onset["onset"].notna().all() and (onset["final"] > 1).all()
     assert onset["onset"].is_monotonic_increasing
     assert onset["loss_done"].is_monotonic_increasing
+
+
+def test_from_digon_marks_jumps_of_features_that_had_settled_into_a_digon(energy):
+    run, jumps = energy["run"], energy["jumps"]
+    S = run.snapshots
+    for k in range(S.W.shape[1]):
+        mine = jumps[jumps["model"] == k]
+        plat = dynamics.plateaus(dynamics.feature_trajectories(S.W[:, k], S.steps).pivot(
+            index="step", columns="feature", values="D").to_numpy(), S.steps)
+        for r in mine.itertuples():
+            ends = plat[(plat["feature"] == r.feature) & ~plat["initial"]
+                        & (plat["level"] == 0.5)]["step_end"]
+            assert r.from_digon == bool((ends <= r.step_start).any())
+    assert not jumps.loc[jumps["level_before"] == 0.5, "from_digon"].eq(False).any()
+    m = energy["models"].set_index("model")
+    per_model = jumps.groupby("model")["from_digon"].sum()
+    assert (m["digon_jumps"] == per_model.reindex(m.index, fill_value=0)).all()
+
+
+def test_search_summary_agrees_with_the_jump_and_model_frames(search):
+    models, jumps, settings = search["models"], search["jumps"], search["settings"]
+    assert settings["setting"].tolist() == [ld.SEARCH_CONTRAST, *SEARCH_NAMES]
+    for row in settings.itertuples():
+        mine = jumps[jumps["setting"] == row.setting]
+        ms = models[models["setting"] == row.setting]
+        assert row.jumps == len(mine) == ms["jumps"].sum()
+        assert row.digon_jumps == int(mine["from_digon"].sum())
+        assert row.digon_share == pytest.approx(ms["digons"].sum() / (len(ms) * row.n))
+        assert row.all_settled_share == pytest.approx((ms["settled"] == 1).mean())
+        if len(mine):
+            assert row.median_loss_change == pytest.approx(mine["loss_change"].median())
+        else:
+            assert np.isnan(row.median_loss_change)
+    per_setting = search["cells"].groupby("setting", sort=False)
+    for col in ("jumps", "models", "digon_jumps"):
+        assert per_setting[col].sum().tolist() == settings[col].tolist(), col
+    f = search["findings"]
+    assert (f["digon_jumps"] == int(jumps["from_digon"].sum())
+            == sum(f["digon_jump_settings"].values()))
+    late = f["latest_jump"]
+    assert late["step"] == jumps["step"].max() == settings["last_jump"].max()
+    mine = jumps[(jumps["setting"] == late["setting"]) & (jumps["model"] == late["model"])]
+    assert late["features"] == sum(late["transitions"].values()) >= 1
+    assert late["step_end"] in set(mine["step_end"])
+
+
+def test_digon_share_is_recomputed_from_the_weights(search, store):
+    from superposition_lib import metrics
+    from superposition_lib.experiments import load
+
+    name = SEARCH_NAMES[0]
+    run = load(name, "smoke", store=store)
+    D = metrics.feature_dimensionality(run.snapshots.W[-1])             # (models, n)
+    row = search["settings"].set_index("setting").loc[name]
+    assert row["digon_share"] == pytest.approx(np.mean(np.abs(D - 0.5) <= ld.SETTLE_TOL))
+
+
+def test_n_equals_2m_settles_into_digons_and_n_4m_cannot(search):
+    """At n = 2m the digons hold every feature; at n = 4m at most half of them."""
+    s = search["settings"].set_index("setting")
+    two_m = s[s["n"] == 2 * s["m"]]
+    assert len(two_m) >= 4 and (two_m["digon_share"] >= 0.9).all(), two_m["digon_share"]
+    four_m = s[s["n"] == 4 * s["m"]]
+    assert len(four_m) and (four_m["digon_share"] <= 0.5 + 1e-12).all()
+    assert set(two_m.index) <= set(search["findings"]["digon_settings"])
+
+
+def test_search_chart_renders(search):
+    vlc = pytest.importorskip("vl_convert")
+    chart = fig.search_chart(search["cells"], search["jumps"])
+    spec = chart.to_dict(validate=True)
+    assert [p["name"] for p in spec["params"] if "bind" in p] == ["metric"]
+    svg = vlc.vegalite_to_svg(chart.to_json())
+    assert svg.startswith("<svg") and "NaN" not in svg

@@ -44,6 +44,7 @@ import pandas as pd
 
 from .. import metrics, pca
 from ..config import ExperimentSpec
+from ..data import FeatureDistribution
 from ..run import Run
 from ..store import RunStore
 from . import Experiment, load, register
@@ -63,6 +64,7 @@ __all__ = [
     "N_HIDDEN",
     "RINGS",
     "classify_ring",
+    "constant_mode_density",
     "findings",
     "map_cells",
     "map_frame",
@@ -277,6 +279,43 @@ def ring_frame(run: Run) -> pd.DataFrame:
     for i in range(W.shape[2]):
         df[f"w{i}x"], df[f"w{i}y"] = W[:, 0, i], W[:, 1, i]
     return df
+
+
+def constant_mode_density(n: int, width: float) -> float:
+    """The density p* below which the constant mode is the top principal component.
+
+    For ``equivariant`` data every frequency k ≥ 1 has eigenvalue ``λ_k = p a_k`` and the
+    constant mode ``λ_0 = p a_0 − p² c`` (the mean, which the bias absorbs, lowers it), so
+    ``λ_0 > λ_1`` exactly when ``p < p* = (a_0 − a_1) / c``. The coefficients come from the
+    exact spectra at p = 1 and p = 1/2.
+
+    Parameters
+    ----------
+    n : int
+        Features on the circle.
+    width : float
+        Bump half-width w > 1/2 (at w ≤ 1/2 all k ≥ 1 tie).
+
+    Returns
+    -------
+    float
+        p*; above 1 when the constant mode is on top at every density.
+
+    Examples
+    --------
+    >>> p_star = constant_mode_density(16, 2.0)
+    >>> round(p_star, 3)
+    0.131
+    >>> spectrum = lambda p: pca.fourier_spectrum(FeatureDistribution(
+    ...     "equivariant", [[p] * 16], bump_width=2.0).covariance())[0]
+    >>> [bool(spectrum(p)[0] > spectrum(p)[1]) for p in (0.99 * p_star, 1.01 * p_star)]
+    [True, False]
+    """
+    cov = FeatureDistribution("equivariant", [[1.0] * n, [0.5] * n],
+                              bump_width=[width, width]).covariance().numpy()
+    full, half = pca.fourier_spectrum(cov)
+    c = 2 * (2 * half[0] - full[0])
+    return float((full[0] + c - full[1]) / c)
 
 
 def map_frame(profile: str | None = None, *, store: RunStore | None = None) -> pd.DataFrame:

@@ -14,6 +14,13 @@
     present together), small initialisation (``init="notebook"``), at the feature probabilities
     of :data:`STAGE_DENSITIES`, :data:`STAGE_SEEDS` seeds each; every snapshot is classified
     into the paper's stages with :func:`~superposition_lib.dynamics.classify_stages`.
+``energy-search-…``
+    The documented search for the paper's energy-level picture (features settle into digons,
+    then jump): one experiment per setting of :data:`SEARCH` (n, m, learning rate and its
+    schedule; a spec has one learning rate), each at the densities of
+    :data:`SEARCH_DENSITIES` with :data:`SEARCH_SEEDS` seeds, 100,000 steps of batch 256 and
+    about 200 log-spaced snapshots; :func:`search_frames` summarises every setting next to
+    ``energy-levels``.
 
 The ``smoke`` profiles keep n, m and the densities and train a few seeds for a few thousand
 steps at a larger learning rate.
@@ -35,8 +42,13 @@ __all__ = [
     "ENERGY_DENSITIES",
     "ENERGY_SEEDS",
     "FIGURES",
-    "STAGE_DENSITIES",
+    "SEARCH",
+    "SEARCH_CONTRAST",
+    "SEARCH_DENSITIES",
+    "SEARCH_SEEDS",
+    "SETTING_COLUMNS",
     "SETTLE_TOL",
+    "STAGE_DENSITIES",
     "STAGE_SEEDS",
     "density_frame",
     "energy_findings",
@@ -44,6 +56,9 @@ __all__ = [
     "jump_frame",
     "model_frame",
     "path_frame",
+    "search_findings",
+    "search_frame",
+    "search_frames",
     "stage_findings",
     "stage_frame",
     "stage_geometry_frame",
@@ -92,6 +107,8 @@ register(Experiment(
     "energy-levels", CHAPTER,
     "20 features in 5 dims, densities 0.5-0.1, 10 seeds, 100k steps, 200 log-spaced snapshots",
     _energy_profiles(), best_of=False))
+
+
 def _small_init_profiles() -> dict:
     # The energy-level models from the paper notebook's small initialisation, long enough to
     # see when ‖W‖_F²/m first exceeds 1 (learned superposition, not random overlap).
@@ -109,6 +126,47 @@ register(Experiment(
     "geometric-stages", CHAPTER,
     "6 features in 3 dims, two correlated sets of 3, small init, 2 densities x 25 seeds",
     _stage_profiles(), best_of=False))
+
+
+#: The documented search for the paper's energy-level picture: (experiment name, n, m, lr,
+#: lr schedule). n = 2m is where every feature can end in a digon (m antipodal pairs fill the m
+#: dimensions); n = 3m and n = 4m (with ``energy-levels``: n = 20, m = 5, lr 1e-3, constant)
+#: have more features than digons can hold, so that features can swap in and out of them.
+SEARCH = (
+    ("energy-search-n10-lr3e-4", 10, 5, 3e-4, "constant"),
+    ("energy-search-n10-lr1e-3", 10, 5, 1e-3, "constant"),
+    ("energy-search-n10-lr3e-3", 10, 5, 3e-3, "constant"),
+    ("energy-search-n10-lr3e-3-cosine", 10, 5, 3e-3, "cosine"),
+    ("energy-search-n16-lr1e-3", 16, 8, 1e-3, "constant"),
+    ("energy-search-n16-lr3e-3", 16, 8, 3e-3, "constant"),
+    ("energy-search-n15-lr1e-3", 15, 5, 1e-3, "constant"),
+    ("energy-search-n15-lr3e-3", 15, 5, 3e-3, "constant"),
+    ("energy-search-n20-lr3e-3", 20, 5, 3e-3, "constant"),
+)
+#: Feature probabilities of the search experiments.
+SEARCH_DENSITIES = (0.5, 0.3, 0.1, 0.03)
+#: Seeds per density in the search experiments (paper profile).
+SEARCH_SEEDS = 5
+
+
+def _search_profiles(n: int, m: int, lr: float, schedule: str) -> dict:
+    common = {"model": "relu_output", "n_features": n, "n_hidden": m,
+              "feature_probability": SEARCH_DENSITIES, "importance": 1.0, "seed": 0,
+              "lr_schedule": schedule}
+    paper = ExperimentSpec(**common, restarts=SEARCH_SEEDS, steps=100_000, batch_size=256,
+                           lr=lr, snapshot_log=200, history_every=1000, eval_samples=1 << 16)
+    # 50x fewer steps at 10x the learning rate, so that the smoke runs still split and settle.
+    smoke = ExperimentSpec(**common, restarts=2, steps=2000, batch_size=128, lr=round(10 * lr, 12),
+                           snapshot_log=60, history_every=100, eval_samples=1 << 12)
+    return {"paper": paper, "smoke": smoke}
+
+
+for _name, _n, _m, _lr, _schedule in SEARCH:
+    register(Experiment(
+        _name, CHAPTER,
+        f"energy-level search: {_n} features in {_m} dims, lr {_lr:g} {_schedule}, densities "
+        f"0.5-0.03, {SEARCH_SEEDS} seeds, 100k steps, 200 log-spaced snapshots",
+        _search_profiles(_n, _m, _lr, _schedule), best_of=False))
 
 
 # ------------------------------------------------------------------------------------------
@@ -130,19 +188,31 @@ def jump_frame(run: Run) -> pd.DataFrame:
     -------
     pandas.DataFrame
         :func:`~superposition_lib.dynamics.energy_level_jumps` columns (with the snapshot loss)
-        plus ``model``, ``density`` and ``seed``.
+        plus ``model``, ``density``, ``seed`` and ``from_digon``: whether the jumping feature
+        had already settled into a digon, i.e. one of its non-initial
+        :func:`~superposition_lib.dynamics.plateaus` at 1/2 ended by the jump's
+        ``step_start`` (the paper's picture: features settle into digons, then jump later).
 
     Examples
     --------
     >>> import tempfile
     >>> run = load("energy-levels", "smoke", store=RunStore(tempfile.mkdtemp()))
-    >>> {"model", "density", "step", "level_before", "loss_change"} <= set(jump_frame(run))
+    >>> jumps = jump_frame(run)
+    >>> {"model", "density", "step", "level_before", "loss_change", "from_digon"} <= set(jumps)
+    True
+    >>> bool(jumps.loc[jumps["level_before"] == 0.5, "from_digon"].all())
     True
     """
     S = run.snapshots
     frames = []
     for k in range(S.W.shape[1]):
-        j = dynamics.energy_level_jumps(_dims(run, k), S.steps, S.loss[:, k])
+        D = _dims(run, k)
+        j = dynamics.energy_level_jumps(D, S.steps, S.loss[:, k])
+        plat = dynamics.plateaus(D, S.steps)
+        digon = plat[~plat["initial"] & np.isclose(plat["level"], 0.5)]
+        first_digon_end = digon.groupby("feature")["step_end"].min()
+        j["from_digon"] = (j["step_start"]
+                           >= j["feature"].map(first_digon_end).fillna(np.inf)).astype(bool)
         j.insert(0, "model", k)
         j.insert(1, "density", float(run.feature_probability[k, 0]))
         j.insert(2, "seed", int(run.restart[k]))
@@ -167,7 +237,9 @@ def model_frame(run: Run, jumps: pd.DataFrame | None = None) -> pd.DataFrame:
         ``split_step`` (:func:`~superposition_lib.dynamics.split_step`; NaN if never),
         ``jumps``, ``first_jump`` and ``last_jump`` (steps; NaN without jumps), ``settled``
         (fraction of features whose final D_i is within :data:`SETTLE_TOL` of 0 or 1/2),
-        ``digons`` (features at 1/2), ``jump_fraction`` and ``log_time_fraction``
+        ``features`` (n), ``digons`` (features at 1/2), ``digon_jumps`` (jumps of features
+        that had already settled into a digon: ``from_digon`` in :func:`jump_frame`),
+        ``jump_fraction`` and ``log_time_fraction``
         (:func:`~superposition_lib.dynamics.jump_loss_fraction` after the split; NaN without a
         split), ``first_level`` (the first step at which some feature starts a non-initial
         plateau) and ``jump_fraction_first``, ``log_time_fraction_first`` (the same fractions
@@ -208,30 +280,38 @@ def model_frame(run: Run, jumps: pd.DataFrame | None = None) -> pd.DataFrame:
             "last_jump": float(mine["step"].max()) if len(mine) else np.nan,
             "settled": float(np.mean((np.abs(end) <= SETTLE_TOL)
                                      | (np.abs(end - 0.5) <= SETTLE_TOL))),
+            "features": len(end),
             "digons": int(np.sum(np.abs(end - 0.5) <= SETTLE_TOL)),
+            "digon_jumps": int(mine["from_digon"].sum()),
             "jump_fraction": frac, "log_time_fraction": log_frac,
             "first_level": np.nan if first_level is None else float(first_level),
             "jump_fraction_first": frac_first, "log_time_fraction_first": log_first})
     return pd.DataFrame(rows)
 
 
-def density_frame(models: pd.DataFrame) -> pd.DataFrame:
-    """The search table: per density, how the models end and how many jump.
+def density_frame(models: pd.DataFrame, by: str | list = "density") -> pd.DataFrame:
+    """The search table: per density (or other groups), how the models end and how many jump.
 
     Parameters
     ----------
     models : pandas.DataFrame
         :func:`model_frame` rows.
+    by : str or list of str
+        Columns of ``models`` to group by; ``"density"`` (the default) sorts the rows from
+        dense to sparse, other groupings keep the order in which groups first appear.
 
     Returns
     -------
     pandas.DataFrame
-        One row per density: ``models``, ``all_settled`` (models whose every feature ends
-        within :data:`SETTLE_TOL` of 0 or 1/2), ``median_digons``, ``with_jumps`` (models with
-        at least one jump), ``jumps`` (all jumps), ``median_jump_fraction`` and
-        ``median_log_time_fraction`` (over models with a split), the same two from the first
-        level reached (``median_jump_fraction_first``, ``median_log_time_fraction_first``,
-        when ``models`` has them), ``median_loss``.
+        One row per group: the ``by`` columns, ``models``, ``all_settled`` (models whose
+        every feature ends within :data:`SETTLE_TOL` of 0 or 1/2), ``median_digons``,
+        ``with_jumps`` (models with at least one jump), ``jumps`` (all jumps),
+        ``median_jump_fraction`` and ``median_log_time_fraction`` (over models with a split),
+        the same two from the first level reached (``median_jump_fraction_first``,
+        ``median_log_time_fraction_first``, when ``models`` has them), ``median_loss``; when
+        ``models`` has ``features`` also ``digon_share`` (the share of all features that end
+        in a digon), and when it has ``digon_jumps`` also ``digon_jumps`` (jumps of features
+        already settled into a digon) and ``with_digon_jumps`` (models with one).
 
     Examples
     --------
@@ -240,8 +320,11 @@ def density_frame(models: pd.DataFrame) -> pd.DataFrame:
     ...                   "log_time_fraction": [0.1, 0.0], "final_loss": [0.1, 0.2]})
     >>> density_frame(m)[["density", "all_settled", "with_jumps", "jumps"]].values.tolist()
     [[0.3, 1.0, 1.0, 2.0]]
+    >>> m["features"], m["setting"] = 10, ["a", "b"]
+    >>> density_frame(m, "setting")[["setting", "digon_share"]].values.tolist()
+    [['a', 1.0], ['b', 0.9]]
     """
-    g = models.groupby("density", sort=False)
+    g = models.groupby(by, sort=False)
     out = pd.DataFrame({
         "models": g.size(),
         "all_settled": g["settled"].apply(lambda s: int((s == 1).sum())),
@@ -253,7 +336,14 @@ def density_frame(models: pd.DataFrame) -> pd.DataFrame:
         **({"median_jump_fraction_first": g["jump_fraction_first"].median(),
             "median_log_time_fraction_first": g["log_time_fraction_first"].median()}
            if "jump_fraction_first" in models else {}),
+        **({"digon_share": g["digons"].sum() / g["features"].sum()}
+           if "features" in models else {}),
+        **({"digon_jumps": g["digon_jumps"].sum(),
+            "with_digon_jumps": g["digon_jumps"].apply(lambda s: int((s > 0).sum()))}
+           if "digon_jumps" in models else {}),
         "median_loss": g["final_loss"].median()}).reset_index()
+    if by != "density":
+        return out
     return out.sort_values("density", ascending=False).reset_index(drop=True)
 
 
@@ -531,6 +621,211 @@ def energy_frames(profile: str | None = None, *, store: RunStore | None = None) 
     return {"run": run, "jumps": jumps, "models": models, "densities": density_frame(models),
             "superposition": sup, "exemplar": k, "trajectory": trajectory_frame(run, k),
             "findings": energy_findings(models, jumps, sup)}
+
+
+# ------------------------------------------------------------------------------------------
+# The energy-level search
+# ------------------------------------------------------------------------------------------
+#: The run the search is contrasted with: more features than digons can hold (n = 4m).
+SEARCH_CONTRAST = "energy-levels"
+
+#: What identifies a setting of the search (one experiment) in :func:`search_frames`.
+SETTING_COLUMNS = ["setting", "n", "m", "lr", "schedule"]
+
+
+def search_frame(models: pd.DataFrame, jumps: pd.DataFrame,
+                 by: str | list = "setting") -> pd.DataFrame:
+    """The search summary: per setting (or setting and density), do digons settle and jump?
+
+    Parameters
+    ----------
+    models : pandas.DataFrame
+        :func:`model_frame` rows with the ``by`` columns (see :func:`search_frames`).
+    jumps : pandas.DataFrame
+        :func:`jump_frame` rows with the same ``by`` columns.
+    by : str or list of str
+        Grouping columns, e.g. ``"setting"`` or ``["setting", "density"]``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :func:`density_frame` grouped by ``by`` plus ``all_settled_share`` (the share of
+        models whose every feature ends on 0 or 1/2: every represented feature a digon),
+        ``digon_jumps_per_model``, ``median_loss_change`` (over the group's jumps; NaN
+        without jumps), ``drop_share`` (share of its jumps that lower the loss),
+        ``late_jumps`` (jumps after step 10,000) and ``last_jump`` (the step of the latest
+        jump; NaN without jumps).
+
+    Examples
+    --------
+    >>> models = pd.DataFrame({"setting": ["a", "a", "b"], "model": [0, 1, 0],
+    ...                        "settled": [1.0, 0.9, 1.0], "features": 10,
+    ...                        "digons": [10, 8, 10], "jumps": [2, 0, 0],
+    ...                        "digon_jumps": [1, 0, 0], "jump_fraction": np.nan,
+    ...                        "log_time_fraction": np.nan, "final_loss": 0.1})
+    >>> jumps = pd.DataFrame({"setting": "a", "model": [0, 0], "from_digon": [True, False],
+    ...                       "step": [300.0, 20_000.0], "loss_change": [-0.01, 0.002]})
+    >>> t = search_frame(models, jumps)
+    >>> t[["setting", "digon_share", "all_settled_share", "digon_jumps"]].values.tolist()
+    [['a', 0.9, 0.5, 1], ['b', 1.0, 1.0, 0]]
+    >>> t["median_loss_change"].tolist(), t["drop_share"].tolist()
+    ([-0.004, nan], [0.5, nan])
+    >>> t["late_jumps"].tolist(), t["last_jump"].tolist()
+    ([1, 0], [20000.0, nan])
+    """
+    out = density_frame(models, by)
+    out["all_settled_share"] = out["all_settled"] / out["models"]
+    out["digon_jumps_per_model"] = out["digon_jumps"] / out["models"]
+    g = jumps.groupby(by, sort=False)
+    stats = pd.DataFrame({"median_loss_change": g["loss_change"].median(),
+                          "drop_share": g["loss_change"].apply(lambda s: float((s < 0).mean())),
+                          "late_jumps": g["step"].apply(lambda s: int((s > 10_000).sum())),
+                          "last_jump": g["step"].max()})
+    out = out.merge(stats.reset_index(), on=by, how="left")
+    out["late_jumps"] = out["late_jumps"].fillna(0).astype(int)
+    return out
+
+
+def search_findings(settings: pd.DataFrame, jumps: pd.DataFrame) -> dict:
+    """The numbers the chapter states about the search.
+
+    Parameters
+    ----------
+    settings : pandas.DataFrame
+        :func:`search_frame` rows, one per setting.
+    jumps : pandas.DataFrame
+        :func:`jump_frame` rows of every setting, with ``setting``.
+
+    Returns
+    -------
+    dict
+        ``settings`` and ``models`` (counts); ``jumps`` and ``digon_jumps`` (all jumps, and
+        those of features already settled into a digon); ``digon_settings`` (the settings
+        whose features end in digons in at least 90% of cases); ``digon_jump_settings``
+        (setting → its jumps from a settled digon, for settings with any, most first);
+        ``digon_jump_levels`` (``"a→b"`` → count over those jumps, levels as fractions);
+        ``late_digon_jumps`` (those after step 10,000) and ``late_digon_models`` (the models
+        with one), ``last_digon_jump`` (the latest
+        one's step; NaN without any), ``digon_features`` (the features, counted per model,
+        with such a jump), ``digon_returns`` (those of them whose last jump ends in a
+        digon again) and ``latest_jump``: the latest jump of the search (an empty dict
+        without jumps) as ``setting``, ``model``, ``density``, ``seed``, ``step``,
+        ``step_start``, ``step_end``, ``loss_change``, ``features`` (the jumps of that
+        model ending at the same snapshot, counted per feature) and ``transitions``
+        (``"a→b"`` → count over those jumps).
+
+    Examples
+    --------
+    >>> settings = pd.DataFrame({"setting": ["a", "b"], "models": [2, 2],
+    ...                          "digon_share": [0.95, 0.5], "digon_jumps": [0, 3]})
+    >>> jumps = pd.DataFrame({"setting": ["b"] * 3, "model": 0, "density": 0.1, "seed": 0,
+    ...                       "feature": 1, "from_digon": True, "step": [500.0, 2e4, 3e4],
+    ...                       "step_start": [400, 1.8e4, 2.7e4], "step_end": [600, 2.2e4, 3.3e4],
+    ...                       "level_before": 0.5, "level_after": [0.0, 0.0, 0.4],
+    ...                       "loss_change": -1e-3})
+    >>> f = search_findings(settings, jumps)
+    >>> f["digon_settings"], f["digon_jump_settings"], f["digon_jump_levels"]
+    (['a'], {'b': 3}, {'1/2→0': 2, '1/2→2/5': 1})
+    >>> f["late_digon_jumps"], f["late_digon_models"], f["last_digon_jump"]
+    (2, 1, 30000.0)
+    >>> f["digon_features"], f["digon_returns"]
+    (1, 0)
+    >>> f["latest_jump"]["step"], f["latest_jump"]["transitions"]
+    (30000.0, {'1/2→2/5': 1})
+    """
+    from fractions import Fraction
+
+    def name(v):
+        return str(Fraction(float(v)).limit_denominator(10))
+
+    def transitions(j):
+        return (j["level_before"].map(name) + "→" + j["level_after"].map(name)).value_counts()
+
+    dj = jumps[jumps["from_digon"]]
+    per = settings.set_index("setting")["digon_jumps"]
+    levels = transitions(dj)
+    latest = {}
+    if len(jumps):
+        r = jumps.loc[jumps["step"].idxmax()]
+        same = jumps[(jumps["setting"] == r["setting"]) & (jumps["model"] == r["model"])
+                     & (jumps["step_end"] == r["step_end"])]
+        latest = {"setting": r["setting"], "model": int(r["model"]),
+                  "density": float(r["density"]), "seed": int(r["seed"]),
+                  "step": float(r["step"]), "step_start": int(r["step_start"]),
+                  "step_end": int(r["step_end"]), "loss_change": float(r["loss_change"]),
+                  "features": int(same["feature"].nunique()),
+                  "transitions": {k: int(v) for k, v in transitions(same).items()}}
+    last = dj.sort_values("step").groupby(["setting", "model", "feature"])["level_after"].last()
+    return {
+        "settings": len(settings),
+        "models": int(settings["models"].sum()),
+        "jumps": len(jumps),
+        "digon_jumps": len(dj),
+        "digon_settings": settings.loc[settings["digon_share"] >= 0.9, "setting"].tolist(),
+        "digon_jump_settings": {k: int(v) for k, v in
+                                per[per > 0].sort_values(ascending=False).items()},
+        "digon_jump_levels": {k: int(v) for k, v in levels.items()},
+        "late_digon_jumps": int((dj["step"] > 10_000).sum()),
+        "late_digon_models": len(dj.loc[dj["step"] > 10_000, ["setting", "model"]]
+                                 .drop_duplicates()),
+        "last_digon_jump": float(dj["step"].max()) if len(dj) else np.nan,
+        "digon_features": len(last),
+        "digon_returns": int(np.isclose(last, 0.5).sum()),
+        "latest_jump": latest,
+    }
+
+
+def search_frames(profile: str | None = None, *, store: RunStore | None = None) -> dict:
+    """Everything the chapter needs from the search: :data:`SEARCH` and its contrast.
+
+    Parameters
+    ----------
+    profile : str, optional
+        ``"paper"`` or ``"smoke"``; defaults to the current profile.
+    store : RunStore, optional
+        Where runs are cached.
+
+    Returns
+    -------
+    dict
+        ``models`` (:func:`model_frame`) and ``jumps`` (:func:`jump_frame`) of every setting
+        (:data:`SEARCH_CONTRAST` first, then :data:`SEARCH`) with the columns
+        :data:`SETTING_COLUMNS` (``setting`` is the experiment's name; ``n``, ``m``, ``lr``
+        and ``schedule`` its spec's); ``settings`` (:func:`search_frame` per setting) and
+        ``cells`` (per setting and density), both with the setting columns, ``settings``
+        also with ``wall_s`` (the run's training time in seconds, from its manifest);
+        ``findings`` (:func:`search_findings`).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> f = search_frames("smoke", store=RunStore(tempfile.mkdtemp()))
+    >>> f["settings"]["setting"].tolist() == [SEARCH_CONTRAST] + [s[0] for s in SEARCH]
+    True
+    >>> int(f["settings"]["jumps"].sum()) == len(f["jumps"]) == f["findings"]["jumps"]
+    True
+    """
+    models, jumps, wall = [], [], {}
+    for name in (SEARCH_CONTRAST, *(s[0] for s in SEARCH)):
+        run = load(name, profile, store=store)
+        wall[name] = float(run.wall_time)
+        j = jump_frame(run)
+        m = model_frame(run, j)
+        meta = {"setting": name, "n": run.spec.n_features, "m": run.spec.n_hidden,
+                "lr": run.spec.lr, "schedule": run.spec.lr_schedule}
+        for df in (m, j):
+            for i, (col, value) in enumerate(meta.items()):
+                df.insert(i, col, value)
+        models.append(m)
+        jumps.append(j)
+    models = pd.concat(models, ignore_index=True)
+    jumps = pd.concat(jumps, ignore_index=True)
+    settings = models[SETTING_COLUMNS].drop_duplicates()
+    by_setting = settings.merge(search_frame(models, jumps), on="setting")
+    by_setting["wall_s"] = by_setting["setting"].map(wall)
+    cells = settings.merge(search_frame(models, jumps, ["setting", "density"]), on="setting")
+    return {"models": models, "jumps": jumps, "settings": by_setting, "cells": cells,
+            "findings": search_findings(by_setting, jumps)}
 
 
 # ------------------------------------------------------------------------------------------
@@ -816,7 +1111,41 @@ def figure_stage_paths(profile: str | None = None, *, store: RunStore | None = N
     return fig.stage_paths(s["paths"]), {"paths": s["paths"]}
 
 
+def figure_energy_search(profile: str | None = None, *, store: RunStore | None = None):
+    """The chapter's ``fig-energy-search``: (chart, data).
+
+    Examples
+    --------
+    >>> FIGURES["fig-energy-search"] is figure_energy_search
+    True
+    """
+    from ..figures import learning_dynamics as fig
+
+    f = search_frames(profile, store=store)
+    return fig.search_chart(f["cells"], f["jumps"]), {"cells": f["cells"], "jumps": f["jumps"]}
+
+
+def figure_latest_jump(profile: str | None = None, *, store: RunStore | None = None):
+    """The chapter's ``fig-latest-jump``: the model of the search's latest jump, (chart, data).
+
+    Examples
+    --------
+    >>> FIGURES["fig-latest-jump"] is figure_latest_jump
+    True
+    """
+    from ..figures import learning_dynamics as fig
+
+    f = search_frames(profile, store=store)
+    late = f["findings"]["latest_jump"]
+    run = load(late["setting"], profile, store=store)
+    traj = trajectory_frame(run, late["model"])
+    jumps = f["jumps"][(f["jumps"]["setting"] == late["setting"])
+                       & (f["jumps"]["model"] == late["model"])]
+    return fig.jump_chart(traj, jumps), {"trajectory": traj, "jumps": jumps}
+
+
 #: The chapter's figures by label: functions ``(profile, store) -> (chart, data)``.
-FIGURES = {"fig-jumps": figure_jumps, "fig-jump-statistics": figure_jump_statistics,
+FIGURES = {"fig-energy-search": figure_energy_search, "fig-latest-jump": figure_latest_jump,
+           "fig-jumps": figure_jumps, "fig-jump-statistics": figure_jump_statistics,
            "fig-superposition-over-training": figure_superposition_over_training,
            "fig-stages": figure_stages, "fig-stage-paths": figure_stage_paths}

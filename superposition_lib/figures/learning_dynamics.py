@@ -9,8 +9,10 @@ import pandas as pd
 from ..dynamics import LEVELS, STAGES
 
 __all__ = [
+    "SEARCH_METRICS",
     "jump_chart",
     "jump_statistics",
+    "search_chart",
     "stage_explorer",
     "stage_paths",
     "superposition_over_training",
@@ -198,6 +200,103 @@ def jump_statistics(models: pd.DataFrame, jumps: pd.DataFrame) -> alt.HConcatCha
     right = alt.layer(diag, frac).properties(width=240, height=260,
                                              title="how much of the loss")
     return alt.hconcat(count, when, right).resolve_scale(color="shared")
+
+
+#: The metrics :func:`search_chart` can show, as (column, label).
+SEARCH_METRICS = (
+    ("digon_share", "share of features that end in a digon"),
+    ("all_settled_share", "share of models with every feature on 0 or 1/2"),
+    ("digon_jumps_per_model", "jumps from a settled digon, per model"),
+    ("jumps_per_model", "jumps per model"),
+    ("median_jump_fraction_first", "median share of the loss decrease in jump windows"),
+)
+
+
+def search_chart(cells: pd.DataFrame, jumps: pd.DataFrame) -> alt.HConcatChart:
+    """The energy-level search: one cell per setting and density, and every jump.
+
+    Parameters
+    ----------
+    cells : pandas.DataFrame
+        :func:`~superposition_lib.experiments.learning_dynamics.search_frame` rows grouped
+        by ``["setting", "density"]``, with ``n``, ``m``, ``lr``, ``schedule`` and the
+        columns of :data:`SEARCH_METRICS` (``jumps_per_model`` is computed here).
+    jumps : pandas.DataFrame
+        :func:`~superposition_lib.experiments.learning_dynamics.jump_frame` rows with
+        ``setting``.
+
+    Returns
+    -------
+    altair.HConcatChart
+        Left: a heat map of settings (rows, in the order given) by density (columns); a
+        drop-down picks the metric that colours and labels the cells, and hovering a cell
+        shows all of them. Right: every jump's step (log x) by setting, red if the feature
+        had already settled into a digon, grey otherwise; clicking a cell on the left keeps
+        only its jumps (click on empty space to show all again).
+
+    Examples
+    --------
+    >>> cells = pd.DataFrame({"setting": ["a", "a"], "n": 10, "m": 5, "lr": 1e-3,
+    ...                       "schedule": "constant", "density": [0.3, 0.1], "models": 2,
+    ...                       "jumps": [1, 0], "digon_share": [1.0, 0.9],
+    ...                       "all_settled_share": [1.0, 0.5],
+    ...                       "digon_jumps_per_model": [0.5, 0.0],
+    ...                       "median_jump_fraction_first": [0.2, np.nan]})
+    >>> jumps = pd.DataFrame({"setting": ["a"], "density": [0.3], "model": 0, "feature": 3,
+    ...                       "step": [2000.0], "level_before": [0.5], "level_after": [0.0],
+    ...                       "loss_change": [-1e-3], "from_digon": [True]})
+    >>> len(search_chart(cells, jumps).to_dict(validate=True)["hconcat"])
+    2
+    """
+    order = list(dict.fromkeys(cells["setting"]))
+    c = cells.assign(jumps_per_model=cells["jumps"] / cells["models"])
+    keep = ["setting", "n", "m", "lr", "schedule", "density", "models", "jumps"]
+    c = c[keep + [k for k, _ in SEARCH_METRICS if k not in keep]].round(4)
+    metric = alt.param(name="metric", value=SEARCH_METRICS[0][0], bind=alt.binding_select(
+        options=[k for k, _ in SEARCH_METRICS], labels=[v for _, v in SEARCH_METRICS],
+        name="colour by "))
+    cell = alt.selection_point(name="cell", fields=["setting", "density"])
+    y = alt.Y("setting:N", sort=order, title=None)
+    base = alt.Chart(c).transform_calculate(value="datum[metric]").transform_joinaggregate(
+        top="max(value)").encode(
+        x=alt.X("density:O", sort="descending", title="density"), y=y)
+    tips = [alt.Tooltip("setting:N"), alt.Tooltip("n:Q"), alt.Tooltip("m:Q"),
+            alt.Tooltip("lr:Q", format="g"), alt.Tooltip("schedule:N"),
+            alt.Tooltip("density:Q"), alt.Tooltip("models:Q"), alt.Tooltip("jumps:Q")]
+    tips += [alt.Tooltip(f"{k}:Q", format=".2f", title=v) for k, v in SEARCH_METRICS]
+    heat = base.mark_rect(stroke="#fff").encode(
+        color=alt.Color("value:Q", title="selected metric",
+                        scale=alt.Scale(scheme="blues", zero=True)),
+        opacity=alt.condition(cell, alt.value(1.0), alt.value(0.4)),
+        tooltip=tips).add_params(metric, cell)
+    text = base.mark_text(fontSize=10).encode(
+        text=alt.Text("value:Q", format=".2f"),
+        color=alt.condition("datum.value > 0.6 * datum.top", alt.value("#fff"),
+                            alt.value("#222")))
+    left = alt.layer(heat, text).properties(
+        width=220, height=alt.Step(24), title="per setting and density (pick a metric)")
+    j = jumps[["setting", "density", "model", "feature", "step", "level_before",
+               "level_after", "loss_change", "from_digon"]].copy()
+    j["origin"] = np.where(j["from_digon"], "from a settled digon", "other")
+    j = j.drop(columns="from_digon").round(7)
+    right = alt.Chart(j).transform_filter(cell).mark_point(
+        filled=True, size=30, opacity=0.6).encode(
+        x=_log_step("jump step"),
+        y=alt.Y("setting:N", title=None, scale=alt.Scale(domain=order),
+                axis=alt.Axis(labels=False, ticks=False, domain=False, grid=True,
+                              bandPosition=0)),
+        yOffset=alt.YOffset("jitter:Q", scale=alt.Scale(domain=[0, 1], range=[4, 20])),
+        color=alt.Color("origin:N", title="jump", scale=alt.Scale(
+            domain=["from a settled digon", "other"], range=["#e4572e", "#9a9a9a"])),
+        tooltip=[alt.Tooltip("setting:N"), alt.Tooltip("density:Q"), alt.Tooltip("model:N"),
+                 alt.Tooltip("feature:N"), alt.Tooltip("step:Q", format=",.0f"),
+                 alt.Tooltip("level_before:Q", format=".3f", title="level before"),
+                 alt.Tooltip("level_after:Q", format=".3f", title="level after"),
+                 alt.Tooltip("loss_change:Q", format=".2e", title="loss change"),
+                 alt.Tooltip("origin:N")],
+    ).transform_calculate(jitter="random()").properties(
+        width=360, height=alt.Step(24), title="every jump (click a cell to filter)")
+    return alt.hconcat(left, right).resolve_scale(color="independent")
 
 
 def superposition_over_training(superposition: pd.DataFrame) -> alt.LayerChart:
