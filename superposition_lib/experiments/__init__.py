@@ -31,6 +31,8 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import pandas as pd
+
 from ..config import ExperimentSpec
 from ..run import Run
 from ..store import RunStore, load_or_train
@@ -46,6 +48,7 @@ __all__ = [
     "list_experiments",
     "load",
     "register",
+    "seed_vote",
 ]
 
 #: Environment variable selecting the profile.
@@ -263,6 +266,43 @@ def load(name: str, profile: str | None = None, *, store: RunStore | None = None
     exp = get(name)
     run = load_or_train(exp.spec(profile), store=store, progress=progress, callback=callback)
     return run.best() if exp.best_of else run
+
+
+def seed_vote(models: pd.DataFrame, label: str) -> pd.DataFrame:
+    """What the seeds of every cell of a grid say, by majority and by their lowest loss.
+
+    Parameters
+    ----------
+    models : pandas.DataFrame
+        One row per model, with columns ``cell``, ``loss`` and ``label``.
+    label : str
+        The column to vote on (e.g. a geometry class).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``cell``: ``label`` (the most common value among the cell's models; a tie
+        goes to the value whose models have the lower mean loss), ``share`` (its fraction of
+        the models), ``best_<label>`` (the value of the lowest-loss model) and ``best_row``
+        (that model's index in ``models``, to look up more of its columns).
+
+    Examples
+    --------
+    >>> models = pd.DataFrame({"cell": [0, 0, 0, 1, 1], "loss": [3.0, 2.0, 1.0, 1.0, 2.0],
+    ...                        "shape": ["a", "a", "b", "a", "b"]})
+    >>> seed_vote(models, "shape").values.tolist()
+    [['a', 0.6666666666666666, 'b', 2], ['a', 0.5, 'a', 3]]
+    """
+    votes = (models.groupby(["cell", label])
+             .agg(count=("loss", "size"), mean_loss=("loss", "mean")).reset_index()
+             .sort_values(["cell", "count", "mean_loss"], ascending=[True, False, True]))
+    winner = votes.drop_duplicates("cell").set_index("cell")
+    best = models.sort_values("loss").groupby("cell").head(1)
+    out = pd.DataFrame({label: winner[label],
+                        "share": winner["count"] / models.groupby("cell").size()})
+    out[f"best_{label}"] = best.set_index("cell")[label]
+    out["best_row"] = pd.Series(best.index, index=best["cell"].to_numpy())
+    return out
 
 
 def chapter_figures() -> dict[str, dict]:

@@ -47,7 +47,7 @@ from ..config import ExperimentSpec
 from ..data import FeatureDistribution
 from ..run import Run
 from ..store import RunStore
-from . import Experiment, load, register
+from . import Experiment, load, register, seed_vote
 
 __all__ = [
     "CHAPTER",
@@ -371,23 +371,17 @@ def map_cells(models: pd.DataFrame) -> pd.DataFrame:
     >>> map_cells(models)[["ring", "share", "best_ring"]].values.tolist()
     [['mixture', 0.6666666666666666, 'pca circle']]
     """
-    votes = (models.groupby(["cell", "ring"])
-             .agg(count=("loss", "size"), mean_loss=("loss", "mean")).reset_index()
-             .sort_values(["cell", "count", "mean_loss"], ascending=[True, False, True]))
-    winner = votes.drop_duplicates("cell").set_index("cell")
+    vote = seed_vote(models, "ring")
     g = models.groupby("cell")
     cells = g[["width", "density", "top_components", "linear_optimal",
                "no_superposition"]].first()
     cols = ["circle_share", "pca_alignment", "features_per_dim", "represented", "merged",
             "loss_vs_pca", "loss_vs_nosup"]
     cells[cols] = g[cols].mean()
-    cells["ring"] = winner["ring"]
-    cells["share"] = winner["count"] / g.size()
-    best = models.sort_values("loss").drop_duplicates("cell").set_index("cell")
-    cells["best_seed"] = best["seed"]
-    cells["best_ring"] = best["ring"]
-    cells["best_circle_share"] = best["circle_share"]
-    cells["best_loss_vs_pca"] = best["loss_vs_pca"]
+    cells[["ring", "share", "best_ring"]] = vote[["ring", "share", "best_ring"]]
+    best = models.loc[vote["best_row"]]
+    for col in ("seed", "circle_share", "loss_vs_pca"):
+        cells[f"best_{col}"] = best[col].to_numpy()
     return cells.reset_index()
 
 

@@ -66,7 +66,7 @@ from .. import metrics, pca
 from ..config import ExperimentSpec
 from ..run import Run
 from ..store import RunStore
-from . import Experiment, load, register
+from . import Experiment, load, register, seed_vote
 
 __all__ = [
     "CHAPTER",
@@ -611,19 +611,14 @@ def map_cells(models: pd.DataFrame) -> pd.DataFrame:
     >>> map_cells(models)[["strategy", "share", "best_strategy"]].values.tolist()
     [['pca', 0.6666666666666666, 'mixture']]
     """
-    votes = (models.groupby(["cell", "strategy"])
-             .agg(count=("loss", "size"), mean_loss=("loss", "mean")).reset_index()
-             .sort_values(["cell", "count", "mean_loss"], ascending=[True, False, True]))
-    winner = votes.drop_duplicates("cell").set_index("cell")
+    vote = seed_vote(models, "strategy")
     g = models.groupby("cell")
     cells = g[["correlation", "density", "linear_optimal", "no_superposition"]].first()
     cols = ["pca_alignment", "features_per_dim", "collapsed", "loss_vs_pca", "loss_vs_nosup"]
     cells[cols] = g[cols].mean()
-    cells["strategy"] = winner["strategy"]
-    cells["share"] = winner["count"] / g.size()
-    bestrow = models.sort_values("loss").drop_duplicates("cell").set_index("cell")
-    cells["best_seed"] = bestrow["seed"]
-    cells["best_strategy"] = bestrow["strategy"]
+    cells[["strategy", "share"]] = vote[["strategy", "share"]]
+    cells["best_seed"] = models.loc[vote["best_row"], "seed"].to_numpy()
+    cells["best_strategy"] = vote["best_strategy"]
     return cells.reset_index()
 
 

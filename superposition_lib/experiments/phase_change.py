@@ -33,7 +33,7 @@ from .. import metrics, theory
 from ..config import ExperimentSpec
 from ..run import Run
 from ..store import RunStore
-from . import Experiment, load, register
+from . import Experiment, load, register, seed_vote
 
 __all__ = [
     "CHAPTER",
@@ -264,16 +264,10 @@ def cell_frame(models: pd.DataFrame) -> pd.DataFrame:
     (900, True)
     """
     kept = models[models["kept"]]
-    votes = (kept.groupby(["cell", "class"])
-             .agg(count=("loss", "size"), mean_loss=("loss", "mean")).reset_index()
-             .sort_values(["cell", "count", "mean_loss"], ascending=[True, False, True]))
-    winner = votes.drop_duplicates("cell").set_index("cell")
     g = kept.groupby("cell")
     cells = g[["relative_importance", "density"]].first()
-    cells["class"] = winner["class"]
-    cells["share"] = winner["count"] / g.size()
-    cells["best_class"] = kept.sort_values("loss").drop_duplicates("cell").set_index("cell")[
-        "class"]
+    cells[["class", "share", "best_class"]] = seed_vote(kept, "class")[
+        ["class", "share", "best_class"]]
     cells[["norm_extra", "superposition_extra", "loss"]] = g[
         ["norm_extra", "superposition_extra", "loss"]].mean()
     cells = cells.reset_index()
