@@ -47,6 +47,7 @@ __all__ = [
     "THEME",
     "basic_results",
     "candidate_diagram",
+    "cell_heatmaps",
     "chart_svg",
     "collapse_curve",
     "direction_grid",
@@ -57,6 +58,7 @@ __all__ = [
     "intro_geometry_static",
     "jump_chart",
     "jump_statistics",
+    "metric_color",
     "pentagon_transition",
     "phase_diagram",
     "polytope_mix_chart",
@@ -218,6 +220,91 @@ def share_selections(chart: alt.TopLevelMixin, views: list[str],
             **({} if s.param.value is alt.Undefined else {"value": s.param.value}))
         for s in selections]
     return chart
+
+
+def metric_color(field: str, scheme: str, domain=None, *,
+                 ratio_ticks=(0.2, 0.5, 1, 2, 5)) -> alt.Color:
+    """Colour encoding of a continuous per-cell metric, with its legend on the right.
+
+    Parameters
+    ----------
+    field : str
+        A quantitative column.
+    scheme : str
+        A Vega colour scheme; ``"redblue"`` marks a ratio to a reference, drawn on a log scale
+        symmetric around 1 with blue below 1 (a gain over the reference).
+    domain : list of float, optional
+        Fixed domain (ignored for ratios).
+    ratio_ticks : tuple of float
+        Legend values of a ratio; the first and last are its clamped domain.
+
+    Returns
+    -------
+    altair.Color
+
+    Examples
+    --------
+    >>> metric_color("loss_vs_pca", "redblue").to_dict()["scale"]["type"]
+    'log'
+    """
+    if scheme == "redblue":
+        scale = alt.Scale(type="log", scheme="redblue", reverse=True, domainMid=1.0,
+                          domain=[ratio_ticks[0], ratio_ticks[-1]], clamp=True)
+        legend = alt.Legend(orient="right", gradientLength=110, values=list(ratio_ticks))
+    else:
+        scale = alt.Scale(scheme=scheme, **({"domain": domain} if domain else {}))
+        legend = alt.Legend(orient="right", gradientLength=110)
+    return alt.Color(f"{field}:Q", scale=scale, title=None, legend=legend)
+
+
+def cell_heatmaps(data: pd.DataFrame, panels, *, x: alt.X, y: alt.Y, tooltip: list,
+                  pick: alt.Parameter, name: str, width: int, height: int
+                  ) -> tuple[list[alt.Chart], list[str]]:
+    """Heatmaps of the same grid cells, one per colour, with the picked cell outlined.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per cell.
+    panels : list of (altair.Color, str)
+        Each heatmap's colour encoding and title.
+    x, y : altair.X, altair.Y
+        The grid's axes.
+    tooltip : list
+        Tooltip fields, shared by all heatmaps.
+    pick : altair.Parameter
+        A point selection of cells; the selected cell is outlined. Add it (and any other
+        selection on the heatmaps) with :func:`share_selections`.
+    name : str
+        Prefix of the views' names.
+    width, height : int
+        Size of every heatmap.
+
+    Returns
+    -------
+    charts : list of altair.Chart
+    views : list of str
+        The charts' names, for :func:`share_selections`.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"cell": [0, 1], "a": [0, 1], "v": [0.5, 2.0]})
+    >>> pick = alt.selection_point(name="p", fields=["cell"])
+    >>> charts, views = cell_heatmaps(df, [(metric_color("v", "redblue"), "ratio")],
+    ...     x=alt.X("a:O"), y=alt.Y("cell:O"), tooltip=["v:Q"], pick=pick, name="demo",
+    ...     width=100, height=80)
+    >>> views
+    ['demo_0']
+    """
+    charts, views = [], []
+    for color, title in panels:
+        views.append(f"{name}_{len(views)}")
+        charts.append(alt.Chart(data).mark_rect().encode(
+            x=x, y=y, color=color, tooltip=tooltip,
+            stroke=alt.condition(pick, alt.value("#1f1f1f"), alt.value(None)),
+            strokeWidth=alt.condition(pick, alt.value(2.5), alt.value(0)),
+        ).properties(width=width, height=height, title=title, name=views[-1]))
+    return charts, views
 
 
 def chart_svg(chart: alt.TopLevelMixin) -> str:

@@ -7,7 +7,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from . import share_selections
+from . import cell_heatmaps, metric_color, share_selections
 
 __all__ = [
     "ring_map",
@@ -127,29 +127,12 @@ def ring_map(cells: pd.DataFrame, models: pd.DataFrame) -> alt.VConcatChart:
            alt.Tooltip("top_components:N", title="top principal components"),
            alt.Tooltip("linear_optimal:Q", format=".4g", title="PCA loss"),
            alt.Tooltip("no_superposition:Q", format=".4g", title="no-superposition loss")]
-    views = []
-
-    def heat(color, title):
-        views.append(f"ring_heat_{len(views)}")
-        return alt.Chart(df).mark_rect().encode(
-            x=x, y=y, color=color, tooltip=tip,
-            stroke=alt.condition(pick, alt.value("#1f1f1f"), alt.value(None)),
-            strokeWidth=alt.condition(pick, alt.value(2.5), alt.value(0)),
-        ).properties(width=260, height=130, title=title, name=views[-1])
-
-    charts = [heat(alt.Color("ring:N", scale=_RING_SCALE, title="arrangement"),
-                   "arrangement (majority of seeds)")]
-    for field, title, scheme, domain in _METRICS:
-        if scheme == "redblue":
-            scale = alt.Scale(type="log", scheme="redblue", reverse=True, domain=[0.05, 20.0],
-                              domainMid=1.0, clamp=True)
-            legend = alt.Legend(orient="right", gradientLength=100,
-                                values=[0.05, 0.2, 0.5, 1, 2, 5, 20])
-        else:
-            scale = alt.Scale(scheme=scheme, **({"domain": domain} if domain else {}))
-            legend = alt.Legend(orient="right", gradientLength=100)
-        charts.append(heat(alt.Color(f"{field}:Q", scale=scale, title=None, legend=legend),
-                           title))
+    panels = [(alt.Color("ring:N", scale=_RING_SCALE, title="arrangement"),
+               "arrangement (majority of seeds)"),
+              *((metric_color(field, scheme, domain, ratio_ticks=(0.05, 0.2, 0.5, 1, 2, 5, 20)),
+                 title) for field, title, scheme, domain in _METRICS)]
+    charts, views = cell_heatmaps(df, panels, x=x, y=y, tooltip=tip, pick=pick,
+                                  name="ring_heat", width=260, height=130)
     top = alt.hconcat(*charts[:3]).resolve_scale(color="independent")
     mid = alt.hconcat(*charts[3:]).resolve_scale(color="independent")
 

@@ -6,7 +6,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from . import share_selections
+from . import cell_heatmaps, metric_color, share_selections
 
 __all__ = [
     "collapse_curve",
@@ -237,30 +237,12 @@ def tradeoff_map(cells: pd.DataFrame, models: pd.DataFrame) -> alt.VConcatChart:
            alt.Tooltip("linear_optimal:Q", format=".4g", title="PCA loss"),
            alt.Tooltip("no_superposition:Q", format=".4g", title="no-superposition loss")]
 
-    views = []
-
-    def heat(color, title):
-        views.append(f"map_heat_{len(views)}")
-        return alt.Chart(df).mark_rect().encode(
-            x=x, y=y, color=color, tooltip=tip,
-            stroke=alt.condition(pick, alt.value("#1f1f1f"), alt.value(None)),
-            strokeWidth=alt.condition(pick, alt.value(2.5), alt.value(0)),
-        ).properties(width=230, height=190, title=title, name=views[-1])
-
-    charts = [heat(alt.Color("strategy:N", scale=_STRATEGY_SCALE, title="strategy"),
-                   "strategy (majority of seeds)")]
-    for field, title, scheme, domain in _METRICS:
-        if scheme == "redblue":
-            # symmetric in log around 1, blue below (a gain over the reference)
-            scale = alt.Scale(type="log", scheme="redblue", reverse=True, domain=[0.2, 5.0],
-                              domainMid=1.0, clamp=True)
-        else:
-            scale = alt.Scale(scheme=scheme, **({"domain": domain} if domain else {}))
-        ticks = {"values": [0.2, 0.5, 1, 2, 5]} if scheme == "redblue" else {}
-        charts.append(heat(alt.Color(f"{field}:Q", scale=scale, title=None,
-                                     legend=alt.Legend(orient="right", gradientLength=120,
-                                                       **ticks)),
-                           title))
+    panels = [(alt.Color("strategy:N", scale=_STRATEGY_SCALE, title="strategy"),
+               "strategy (majority of seeds)"),
+              *((metric_color(field, scheme, domain), title)
+                for field, title, scheme, domain in _METRICS)]
+    charts, views = cell_heatmaps(df, panels, x=x, y=y, tooltip=tip, pick=pick,
+                                  name="map_heat", width=230, height=190)
     top = alt.hconcat(*charts[:3]).resolve_scale(color="independent")
     mid = alt.hconcat(*charts[3:]).resolve_scale(color="independent")
 
@@ -275,7 +257,7 @@ def tradeoff_map(cells: pd.DataFrame, models: pd.DataFrame) -> alt.VConcatChart:
             "y": models[f"w{i}y"]}))
     geo = pd.concat(long, ignore_index=True)
     geo["norm"] = np.hypot(geo["x"], geo["y"])
-    geo = geo.round(3)
+    geo[["x", "y", "norm"]] = geo[["x", "y", "norm"]].round(3)
     panels = []
     for s in sorted(geo["seed"].unique()):
         sub = geo[geo["seed"] == s]
