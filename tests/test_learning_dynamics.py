@@ -227,3 +227,129 @@ def test_search_chart_renders(search):
     assert [p["name"] for p in spec["params"] if "bind" in p] == ["metric"]
     svg = vlc.vegalite_to_svg(chart.to_json())
     assert svg.startswith("<svg") and "NaN" not in svg
+
+
+def test_search_design_is_read_from_the_specs(search, store):
+    from superposition_lib.experiments import load
+
+    specs = [get(name).spec("smoke") for name in SEARCH_NAMES]
+    d, settings = search["design"], search["settings"]
+    assert d == ld.search_design(specs, settings)
+    assert d["experiments"] == len(ld.SEARCH)
+    assert d["sizes_2m"] == [(10, 5), (16, 8)] and d["sizes_more"] == [(15, 5), (20, 5)]
+    assert d["lrs"] == sorted({round(10 * s[3], 12) for s in ld.SEARCH})
+    assert d["decays"] == [(s.lr, "cosine") for s in specs if s.lr_schedule == "cosine"]
+    assert d["densities"] == ld.SEARCH_DENSITIES and d["seeds"] == specs[0].restarts
+    assert d["snapshots"] == len(load(SEARCH_NAMES[-1], "smoke", store=store).snapshots.steps)
+    assert d["models"] == settings["models"].sum() == len(search["models"])
+    search_only = settings[settings["setting"] != ld.SEARCH_CONTRAST]
+    assert d["training_minutes"] == pytest.approx(search_only["wall_s"].sum() / 60)
+    with pytest.raises(ValueError, match="steps"):
+        ld.search_design([specs[0], specs[1].replace(steps=specs[1].steps + 1)], settings)
+
+
+def _settings(rows):
+    """search_frame-like settings from (setting, n, m, lr, schedule, jumps, last_jump)."""
+    df = pd.DataFrame(rows, columns=["setting", "n", "m", "lr", "schedule", "jumps",
+                                     "last_jump"])
+    return df.assign(models=1, digon_share=0.5, all_settled_share=1.0, digon_jumps=0,
+                     late_jumps=0, lr_at_last_jump=[0.5 if s == "cosine" else 1.0
+                                                    for s in df["schedule"]])
+
+
+def test_lr_pairing_and_cosine_comparison_pick_the_matching_settings():
+    settings = _settings([
+        ("contrast", 20, 5, 1e-3, "constant", 4, 900.0),
+        ("other-size", 20, 5, 3e-3, "constant", 2, 100.0),
+        ("fast", 10, 5, 3e-3, "constant", 6, 200.0),
+        ("fast-cosine", 10, 5, 3e-3, "cosine", 5, 150.0),
+        ("slow", 10, 5, 3e-4, "constant", 3, 800.0),
+        ("mid", 10, 5, 1e-3, "constant", 4, 500.0),
+        ("other-size-cosine", 20, 5, 3e-3, "cosine", 1, 50.0),
+    ])
+    models = settings[["setting", "last_jump"]].assign(model=0, final_loss=0.1,
+                                                         jump_fraction=0.2)
+    jumps = pd.DataFrame({"setting": ["fast"], "model": 0, "density": 0.1, "seed": 0,
+                          "feature": 0, "from_digon": False, "step": [200.0],
+                          "step_start": [150], "step_end": [250], "level_before": 0.4,
+                          "level_after": 0.5, "loss_change": -1e-3})
+    f = ld.search_findings(models, jumps, settings, settings.assign(density=0.1))
+    p = f["lr_pairing"]
+    # the size with three constant rates, sorted by rate; the cosine run is not paired
+    assert (p["n"], p["m"]) == (10, 5)
+    assert [r["setting"] for r in p["settings"]] == ["slow", "mid", "fast"]
+    assert [r["last_jump"] for r in p["settings"]] == [800.0, 500.0, 200.0]
+    assert p["delayed_by_smaller_lr"]
+    # the first cosine setting against the constant setting of the same n, m and rate
+    c = f["cosine"]
+    assert (c["setting"], c["constant_setting"]) == ("fast-cosine", "fast")
+    assert (c["jumps"], c["constant_jumps"], c["lr_at_last_jump"]) == (5, 6, 0.5)
+    settings.loc[settings["setting"] == "mid", "last_jump"] = 100.0
+    f = ld.search_findings(models, jumps, settings, settings.assign(density=0.1))
+    assert not f["lr_pairing"]["delayed_by_smaller_lr"]
+    no_match = settings[settings["setting"] != "fast"]
+    f = ld.search_findings(models, jumps, no_match, no_match.assign(density=0.1))
+    assert f["cosine"] == {}                     # no constant run at 3e-3 of n = 10, m = 5
+
+
+def test_search_findings_agree_with_the_frames(search):
+    from superposition_lib.train import learning_rate
+
+    f, settings, jumps, cells = (search["findings"], search["settings"], search["jumps"],
+                                 search["cells"])
+    late = jumps[jumps["step"] > 10_000]
+    assert f["late_jumps"] == len(late) == sum(f["late_jump_settings"].values())
+    assert f["late_models"] == len(late[["setting", "model"]].drop_duplicates())
+    assert f["early_share"] == pytest.approx(1 - len(late) / len(jumps))
+    two_m = settings[settings["n"] == 2 * settings["m"]]
+    assert f["at_2m"]["digon_share"] == (two_m["digon_share"].min(),
+                                         two_m["digon_share"].max())
+    cells_2m = cells[cells["n"] == 2 * cells["m"]]
+    for p in f["at_2m"]["unsettled_densities"]:
+        assert (cells_2m.loc[cells_2m["density"] == p, "all_settled_share"] < 1).any()
+    for row in settings.itertuples():
+        spec = get(row.setting).spec("smoke")
+        if np.isnan(row.last_jump):
+            assert np.isnan(row.lr_at_last_jump)
+        else:
+            assert row.lr_at_last_jump == learning_rate(spec, int(row.last_jump)) / spec.lr
+            assert (row.lr_at_last_jump == 1) == (spec.lr_schedule == "constant")
+    pairs = f["lr_pairing"]["settings"]
+    assert [r["lr"] for r in pairs] == sorted(r["lr"] for r in pairs) and len(pairs) == 3
+    assert {r["setting"] for r in pairs} == {s[0] for s in ld.SEARCH
+                                             if s[1:3] == (10, 5) and s[4] == "constant"}
+    lj = f["latest_jump"]
+    model = search["models"].query("setting == @lj['setting'] and model == @lj['model']")
+    assert lj["final_loss"] == model["final_loss"].iloc[0]
+
+
+def test_energy_findings_agree_with_the_frames(energy):
+    f, models, jumps = energy["findings"], energy["models"], energy["jumps"]
+    dens = energy["densities"]
+    assert f["unsettled_densities"] == dens.loc[dens["all_settled"] == 0, "density"].tolist()
+    assert f["unsettled_jumps"] == int(jumps["density"].isin(f["unsettled_densities"]).sum())
+    assert 0 <= f["unsettled_between"] <= f["unsettled_jumps"]
+    assert f["last_jump"] == jumps["step"].max()
+    assert f["end_over_last_jump"] == pytest.approx(f["last_step"] / jumps["step"].max())
+    assert f["median_split_step"] == pytest.approx(models["split_step"].median())
+    assert len(f["late_jump_records"]) == int((jumps["step"] > 10_000).sum())
+    for p, v in f["fpd_path"].items():
+        assert v["dip"] == (v["min"] < v["first"] - 0.05 and v["min_step"] < f["last_step"])
+
+
+def test_energy_findings_count_unsettled_densities_and_late_jumps():
+    models = pd.DataFrame({"model": [0, 1, 2], "density": [0.5, 0.2, 0.2],
+                           "jumps": [1, 1, 1], "settled": [1.0, 0.9, 0.95],
+                           "split_step": 100.0, "final_loss": 0.1, "jump_fraction": 0.1,
+                           "log_time_fraction": 0.1})
+    jumps = pd.DataFrame({"model": [0, 1, 2], "feature": [1, 2, 3], "density": [0.5, 0.2, 0.2],
+                          "step": [300.0, 400.0, 12_000.0], "loss_change": -1e-3,
+                          "level_before": [0.5, 1 / 3, 0.5], "level_after": [0.0, 0.4, 0.5],
+                          "from_digon": [False, False, True]})
+    sup = pd.DataFrame({"density": 0.2, "step": [1, 100, 100_000], "median": [1.0, 0.97, 2.0]})
+    f = ld.energy_findings(models, jumps, sup)
+    assert f["unsettled_densities"] == [0.2] and f["unsettled_jumps"] == 2
+    assert f["unsettled_between"] == 1
+    assert [r["model"] for r in f["late_jump_records"]] == [2] and f["late_digon_jumps"] == 1
+    assert f["last_jump"] == 12_000.0 and f["end_over_last_jump"] == pytest.approx(100 / 12)
+    assert not f["fpd_path"][0.2]["dip"]          # 0.97 is within 0.05 of the start

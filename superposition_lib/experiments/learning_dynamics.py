@@ -28,6 +28,8 @@ steps at a larger learning rate.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 
@@ -35,6 +37,7 @@ from .. import dynamics, metrics
 from ..config import ExperimentSpec
 from ..run import Run
 from ..store import RunStore
+from ..train import learning_rate
 from . import Experiment, load, register
 
 __all__ = [
@@ -56,6 +59,7 @@ __all__ = [
     "jump_frame",
     "model_frame",
     "path_frame",
+    "search_design",
     "search_findings",
     "search_frame",
     "search_frames",
@@ -521,19 +525,36 @@ def energy_findings(models: pd.DataFrame, jumps: pd.DataFrame,
         {step: median features per dimension} at steps 100, 1,000, 10,000 and the end),
         ``fpd_path`` (density → ``first``, ``min``, ``last``: the median features per
         dimension at the first positive snapshot, its minimum and at the end, with
-        ``first_step`` and ``min_step``) and
-        ``last_step``.
+        ``first_step``, ``min_step`` and ``dip``: whether the minimum lies more than 0.05
+        below the start, before the end), ``last_step``, ``median_split_step`` and
+        ``median_final_loss`` (over all models), ``unsettled_densities`` (the densities, dense
+        first, at which no model ends with every feature on {0, 1/2}), ``unsettled_jumps``
+        (the jumps at those densities) and ``unsettled_between`` (those of them between the
+        levels 1/3 and 2/5), ``last_jump`` (the latest jump's step; NaN without jumps),
+        ``end_over_last_jump`` (``last_step`` over it), ``late_jump_records`` (the jumps
+        after step 10,000 as records of ``model``, ``feature``, ``density``, ``step``,
+        ``level_before``, ``level_after``, ``loss_change`` and ``from_digon``) and
+        ``late_digon_jumps`` (those of them from a settled digon).
 
     Examples
     --------
-    >>> models = pd.DataFrame({"jumps": [1, 0], "settled": [1.0, 1.0],
-    ...                        "jump_fraction": [0.4, np.nan], "log_time_fraction": [0.1, 0.0]})
-    >>> jumps = pd.DataFrame({"step": [500.0], "loss_change": [-0.01],
-    ...                       "level_before": [0.4], "level_after": [0.5]})
-    >>> sup = pd.DataFrame({"density": 0.3, "step": [100, 1000, 10000], "median": 1.0})
+    >>> models = pd.DataFrame({"model": [0, 1], "density": [0.3, 0.1], "jumps": [1, 1],
+    ...                        "settled": [1.0, 0.9], "split_step": [400.0, 600.0],
+    ...                        "final_loss": [0.1, 0.2], "jump_fraction": [0.4, np.nan],
+    ...                        "log_time_fraction": [0.1, 0.0]})
+    >>> jumps = pd.DataFrame({"model": [0, 1], "feature": 3, "density": [0.3, 0.1],
+    ...                       "step": [500.0, 20_000.0], "loss_change": [-0.01, 0.001],
+    ...                       "level_before": [0.4, 1 / 3], "level_after": [0.5, 0.4],
+    ...                       "from_digon": False})
+    >>> sup = pd.DataFrame({"density": 0.3, "step": [100, 1000, 10000, 100_000],
+    ...                     "median": [1.0, 0.5, 1.2, 1.5]})
     >>> f = energy_findings(models, jumps, sup)
-    >>> f["jumps"], f["transitions"], f["fpd_at"][0.3][1000]
-    (1, {'2/5→1/2': 1}, 1.0)
+    >>> f["jumps"], f["transitions"], f["fpd_at"][0.3][1000], f["fpd_path"][0.3]["dip"]
+    (2, {'2/5→1/2': 1, '1/3→2/5': 1}, 0.5, True)
+    >>> f["unsettled_densities"], f["unsettled_jumps"], f["unsettled_between"]
+    ([0.1], 1, 1)
+    >>> f["last_jump"], f["end_over_last_jump"], f["late_jump_records"][0]["model"]
+    (20000.0, 5.0, 1)
     """
     from fractions import Fraction
 
@@ -554,10 +575,20 @@ def energy_findings(models: pd.DataFrame, jumps: pd.DataFrame,
         low = int(np.argmin(g.to_numpy()))
         cross[float(p)] = {"first": float(g.iloc[0]), "first_step": int(g.index[0]),
                            "min": float(g.iloc[low]), "min_step": int(g.index[low]),
-                           "last": float(g.iloc[-1])}
+                           "last": float(g.iloc[-1]),
+                           "dip": bool(g.iloc[low] < g.iloc[0] - 0.05 and g.index[low] < last)}
         fpd[float(p)] = {int(s): float(g.iloc[np.argmin(np.abs(np.log(g.index / s)))])
                          for s in (100, 1000, 10_000, last) if s > 0 and s <= last}
     steps = jumps["step"]
+    all_settled = models.groupby("density")["settled"].apply(lambda s: int((s == 1).sum()))
+    unsettled = sorted(all_settled.index[all_settled == 0], reverse=True)
+    at_unsettled = jumps[jumps["density"].isin(unsettled)]
+    thirds = [0.333, 0.4]                         # the levels 1/3 and 2/5, rounded
+    between = (at_unsettled["level_before"].round(3).isin(thirds)
+               & at_unsettled["level_after"].round(3).isin(thirds))
+    late = jumps.loc[steps > 10_000, ["model", "feature", "density", "step", "level_before",
+                                      "level_after", "loss_change", "from_digon"]]
+    last_jump = float(steps.max()) if len(steps) else np.nan
     return {
         "models": len(models),
         "jumps": len(jumps),
@@ -585,6 +616,15 @@ def energy_findings(models: pd.DataFrame, jumps: pd.DataFrame,
         "fpd_at": fpd,
         "fpd_path": cross,
         "last_step": last,
+        "median_split_step": float(models["split_step"].median()),
+        "median_final_loss": float(models["final_loss"].median()),
+        "unsettled_densities": [float(p) for p in unsettled],
+        "unsettled_jumps": len(at_unsettled),
+        "unsettled_between": int(between.sum()),
+        "last_jump": last_jump,
+        "end_over_last_jump": last / last_jump,
+        "late_jump_records": late.to_dict("records"),
+        "late_digon_jumps": int(late["from_digon"].sum()),
     }
 
 
@@ -686,15 +726,95 @@ def search_frame(models: pd.DataFrame, jumps: pd.DataFrame,
     return out
 
 
-def search_findings(settings: pd.DataFrame, jumps: pd.DataFrame) -> dict:
+def search_design(specs: Sequence[ExperimentSpec], settings: pd.DataFrame) -> dict:
+    """What the search varies and what it keeps fixed, read from its specs.
+
+    Parameters
+    ----------
+    specs : sequence of ExperimentSpec
+        The specs of the search's experiments (:data:`SEARCH`, one profile), each named after
+        its experiment.
+    settings : pandas.DataFrame
+        :func:`search_frames` ``settings``: ``setting``, ``models`` and ``wall_s`` per setting,
+        :data:`SEARCH_CONTRAST` included.
+
+    Returns
+    -------
+    dict
+        ``experiments`` (how many); ``sizes`` (the (n, m) pairs, by n/m, then n), split into
+        ``sizes_2m`` (n = 2m) and ``sizes_more`` (n > 2m); ``max_n`` and ``max_m``; ``lrs``
+        (every learning rate, ascending); ``decays`` ((lr, schedule) of every setting whose
+        rate is not constant); ``densities``, ``seeds`` (restarts per density),
+        ``models_per_experiment``, ``steps``, ``batch_size``, ``seed`` and ``snapshots``
+        (the number of snapshot steps), which every spec shares; ``models`` (every model of
+        ``settings``, the contrast included) and ``training_minutes`` (the summed wall time
+        of the search's runs, the contrast excluded).
+
+    Raises
+    ------
+    ValueError
+        If the specs differ in something the search keeps fixed.
+
+    Examples
+    --------
+    >>> specs = [ExperimentSpec(name="a", n_features=10, n_hidden=5, lr=1e-3),
+    ...          ExperimentSpec(name="b", n_features=15, n_hidden=5, lr=3e-3,
+    ...                         lr_schedule="cosine")]
+    >>> settings = pd.DataFrame({"setting": [SEARCH_CONTRAST, "a", "b"], "models": 2,
+    ...                          "wall_s": [600.0, 60.0, 120.0]})
+    >>> d = search_design(specs, settings)
+    >>> d["sizes_2m"], d["sizes_more"], d["lrs"], d["decays"]
+    ([(10, 5)], [(15, 5)], [0.001, 0.003], [(0.003, 'cosine')])
+    >>> d["models"], d["training_minutes"]
+    (6, 3.0)
+    """
+    def shared(field):
+        values = {getattr(sp, field) for sp in specs}
+        if len(values) != 1:
+            raise ValueError(f"the search's specs differ in {field}: {sorted(values)}")
+        return values.pop()
+
+    fixed = {f: shared(f) for f in ("feature_probability", "restarts", "n_models", "steps",
+                                    "batch_size", "seed", "snapshot_log", "snapshot_every")}
+    sizes = sorted({(sp.n_features, sp.n_hidden) for sp in specs},
+                   key=lambda nm: (nm[0] / nm[1], nm[0]))
+    mine = settings["setting"].isin([sp.name for sp in specs])
+    return {
+        "experiments": len(specs),
+        "sizes": sizes,
+        "sizes_2m": [(n, m) for n, m in sizes if n == 2 * m],
+        "sizes_more": [(n, m) for n, m in sizes if n > 2 * m],
+        "max_n": max(n for n, _ in sizes),
+        "max_m": max(m for _, m in sizes),
+        "lrs": sorted({sp.lr for sp in specs}),
+        "decays": [(sp.lr, sp.lr_schedule) for sp in specs if sp.lr_schedule != "constant"],
+        "densities": fixed["feature_probability"],
+        "seeds": fixed["restarts"],
+        "models_per_experiment": fixed["n_models"],
+        "steps": fixed["steps"],
+        "batch_size": fixed["batch_size"],
+        "seed": fixed["seed"],
+        "snapshots": len(specs[0].snapshot_steps()),    # the same steps and schedule in all
+        "models": int(settings["models"].sum()),
+        "training_minutes": float(settings.loc[mine, "wall_s"].sum() / 60),
+    }
+
+
+def search_findings(models: pd.DataFrame, jumps: pd.DataFrame, settings: pd.DataFrame,
+                    cells: pd.DataFrame) -> dict:
     """The numbers the chapter states about the search.
 
     Parameters
     ----------
-    settings : pandas.DataFrame
-        :func:`search_frame` rows, one per setting.
+    models : pandas.DataFrame
+        :func:`model_frame` rows of every setting, with the :data:`SETTING_COLUMNS`.
     jumps : pandas.DataFrame
-        :func:`jump_frame` rows of every setting, with ``setting``.
+        :func:`jump_frame` rows of every setting, with the :data:`SETTING_COLUMNS`.
+    settings : pandas.DataFrame
+        :func:`search_frame` rows, one per setting, with the :data:`SETTING_COLUMNS` and
+        ``lr_at_last_jump`` (see :func:`search_frames`).
+    cells : pandas.DataFrame
+        :func:`search_frame` rows per setting and density, with the :data:`SETTING_COLUMNS`.
 
     Returns
     -------
@@ -704,32 +824,77 @@ def search_findings(settings: pd.DataFrame, jumps: pd.DataFrame) -> dict:
         whose features end in digons in at least 90% of cases); ``digon_jump_settings``
         (setting → its jumps from a settled digon, for settings with any, most first);
         ``digon_jump_levels`` (``"a→b"`` → count over those jumps, levels as fractions);
-        ``late_digon_jumps`` (those after step 10,000) and ``late_digon_models`` (the models
-        with one), ``last_digon_jump`` (the latest
-        one's step; NaN without any), ``digon_features`` (the features, counted per model,
-        with such a jump), ``digon_returns`` (those of them whose last jump ends in a
-        digon again) and ``latest_jump``: the latest jump of the search (an empty dict
-        without jumps) as ``setting``, ``model``, ``density``, ``seed``, ``step``,
-        ``step_start``, ``step_end``, ``loss_change``, ``features`` (the jumps of that
-        model ending at the same snapshot, counted per feature) and ``transitions``
-        (``"a→b"`` → count over those jumps).
+        ``late_digon_jumps`` (those after step 10,000), ``late_digon_models`` (the models
+        with one), ``late_digon_jump_settings`` (setting → its late ones, most first) and
+        ``late_digon_jumps_elsewhere`` (the late ones outside :data:`SEARCH_CONTRAST`);
+        ``last_digon_jump`` (the latest one's step; NaN without any), ``digon_features`` (the
+        features, counted per model, with such a jump), ``digon_returns`` (those of them
+        whose last jump ends in a digon again);
+
+        ``at_2m`` (the settings with n = 2m: ``digon_share`` and ``all_settled_share`` as
+        (min, max) over them, and ``unsettled_densities``, the densities, dense first, of
+        their cells in which some model keeps a feature off 0 and 1/2) and ``above_2m``
+        (``digon_share`` as (min, max) over the settings with n > 2m);
+
+        ``late_jumps`` (jumps after step 10,000), ``late_jump_settings`` (setting → its late
+        jumps, for settings with any, in settings order), ``late_models`` (models with a late
+        jump), ``early_share`` (the share of all jumps at or before step 10,000) and
+        ``last_jump`` (the latest jump's step);
+
+        ``lr_pairing``: the constant-rate settings of the size searched at the most learning
+        rates (the first such size on ties), which start from the same weights and see the
+        same data, as ``n``, ``m``, ``settings`` (records of ``setting``, ``lr``, ``jumps``,
+        ``last_jump``, by rising ``lr``) and ``delayed_by_smaller_lr`` (whether the last
+        jump comes later at every smaller rate);
+
+        ``cosine``: the first setting with a cosine schedule against the constant-rate
+        setting of the same n, m and peak rate, as ``setting``, ``jumps``, ``last_jump``,
+        ``lr_at_last_jump`` (the rate at its last jump as a share of the peak),
+        ``constant_setting`` and ``constant_jumps`` (an empty dict without such a pair or
+        without jumps);
+
+        ``latest_jump``: the latest jump of the search (an empty dict without jumps) as
+        ``setting``, ``model``, ``density``, ``seed``, ``step``, ``step_start``,
+        ``step_end``, ``loss_change``, ``features`` (the jumps of that model ending at the
+        same snapshot, counted per feature), ``transitions`` (``"a→b"`` → count over those
+        jumps), ``levels_before`` (their starting levels, sorted), and the model's
+        ``final_loss`` and ``jump_fraction`` (:func:`model_frame`).
 
     Examples
     --------
-    >>> settings = pd.DataFrame({"setting": ["a", "b"], "models": [2, 2],
-    ...                          "digon_share": [0.95, 0.5], "digon_jumps": [0, 3]})
-    >>> jumps = pd.DataFrame({"setting": ["b"] * 3, "model": 0, "density": 0.1, "seed": 0,
-    ...                       "feature": 1, "from_digon": True, "step": [500.0, 2e4, 3e4],
-    ...                       "step_start": [400, 1.8e4, 2.7e4], "step_end": [600, 2.2e4, 3.3e4],
-    ...                       "level_before": 0.5, "level_after": [0.0, 0.0, 0.4],
+    >>> settings = pd.DataFrame({"setting": ["a", "b", "c"], "n": 10, "m": 5,
+    ...                          "lr": [3e-3, 1e-3, 3e-3],
+    ...                          "schedule": ["constant", "constant", "cosine"],
+    ...                          "models": 1, "digon_share": [0.95, 0.5, 0.9],
+    ...                          "all_settled_share": [1.0, 0.0, 1.0],
+    ...                          "digon_jumps": [0, 3, 0], "jumps": [1, 3, 1],
+    ...                          "late_jumps": [0, 2, 0], "last_jump": [300.0, 3e4, 200.0],
+    ...                          "lr_at_last_jump": [1.0, 1.0, 0.99]})
+    >>> cells = settings.assign(density=0.1)
+    >>> models = pd.DataFrame({"setting": ["a", "b", "c"], "model": 0,
+    ...                        "last_jump": [300.0, 3e4, 200.0], "final_loss": 0.05,
+    ...                        "jump_fraction": 0.2})
+    >>> jumps = pd.DataFrame({"setting": ["a", "b", "b", "b", "c"], "model": 0,
+    ...                       "density": 0.1, "seed": 0, "feature": [0, 1, 1, 1, 0],
+    ...                       "from_digon": [False, True, True, True, False],
+    ...                       "step": [300.0, 500.0, 2e4, 3e4, 200.0],
+    ...                       "step_start": [250, 400, 1.8e4, 2.7e4, 150],
+    ...                       "step_end": [350, 600, 2.2e4, 3.3e4, 250],
+    ...                       "level_before": 0.5, "level_after": [0.0, 0.0, 0.0, 0.4, 0.0],
     ...                       "loss_change": -1e-3})
-    >>> f = search_findings(settings, jumps)
+    >>> f = search_findings(models, jumps, settings, cells)
     >>> f["digon_settings"], f["digon_jump_settings"], f["digon_jump_levels"]
-    (['a'], {'b': 3}, {'1/2→0': 2, '1/2→2/5': 1})
+    (['a', 'c'], {'b': 3}, {'1/2→0': 2, '1/2→2/5': 1})
     >>> f["late_digon_jumps"], f["late_digon_models"], f["last_digon_jump"]
     (2, 1, 30000.0)
     >>> f["digon_features"], f["digon_returns"]
     (1, 0)
+    >>> f["at_2m"]["unsettled_densities"], f["late_jump_settings"], f["early_share"]
+    ([0.1], {'b': 2}, 0.6)
+    >>> [r["setting"] for r in f["lr_pairing"]["settings"]]
+    ['b', 'a']
+    >>> f["lr_pairing"]["delayed_by_smaller_lr"], f["cosine"]["constant_setting"]
+    (True, 'a')
     >>> f["latest_jump"]["step"], f["latest_jump"]["transitions"]
     (30000.0, {'1/2→2/5': 1})
     """
@@ -739,9 +904,14 @@ def search_findings(settings: pd.DataFrame, jumps: pd.DataFrame) -> dict:
         return str(Fraction(float(v)).limit_denominator(10))
 
     def transitions(j):
-        return (j["level_before"].map(name) + "→" + j["level_after"].map(name)).value_counts()
+        before, after = (j[c].map(name).astype(str) for c in ("level_before", "level_after"))
+        return (before + "→" + after).value_counts()
+
+    def span(values):
+        return float(values.min()), float(values.max())
 
     dj = jumps[jumps["from_digon"]]
+    late_dj = dj[dj["step"] > 10_000]
     per = settings.set_index("setting")["digon_jumps"]
     levels = transitions(dj)
     latest = {}
@@ -749,13 +919,45 @@ def search_findings(settings: pd.DataFrame, jumps: pd.DataFrame) -> dict:
         r = jumps.loc[jumps["step"].idxmax()]
         same = jumps[(jumps["setting"] == r["setting"]) & (jumps["model"] == r["model"])
                      & (jumps["step_end"] == r["step_end"])]
+        model = models[(models["setting"] == r["setting"])
+                       & (models["model"] == r["model"])].iloc[0]
         latest = {"setting": r["setting"], "model": int(r["model"]),
                   "density": float(r["density"]), "seed": int(r["seed"]),
                   "step": float(r["step"]), "step_start": int(r["step_start"]),
                   "step_end": int(r["step_end"]), "loss_change": float(r["loss_change"]),
                   "features": int(same["feature"].nunique()),
-                  "transitions": {k: int(v) for k, v in transitions(same).items()}}
+                  "transitions": {k: int(v) for k, v in transitions(same).items()},
+                  "levels_before": sorted(set(same["level_before"].map(name))),
+                  "final_loss": float(model["final_loss"]),
+                  "jump_fraction": float(model["jump_fraction"])}
     last = dj.sort_values("step").groupby(["setting", "model", "feature"])["level_after"].last()
+
+    two_m = settings[settings["n"] == 2 * settings["m"]]
+    cells_2m = cells[cells["n"] == 2 * cells["m"]]
+    more = settings[settings["n"] > 2 * settings["m"]]
+    constant = settings[settings["schedule"] == "constant"]
+    rates = constant.groupby(["n", "m"], sort=False)["lr"].nunique()
+    pairing = {}
+    if len(rates):
+        n, m = rates.idxmax()
+        paired = constant[(constant["n"] == n) & (constant["m"] == m)].sort_values("lr")
+        pairing = {"n": int(n), "m": int(m),
+                   "settings": paired[["setting", "lr", "jumps", "last_jump"]]
+                   .to_dict("records"),
+                   "delayed_by_smaller_lr": bool(paired["last_jump"].is_monotonic_decreasing)}
+    cosine = {}
+    for c in settings[settings["schedule"] == "cosine"].head(1).itertuples():
+        same = constant[(constant["n"] == c.n) & (constant["m"] == c.m)
+                        & (constant["lr"] == c.lr)]
+        if len(same) and not np.isnan(c.last_jump):
+            cosine = {"setting": c.setting, "jumps": int(c.jumps),
+                      "last_jump": float(c.last_jump),
+                      "lr_at_last_jump": float(c.lr_at_last_jump),
+                      "constant_setting": same["setting"].iloc[0],
+                      "constant_jumps": int(same["jumps"].iloc[0])}
+    late_jumps = int(settings["late_jumps"].sum())
+    late_per = settings.set_index("setting")["late_jumps"]
+    late_digon_per = late_dj["setting"].value_counts()
     return {
         "settings": len(settings),
         "models": int(settings["models"].sum()),
@@ -765,12 +967,25 @@ def search_findings(settings: pd.DataFrame, jumps: pd.DataFrame) -> dict:
         "digon_jump_settings": {k: int(v) for k, v in
                                 per[per > 0].sort_values(ascending=False).items()},
         "digon_jump_levels": {k: int(v) for k, v in levels.items()},
-        "late_digon_jumps": int((dj["step"] > 10_000).sum()),
-        "late_digon_models": len(dj.loc[dj["step"] > 10_000, ["setting", "model"]]
-                                 .drop_duplicates()),
+        "late_digon_jumps": len(late_dj),
+        "late_digon_models": len(late_dj[["setting", "model"]].drop_duplicates()),
+        "late_digon_jump_settings": {k: int(v) for k, v in late_digon_per.items()},
+        "late_digon_jumps_elsewhere": int((late_dj["setting"] != SEARCH_CONTRAST).sum()),
         "last_digon_jump": float(dj["step"].max()) if len(dj) else np.nan,
         "digon_features": len(last),
         "digon_returns": int(np.isclose(last, 0.5).sum()),
+        "at_2m": {"digon_share": span(two_m["digon_share"]),
+                  "all_settled_share": span(two_m["all_settled_share"]),
+                  "unsettled_densities": sorted(set(cells_2m.loc[
+                      cells_2m["all_settled_share"] < 1, "density"]), reverse=True)},
+        "above_2m": {"digon_share": span(more["digon_share"])},
+        "late_jumps": late_jumps,
+        "late_jump_settings": {k: int(v) for k, v in late_per[late_per > 0].items()},
+        "late_models": int((models["last_jump"] > 10_000).sum()),
+        "early_share": 1 - late_jumps / len(jumps) if len(jumps) else np.nan,
+        "last_jump": float(settings["last_jump"].max()),
+        "lr_pairing": pairing,
+        "cosine": cosine,
         "latest_jump": latest,
     }
 
@@ -793,8 +1008,11 @@ def search_frames(profile: str | None = None, *, store: RunStore | None = None) 
         :data:`SETTING_COLUMNS` (``setting`` is the experiment's name; ``n``, ``m``, ``lr``
         and ``schedule`` its spec's); ``settings`` (:func:`search_frame` per setting) and
         ``cells`` (per setting and density), both with the setting columns, ``settings``
-        also with ``wall_s`` (the run's training time in seconds, from its manifest);
-        ``findings`` (:func:`search_findings`).
+        also with ``wall_s`` (the run's training time in seconds, from its manifest) and
+        ``lr_at_last_jump`` (the learning rate at the setting's last jump as a share of its
+        peak rate, :func:`~superposition_lib.train.learning_rate`; NaN without jumps);
+        ``design`` (:func:`search_design` of :data:`SEARCH`) and ``findings``
+        (:func:`search_findings`).
 
     Examples
     --------
@@ -805,10 +1023,10 @@ def search_frames(profile: str | None = None, *, store: RunStore | None = None) 
     >>> int(f["settings"]["jumps"].sum()) == len(f["jumps"]) == f["findings"]["jumps"]
     True
     """
-    models, jumps, wall = [], [], {}
+    models, jumps, wall, specs = [], [], {}, {}
     for name in (SEARCH_CONTRAST, *(s[0] for s in SEARCH)):
         run = load(name, profile, store=store)
-        wall[name] = float(run.wall_time)
+        wall[name], specs[name] = float(run.wall_time), run.spec
         j = jump_frame(run)
         m = model_frame(run, j)
         meta = {"setting": name, "n": run.spec.n_features, "m": run.spec.n_hidden,
@@ -823,9 +1041,13 @@ def search_frames(profile: str | None = None, *, store: RunStore | None = None) 
     settings = models[SETTING_COLUMNS].drop_duplicates()
     by_setting = settings.merge(search_frame(models, jumps), on="setting")
     by_setting["wall_s"] = by_setting["setting"].map(wall)
+    by_setting["lr_at_last_jump"] = [
+        np.nan if np.isnan(step) else learning_rate(specs[name], int(step)) / specs[name].lr
+        for name, step in zip(by_setting["setting"], by_setting["last_jump"])]
     cells = settings.merge(search_frame(models, jumps, ["setting", "density"]), on="setting")
     return {"models": models, "jumps": jumps, "settings": by_setting, "cells": cells,
-            "findings": search_findings(by_setting, jumps)}
+            "design": search_design([specs[s[0]] for s in SEARCH], by_setting),
+            "findings": search_findings(models, jumps, by_setting, cells)}
 
 
 # ------------------------------------------------------------------------------------------
