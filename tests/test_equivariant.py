@@ -128,3 +128,15 @@ def test_the_map_runs_under_smoke_on_the_paper_grid(store):
     assert set(cells["ring"]) <= set(eq.RINGS)
     np.testing.assert_allclose(models["loss_vs_pca"], models["loss"] / models["linear_optimal"])
     assert (models["circle_share"].between(0, 1)).all()
+
+
+def test_at_low_density_larger_batches_restore_the_polygons():
+    # p = 0.01: a batch of 256 holds 2.6 bumps on average, one of 2,560 holds 25.6
+    def rings(batch):
+        spec = ExperimentSpec(model="relu_output", n_features=16, n_hidden=2,
+                              data="equivariant", feature_probability=0.01,
+                              bump_width=[0.5, 0.6], restarts=2, steps=3000, batch_size=batch,
+                              lr=3e-3, lr_schedule="cosine", seed=0, eval_samples=1 << 14)
+        return list(eq.classify_ring(train(spec, progress=False).W))
+    assert rings(256).count("polygon") <= 1
+    assert rings(2560).count("polygon") >= 3

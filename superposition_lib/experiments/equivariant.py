@@ -15,6 +15,10 @@ only, so the features are mutually exclusive and every frequency k ≥ 1 ties.
     :data:`MAP_SEEDS` seeds per cell, all in one batched spec; 10,000 steps of batch 256 with
     AdamW at a peak learning rate of 3e-3 decayed to 0 by a cosine (as for the 8-feature runs of
     the chapter "PCA versus superposition").
+``equivariant-sparse-batch``
+    The map's sparsest row (p = 0.01) again, with batches of :data:`SPARSE_BATCH` instead of
+    256: whether the sparse rows differ from the others because their batches hold only a
+    few bumps.
 ``equivariant-n32``
     A second size: n = 32 orientations in m = 2, at density :data:`LARGE_DENSITY` over the
     widths of :data:`LARGE_WIDTHS`, :data:`MAP_SEEDS` seeds each, trained the same way. It
@@ -62,6 +66,7 @@ __all__ = [
     "MERGE_COSINE",
     "N_FEATURES",
     "N_HIDDEN",
+    "SPARSE_BATCH",
     "RINGS",
     "classify_ring",
     "constant_mode_density",
@@ -99,6 +104,10 @@ LARGE_WIDTHS = (*MAP_WIDTHS, 8.0, 11.2)
 #: Density of ``equivariant-n32``: one of the map's, p ≈ 0.16.
 LARGE_DENSITY = MAP_DENSITIES[2]
 
+#: Batch size of ``equivariant-sparse-batch``: ten times the map's, so that a batch at p = 0.01
+#: holds as many bumps on average (25.6) as the map's batches at p ≈ 0.1.
+SPARSE_BATCH = 2560
+
 #: The arrangements of :func:`classify_ring`.
 RINGS = ("pca circle", "mixture", "polygon")
 
@@ -112,7 +121,7 @@ MERGE_COSINE = 0.95
 NORM_THRESHOLD = 0.5
 
 
-def _ring_profiles(n: int, widths, densities, seeds: int) -> dict:
+def _ring_profiles(n: int, widths, densities, seeds: int, batch_size: int = 256) -> dict:
     w, p = np.meshgrid(widths, densities, indexing="ij")
 
     def spec(restarts: int, **training) -> ExperimentSpec:
@@ -120,7 +129,7 @@ def _ring_profiles(n: int, widths, densities, seeds: int) -> dict:
                               data="equivariant", feature_probability=[float(x) for x in p.ravel()],
                               bump_width=[float(x) for x in w.ravel()], importance=1.0,
                               restarts=restarts, seed=0, **training)
-    return {"paper": spec(seeds, steps=10_000, batch_size=256, lr=3e-3,
+    return {"paper": spec(seeds, steps=10_000, batch_size=batch_size, lr=3e-3,
                           lr_schedule="cosine", eval_samples=1 << 16),
             "smoke": spec(1, steps=300, batch_size=128, lr=1e-2, eval_samples=1 << 12)}
 
@@ -129,6 +138,11 @@ register(Experiment(
     "equivariant-map", CHAPTER,
     "16 orientations in 2 dims: bump width 0.5-5.6 x density 1-0.01, 12 x 6, 4 seeds",
     _ring_profiles(N_FEATURES, MAP_WIDTHS, MAP_DENSITIES, MAP_SEEDS), best_of=False))
+register(Experiment(
+    "equivariant-sparse-batch", CHAPTER,
+    "the map's sparsest row (p = 0.01) with 10x larger batches (2,560), 4 seeds",
+    _ring_profiles(N_FEATURES, MAP_WIDTHS, (MAP_DENSITIES[-1],), MAP_SEEDS,
+                   batch_size=SPARSE_BATCH), best_of=False))
 register(Experiment(
     "equivariant-n32", CHAPTER,
     "32 orientations in 2 dims: bump width 0.5-11.2 at density 0.16, 4 seeds",
