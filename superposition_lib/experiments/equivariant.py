@@ -13,8 +13,8 @@ only, so the features are mutually exclusive and every frequency k ≥ 1 ties.
     The ReLU-output model x' = ReLU(WᵀWx + b) with n = 16 and m = 2 (importance 1) over the
     bump widths of :data:`MAP_WIDTHS` × the densities of :data:`MAP_DENSITIES`,
     :data:`MAP_SEEDS` seeds per cell, all in one batched spec; 10,000 steps of batch 256 with
-    AdamW at a peak learning rate of 3e-3 decayed to 0 by a cosine (as for the 8-feature runs of
-    the chapter "PCA versus superposition").
+    AdamW at a peak learning rate of 3e-3 decayed to 0 by a cosine (the optimiser and schedule of
+    the 8-feature runs of the chapter "PCA versus superposition", which train 4,000 steps).
 ``equivariant-sparse-batch``
     The map's sparsest row (p = 0.01) again, with batches of :data:`SPARSE_BATCH` instead of
     256: whether the sparse rows differ from the others because their batches hold only a
@@ -33,12 +33,15 @@ How a model arranges the ring (:func:`classify_ring`), from two measurements:
   (:func:`~superposition_lib.pca.fourier_weight_shares`), which is the PCA alignment with the
   frequency-1 pair;
 - *merged features*: represented features (‖W_i‖ > 0.5) that share their direction with
-  another represented feature (cosine > 0.95): features read along one common direction, as
-  collapsed correlated pairs are.
+  another represented feature, that is lie closer to it than half the PCA circle's spacing,
+  an angle of 180°/n (:func:`merge_angle`): features read along one common direction, as
+  collapsed correlated pairs are. On the PCA circle itself no two features are merged.
 
 A model is ``"pca circle"`` if its circle share is at least :data:`CIRCLE_SHARE`;
-otherwise ``"polygon"`` if no features are merged (individual features in superposition, the
-independent-feature geometry) and ``"mixture"`` if some are.
+otherwise ``"mixture"`` if some features are merged, ``"polygon"`` if none are and the circle
+share is below :data:`POLYGON_SHARE` (individual features in superposition, with no trace of the
+ring's order: the independent-feature geometry), and ``"other"`` if none are merged but the
+circle share lies between the two thresholds (a distorted or partial circle).
 """
 
 from __future__ import annotations
@@ -63,7 +66,7 @@ __all__ = [
     "MAP_DENSITIES",
     "MAP_SEEDS",
     "MAP_WIDTHS",
-    "MERGE_COSINE",
+    "POLYGON_SHARE",
     "N_FEATURES",
     "N_HIDDEN",
     "SPARSE_BATCH",
@@ -73,6 +76,7 @@ __all__ = [
     "findings",
     "map_cells",
     "map_frame",
+    "merge_angle",
     "merged_features",
     "ring_frame",
 ]
@@ -109,13 +113,13 @@ LARGE_DENSITY = MAP_DENSITIES[2]
 SPARSE_BATCH = 2560
 
 #: The arrangements of :func:`classify_ring`.
-RINGS = ("pca circle", "mixture", "polygon")
+RINGS = ("pca circle", "mixture", "polygon", "other")
 
 #: Circle share from which a model counts as the PCA circle.
 CIRCLE_SHARE = 0.9
 
-#: Cosine above which two represented features share a direction (as for collapsed pairs).
-MERGE_COSINE = 0.95
+#: Circle share below which a model without merged features counts as a polygon.
+POLYGON_SHARE = 0.5
 
 #: ‖W_i‖ above which a feature counts as represented (as in the other chapters).
 NORM_THRESHOLD = 0.5
@@ -153,17 +157,41 @@ register(Experiment(
 # Analysis
 
 
+def merge_angle(n: int) -> float:
+    """Angle (degrees) below which two features of a ring of n count as one direction.
+
+    Half the spacing 360°/n of the PCA circle, so that the circle itself has no merged features.
+
+    Parameters
+    ----------
+    n : int
+        Features on the ring.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> merge_angle(16), merge_angle(32)
+    (11.25, 5.625)
+    """
+    return 180.0 / n
+
+
 def _direction_groups(W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Represented mask and group label (−1 if not represented) per feature, shapes (..., n).
 
-    Represented features are grouped by the connected components of "cosine > MERGE_COSINE".
+    Represented features are grouped by the connected components of "closer than
+    :func:`merge_angle`".
     """
     W = np.asarray(W, dtype=float)
     norms = np.linalg.norm(W, axis=-2)
     rep = norms > NORM_THRESHOLD
     with np.errstate(invalid="ignore", divide="ignore"):
         unit = W / norms[..., None, :]
-    close = (np.einsum("...mi,...mj->...ij", unit, unit) > MERGE_COSINE) \
+    cosine = np.cos(np.radians(merge_angle(W.shape[-1])))
+    close = (np.einsum("...mi,...mj->...ij", unit, unit) > cosine) \
         & rep[..., :, None] & rep[..., None, :]
     labels = np.where(rep, np.arange(W.shape[-1]), -1)
     for _ in range(W.shape[-1]):          # propagate the smallest label along close pairs
@@ -178,8 +206,8 @@ def _direction_groups(W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def merged_features(W) -> np.ndarray:
     """Represented features that share their direction with another represented feature.
 
-    Two represented features (‖W_i‖ > 0.5) share a direction when their cosine exceeds
-    :data:`MERGE_COSINE`, directly or through a chain of such features.
+    Two represented features (‖W_i‖ > 0.5) share a direction when the angle between them is
+    below :func:`merge_angle`, directly or through a chain of such features.
 
     Parameters
     ----------
@@ -195,6 +223,9 @@ def merged_features(W) -> np.ndarray:
     >>> a = np.radians([0, 3, 120, 240])               # features 0 and 1 read along one line
     >>> int(merged_features(np.stack([np.cos(a), np.sin(a)])))
     2
+    >>> a = np.radians([0, 60, 120, 240])              # 60° apart: four directions
+    >>> int(merged_features(np.stack([np.cos(a), np.sin(a)])))
+    0
     """
     rep, labels = _direction_groups(W)
     n = labels.shape[-1]
@@ -223,16 +254,20 @@ def classify_ring(W) -> np.ndarray:
     >>> a = 2 * np.pi * np.arange(5) / 5
     >>> pentagon = np.zeros((2, 16)); pentagon[:, [0, 3, 6, 9, 12]] = [np.cos(a), np.sin(a)]
     >>> pairs = np.repeat(pentagon[:, [0, 3, 6, 9, 12]], 2, axis=1)    # neighbours merged
-    >>> [classify_ring(W).item() for W in (circle, pentagon, np.pad(pairs, ((0, 0), (0, 6))))]
-    ['pca circle', 'polygon', 'mixture']
+    >>> half = circle.copy(); half[:, 8:] *= 0.3        # one half of the circle faded
+    >>> rings = (circle, pentagon, np.pad(pairs, ((0, 0), (0, 6))), half)
+    >>> [classify_ring(W).item() for W in rings]
+    ['pca circle', 'polygon', 'mixture', 'other']
     """
     W = np.asarray(W, dtype=float)
-    circle = pca.fourier_weight_shares(W)[..., 1] >= CIRCLE_SHARE
-    return np.select([circle, merged_features(W) > 0], ["pca circle", "mixture"], "polygon")
+    share = pca.fourier_weight_shares(W)[..., 1]
+    return np.select([share >= CIRCLE_SHARE, merged_features(W) > 0, share < POLYGON_SHARE],
+                     ["pca circle", "mixture", "polygon"], "other")
 
 
-def _top_component(covariance: np.ndarray, m: int) -> np.ndarray:
-    """Which Fourier frequencies the top principal components are, per instance."""
+def _top_component(covariance: np.ndarray) -> np.ndarray:
+    """Which Fourier frequencies the top two principal components are, shape (instances,),
+    for covariances of shape (instances, n, n)."""
     spectrum = pca.fourier_spectrum(covariance)                 # (instances, n//2 + 1)
     scale = spectrum.max(-1)
     tied = np.abs(spectrum[:, 1] - spectrum[:, 2]) <= 1e-9 * scale
@@ -255,10 +290,11 @@ def ring_frame(run: Run) -> pd.DataFrame:
         ``loss``, ``linear_optimal`` (the PCA solution's exact loss), ``no_superposition``,
         ``loss_vs_pca`` and ``loss_vs_nosup`` (the ratios), ``top_components`` (``"frequency
         1"``, ``"constant, then frequency 1"`` below p*, or ``"all tied"`` for w ≤ 1/2),
+        ``neighbour_correlation`` (the correlation of neighbouring features, Σ₀₁/Σ₀₀),
         ``pca_alignment`` (:func:`~superposition_lib.pca.pca_alignment` with the top-2
         subspace, ties included), ``circle_share`` and ``constant_share`` (fractions of ‖W‖_F²
         at frequencies 1 and 0), ``dominant_frequency`` (the frequency holding most of ‖W‖_F²)
-        and its ``dominant_share``, ``features_per_dim`` ‖W‖_F²/m, ``represented``, ``merged``
+        ``features_per_dim`` ‖W‖_F²/m, ``represented``, ``merged``
         (:func:`merged_features`), ``max_bias`` and ``mean_bias`` (over the features), ``ring``
         (:func:`classify_ring`), and ``w0x``, ``w0y``, …, (the feature directions).
 
@@ -282,10 +318,11 @@ def ring_frame(run: Run) -> pd.DataFrame:
         "width": spec.bump_width_array()[inst], "density": run.feature_probability[:, 0],
         "loss": run.loss, "linear_optimal": linear, "no_superposition": nosup,
         "loss_vs_pca": run.loss / linear, "loss_vs_nosup": run.loss / nosup,
-        "top_components": _top_component(cov, m)[inst],
+        "top_components": _top_component(cov)[inst],
+        "neighbour_correlation": (cov[:, 0, 1] / cov[:, 0, 0])[inst],
         "pca_alignment": pca.pca_alignment(W, cov[inst]),
         "circle_share": shares[:, 1], "constant_share": shares[:, 0],
-        "dominant_frequency": shares.argmax(-1), "dominant_share": shares.max(-1),
+        "dominant_frequency": shares.argmax(-1),
         "features_per_dim": metrics.features_per_dimension(W),
         "represented": metrics.n_represented(W, NORM_THRESHOLD),
         "merged": merged_features(W), "max_bias": run.b.max(-1).astype(float),
@@ -325,6 +362,9 @@ def constant_mode_density(n: int, width: float) -> float:
     >>> [bool(spectrum(p)[0] > spectrum(p)[1]) for p in (0.99 * p_star, 1.01 * p_star)]
     [True, False]
     """
+    if not width > 0.5:
+        raise ValueError(f"width: must be > 1/2 (at w <= 1/2 every frequency k >= 1 ties); "
+                         f"got {width!r}")
     cov = FeatureDistribution("equivariant", [[1.0] * n, [0.5] * n],
                               bump_width=[width, width]).covariance().numpy()
     full, half = pca.fourier_spectrum(cov)
@@ -367,7 +407,8 @@ def map_cells(models: pd.DataFrame) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Columns ``cell``, ``width``, ``density``, ``top_components``, ``linear_optimal``,
+        Columns ``cell``, ``width``, ``density``, ``top_components``,
+        ``neighbour_correlation``, ``linear_optimal``,
         ``no_superposition``, the seed means of ``circle_share``, ``pca_alignment``,
         ``features_per_dim``, ``represented``, ``merged``, ``loss_vs_pca`` and
         ``loss_vs_nosup``, ``ring`` (majority of the seeds; ties to the lower mean loss),
@@ -378,6 +419,7 @@ def map_cells(models: pd.DataFrame) -> pd.DataFrame:
     --------
     >>> models = pd.DataFrame({"cell": 0, "seed": [0, 1, 2], "width": 2.0, "density": 0.1,
     ...     "loss": [1.0, 2.0, 3.0], "top_components": "frequency 1", "linear_optimal": 2.0,
+    ...     "neighbour_correlation": 0.5,
     ...     "no_superposition": 3.0, "circle_share": [0.95, 0.5, 0.6], "pca_alignment": 1.0,
     ...     "features_per_dim": 2.0, "represented": 16, "merged": [0, 4, 4],
     ...     "loss_vs_pca": [0.5, 1.0, 1.5], "loss_vs_nosup": 0.5,
@@ -387,7 +429,7 @@ def map_cells(models: pd.DataFrame) -> pd.DataFrame:
     """
     vote = seed_vote(models, "ring")
     g = models.groupby("cell")
-    cells = g[["width", "density", "top_components", "linear_optimal",
+    cells = g[["width", "density", "top_components", "neighbour_correlation", "linear_optimal",
                "no_superposition"]].first()
     cols = ["circle_share", "pca_alignment", "features_per_dim", "represented", "merged",
             "loss_vs_pca", "loss_vs_nosup"]
@@ -399,9 +441,14 @@ def map_cells(models: pd.DataFrame) -> pd.DataFrame:
     return cells.reset_index()
 
 
+def _n_features(models: pd.DataFrame) -> int:
+    """Number of features n of :func:`ring_frame` rows (from their direction columns)."""
+    return sum(1 for c in models.columns if c.startswith("w") and c.endswith("x"))
+
+
 def _ring_steps(models: pd.DataFrame) -> np.ndarray:
     """Angle (degrees) from feature j to j + 1 of every model, in its winding direction."""
-    n = sum(1 for c in models.columns if c.startswith("w") and c.endswith("x"))
+    n = _n_features(models)
     angle = np.arctan2(models[[f"w{i}y" for i in range(n)]].to_numpy(),
                        models[[f"w{i}x" for i in range(n)]].to_numpy())
     step = np.degrees(np.angle(np.exp(1j * (np.roll(angle, -1, axis=1) - angle))))
@@ -410,7 +457,7 @@ def _ring_steps(models: pd.DataFrame) -> np.ndarray:
 
 def _weights(models: pd.DataFrame) -> np.ndarray:
     """The direction columns of :func:`map_frame` rows back as W, shape (models, 2, n)."""
-    n = sum(1 for c in models.columns if c.startswith("w") and c.endswith("x"))
+    n = _n_features(models)
     return np.stack([models[[f"w{i}x" for i in range(n)]].to_numpy(),
                      models[[f"w{i}y" for i in range(n)]].to_numpy()], axis=1)
 
@@ -460,15 +507,22 @@ def findings(cells: pd.DataFrame, models: pd.DataFrame) -> dict:
         ``cells``, ``models``, ``seeds``; ``ring_cells`` (arrangement → cells where it is the
         majority) and ``ring_models`` (→ models); ``rows`` (density → the majority arrangement
         of every width, from narrow to wide), ``common_row_densities`` (the densities whose
-        row is the most common one) and ``common_row_widths`` (arrangement → the narrowest and
-        widest width where that row has it); ``polygon_max_width`` (widest polygon cell),
+        row is the most common one), ``common_row_widths`` (arrangement → the narrowest and
+        widest width where that row has it) and ``common_row_correlations`` (arrangement → the
+        lowest and highest neighbour correlation of its cells in those rows);
         ``circle_from_width`` (density → the narrowest width w such that every cell at width
         ≥ w is a PCA-circle cell), ``best_circle_from_width`` (the same for the lowest-loss
         seed); ``polygon_five`` (fraction of polygon models with five represented features),
-        ``polygon_circle_share`` (their median circle share), ``polygon_weak_norm`` (median
+        ``pentagon_norms`` (lowest and highest norm of a represented feature in the polygons
+        of five) and ``pentagon_gap_error`` (median over them of the largest deviation of an
+        angular gap from 72°), ``polygon_circle_share`` (their median circle share),
+        ``polygon_weak_share`` (fraction of their unrepresented features with norm > 0.1),
+        ``polygon_weak_norm`` (median
         norm of their unrepresented features with norm > 0.1) and ``polygon_weak_aligned``
-        (fraction of those pointing along a represented feature, cosine > 0.95);
-        ``circle_norm`` (median ‖W_i‖ in PCA-circle models), ``circle_all_represented``
+        (fraction of those pointing along a represented feature, closer than
+        :func:`merge_angle`);
+        ``circle_share_median`` (their median circle share), ``circle_norm`` (median ‖W_i‖ in
+        PCA-circle models), ``circle_all_represented``
         (fraction of them representing all n features), ``circle_step_error`` (the median
         over those models of the largest deviation, in degrees, of the angle between
         neighbouring orientations from 360°/n) and ``circle_regular`` (fraction of them with
@@ -495,11 +549,11 @@ def findings(cells: pd.DataFrame, models: pd.DataFrame) -> dict:
     ...     **{f"w{i}x": [1.0, np.cos(a[i])] for i in j},
     ...     **{f"w{i}y": [0.0, np.sin(a[i])] for i in j}})
     >>> cells = pd.DataFrame({"cell": [0, 1], "width": [0.5, 2.0],
-    ...     "density": 0.1, "ring": ["polygon", "pca circle"],
+    ...     "density": 0.1, "ring": ["polygon", "pca circle"], "neighbour_correlation": [0, 0.7],
     ...     "best_ring": ["polygon", "pca circle"], "best_loss_vs_pca": [0.5, 0.25]})
     >>> f = findings(cells, models)
-    >>> f["polygon_max_width"], f["circle_from_width"], round(f["circle_step_error"], 6)
-    (0.5, {0.1: 2.0}, 0.0)
+    >>> f["common_row_widths"]["polygon"], f["circle_from_width"], round(f["circle_step_error"], 6)
+    ((0.5, 0.5), {0.1: 2.0}, 0.0)
     """
     def from_width(df, column):
         out = {}
@@ -509,37 +563,55 @@ def findings(cells: pd.DataFrame, models: pd.DataFrame) -> dict:
             out[float(p)] = float(g[wide]["width"].min()) if wide.any() else np.nan
         return out
 
+    def span(values):
+        return (float(values.min()), float(values.max())) if len(values) else (np.nan, np.nan)
+
     rows = {float(p): tuple(g.sort_values("width")["ring"]) for p, g in cells.groupby("density")}
     common = pd.Series(list(rows.values())).value_counts().index[0]
     widths = np.sort(cells["width"].unique())
     in_common = {r: [float(w) for w, x in zip(widths, common) if x == r] for r in RINGS}
+    common_cells = cells[cells["density"].map(lambda p: rows[float(p)] == common)]
     circle = models[models["ring"] == "pca circle"]
-    n = sum(1 for c in models.columns if c.startswith("w") and c.endswith("x"))
+    n = _n_features(models)
     norms = np.linalg.norm(_weights(circle), axis=1)
     step_error = np.abs(_ring_steps(circle) - 360 / n).max(1)
     mixture = models[models["ring"] == "mixture"]
     polygon = models[models["ring"] == "polygon"]
     best = cells.loc[cells["best_loss_vs_pca"].idxmin()]
     weak_norm, weak_cos = _weak_features(_weights(polygon))
+    unrepresented = int(n * len(polygon) - polygon["represented"].sum())
+    pentagons = _weights(polygon[polygon["represented"] == 5])
+    pent_norms = np.linalg.norm(pentagons, axis=1)
+    pent_rep = pent_norms > NORM_THRESHOLD
+    gap_error = [np.abs(np.diff(np.r_[a, a[0] + 360]) - 72).max() for a in
+                 (np.sort(np.degrees(np.arctan2(Wk[1], Wk[0]))[r] % 360)
+                  for Wk, r in zip(pentagons, pent_rep))]
     groups, runs = _neighbour_groups(_weights(mixture))
     return {
-        "cells": len(cells), "models": len(models), "seeds": int(models["seed"].nunique()),
+        "cells": len(cells), "models": len(models),
         "ring_cells": {r: int((cells["ring"] == r).sum()) for r in RINGS},
         "ring_models": {r: int((models["ring"] == r).sum()) for r in RINGS},
         "rows": rows,
         "common_row_densities": sorted(p for p, row in rows.items() if row == common),
         "common_row_widths": {r: (min(v), max(v)) if v else (np.nan, np.nan)
                               for r, v in in_common.items()},
-        "polygon_max_width": (float(cells[cells["ring"] == "polygon"]["width"].max())
-                              if (cells["ring"] == "polygon").any() else np.nan),
+        "common_row_correlations": {
+            r: span(common_cells.loc[common_cells["ring"] == r, "neighbour_correlation"])
+            for r in RINGS},
         "circle_from_width": from_width(cells, "ring"),
         "best_circle_from_width": from_width(cells, "best_ring"),
         "polygon_five": float((polygon["represented"] == 5).mean()) if len(polygon) else np.nan,
+        "pentagon_norms": span(pent_norms[pent_rep]),
+        "pentagon_gap_error": float(np.median(gap_error)) if gap_error else np.nan,
+        "polygon_weak_share": len(weak_norm) / unrepresented if unrepresented else np.nan,
         "polygon_circle_share": (float(polygon["circle_share"].median()) if len(polygon)
                                  else np.nan),
         "polygon_weak_norm": float(np.median(weak_norm)) if len(weak_norm) else np.nan,
-        "polygon_weak_aligned": (float((weak_cos > MERGE_COSINE).mean()) if len(weak_cos)
+        "polygon_weak_aligned": (float((weak_cos > np.cos(np.radians(merge_angle(n)))).mean())
+                                 if len(weak_cos)
                                  else np.nan),
+        "circle_share_median": (float(circle["circle_share"].median()) if len(circle)
+                                else np.nan),
         "circle_norm": float(np.median(norms)) if len(circle) else np.nan,
         "circle_all_represented": (float((circle["represented"] == n).mean()) if len(circle)
                                    else np.nan),

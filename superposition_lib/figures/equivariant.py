@@ -15,8 +15,8 @@ __all__ = [
 ]
 
 #: Colours of the arrangements of :func:`~superposition_lib.experiments.equivariant.classify_ring`.
-_RING_SCALE = alt.Scale(domain=["pca circle", "mixture", "polygon"],
-                        range=["#b9b9b9", "#a463f2", "#e4572e"])
+_RING_SCALE = alt.Scale(domain=["pca circle", "mixture", "polygon", "other"],
+                        range=["#b9b9b9", "#a463f2", "#e4572e", "#efb118"])
 _LIM = alt.Scale(domain=[-1.25, 1.25], nice=False)
 
 #: Continuous metrics of the map: (column, title, colour scheme, domain).
@@ -28,18 +28,18 @@ _METRICS = [
 ]
 
 
-def _ring_panel(geo: pd.DataFrame, shown: str, *, size: int = 170) -> alt.LayerChart:
-    """One seed's ring: the features joined in orientation order, tips coloured cyclically."""
+def _ring_panel(geo: pd.DataFrame, shown: str, n: int, *, size: int = 170) -> alt.LayerChart:
+    """One seed's ring of n features: joined in orientation order, tips coloured cyclically."""
     base = alt.Chart(geo).transform_filter(shown)
-    color = alt.Color("feature:Q", scale=alt.Scale(scheme="sinebow", domain=[0, 16]),
+    color = alt.Color("feature:Q", scale=alt.Scale(scheme="sinebow", domain=[0, n]),
                       title="feature (orientation)")
     path = base.mark_line(color="#9a9a9a", strokeWidth=1).encode(
         x=alt.X("x:Q", scale=_LIM, title=None, axis=None),
         y=alt.Y("y:Q", scale=_LIM, title=None, axis=None), order="order:Q")
-    spokes = base.transform_filter("datum.order < 16").transform_calculate(zero="0").mark_rule(
+    spokes = base.transform_filter(f"datum.order < {n}").transform_calculate(zero="0").mark_rule(
         strokeWidth=1, opacity=0.35).encode(x="zero:Q", y="zero:Q", x2="x:Q", y2="y:Q",
                                             color=color)
-    tips = base.transform_filter("datum.order < 16").mark_point(filled=True, size=45).encode(
+    tips = base.transform_filter(f"datum.order < {n}").mark_point(filled=True, size=45).encode(
         x="x:Q", y="y:Q", color=color,
         tooltip=["feature:O", alt.Tooltip("x:Q", format=".3f"), alt.Tooltip("y:Q", format=".3f"),
                  alt.Tooltip("norm:Q", format=".3f")])
@@ -78,7 +78,7 @@ def ring_map(cells: pd.DataFrame, models: pd.DataFrame) -> alt.VConcatChart:
         tooltips per cell. Clicking a cell in any heatmap selects it (outlined everywhere);
         below, every seed's ring in the cell under the pointer, or in the selected cell when the
         pointer is off the heatmaps: each feature's direction W_i coloured by its orientation,
-        consecutive orientations joined by a grey line (the PCA circle is a regular 16-gon
+        consecutive orientations joined by a grey line (the PCA circle is a regular n-gon
         walked once around).
 
     Examples
@@ -129,7 +129,7 @@ def ring_map(cells: pd.DataFrame, models: pd.DataFrame) -> alt.VConcatChart:
            alt.Tooltip("no_superposition:Q", format=".4g", title="no-superposition loss")]
     panels = [(alt.Color("ring:N", scale=_RING_SCALE, title="arrangement"),
                "arrangement (majority of seeds)"),
-              *((metric_color(field, scheme, domain, ratio_ticks=(0.05, 0.2, 0.5, 1, 2, 5, 20)),
+              *((metric_color(field, scheme, domain, ratio_ticks=(0.03, 0.1, 0.3, 1, 3)),
                  title) for field, title, scheme, domain in _METRICS)]
     charts, views = cell_heatmaps(df, panels, x=x, y=y, tooltip=tip, pick=pick,
                                   name="ring_heat", width=260, height=130)
@@ -145,7 +145,8 @@ def ring_map(cells: pd.DataFrame, models: pd.DataFrame) -> alt.VConcatChart:
             x=alt.value(0), y=alt.value(0), text=alt.Text("caption:N")).transform_calculate(
             caption=("datum.ring + ', circle ' + format(datum.circle_share, '.2f') + "
                      "', loss/PCA ' + format(datum.loss_vs_pca, '.2f')"))
-        panels.append(alt.layer(_ring_panel(sub, shown), label).properties(title=f"seed {s}"))
+        panels.append(alt.layer(_ring_panel(sub, shown, int(geo["feature"].max()) + 1), label)
+                      .properties(title=f"seed {s}"))
     bottom = alt.hconcat(*panels).properties(
         title="the cell under the pointer (else the clicked one): every seed's directions W_i, "
               "coloured by orientation; the grey line joins neighbouring orientations")
@@ -178,9 +179,11 @@ def width_profile(cells: pd.DataFrame) -> alt.HConcatChart:
     """
     df = cells[["width", "density", "best_circle_share", "best_loss_vs_pca",
                 "best_ring"]].round(4)
-    pick = alt.selection_point(name="profile_density", fields=["density"], bind="legend")
-    color = alt.Color("density:O", scale=alt.Scale(scheme="viridis"),
-                      sort="descending", title="density p")
+    df["density_label"] = cells["density"].map(lambda v: f"{v:.3g}")
+    order = df.sort_values("density", ascending=False)["density_label"].unique().tolist()
+    pick = alt.selection_point(name="profile_density", fields=["density_label"], bind="legend")
+    color = alt.Color("density_label:O", scale=alt.Scale(scheme="viridis"), sort=order,
+                      title="density p")
     x = alt.X("width:Q", title="bump half-width w (features)", scale=alt.Scale(
         type="log", nice=False, domain=[df["width"].min() / 1.1, df["width"].max() * 1.1]))
     tip = [alt.Tooltip("width:Q", format=".3g", title="w"),
