@@ -153,3 +153,21 @@ def test_at_low_density_larger_batches_restore_the_polygons():
         return list(eq.classify_ring(train(spec, progress=False).W))
     assert rings(256).count("polygon") <= 1
     assert rings(2560).count("polygon") >= 3
+
+
+def test_neighbour_correlation_sets_the_polygon_boundary_independently_of_n():
+    # the chapter's explanation of why polygons end at the same w at both sizes
+    def corr(n, w, p=0.16):
+        cov = FeatureDistribution("equivariant", [[p] * n], bump_width=w).covariance()[0]
+        return float(cov[0, 1] / cov[0, 0])
+    assert corr(16, 0.5) < 0                              # mutually exclusive features
+    widths = [0.5, 0.7, 0.85, 1.0, 2.0]
+    assert np.all(np.diff([corr(16, w) for w in widths]) > 0)
+    for w in widths[:4]:
+        assert abs(corr(16, w) - corr(32, w)) < 0.01
+    assert abs(corr(16, 0.7, p=0.01) - corr(16, 0.7, p=0.4)) < 0.05   # hardly depends on p
+
+
+def test_constant_mode_density_needs_a_width_above_one_half():
+    with pytest.raises(ValueError, match="width"):
+        eq.constant_mode_density(16, 0.5)

@@ -48,6 +48,7 @@ __all__ = [
     "basic_results",
     "candidate_diagram",
     "cell_heatmaps",
+    "cell_selections",
     "chart_svg",
     "collapse_curve",
     "direction_grid",
@@ -255,6 +256,41 @@ def metric_color(field: str, scheme: str, domain=None, *,
         scale = alt.Scale(scheme=scheme, **({"domain": domain} if domain else {}))
         legend = alt.Legend(orient="right", gradientLength=110)
     return alt.Color(f"{field}:Q", scale=scale, title=None, legend=legend)
+
+
+def cell_selections(name: str, first: int) -> tuple[alt.Parameter, alt.Parameter, str]:
+    """The click and hover selections of a grid of cells, and which cell a linked view shows.
+
+    Parameters
+    ----------
+    name : str
+        Prefix of the selections' names (unique within the page).
+    first : int
+        The cell selected before any click.
+
+    Returns
+    -------
+    pick : altair.Parameter
+        Click selection of a ``cell`` (kept when the pointer leaves).
+    hover : altair.Parameter
+        Hover selection of a ``cell`` (empty when the pointer is off the grid).
+    shown : str
+        A Vega expression for ``transform_filter``: true for the hovered cell while the
+        pointer is on the grid, else for the clicked one.
+
+    Examples
+    --------
+    >>> pick, hover, shown = cell_selections("demo", 3)
+    >>> pick.name, hover.name, "demo_hover_store" in shown
+    ('demo_pick', 'demo_hover', True)
+    """
+    pick = alt.selection_point(name=f"{name}_pick", fields=["cell"], on="click", clear=False,
+                               value=[{"cell": first}])
+    hover = alt.selection_point(name=f"{name}_hover", fields=["cell"], on="pointerover",
+                                clear="pointerout", empty=False)
+    shown = (f"length(data('{name}_hover_store')) ? vlSelectionTest('{name}_hover_store', datum)"
+             f" : vlSelectionTest('{name}_pick_store', datum)")
+    return pick, hover, shown
 
 
 def cell_heatmaps(data: pd.DataFrame, panels, *, x: alt.X, y: alt.Y, tooltip: list,

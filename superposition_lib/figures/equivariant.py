@@ -7,7 +7,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from . import cell_heatmaps, metric_color, share_selections
+from . import cell_heatmaps, cell_selections, metric_color, share_selections
 
 __all__ = [
     "ring_map",
@@ -106,12 +106,7 @@ def ring_map(cells: pd.DataFrame, models: pd.DataFrame) -> alt.VConcatChart:
     df = df.round(4)
     first = int(df.loc[(np.abs(np.log(df["width"] / 1.0))
                         + np.abs(np.log(df["density"] / 0.1))).idxmin(), "cell"])
-    pick = alt.selection_point(name="ring_pick", fields=["cell"], on="click", clear=False,
-                               value=[{"cell": first}])
-    hover = alt.selection_point(name="ring_hover", fields=["cell"], on="pointerover",
-                                clear="pointerout", empty=False)
-    shown = ("length(data('ring_hover_store')) ? vlSelectionTest('ring_hover_store', datum) : "
-             "vlSelectionTest('ring_pick_store', datum)")
+    pick, hover, shown = cell_selections("ring", first)
     x = alt.X("width_label:O", title="bump half-width w (features)", sort=order_w)
     y = alt.Y("density_label:O", title="density p", sort=order_p)
     tip = [alt.Tooltip("width:Q", format=".3g", title="w"),

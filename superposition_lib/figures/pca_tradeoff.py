@@ -6,7 +6,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from . import cell_heatmaps, metric_color, share_selections
+from . import cell_heatmaps, cell_selections, metric_color, share_selections
 
 __all__ = [
     "collapse_curve",
@@ -217,13 +217,7 @@ def tradeoff_map(cells: pd.DataFrame, models: pd.DataFrame) -> alt.VConcatChart:
     order_p = [f"{v:.3g}" for v in sorted(df["density"].unique(), reverse=True)]
     first = int(df.loc[(np.abs(df["correlation"] - 1.0)
                         + np.abs(np.log(df["density"] / 0.1))).idxmin(), "cell"])
-    pick = alt.selection_point(name="map_pick", fields=["cell"], on="click", clear=False,
-                               value=[{"cell": first}])
-    hover = alt.selection_point(name="map_hover", fields=["cell"], on="pointerover",
-                                clear="pointerout", empty=False)
-    # the geometry shown: the hovered cell while the pointer is on a heatmap, else the clicked
-    shown = ("length(data('map_hover_store')) ? vlSelectionTest('map_hover_store', datum) : "
-             "vlSelectionTest('map_pick_store', datum)")
+    pick, hover, shown = cell_selections("map", first)
     x = alt.X("density_label:O", title="density 1 − S", sort=order_p)
     y = alt.Y("correlation:O", title="correlation c", sort="descending",
               axis=alt.Axis(format=".2f"))
