@@ -265,11 +265,24 @@ def _cmd_figures_export(args: argparse.Namespace) -> int:
     try:
         profile = experiments.current_profile(args.profile)
         written = figures.export_chapter_figures(args.chapter, out_dir=args.out, profile=profile,
-                                                 store=RunStore(args.store))
+                                                 store=RunStore(args.store),
+                                                 train=True if args.train else None)
     except ValueError as e:
         raise _UsageError(e) from None
+    except KeyboardInterrupt:
+        print("\ninterrupted; figures written so far are kept", file=sys.stderr)
+        return 130
     for name, paths in written.items():
         print(f"{name}: {', '.join(str(p) for p in paths)}")
+    return 0
+
+
+def _cmd_migrate(args: argparse.Namespace) -> int:
+    store = RunStore(args.store)
+    renamed = store.migrate()
+    for old, new in renamed:
+        print(f"{old} -> {new}")
+    print(f"{len(renamed)} run{'s' if len(renamed) != 1 else ''} renamed in {store.runs_dir}")
     return 0
 
 
@@ -333,7 +346,16 @@ def _parser() -> argparse.ArgumentParser:
                    help="paper or smoke (default: $SUPERPOSITION_PROFILE, else paper)")
     q.add_argument("--store", metavar="DIR", help="store root (default: $SUPERPOSITION_DATA, "
                    "else the repository's data/)")
+    q.add_argument("--train", action="store_true",
+                   help="train missing runs first (by default only smoke runs are trained; "
+                        "a missing paper run is an error naming the command that trains it)")
     q.set_defaults(func=_cmd_figures_export)
+
+    p = sub.add_parser("migrate", help="rename runs cached by an earlier key format to this "
+                       "version's keys (no retraining)")
+    p.add_argument("--store", metavar="DIR", help="store root (default: $SUPERPOSITION_DATA, "
+                   "else the repository's data/)")
+    p.set_defaults(func=_cmd_migrate)
     return parser
 
 

@@ -24,9 +24,19 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-#: Version of the on-disk result format and of the training semantics. Bump it whenever a change
-#: makes old cached runs invalid; it is part of every :meth:`ExperimentSpec.key`.
-FORMAT_VERSION = 1
+#: Version of the on-disk result format, of the key format and of the training semantics. Bump it
+#: whenever a change makes old cached runs invalid or renames them; it is part of every
+#: :meth:`ExperimentSpec.key`. Version 2 rounds every float of the key to :data:`KEY_DIGITS`
+#: significant digits (version 1 hashed full-precision floats); the arrays are unchanged, and
+#: :meth:`~superposition_lib.store.RunStore.migrate` renames version-1 entries.
+FORMAT_VERSION = 2
+
+#: Significant decimal digits kept of every float that enters :meth:`ExperimentSpec.key`.
+#: A float64 carries about 16; numpy's SIMD code paths (AVX-512 or not, for example in
+#: ``np.geomspace``) differ in the last one or two bits, a relative 1e-16 to 1e-15, which 12 digits
+#: absorb with three digits to spare. Training reads these values in float32 (a relative 6e-8), so
+#: any difference that can change a result, down to a relative 1e-11, still changes the key.
+KEY_DIGITS = 12
 
 #: Allowed values of ``ExperimentSpec.model``.
 MODELS = ("linear", "relu_output", "relu_hidden", "absolute_value")
@@ -46,14 +56,56 @@ _NOT_IN_KEY = ("name",)
 _OMITTED_AT_DEFAULT = {"correlation": 1.0, "bump_width": None, "eval_samples": None}
 
 
+def canonical(value):
+    """A JSON-ready copy of ``value`` with every float rounded to :data:`KEY_DIGITS` digits.
+
+    Dictionaries, lists and tuples are copied recursively (tuples become lists); integers,
+    strings, bools and None are kept.
+
+    Parameters
+    ----------
+    value : object
+        Plain values, as in :meth:`ExperimentSpec.to_dict`.
+
+    Returns
+    -------
+    object
+        The same structure, with floats canonicalised.
+
+    Examples
+    --------
+    >>> canonical({"lr": 0.1 + 0.2, "betas": (0.9, 0.999), "steps": 10})
+    {'lr': 0.3, 'betas': [0.9, 0.999], 'steps': 10}
+    """
+    if isinstance(value, float):
+        return float(f"{value:.{KEY_DIGITS}g}")
+    if isinstance(value, dict):
+        return {k: canonical(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [canonical(v) for v in value]
+    return value
+
+
 def _allowed(field_name: str, value, allowed: Sequence[str]) -> None:
     if value not in allowed:
         raise ValueError(f"{field_name}: got {value!r}; allowed values are {', '.join(allowed)}")
 
 
-def _positive_int(field_name: str, value, minimum: int = 1) -> None:
+def _positive_int(field_name: str, value, minimum: int = 1) -> int:
+    """``value`` as a Python int (numpy integers included), or a ValueError naming the field."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise ValueError(f"{field_name}: got {value!r}; must be an integer >= {minimum}")
+    return int(value)
+
+
+def _real(field_name: str, value, ok, allowed: str) -> float:
+    """``value`` as a Python float if it is a real number (not a bool or a string) with
+    ``ok(value)``, else a ValueError naming the field and ``allowed``."""
+    if (isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer,
+                                                                      np.floating))
+            or not ok(float(value))):
+        raise ValueError(f"{field_name}: must be {allowed}; got {value!r}")
+    return float(value)
 
 
 def _as_table(field_name: str, value, n_features: int) -> tuple:
@@ -217,8 +269,8 @@ class ExperimentSpec:
     def __post_init__(self) -> None:
         set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731 (frozen dataclass)
         _allowed("model", self.model, MODELS)
-        _positive_int("n_features", self.n_features)
-        _positive_int("n_hidden", self.n_hidden)
+        set_("n_features", _positive_int("n_features", self.n_features))
+        set_("n_hidden", _positive_int("n_hidden", self.n_hidden))
         if self.data is None:
             set_("data", "signed_uniform" if self.model == "absolute_value" else "sparse_uniform")
         _allowed("data", self.data, DATA)
@@ -230,7 +282,7 @@ class ExperimentSpec:
             if self.set_size is None:
                 raise ValueError(f"set_size: required for data={self.data!r}; an integer >= 2 "
                                  f"that divides n_features={self.n_features}")
-            _positive_int("set_size", self.set_size, minimum=2)
+            set_("set_size", _positive_int("set_size", self.set_size, minimum=2))
             if self.n_features % self.set_size:
                 raise ValueError(f"set_size: {self.set_size} does not divide n_features="
                                  f"{self.n_features}")
@@ -290,34 +342,30 @@ class ExperimentSpec:
                 raise ValueError(f"{name}: a list needs one value per instance "
                                  f"({self.n_instances}); got {len(value)}")
 
-        _positive_int("steps", self.steps)
-        _positive_int("batch_size", self.batch_size)
-        _positive_int("restarts", self.restarts)
-        _positive_int("seed", self.seed, minimum=0)
+        for name in ("steps", "batch_size", "restarts"):
+            set_(name, _positive_int(name, getattr(self, name)))
+        set_("seed", _positive_int("seed", self.seed, minimum=0))
         for name in ("lr", "eps"):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-                raise ValueError(f"{name}: must be a positive finite number; got {value!r}")
-        if not (isinstance(self.weight_decay, (int, float)) and self.weight_decay >= 0):
-            raise ValueError(f"weight_decay: must be a number >= 0; got {self.weight_decay!r}")
-        betas = tuple(float(b) for b in self.betas)
-        if len(betas) != 2 or not all(0 <= b < 1 for b in betas):
+            set_(name, _real(name, getattr(self, name), lambda v: math.isfinite(v) and v > 0,
+                             "a positive finite number"))
+        set_("weight_decay", _real("weight_decay", self.weight_decay,
+                                   lambda v: math.isfinite(v) and v >= 0,
+                                   "a finite number >= 0"))
+        if not isinstance(self.betas, (tuple, list, np.ndarray)) or len(self.betas) != 2:
             raise ValueError(f"betas: must be two numbers in [0, 1); got {self.betas!r}")
-        set_("betas", betas)
-        if not 0 <= self.warmup_fraction < 1:
-            raise ValueError(f"warmup_fraction: must lie in [0, 1); got {self.warmup_fraction!r}")
+        set_("betas", tuple(_real("betas", b, lambda v: 0 <= v < 1, "two numbers in [0, 1)")
+                            for b in self.betas))
+        set_("warmup_fraction", _real("warmup_fraction", self.warmup_fraction,
+                                      lambda v: 0 <= v < 1, "a number in [0, 1)"))
         _allowed("lr_schedule", self.lr_schedule, LR_SCHEDULES)
         _allowed("optimizer", self.optimizer, OPTIMIZERS)
         _allowed("init", self.init, INITS)
         if self.snapshot_every is not None and self.snapshot_log is not None:
             raise ValueError("snapshot_every, snapshot_log: give at most one of them; got "
                              f"{self.snapshot_every!r} and {self.snapshot_log!r}")
-        for name in ("snapshot_every", "snapshot_log"):
+        for name in ("snapshot_every", "snapshot_log", "history_every", "eval_samples"):
             if getattr(self, name) is not None:
-                _positive_int(name, getattr(self, name))
-        for name in ("history_every", "eval_samples"):
-            if getattr(self, name) is not None:
-                _positive_int(name, getattr(self, name))
+                set_(name, _positive_int(name, getattr(self, name)))
 
     # ----------------------------------------------------------------------------------------
     @property
@@ -483,9 +531,37 @@ class ExperimentSpec:
         """
         return dataclasses.replace(self, **changes)
 
+    def canonical_dict(self) -> dict:
+        """What the key hashes: :meth:`to_dict` without ``name``, floats rounded by
+        :func:`canonical`.
+
+        Two specs with equal canonical dictionaries describe the same training, whatever the
+        last bits of their floats; the run store compares these when it loads an entry.
+
+        Examples
+        --------
+        >>> a = ExperimentSpec(feature_probability=[0.3])
+        >>> b = ExperimentSpec(feature_probability=[0.1 + 0.2], name="b")  # 0.30000000000000004
+        >>> a == b, a.canonical_dict() == b.canonical_dict(), a.key() == b.key()
+        (False, True, True)
+        """
+        return canonical({k: v for k, v in self.to_dict().items() if k not in _NOT_IN_KEY})
+
     def key(self) -> str:
-        """Content hash (16 hex digits) of every result-affecting field and the format version."""
-        payload = {k: v for k, v in self.to_dict().items() if k not in _NOT_IN_KEY}
+        """Content hash (16 hex digits) of every result-affecting field and the format version.
+
+        Floats enter rounded to :data:`KEY_DIGITS` significant digits (:meth:`canonical_dict`),
+        so the key is the same on every CPU and numpy SIMD path, and a float given as an int or
+        a numpy scalar hashes like the Python float of the same value.
+
+        Examples
+        --------
+        >>> ExperimentSpec(lr=1).key() == ExperimentSpec(lr=np.float64(1.0)).key()
+        True
+        >>> ExperimentSpec(lr=1e-3).key() == ExperimentSpec(lr=1e-3 * (1 + 1e-9)).key()
+        False
+        """
+        payload = self.canonical_dict()
         payload["format_version"] = FORMAT_VERSION
         blob = json.dumps(payload, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:16]

@@ -47,7 +47,8 @@ from .config import ExperimentSpec
 from .run import Run, Snapshots
 from .train import NonFiniteLossError, train
 
-__all__ = ["RunStore", "load_or_train", "MissingRunError", "CorruptRunError", "default_root"]
+__all__ = ["RunStore", "load_or_train", "MissingRunError", "CorruptRunError",
+           "VersionMismatchWarning", "default_root"]
 
 MANIFEST = "manifest.json"
 ARRAYS = "arrays.npz"
@@ -112,6 +113,29 @@ def _library_version() -> str:
 
 def _spec_without_name(d: dict) -> dict:
     return {k: v for k, v in d.items() if k != "name"}
+
+
+#: Earlier format versions whose arrays this library reads unchanged once the entry is renamed
+#: (version 1 hashed full-precision floats into the key).
+_MIGRATABLE = (1,)
+
+_versions_warned: set[tuple[str, str]] = set()
+
+
+class VersionMismatchWarning(UserWarning):
+    """A stored run was made with another numpy or torch than the one installed."""
+
+
+def _warn_versions(manifest: dict) -> None:
+    """Warn once per process and pair of versions when a run was stored with other ones."""
+    stored = (str(manifest.get("numpy_version")), str(manifest.get("torch_version")))
+    if stored == (np.__version__, torch.__version__) or stored in _versions_warned:
+        return
+    _versions_warned.add(stored)
+    warnings.warn(f"runs in the store were made with numpy {stored[0]} and torch {stored[1]}; "
+                  f"installed are numpy {np.__version__} and torch {torch.__version__}. They "
+                  f"load unchanged, but retraining may differ in the last bits",
+                  VersionMismatchWarning, stacklevel=3)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -432,8 +456,10 @@ class RunStore:
             raise CorruptRunError(f"run {key}: {MANIFEST} is not a JSON object")
         version = manifest.get("format_version")
         if version != config.FORMAT_VERSION:
+            hint = (" (`superposition migrate` renames it to this version's key)"
+                    if version in _MIGRATABLE else "")
             raise CorruptRunError(f"run {key}: format version {version!r}, this library reads "
-                                  f"version {config.FORMAT_VERSION}")
+                                  f"version {config.FORMAT_VERSION}{hint}")
         if manifest.get("key") != key:
             raise CorruptRunError(f"run {key}: the manifest names key {manifest.get('key')!r}")
         if not isinstance(manifest.get("spec"), dict):
@@ -498,12 +524,13 @@ class RunStore:
         """
         key = spec.key()
         manifest = self._read_manifest(key)
-        stored = manifest["spec"]
-        if _spec_without_name(stored) != _spec_without_name(spec.to_dict()):
-            diff = sorted(k for k in set(stored) | set(spec.to_dict())
-                          if k != "name" and stored.get(k) != spec.to_dict().get(k))
+        stored = config.canonical(_spec_without_name(manifest["spec"]))
+        wanted = spec.canonical_dict()
+        if stored != wanted:
+            diff = sorted(k for k in set(stored) | set(wanted) if stored.get(k) != wanted.get(k))
             raise CorruptRunError(f"run {key}: the stored spec differs from the requested one "
                                   f"in {diff}")
+        _warn_versions(manifest)
         entry = self.path(key)
         try:
             blob = (entry / ARRAYS).read_bytes()
@@ -572,6 +599,66 @@ class RunStore:
         if spec.key() != key:
             raise CorruptRunError(f"run {key}: the stored spec hashes to {spec.key()}")
         return self.load(spec)
+
+    def migrate(self) -> list[tuple[str, str]]:
+        """Rename entries of an earlier key format to this library's keys, without retraining.
+
+        An entry of a version in ``_MIGRATABLE`` keeps its arrays (and their checksum); its
+        manifest is rewritten atomically with the current format version, the new key, the
+        normalised spec and ``migrated_from`` (the old key and version), then its directory is
+        renamed. An interrupted migration is completed by the next call. Entries that already
+        have the current version and the right name are left alone.
+
+        Returns
+        -------
+        list of (str, str)
+            ``(old key, new key)`` of every entry renamed.
+
+        Raises
+        ------
+        CorruptRunError
+            If an entry's manifest is unreadable, of an unknown version, or its spec is invalid,
+            or if the new key is taken by another entry.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> RunStore(tempfile.mkdtemp()).migrate()
+        []
+        """
+        renamed = []
+        for old in self.keys():
+            entry = self.path(old)
+            try:
+                manifest = json.loads((entry / MANIFEST).read_text(encoding="utf-8"))
+                version = manifest["format_version"]
+                spec = ExperimentSpec.from_dict(manifest["spec"])
+            except (OSError, ValueError, KeyError, TypeError) as e:
+                raise CorruptRunError(f"run {old}: cannot migrate ({e})") from None
+            if version != config.FORMAT_VERSION and version not in _MIGRATABLE:
+                raise CorruptRunError(f"run {old}: format version {version!r} cannot be "
+                                      f"migrated to {config.FORMAT_VERSION}")
+            new = spec.key()
+            if version != config.FORMAT_VERSION:
+                manifest.update(format_version=config.FORMAT_VERSION, key=new,
+                                spec=spec.to_dict(),
+                                migrated_from={"key": old, "format_version": version})
+                tmp = entry / f"{MANIFEST}.tmp"
+                with open(tmp, "w", encoding="utf-8") as f:
+                    json.dump(manifest, f, indent=2)
+                    f.write("\n")
+                    f.flush()
+                    os.fsync(f.fileno())
+                os.replace(tmp, entry / MANIFEST)
+            if new != old:
+                if self.path(new).exists():
+                    raise CorruptRunError(f"run {old}: its new key {new} is taken by another "
+                                          f"entry")
+                os.rename(entry, self.path(new))
+                renamed.append((old, new))
+        if renamed:
+            _fsync_dir(self.runs_dir)
+        return renamed
 
     def keys(self) -> list[str]:
         """Keys of the entries present (sorted); temporary and ``.partial`` directories are not

@@ -383,3 +383,67 @@ def test_a_concurrent_writer_of_the_same_run_is_tolerated(store, run, monkeypatc
     monkeypatch.undo()
     assert [p.name for p in store.runs_dir.iterdir()] == [SPEC.key()]
     assert_same_run(run, store.load(SPEC))
+
+
+# ------------------------------------------------------------------------------ key format
+def _version1_key(spec: ExperimentSpec) -> str:
+    """The key of format version 1: full-precision floats hashed as JSON."""
+    payload = {k: v for k, v in spec.to_dict().items() if k != "name"}
+    payload["format_version"] = 1
+    blob = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def test_migrate_renames_version_1_entries_without_touching_their_arrays(store, run):
+    entry = store.save(run)
+    old = _version1_key(SPEC)
+    manifest = _manifest(store, SPEC)
+    manifest.update(format_version=1, key=old)
+    _write_manifest(store, SPEC, manifest)
+    blob = (entry / "arrays.npz").read_bytes()
+    entry.rename(store.path(old))
+    with pytest.raises(MissingRunError):
+        store.load(SPEC)
+    with pytest.raises(CorruptRunError, match="superposition migrate"):
+        store.load_key(old)
+    assert store.migrate() == [(old, SPEC.key())]
+    assert store.keys() == [SPEC.key()]
+    assert (store.path(SPEC) / "arrays.npz").read_bytes() == blob
+    migrated = _manifest(store, SPEC)
+    assert migrated["migrated_from"] == {"key": old, "format_version": 1}
+    assert migrated["format_version"] == config.FORMAT_VERSION
+    assert_same_run(run, store.load(SPEC))
+    assert store.migrate() == []  # idempotent
+
+
+def test_migrate_completes_an_interrupted_migration(store, run):
+    """A crash after the manifest was rewritten but before the rename: the next call renames."""
+    entry = store.save(run)
+    entry.rename(store.path("0123456789abcdef"))
+    assert store.migrate() == [("0123456789abcdef", SPEC.key())]
+    store.load(SPEC)
+
+
+def test_a_spec_whose_floats_differ_in_the_last_bits_loads_the_stored_run(store, run):
+    """What another CPU's np.geomspace gives: the same key, and the stored spec matches."""
+    store.save(run)
+    p = [float(np.nextafter(v, 0)) for v in SPEC.feature_probability]
+    other = SPEC.replace(feature_probability=p, importance=[float(np.nextafter(v, 2)) for v in
+                                                            SPEC.importance])
+    assert other != SPEC and other.key() == SPEC.key()
+    np.testing.assert_array_equal(store.load(other).W, run.W)
+
+
+def test_runs_made_with_other_numpy_or_torch_load_with_one_warning(store, run, monkeypatch):
+    from superposition_lib import store as store_module
+
+    store.save(run)
+    manifest = _manifest(store, SPEC)
+    manifest["numpy_version"] = "1.0.0"
+    _write_manifest(store, SPEC, manifest)
+    monkeypatch.setattr(store_module, "_versions_warned", set())
+    with pytest.warns(store_module.VersionMismatchWarning, match="numpy 1.0.0"):
+        store.load(SPEC)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        store.load(SPEC)  # said once

@@ -35,7 +35,7 @@ import pandas as pd
 
 from ..config import ExperimentSpec
 from ..run import Run
-from ..store import RunStore, load_or_train
+from ..store import MissingRunError, RunStore, load_or_train
 
 __all__ = [
     "ENV_PROFILE",
@@ -47,6 +47,8 @@ __all__ = [
     "get",
     "list_experiments",
     "load",
+    "missing",
+    "missing_message",
     "register",
     "seed_vote",
 ]
@@ -234,8 +236,9 @@ def list_experiments(chapter: str | None = None) -> list[Experiment]:
 
 
 def load(name: str, profile: str | None = None, *, store: RunStore | None = None,
-         progress: bool = False, callback: Callable[[int], None] | None = None) -> Run:
-    """Load (or train and store) an experiment's run for a profile.
+         progress: bool = False, callback: Callable[[int], None] | None = None,
+         train: bool | None = None) -> Run:
+    """Load an experiment's run for a profile (training it only where allowed).
 
     Parameters
     ----------
@@ -249,6 +252,11 @@ def load(name: str, profile: str | None = None, *, store: RunStore | None = None
         Show a progress bar while training.
     callback : callable, optional
         Called as ``callback(step)`` after every training update (only when training).
+    train : bool, optional
+        Whether a missing (or unusable) run may be trained and stored. The default, None, trains
+        only ``smoke`` runs (seconds each): the book under the ``paper`` profile renders from
+        the committed runs alone and never starts a long training by surprise. Train paper runs
+        with ``superposition run NAME`` or ``train=True``.
 
     Returns
     -------
@@ -256,16 +264,102 @@ def load(name: str, profile: str | None = None, *, store: RunStore | None = None
         With ``best_of`` experiments, the lowest-loss restart of every instance
         (:meth:`~superposition_lib.run.Run.best`).
 
+    Raises
+    ------
+    MissingRunError
+        If the run is not stored and may not be trained; the message names the experiment and
+        the command that trains it.
+    CorruptRunError
+        If the stored entry is unusable and may not be retrained.
+
     Examples
     --------
     >>> import tempfile
     >>> run = load("intro-linear", "smoke", store=RunStore(tempfile.mkdtemp()))
     >>> run.W.shape
     (10, 2, 5)
+    >>> load("intro-linear", "paper", store=RunStore(tempfile.mkdtemp()))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    superposition_lib.store.MissingRunError: experiment 'intro-linear' has no paper run ...
     """
     exp = get(name)
-    run = load_or_train(exp.spec(profile), store=store, progress=progress, callback=callback)
+    profile = current_profile(profile)
+    spec = exp.spec(profile)
+    if train is None:
+        train = profile == "smoke"
+    if train:
+        run = load_or_train(spec, store=store, progress=progress, callback=callback)
+    else:
+        store = RunStore() if store is None else store
+        try:
+            run = store.load(spec)
+        except MissingRunError:
+            raise MissingRunError(missing_message([exp], profile, store)) from None
     return run.best() if exp.best_of else run
+
+
+def missing(experiments: list[Experiment], profile: str | None = None,
+            store: RunStore | None = None) -> list[Experiment]:
+    """The experiments whose run for ``profile`` is not in ``store``.
+
+    Parameters
+    ----------
+    experiments : list of Experiment
+    profile : str, optional
+        Defaults to :func:`current_profile`.
+    store : RunStore, optional
+        Defaults to ``RunStore()``.
+
+    Returns
+    -------
+    list of Experiment
+        In the order given.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> [e.name for e in missing([get("intro-relu")], "smoke", RunStore(tempfile.mkdtemp()))]
+    ['intro-relu']
+    """
+    store = RunStore() if store is None else store
+    return [e for e in experiments if e.spec(profile) not in store]
+
+
+def missing_message(experiments: list[Experiment], profile: str | None = None,
+                    store: RunStore | None = None) -> str:
+    """One line naming runs that are not stored and the command that trains them.
+
+    Parameters
+    ----------
+    experiments : list of Experiment
+        The missing ones (see :func:`missing`).
+    profile : str, optional
+        Defaults to :func:`current_profile`.
+    store : RunStore, optional
+        Defaults to ``RunStore()``.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> print(missing_message([get("intro-relu")], "paper", RunStore("/tmp/s")))
+    ... # doctest: +NORMALIZE_WHITESPACE
+    experiment 'intro-relu' has no paper run in /tmp/s/runs; train it with `superposition run
+    intro-relu --profile paper --store /tmp/s`
+    """
+    profile = current_profile(profile)
+    store = RunStore() if store is None else store
+    names = [e.name for e in experiments]
+    which = (f"experiment {names[0]!r} has" if len(names) == 1
+             else f"experiments {', '.join(names)} have")
+    where = "" if store.root == RunStore().root else f" --store {store.root}"
+    chosen = "--all" if len(names) == len(REGISTRY) > 1 else " ".join(names)
+    return (f"{which} no {profile} run in {store.runs_dir}; train "
+            f"{'it' if len(names) == 1 else 'them'} with `superposition run {chosen} "
+            f"--profile {profile}{where}`")
 
 
 def seed_vote(models: pd.DataFrame, label: str) -> pd.DataFrame:

@@ -425,7 +425,8 @@ def export(chart: alt.TopLevelMixin, data: pd.DataFrame | Mapping[str, pd.DataFr
 
 
 def export_chapter_figures(chapter: str | None = None, *, out_dir: str | os.PathLike | None = None,
-                           profile: str | None = None, store=None) -> dict[str, list[Path]]:
+                           profile: str | None = None, store=None,
+                           train: bool | None = None) -> dict[str, list[Path]]:
     """Export every figure of a chapter (or of all chapters) with :func:`export`.
 
     Parameters
@@ -438,7 +439,11 @@ def export_chapter_figures(chapter: str | None = None, *, out_dir: str | os.Path
     profile : str, optional
         Experiment profile (default ``$SUPERPOSITION_PROFILE``, else ``paper``).
     store : RunStore, optional
-        Where runs are loaded from (and trained into when missing).
+        Where runs are loaded from (default ``RunStore()``).
+    train : bool, optional
+        Whether the chapters' missing runs may be trained first. The default, None, trains only
+        ``smoke`` runs, as :func:`superposition_lib.experiments.load` does: the book's
+        pre-render step exports the ``paper`` figures from the committed runs alone.
 
     Returns
     -------
@@ -449,6 +454,9 @@ def export_chapter_figures(chapter: str | None = None, *, out_dir: str | os.Path
     ------
     ValueError
         For an unknown chapter.
+    superposition_lib.store.MissingRunError
+        Before anything is built, if runs of the chapters are missing and may not be trained;
+        the message names every missing experiment and the command that trains them.
 
     Examples
     --------
@@ -457,12 +465,22 @@ def export_chapter_figures(chapter: str | None = None, *, out_dir: str | os.Path
     ...
     ValueError: unknown chapter 'nope'; chapters with figures are toy-model, ...
     """
-    from ..experiments import chapter_figures
+    from .. import experiments
+    from ..store import MissingRunError, RunStore
 
-    registry = chapter_figures()
+    registry = experiments.chapter_figures()
     if chapter is not None and chapter not in registry:
         raise ValueError(f"unknown chapter {chapter!r}; chapters with figures are "
                          f"{', '.join(registry)}")
+    profile = experiments.current_profile(profile)
+    store = RunStore() if store is None else store
+    needed = [e for ch in registry if chapter in (None, ch)
+              for e in experiments.list_experiments(ch)]
+    absent = experiments.missing(needed, profile, store)
+    if absent and not (profile == "smoke" if train is None else train):
+        raise MissingRunError(experiments.missing_message(absent, profile, store))
+    for exp in absent:
+        experiments.load(exp.name, profile, store=store, progress=True, train=True)
     root = Path(out_dir or os.environ.get(FIGURES_ENV) or "chapters/figures")
     written = {}
     for ch, figs in registry.items():

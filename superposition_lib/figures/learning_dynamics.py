@@ -116,7 +116,7 @@ def jump_chart(trajectory: pd.DataFrame, jumps: pd.DataFrame) -> alt.VConcatChar
         width=640, height=300,
         title="every feature's dimensionality (drag over the loss below to pick a window)")
     loss = alt.Chart(traj).mark_line(color="#1f1f1f", clip=True).encode(
-        x=x, y=alt.Y("loss:Q", title="loss", scale=alt.Scale(type="log", zero=False)),
+        x=x, y=alt.Y("loss:Q", title="loss", scale=alt.Scale(type="log")),
         tooltip=[alt.Tooltip("step:Q", format=","), alt.Tooltip("loss:Q", format=".4g")],
     ).add_params(brush).properties(width=640, height=150)
     return alt.vconcat(top, loss)
@@ -432,7 +432,7 @@ def stage_explorer(geometry: pd.DataFrame, bands: pd.DataFrame) -> alt.VConcatCh
         tooltip=["stage:N", alt.Tooltip("step_start:Q", format=","),
                  alt.Tooltip("step_end:Q", format=",")])
     loss = alt.Chart(geo[geo["step"] > 0]).mark_line(color="#1f1f1f").encode(
-        x=x, y=alt.Y("loss:Q", title="loss", scale=alt.Scale(type="log", zero=False)),
+        x=x, y=alt.Y("loss:Q", title="loss", scale=alt.Scale(type="log")),
         tooltip=["snapshot:Q", alt.Tooltip("step:Q", format=","),
                  alt.Tooltip("loss:Q", format=".4g"), "stage:N"])
     rule = alt.Chart(geo).transform_filter(sel).mark_rule(color="#e4572e",

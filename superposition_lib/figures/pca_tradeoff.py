@@ -115,8 +115,8 @@ def gram_heatmaps(gram: pd.DataFrame) -> alt.FacetChart:
             scheme="redblue", domain=[-1, 1], reverse=True)),
         tooltip=["i:O", "j:O", alt.Tooltip("value:Q", format=".3f")],
     ).properties(width=220, height=220).facet(
-        column=alt.Column("density:Q", title="density", sort="descending",
-                          header=alt.Header(format="~g")))
+        column=alt.Column("density:O", title="density", sort="descending",
+                          header=alt.Header(format="~g", formatType="number")))
 
 
 def collapse_curve(models: pd.DataFrame) -> alt.LayerChart:
