@@ -111,10 +111,10 @@ html_theme_options = {
 
 # -- The book ------------------------------------------------------------------------------------
 # Where the rendered book lives, relative to the root of this HTML output (or an absolute URL).
-# The default is the book rendered by `quarto render` into _book/ at the repository root, seen
-# from docs/_build/html/. When this reference is published inside the book's site under api/,
-# set SUPERPOSITION_BOOK_URL=..
-book_url = os.environ.get("SUPERPOSITION_BOOK_URL") or "../../../_book/"
+# The default is the book's site, which carries this reference under api/ (Quarto's post-render
+# step builds it into _book/api/). For a reference built elsewhere, for example into
+# docs/_build/html/ next to a book rendered into _book/, set SUPERPOSITION_BOOK_URL=../../../_book/
+book_url = os.environ.get("SUPERPOSITION_BOOK_URL") or ".."
 book_source_dir = str(REPO)
 
 # The book's chapters: key (the planned file stem, chapters/<key>.qmd) to title. A chapter links

@@ -5,7 +5,22 @@ reader, ``#|`` options parsed here), executed with nbclient in a real Jupyter ke
 chapter's directory under the ``smoke`` profile with a temporary run store, and every ``fig-``
 cell must produce a chart. Charts are validated against the Vega-Lite schema, rendered with
 vl-convert, and the exported offline pages (and a page assembled from a chapter's outputs, as
-Quarto would show it) are loaded in headless Chromium, which must draw marks without errors.
+Quarto would show it) are loaded in headless Chromium, which must draw marks without errors or
+warnings in the console.
+
+What a real Quarto render showed and these tests now check:
+
+- every figure fits the column its cell declares (``#| column:``), measured on the ``paper``
+  figures from the committed runs and in Chromium at a 1,400 px window; on a 390 px phone a
+  wide chart scrolls in its own box and the page does not;
+- no Markdown output holds a control character or a line break inside inline math (what
+  ``\\ne`` in a non-raw f-string becomes), and no string literal of the library or the chapters
+  has an escape that collides with a LaTeX command;
+- no raw HTML output holds ``<table`` (Quarto then warns "Unable to parse table from raw html
+  block"): the Vega bundle is a file of the site, not inlined;
+- every local link of the book's pages resolves in the site (figure downloads, the API reference
+  under ``api/``, other pages);
+- ``_quarto.yml`` sets ``repo-url`` and ``site-url`` with ``repo-actions``.
 """
 
 from __future__ import annotations
@@ -30,6 +45,13 @@ CHAPTERS = sorted((ROOT / "chapters").glob("*.qmd"))
 INLINE = re.compile(r"`\{python\}\s+([^`]+)`")
 SPEC = re.compile(r"^var spec=(.*);$", re.MULTILINE)
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+NO_CHROMIUM = ("headless Chromium is not installed, so the browser tests of the book are "
+               "skipped (Debian: apt-get install -y chromium; .ci/run installs it)")
+
+#: Width in px of Quarto's columns at a 1,400 px window (cosmo theme, book with sidebar and toc;
+#: measured in a real render, see DESIGN.md).
+COLUMN_WIDTHS = {"body": 749, "body-outset": 900, "page-right": 1025, "page": 1300,
+                 "screen-inset": 1349}
 
 
 def cell_options(source: str) -> tuple[dict, str]:
@@ -72,6 +94,32 @@ def html_outputs(cell) -> list[str]:
     return [o["data"]["text/html"] for o in cell.get("outputs", [])
             if o.get("output_type") in ("display_data", "execute_result")
             and "text/html" in o.get("data", {})]
+
+
+def markdown_outputs(cell) -> list[str]:
+    return [o["data"]["text/markdown"] for o in cell.get("outputs", [])
+            if o.get("output_type") in ("display_data", "execute_result")
+            and "text/markdown" in o.get("data", {})]
+
+
+def declared_column(opts: dict) -> str:
+    """The Quarto column a cell's output takes (``#| column:``), ``body`` by default."""
+    column = str(opts.get("column", "body"))
+    assert column in COLUMN_WIDTHS, (f"{opts.get('label')}: column {column!r} has no measured "
+                                     f"width; use one of {', '.join(COLUMN_WIDTHS)}")
+    return column
+
+
+def cell_columns(path: Path) -> dict[str, str]:
+    """Label -> declared column of every labelled cell of a chapter."""
+    return {c.metadata["quarto"]["label"]: declared_column(c.metadata["quarto"])
+            for c in chapter_notebook(path).cells if c.metadata["quarto"].get("label")}
+
+
+def svg_width(spec: dict | str) -> float:
+    """The width in px of a Vega-Lite chart as vl-convert draws it (as vega-embed does)."""
+    svg = vlc.vegalite_to_svg(spec if isinstance(spec, str) else json.dumps(spec))
+    return float(re.search(r'<svg[^>]*\swidth="([\d.]+)"', svg).group(1))
 
 
 @pytest.fixture(scope="module")
@@ -125,18 +173,34 @@ def test_quarto_yml_lists_every_chapter_and_only_existing_ones():
     assert (ROOT / config["bibliography"]).is_file()
 
 
-def test_book_and_api_reference_link_to_each_other():
-    """The preface links the Sphinx reference built beside the book, and the reference's
-    default book URL points back at Quarto's output directory."""
+def test_the_site_carries_the_api_reference_and_they_link_each_other():
+    """Quarto's post-render step builds the Sphinx reference into the site's api/ folder, the
+    preface links its index there, and the reference's default book URL climbs back to the
+    site's root."""
     config = yaml.safe_load((ROOT / "_quarto.yml").read_text(encoding="utf-8"))
     book_dir = ROOT / config["project"]["output-dir"]
+    post = config["project"]["post-render"].split()
+    assert post[:3] == ["python", "-m", "sphinx"] and "-W" in post and post[-2] == "docs", post
+    api_dir = ROOT / post[-1]
+    assert api_dir.parent == book_dir, "the reference must be built inside the site"
     links = re.findall(r"\[API reference\]\(([^)]+)\)", (ROOT / "index.qmd").read_text())
     assert links, "index.qmd does not link the API reference"
-    api_index = ROOT / "docs" / "_build" / "html" / "index.html"
-    assert os.path.normpath(book_dir / links[0]) == os.path.normpath(api_index)
+    assert os.path.normpath(book_dir / links[0]) == os.path.normpath(api_dir / "index.html")
     conf = (ROOT / "docs" / "conf.py").read_text()
     book_url = re.search(r'book_url = .*or "([^"]+)"', conf).group(1)
-    assert os.path.normpath(api_index.parent / book_url) == os.path.normpath(book_dir)
+    assert os.path.normpath(api_dir / book_url) == os.path.normpath(book_dir)
+
+
+def test_repository_and_site_urls_are_set():
+    """repo-actions needs repo-url (Quarto warns and shows no links without it); the site URL
+    and the repository agree with CITATION.cff."""
+    book = yaml.safe_load((ROOT / "_quarto.yml").read_text(encoding="utf-8"))["book"]
+    if book.get("repo-actions"):
+        assert str(book.get("repo-url", "")).startswith("https://github.com/"), book
+    assert str(book.get("site-url", "")).startswith("https://"), book
+    cff = yaml.safe_load((ROOT / "CITATION.cff").read_text(encoding="utf-8"))
+    assert cff["repository-code"] == book["repo-url"]
+    assert cff["url"] == book["site-url"]
 
 
 def test_every_citation_is_in_the_bibliography():
@@ -175,9 +239,70 @@ def test_chapter_executes_and_every_figure_draws_a_chart(executed, path):
         if label.startswith("fig-"):
             html = "\n".join(html_outputs(cell))
             assert "vegaEmbed(" in html and SPEC.search(html), f"{label} produced no chart"
-    # the Vega bundle is on the page exactly once
+    # the Vega bundle is loaded once per page, from the site, never inlined
+    from superposition_lib.figures import BUNDLE_SRC
+
     page = "\n".join(h for c in nb.cells for h in html_outputs(c))
-    assert page.count("window.vegaEmbed=") == 1
+    assert page.count(f'src="{BUNDLE_SRC}"') == 1
+    assert "window.vegaEmbed=" not in page
+    # Quarto tries to read raw HTML holding "<table" as a table and warns when it cannot
+    assert "<table" not in page.lower(), "a raw HTML output holds a table"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_markdown_outputs_hold_no_control_characters(executed, path):
+    """No control character (what \\beta or \\frac become in a non-raw string) and no line
+    break inside inline math (what \\ne becomes) in any Markdown a chapter writes."""
+    for cell in executed[path.stem].cells:
+        for text in markdown_outputs(cell):
+            label = cell.metadata["quarto"].get("label")
+            bad = sorted({f"U+{ord(ch):04X}" for ch in text
+                          if ord(ch) < 32 and ch not in "\n\t" or 127 <= ord(ch) < 160})
+            assert not bad, f"{label}: control characters {bad}"
+            spans = re.sub(r"\$\$.*?\$\$", "", text.replace("\\$", ""), flags=re.DOTALL)
+            pieces = spans.split("$")
+            assert len(pieces) % 2 == 1, f"{label}: an inline math span is not closed"
+            broken = [m for m in pieces[1::2] if "\n" in m]
+            assert not broken, f"{label}: a line break inside inline math: {broken[0]!r}"
+
+
+def _string_tokens(source: str):
+    """(line, literal) of every string literal in Python source."""
+    import io
+    import tokenize
+
+    for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+        if tok.type == tokenize.STRING:
+            yield tok.start[0], tok.string
+
+
+# \a \b \f \v \r and \n \t before letters that make LaTeX commands (\ne, \nu, \times, \theta ...)
+LATEX_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\(?:[abfv]|r(?:ho|ight|angle)|t(?:imes|heta|au|ext|op|ilde|o\b)"
+                          r"|n(?:e\b|eq|u\b|abla|ot\b|orm))")
+
+
+def test_no_string_literal_has_an_escape_that_collides_with_latex():
+    """In a non-raw string, "\\ne" is a newline and "e", "\\beta" a backspace and "eta": every
+    LaTeX command in the library's and the chapters' strings must be written "\\\\ne" (or in
+    a raw string), and invalid escapes such as "\\hat" are refused too."""
+    import warnings
+
+    sources = [(p.relative_to(ROOT), p.read_text(encoding="utf-8"))
+               for p in sorted((ROOT / "superposition_lib").rglob("*.py"))]
+    for path in CHAPTERS:
+        sources += [(f"{path.name}:{c.metadata['quarto'].get('label')}", c.source)
+                    for c in chapter_notebook(path).cells
+                    if c.metadata["quarto"].get("label") != "inline"]
+    for where, source in sources:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", DeprecationWarning)
+            warnings.simplefilter("error", SyntaxWarning)
+            compile(source, str(where), "exec")  # invalid escapes such as "\\hat"
+        for line, literal in _string_tokens(source):
+            prefix = re.match(r"[A-Za-z]*", literal).group().lower()
+            if "r" not in prefix:
+                match = LATEX_ESCAPE.search(literal)
+                assert not match, f"{where}, line {line}: {match.group()!r} in {literal[:60]}"
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
@@ -193,48 +318,162 @@ def test_chapter_charts_validate_and_render(executed, path):
         assert svg.startswith("<svg") and "<path" in svg
 
 
-def _chromium_dom(page: Path, tmp_path: Path) -> str:
-    """Load a page in headless Chromium (no network) and return its DOM after scripts ran."""
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_chapter_charts_fit_their_columns(executed, path):
+    """Every chart (smoke data) fits the column its cell declares at a 1,400 px window."""
+    for cell in executed[path.stem].cells:
+        opts = cell.metadata["quarto"]
+        for spec in (json.loads(m) for h in html_outputs(cell) for m in SPEC.findall(h)):
+            width = svg_width(spec)
+            column = declared_column(opts)
+            assert width <= COLUMN_WIDTHS[column], (
+                f"{opts.get('label')}: {width:.0f} px wide in the {column} column "
+                f"({COLUMN_WIDTHS[column]} px)")
+
+
+def _code_table_width(markdown: str) -> float:
+    """A rough lower bound in px of a pipe table whose code spans do not wrap: per column, its
+    longest code span or longest word at 8 px a character, plus 16 px of padding."""
+    rows = [[c.strip() for c in line.strip().strip("|").split("|")]
+            for line in markdown.splitlines() if line.startswith("|")]
+    rows = [r for r in rows if not all(set(c) <= set("-: ") for c in r)]
+    width = 0.0
+    for column in zip(*rows):
+        longest = max(max([len(c) for c in re.findall(r"`([^`]*)`", cell)]
+                          + [len(w) for w in re.sub(r"`[^`]*`", "", cell).split()] + [0])
+                      for cell in column)
+        width += 8 * longest + 16
+    return width
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_tables_fit_their_columns(executed, path):
+    """Code in tables never wraps (styles.css), so a table of experiment names needs a column
+    wide enough for them: its cell declares one."""
+    css = (ROOT / "styles.css").read_text(encoding="utf-8")
+    assert re.search(r"table code\s*\{[^}]*white-space:\s*nowrap", css)
+    for cell in executed[path.stem].cells:
+        opts = cell.metadata["quarto"]
+        for text in markdown_outputs(cell):
+            if "|---" in text:
+                column = declared_column(opts)
+                width = _code_table_width(text)
+                assert width <= COLUMN_WIDTHS[column], (
+                    f"{opts.get('label')}: about {width:.0f} px of unbreakable text in the "
+                    f"{column} column ({COLUMN_WIDTHS[column]} px)")
+
+
+def _chromium_dom(page: Path, tmp_path: Path, width: int = 1400) -> str:
+    """Load a page in headless Chromium (no network) at a window ``width`` px wide and return its
+    DOM after scripts ran. The body then carries ``data-errors`` (console errors and warnings,
+    uncaught exceptions), ``data-figures`` ([column, box width, chart width] of every chart, the
+    column read from the nearest ``data-column`` ancestor) and ``data-page-width`` (the page's
+    scroll width: wider than the body when something overflows it)."""
     probe = ("<script>window.__errors=[];"
              "window.addEventListener('error',function(e){__errors.push(String(e.message))});"
-             "var __ce=console.error;console.error=function(){"
-             "__errors.push(Array.prototype.join.call(arguments,' '));"
-             "__ce.apply(console,arguments)};"
+             "['error','warn'].forEach(function(level){var orig=console[level];"
+             "console[level]=function(){__errors.push(level+': '+"
+             "Array.prototype.join.call(arguments,' '));orig.apply(console,arguments)};});"
              "window.addEventListener('load',function(){setTimeout(function(){"
+             "var figs=[].map.call(document.querySelectorAll('.superposition-figure'),"
+             "function(el){var c=el.closest('[data-column]');var svg=el.querySelector('svg');"
+             "return [c?c.getAttribute('data-column'):'body',el.clientWidth,"
+             "svg?svg.getBoundingClientRect().width:0];});"
+             "document.body.setAttribute('data-figures',JSON.stringify(figs));"
+             "document.body.setAttribute('data-page-width',String(document.body.scrollWidth));"
              "document.body.setAttribute('data-errors',JSON.stringify(__errors))},2000)});"
              "</script>")
     text = page.read_text(encoding="utf-8")
-    probed = tmp_path / f"probed-{page.name}"
+    probed = page.with_name(f"probed-{width}-{page.name}")
     probed.write_text(text.replace("<head>", "<head>" + probe, 1) if "<head>" in text
                       else probe + text, encoding="utf-8")
-    profile = tmp_path / f"chromium-{page.stem}"
+    profile = tmp_path / f"chromium-{page.stem}-{width}"
     result = subprocess.run(
         [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
          "--disable-background-networking", "--disable-component-update",
          "--no-first-run", f"--user-data-dir={profile}", "--virtual-time-budget=15000",
-         "--dump-dom", probed.as_uri()],
+         "--hide-scrollbars", f"--window-size={width},900", "--dump-dom", probed.as_uri()],
         check=False, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     return result.stdout
 
 
+def _body_json(dom: str, attribute: str):
+    found = re.search(rf'data-{attribute}="([^"]*)"', dom)
+    assert found, "the page never finished loading"
+    return json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&"))
+
+
 def _assert_drawn(dom: str, n_charts: int) -> None:
-    errors = re.search(r'data-errors="([^"]*)"', dom)
-    assert errors, "the page never finished loading"
-    assert errors.group(1).replace("&quot;", '"') == "[]", errors.group(1)
+    errors = _body_json(dom, "errors")
+    assert errors == [], f"the console reported: {errors}"
     assert dom.count('class="marks"') >= n_charts, "a chart drew no SVG"
     assert len(re.findall(r'class="mark-(?:rect|symbol|rule|text|line)', dom)) >= n_charts
     assert ">Chart error" not in dom
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed "
-                    "(Debian: apt-get install -y chromium)")
-def test_exported_figures_draw_offline_in_chromium(executed, store, tmp_path):
+@pytest.fixture(scope="module")
+def exported(executed, store, tmp_path_factory):
+    """Every figure's downloads, exported under the smoke profile: (root, {label: paths})."""
     from superposition_lib.figures import export_chapter_figures
     from superposition_lib.store import RunStore
 
-    written = export_chapter_figures(out_dir=tmp_path / "figures", profile="smoke",
-                                     store=RunStore(store))
+    root = tmp_path_factory.mktemp("exported")
+    return root, export_chapter_figures(out_dir=root, profile="smoke", store=RunStore(store))
+
+
+def _book_pages() -> dict[str, Path]:
+    """Site path of every page Quarto renders (``chapters/x.qmd`` -> ``chapters/x.html``)."""
+    config = yaml.safe_load((ROOT / "_quarto.yml").read_text(encoding="utf-8"))
+    sources = [e for entry in config["book"]["chapters"]
+               for e in (entry.get("chapters", []) if isinstance(entry, dict) else [entry])]
+    return {str(Path(src).with_suffix(".html")): ROOT / src for src in sources}
+
+
+LINK = re.compile(r"(?<!!)\[[^\]]*\]\(([^)\s]+)[^)]*\)|(?:href|src)=[\"']([^\"']+)[\"']")
+
+
+def test_every_local_link_of_the_book_resolves(executed, exported):
+    """Links in the pages' prose and Markdown outputs: other pages, the figure downloads
+    (written by the pre-render export into chapters/figures/), the API reference under api/
+    (built by the post-render step from docs/), and files shipped as resources."""
+    figures_root, _ = exported
+    pages = _book_pages()
+    checked = 0
+    for site_path, source in pages.items():
+        prose = re.sub(r"```.*?```", "", source.read_text(encoding="utf-8"), flags=re.DOTALL)
+        texts = [prose]
+        if source.parent.name == "chapters":
+            texts += [t for c in executed[source.stem].cells for t in markdown_outputs(c)]
+        for text in texts:
+            for target in (a or b for a, b in LINK.findall(text)):
+                target = target.split("#")[0].split("?")[0]
+                if not target or re.match(r"^[a-z][a-z0-9+.-]*:", target):
+                    continue
+                resolved = os.path.normpath(Path(site_path).parent / target)
+                checked += 1
+                if resolved.endswith(".qmd"):
+                    assert str(Path(resolved).with_suffix(".html")) in pages, (site_path, target)
+                elif resolved.startswith("chapters/figures/"):
+                    assert (figures_root / resolved.removeprefix("chapters/figures/")).is_file(), (
+                        f"{site_path} links {target}, which the figure export does not write")
+                elif resolved.startswith("api/"):
+                    page = resolved.removeprefix("api/").removesuffix(".html")
+                    assert (ROOT / "docs" / f"{page}.rst").is_file() or (
+                        page.startswith("api/generated/superposition_lib")), (site_path, target)
+                else:
+                    assert resolved in pages or (ROOT / resolved).is_file(), (
+                        f"{site_path} links {target}, which is not in the site")
+    assert checked > 20
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason=NO_CHROMIUM)
+def test_exported_figures_draw_offline_in_chromium(exported, tmp_path):
+    from superposition_lib.figures import BUNDLE
+
+    root, written = exported
+    written = dict(written)
+    assert written.pop(BUNDLE) == [root / BUNDLE]
     assert written
     for label, paths in written.items():
         suffixes = sorted(p.name.split(".", 1)[1] for p in paths)
@@ -245,14 +484,85 @@ def test_exported_figures_draw_offline_in_chromium(executed, store, tmp_path):
         _assert_drawn(_chromium_dom(html, tmp_path), 1)
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed "
-                    "(Debian: apt-get install -y chromium)")
+def _page(cells: list[tuple[str, list[str]]], path: Path, *, width: int | None = None
+          ) -> tuple[Path, int]:
+    """HTML outputs on one page as Quarto embeds them: each cell's outputs in a box as wide as
+    the column it declares, the Vega bundle beside the page as on the site. ``cells`` holds
+    (column, outputs) pairs; ``width`` narrows the page's body (a phone's column)."""
+    from superposition_lib.figures import write_bundle
+
+    boxes, n_charts = [], 0
+    for column, outputs in cells:
+        n_charts += sum(len(SPEC.findall(h)) for h in outputs)
+        boxes.append(f'<div data-column="{column}" style="width:{COLUMN_WIDTHS[column]}px;'
+                     f'max-width:100%">' + "\n".join(outputs) + "</div>")
+    write_bundle(path.parent / "figures")
+    body = "margin:0" + (f";width:{width}px" if width else "")
+    path.write_text("<!DOCTYPE html><html><head><meta charset='utf-8'>"
+                    "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+                    f"</head><body style='{body}'>" + "\n".join(boxes) + "</body></html>",
+                    encoding="utf-8")
+    return path, n_charts
+
+
+def _chapter_page(executed, path: Path, tmp_path: Path, *, width: int | None = None
+                  ) -> tuple[Path, int]:
+    """A chapter's executed outputs on one page (see :func:`_page`)."""
+    cells = [(declared_column(c.metadata["quarto"]), html_outputs(c))
+             for c in executed[path.stem].cells if html_outputs(c)]
+    return _page(cells, tmp_path / f"{path.stem}.html", width=width)
+
+
+def _assert_fit(dom: str, what: str) -> None:
+    for column, box, chart in _body_json(dom, "figures"):
+        assert chart <= COLUMN_WIDTHS[column], (
+            f"{what}: a {chart:.0f} px chart in the {column} column ({COLUMN_WIDTHS[column]} "
+            f"px): declare a wider column or narrow the chart")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason=NO_CHROMIUM)
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
 def test_chapter_page_draws_offline_in_chromium(executed, path, tmp_path):
-    """The chapter's HTML outputs on one page (as Quarto embeds them) draw every chart."""
-    outputs = [h for c in executed[path.stem].cells for h in html_outputs(c)]
-    n_charts = sum(len(SPEC.findall(h)) for h in outputs)
-    page = tmp_path / f"{path.stem}.html"
-    page.write_text("<!DOCTYPE html><html><head><meta charset='utf-8'></head><body>"
-                    + "\n".join(outputs) + "</body></html>", encoding="utf-8")
-    _assert_drawn(_chromium_dom(page, tmp_path), n_charts)
+    """The chapter's charts draw with no console error or warning, and at a 1,400 px window
+    each fits the column its cell declares."""
+    page, n_charts = _chapter_page(executed, path, tmp_path)
+    dom = _chromium_dom(page, tmp_path)
+    _assert_drawn(dom, n_charts)
+    assert len(_body_json(dom, "figures")) == n_charts
+    _assert_fit(dom, path.stem)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(CHROMIUM is None, reason=NO_CHROMIUM)
+@pytest.mark.parametrize("chapter", [p.stem for p in CHAPTERS])
+def test_paper_figures_fit_their_columns_in_chromium(chapter, tmp_path):
+    """The site's figures, built from the committed paper runs with the house theme, fit the
+    columns their cells declare at a 1,400 px window, as a browser draws them (its fonts make
+    charts up to 60 px wider than vl-convert's; smoke data can draw narrower charts)."""
+    from superposition_lib import figures
+    from superposition_lib.experiments import chapter_figures
+    from superposition_lib.store import RunStore
+
+    store = RunStore(ROOT / "data")
+    columns = cell_columns(ROOT / "chapters" / f"{chapter}.qmd")
+    figures.setup()
+    cells = [(columns[label], [figures.renderer(build(profile="paper", store=store)[0]
+                                                .to_dict())["text/html"]])
+             for label, build in chapter_figures()[chapter].items()]
+    page, n_charts = _page(cells, tmp_path / f"{chapter}.html")
+    dom = _chromium_dom(page, tmp_path)
+    _assert_drawn(dom, n_charts)
+    _assert_fit(dom, chapter)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason=NO_CHROMIUM)
+def test_wide_charts_scroll_in_their_own_box_on_a_phone(executed, tmp_path):
+    """In a phone's 390 px column the page does not scroll sideways; a wider chart scrolls in
+    its own box. (Headless Chromium's window is at least 500 px, so the body is narrowed.)"""
+    path = ROOT / "chapters" / "toy-model.qmd"
+    page, _ = _chapter_page(executed, path, tmp_path, width=390)
+    dom = _chromium_dom(page, tmp_path, width=500)
+    assert _body_json(dom, "page-width") <= 390
+    figures = _body_json(dom, "figures")
+    assert any(chart > 390 for _, _, chart in figures), "no chart wider than a phone to test"
+    assert all(box <= 390 for _, box, _ in figures)

@@ -141,3 +141,30 @@ def test_summary_table_columns(trained):
     table = summary_table(RunStore(root).load_key(key))
     assert list(table.columns) == ["instance", "density", "loss", "loss_se", "represented", "D*"]
     assert len(table) == 10 and (table["loss_se"] > 0).all()
+
+
+def test_figures_export_never_trains_a_missing_paper_run(tmp_path):
+    """A render's pre-render step on a store without the paper runs stops at once, naming every
+    missing experiment and the command that trains them; nothing is written or trained."""
+    from superposition_lib import experiments
+
+    store, out = tmp_path / "store", tmp_path / "figures"
+    status, stdout, err = _run(["figures", "export", "--chapter", "toy-model", "--profile",
+                                "paper", "--store", str(store), "--out", str(out)])
+    assert status == 2 and stdout == ""
+    names = [e.name for e in experiments.list_experiments("toy-model")]
+    assert f"superposition run {' '.join(names)} --profile paper --store {store}" in err
+    assert len(err.strip().splitlines()) == 1
+    assert not out.exists() and not (store / "runs").exists()
+
+
+def test_migrate_reports_what_it_renamed(tmp_path, trained):
+    root, key, *_ = trained
+    copy = tmp_path / "store"
+    import shutil
+
+    shutil.copytree(root, copy)
+    (copy / "runs" / key).rename(copy / "runs" / "0123456789abcdef")
+    status, out, _ = _run(["migrate", "--store", str(copy)])
+    assert status == 0 and f"0123456789abcdef -> {key}" in out and "1 run renamed" in out
+    assert _run(["migrate", "--store", str(copy)])[1].startswith("0 runs renamed")

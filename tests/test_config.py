@@ -242,3 +242,23 @@ def test_per_instance_correlation_and_bump_width_set_the_number_of_instances():
     with pytest.raises(ValueError, match="^correlation: a list needs one value per instance"):
         ExperimentSpec(n_features=4, data="correlated", set_size=2, feature_probability=0.2,
                        importance=[[1] * 4] * 2, correlation=[0.0, 0.5, 1.0])
+
+
+def test_keys_are_the_same_with_numpys_wide_vector_paths_disabled():
+    """The registered specs' floats differ in their last bits between numpy's AVX-512 and
+    narrower code paths (np.geomspace); their keys do not. On a CPU without AVX-512 both
+    processes take the same path and the test is a plain repeat."""
+    import os
+    import subprocess
+    import sys
+
+    script = ("import json; from superposition_lib import experiments as e; "
+              "print(json.dumps({x.name: [x.spec(p).key() for p in e.PROFILES] "
+              "for x in e.list_experiments()}))")
+    keys = []
+    for disabled in ("", "AVX512_ICL X86_V4"):
+        env = {**os.environ, "NPY_DISABLE_CPU_FEATURES": disabled}
+        result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                                text=True, timeout=120, check=True)
+        keys.append(json.loads(result.stdout.strip().splitlines()[-1]))
+    assert keys[0] == keys[1]

@@ -32,6 +32,7 @@ import zlib
 from pathlib import Path
 
 import pytest
+import yaml
 
 import superposition_lib
 
@@ -287,6 +288,30 @@ def test_every_public_name_is_documented(built_docs):
     absent = [name for name in superposition_lib.__all__ if name not in package_page]
     assert not absent, ("names of superposition_lib.__all__ not listed on the top-level page "
                         "(docs/api/package.rst): " + ", ".join(absent))
+
+
+def test_links_resolve_inside_the_site(built_docs):
+    """Built as the site carries it (under api/, beside the book's pages), every local link of
+    the reference resolves: to its own pages and files, or to a page Quarto renders."""
+    _, out = built_docs
+    config = yaml.safe_load((REPO / "_quarto.yml").read_text(encoding="utf-8"))
+    book = {str(Path(e).with_suffix(".html")) for entry in config["book"]["chapters"]
+            for e in (entry.get("chapters", []) if isinstance(entry, dict) else [entry])}
+    checked = 0
+    for page in out.rglob("*.html"):
+        html = page.read_text(encoding="utf-8")
+        for target in re.findall(r'(?:href|src)="([^"#?]+)[^"]*"', html):
+            if re.match(r"^[a-z][a-z0-9+.-]*:|^//", target) or "{{" in target:
+                continue  # external, or a template string inside the theme's scripts
+            resolved = Path(os.path.normpath(page.parent / target))
+            checked += 1
+            if resolved.is_relative_to(out):
+                assert resolved.exists(), f"{page.relative_to(out)} links {target}"
+            else:
+                site_path = resolved.relative_to(out.parent).as_posix()
+                assert site_path in book, (f"{page.relative_to(out)} links {target}, which is "
+                                           f"not a page of the book")
+    assert checked > 100
 
 
 def test_module_pages_link_to_the_book(built_docs):

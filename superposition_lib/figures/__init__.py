@@ -11,9 +11,10 @@ live in a submodule of the same name (:mod:`~superposition_lib.figures.toy_model
 they share. Charts need no network:
 
 - :func:`setup` (called once at the top of every chapter) enables the house theme and a renderer
-  that writes ``<div id=…></div><script>vegaEmbed(…)</script>`` and includes vl-convert's Vega
-  JavaScript bundle once per page (per kernel), so a rendered Quarto page draws its charts from
-  the page itself, not from a CDN;
+  that writes ``<div id=…></div><script>vegaEmbed(…)</script>`` and loads vl-convert's Vega
+  JavaScript bundle once per page (per kernel) from :data:`BUNDLE_SRC`, a file of the site that
+  :func:`export_chapter_figures` writes, so a rendered Quarto page draws its charts without a
+  CDN (the bundle is one file for all pages, not 0.9 MB inlined into each);
 - :func:`export` writes a figure as standalone offline HTML, SVG, PNG, its Vega-Lite JSON and its
   data as CSV, so it can be cited and re-plotted.
 
@@ -42,7 +43,10 @@ import altair as alt
 import pandas as pd
 
 __all__ = [
+    "BUNDLE",
+    "BUNDLE_SRC",
     "FIGURES_ENV",
+    "FIGURE_STYLE",
     "RENDERER",
     "THEME",
     "basic_results",
@@ -74,6 +78,7 @@ __all__ = [
     "tradeoff_map",
     "uniform_dimensionality",
     "width_profile",
+    "write_bundle",
 ]
 
 #: Name of the registered house theme.
@@ -82,6 +87,15 @@ THEME = "superposition"
 RENDERER = "superposition_offline"
 #: Environment variable overriding where :func:`export_chapter_figures` writes by default.
 FIGURES_ENV = "SUPERPOSITION_FIGURES"
+#: File name of the Vega JavaScript bundle (vega, vega-lite and vega-embed) written by
+#: :func:`write_bundle` into the root of the figure downloads.
+BUNDLE = "vega-bundle.js"
+#: Where a chapter page loads the bundle from, relative to the page: the book's pages live in
+#: ``chapters/`` and its downloads in ``chapters/figures/`` (Quarto's pre-render step).
+BUNDLE_SRC = f"figures/{BUNDLE}"
+#: Style of every chart's box: never wider than its column; a wider chart (on a phone) scrolls
+#: inside its own box instead of widening the page.
+FIGURE_STYLE = "max-width:100%;overflow-x:auto"
 
 _FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif"
 
@@ -115,8 +129,9 @@ _bundle_done = False
 def renderer(spec: dict, **metadata) -> dict:
     """Altair renderer emitting a ``div`` and a ``vegaEmbed`` call, with no network.
 
-    The first chart of a kernel (a page) also carries vl-convert's JavaScript bundle, which
-    defines ``vegaEmbed``; later charts reuse it.
+    The first chart of a kernel (a page) also loads the Vega JavaScript bundle from
+    :data:`BUNDLE_SRC` (see :func:`write_bundle`), which defines ``vegaEmbed``; later charts
+    reuse it.
 
     Parameters
     ----------
@@ -140,12 +155,10 @@ def renderer(spec: dict, **metadata) -> dict:
     div = f"vis-{uuid.uuid4().hex[:12]}"
     parts = []
     if not _bundle_done:
-        import vl_convert as vlc
-
-        parts.append(f'<script type="text/javascript">{vlc.javascript_bundle()}</script>')
+        parts.append(f'<script type="text/javascript" src="{BUNDLE_SRC}"></script>')
         _bundle_done = True
     payload = json.dumps(spec).replace("</", "<\\/")
-    parts.append(f'<div id="{div}" class="superposition-figure"></div>')
+    parts.append(f'<div id="{div}" class="superposition-figure" style="{FIGURE_STYLE}"></div>')
     parts.append(
         '<script type="text/javascript">(function(){'
         f'var el=document.getElementById("{div}");\n'
@@ -167,7 +180,7 @@ def setup(*, bundle: bool = True) -> None:
     Parameters
     ----------
     bundle : bool
-        Whether the next chart should include the Vega JavaScript bundle (True: a new page).
+        Whether the next chart should load the Vega JavaScript bundle (True: a new page).
 
     Examples
     --------
@@ -179,6 +192,38 @@ def setup(*, bundle: bool = True) -> None:
     alt.theme.enable(THEME)
     alt.renderers.enable(RENDERER)
     _bundle_done = not bundle
+
+
+def write_bundle(out_dir: str | os.PathLike) -> Path:
+    """Write the Vega JavaScript bundle that chapter pages load (:data:`BUNDLE`).
+
+    Parameters
+    ----------
+    out_dir : path
+        Directory to write into (created if needed); the site's ``chapters/figures/``.
+
+    Returns
+    -------
+    Path
+        ``out_dir / BUNDLE``; rewritten only when its content changed.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> path = write_bundle(tempfile.mkdtemp())
+    >>> path.name, "vegaEmbed" in path.read_text(encoding="utf-8")
+    ('vega-bundle.js', True)
+    """
+    import vl_convert as vlc
+
+    path = Path(out_dir) / BUNDLE
+    text = vlc.javascript_bundle()
+    if not path.is_file() or path.read_text(encoding="utf-8") != text:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{BUNDLE}.{uuid.uuid4().hex[:8]}")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    return path
 
 
 # ------------------------------------------------------------------------------ export
@@ -374,6 +419,8 @@ def export(chart: alt.TopLevelMixin, data: pd.DataFrame | Mapping[str, pd.DataFr
            out_dir: str | os.PathLike, *, static: alt.TopLevelMixin | None = None) -> list[Path]:
     """Write a figure as offline HTML, SVG, PNG, Vega-Lite JSON and its data as CSV.
 
+    Every file is drawn with the house theme (:func:`theme`), as the book shows the figure.
+
     Parameters
     ----------
     chart : altair chart
@@ -407,11 +454,12 @@ def export(chart: alt.TopLevelMixin, data: pd.DataFrame | Mapping[str, pd.DataFr
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    spec = chart.to_json()
-    static_spec = spec if static is None else static.to_json()
     paths = [out / f"{name}.html", out / f"{name}.svg", out / f"{name}.png",
              out / f"{name}.vl.json"]
-    chart.save(str(paths[0]), inline=True, embed_options={"renderer": "svg"})
+    with alt.theme.enable(THEME):  # the downloads look like the book's figures
+        spec = chart.to_json()
+        static_spec = spec if static is None else static.to_json()
+        chart.save(str(paths[0]), inline=True, embed_options={"renderer": "svg"})
     vl = _vl_version()
     paths[1].write_text(vlc.vegalite_to_svg(static_spec, vl_version=vl), encoding="utf-8")
     paths[2].write_bytes(vlc.vegalite_to_png(static_spec, vl_version=vl, scale=2))
@@ -448,7 +496,8 @@ def export_chapter_figures(chapter: str | None = None, *, out_dir: str | os.Path
     Returns
     -------
     dict of str to list of Path
-        Files written per figure label.
+        Files written per figure label, and the Vega bundle (:func:`write_bundle`) under
+        :data:`BUNDLE`.
 
     Raises
     ------
@@ -482,7 +531,7 @@ def export_chapter_figures(chapter: str | None = None, *, out_dir: str | os.Path
     for exp in absent:
         experiments.load(exp.name, profile, store=store, progress=True, train=True)
     root = Path(out_dir or os.environ.get(FIGURES_ENV) or "chapters/figures")
-    written = {}
+    written = {BUNDLE: [write_bundle(root)]}
     for ch, figs in registry.items():
         if chapter is not None and ch != chapter:
             continue
