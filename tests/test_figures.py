@@ -74,21 +74,23 @@ def test_basic_results_shows_linear_once_and_every_relu_density():
     _renders(chart)
 
 
-def test_renderer_includes_the_bundle_once_per_page():
+def test_renderer_loads_the_bundle_once_per_page():
     figures.setup()
     chart = alt.Chart(pd.DataFrame({"x": [1, 2]})).mark_point().encode(x="x:Q")
     first = chart._repr_mimebundle_()
     first = first[0] if isinstance(first, tuple) else first
     second = chart._repr_mimebundle_()
     second = second[0] if isinstance(second, tuple) else second
-    assert "window.vegaEmbed=" in first["text/html"]
-    assert "window.vegaEmbed=" not in second["text/html"]
+    loads = f'<script type="text/javascript" src="{figures.BUNDLE_SRC}"></script>'
+    assert loads in first["text/html"] and "window.vegaEmbed=" not in first["text/html"]
+    assert loads not in second["text/html"]
     assert "vegaEmbed(el,spec" in second["text/html"]
+    assert f'style="{figures.FIGURE_STYLE}"' in second["text/html"]
     assert "cdn.jsdelivr" not in first["text/html"] + second["text/html"]
     figures.setup()  # a new page gets the bundle again
     third = chart._repr_mimebundle_()
     third = third[0] if isinstance(third, tuple) else third
-    assert "window.vegaEmbed=" in third["text/html"]
+    assert loads in third["text/html"]
 
 
 def test_theme_is_registered():
