@@ -31,13 +31,21 @@ from . import metrics
 from .config import ExperimentSpec
 from .presets import PRESETS, get_preset
 from .run import Run
-from .store import CorruptRunError, MissingRunError, RunStore, load_or_train
-from .train import NonFiniteLossError
+from .store import CorruptRunError, MissingRunError, RunStore, load_or_train, user_root
+from .train import DivergenceError, TrainingInterrupted, check_device
 
 __all__ = ["main", "summary_table"]
 
 #: Exit status for usage errors (unknown preset or key, corrupt entry, invalid option).
 EXIT_USAGE = 2
+_BOOK_STORE = ("store root (default: $SUPERPOSITION_DATA, else the repository's data/, where the "
+               "book's runs are committed)")
+_USER_STORE = ("store root (default: $SUPERPOSITION_DATA, else ~/.cache/superposition, the "
+               "store of ad-hoc runs)")
+_BOTH_STORES = ("store root (default: the store of ad-hoc runs, then the book's data/; "
+                "$SUPERPOSITION_DATA for both)")
+#: Most models ``show`` prints one row for before it summarises (``--all`` prints every row).
+SHOW_ROWS = 40
 
 
 class _UsageError(Exception):
@@ -100,7 +108,22 @@ def _describe(spec: ExperimentSpec) -> str:
             f"{spec.steps} steps, batch {spec.batch_size}, seed {spec.seed}")
 
 
-def _print_run(run: Run, store: RunStore, *, trained: bool | None = None) -> None:
+def _format_summary(run: Run) -> str:
+    """Per-density quartiles of loss, represented features and D*, for runs with many models."""
+    df = summary_table(run)
+    df["density"] = df["density"].round(6)
+    rows = []
+    for density, g in df.groupby("density", sort=False):
+        row = {"density": f"{density:.4g}", "models": len(g)}
+        for name, fmt in (("loss", ".4g"), ("represented", ".0f"), ("D*", ".3f")):
+            q = g[name].quantile([0.25, 0.5, 0.75]).to_numpy()
+            row[f"{name} (median, IQR)"] = f"{q[1]:{fmt}} ({q[0]:{fmt}}-{q[2]:{fmt}})"
+        rows.append(row)
+    return pd.DataFrame(rows).to_string(index=False)
+
+
+def _print_run(run: Run, store: RunStore, *, trained: bool | None = None,
+               every_row: bool = False) -> None:
     key = run.spec.key()
     manifest = store.manifest(key)
     print(f"run {key}{f' ({run.spec.name})' if run.spec.name else ''}: {_describe(run.spec)}")
@@ -109,8 +132,12 @@ def _print_run(run: Run, store: RunStore, *, trained: bool | None = None) -> Non
     print(f"wall time {run.wall_time:.1f} s{origin}; created {manifest.get('created')}, "
           f"library {manifest.get('library_version')}, torch {manifest.get('torch_version')}"
           f"{', device ' + manifest['device'] if manifest.get('device') else ''}")
-    print(f"final loss on {run.eval_samples} samples per model:")
-    print(_format_table(run))
+    if every_row or len(run.loss) <= SHOW_ROWS:
+        print(f"final loss on {run.eval_samples} samples per model:")
+        print(_format_table(run))
+    else:
+        print(f"{len(run.loss)} models, summarised by density (--all prints every model):")
+        print(_format_summary(run))
 
 
 def _left_aligned(df: pd.DataFrame, columns: list[str]) -> str:
@@ -126,24 +153,23 @@ def _left_aligned(df: pd.DataFrame, columns: list[str]) -> str:
 # ------------------------------------------------------------------------------ commands
 def _cmd_list(args: argparse.Namespace) -> int:
     if args.cached:
-        store = RunStore(args.store)
-        entries = store.entries()
-        if not entries:
-            print(f"no cached runs in {store.runs_dir}")
-            return 0
-        rows = []
-        for m in entries:
-            try:
-                spec = ExperimentSpec.from_dict(m["spec"])
-            except (TypeError, ValueError):
-                continue
-            rows.append({"key": m["key"], "name": spec.name, "model": spec.model,
-                         "n": spec.n_features, "m": spec.n_hidden,
-                         "instances": spec.n_instances, "steps": spec.steps,
-                         "seed": spec.seed, "wall_s": round(float(m.get("wall_time", 0)), 1),
-                         "created": m.get("created")})
-        print(f"cached runs in {store.runs_dir}:")
-        print(pd.DataFrame(rows).to_string(index=False))
+        for store in _stores(args.store):
+            rows = []
+            for m in store.entries():
+                try:
+                    spec = ExperimentSpec.from_dict(m["spec"])
+                except (TypeError, ValueError):
+                    continue
+                rows.append({"key": m["key"], "name": spec.name, "model": spec.model,
+                             "n": spec.n_features, "m": spec.n_hidden,
+                             "instances": spec.n_instances, "steps": spec.steps,
+                             "seed": spec.seed, "wall_s": round(float(m.get("wall_time", 0)), 1),
+                             "created": m.get("created")})
+            if rows:
+                print(f"cached runs in {store.runs_dir}:")
+                print(pd.DataFrame(rows).to_string(index=False))
+            else:
+                print(f"no cached runs in {store.runs_dir}")
         return 0
     rows = [{"preset": p.name, "model": p.spec.model, "n": p.spec.n_features,
              "m": p.spec.n_hidden, "instances": p.spec.n_instances, "steps": p.spec.steps,
@@ -166,52 +192,92 @@ def _cmd_train(args: argparse.Namespace) -> int:
     except ValueError as e:
         raise _UsageError(e) from None
     try:
-        device = torch.device(args.device)
-    except (RuntimeError, ValueError) as e:
-        raise _UsageError(f"--device: {e}") from None
-    if args.threads is not None:
-        if args.threads < 1:
-            raise _UsageError(f"--threads: must be >= 1; got {args.threads}")
-        torch.set_num_threads(args.threads)
-    store = RunStore(args.store)
+        device = check_device(args.device)
+    except ValueError as e:
+        raise _UsageError(f"--{e}") from None
+    _set_threads(args.threads)
+    store = _writable(RunStore(args.store or user_root()))
     trained = []
 
     def mark_trained(step: int) -> None:
         if not trained:
             trained.append(step)
 
-    try:
-        run = load_or_train(spec, store=store, device=device, progress=not args.no_progress,
-                            retrain=args.retrain, callback=mark_trained)
-    except KeyboardInterrupt:
-        print(f"\ninterrupted; progress is checkpointed in {store.checkpoint_path(spec).parent}"
-              f" (written every minute and on Ctrl-C). Run the same command again to resume.",
-              file=sys.stderr)
-        return 130
-    except NonFiniteLossError as e:
-        print(f"superposition: training diverged: {e}", file=sys.stderr)
-        return 1
-    _print_run(run, store, trained=bool(trained))
+    status = _training(lambda: load_or_train(spec, store=store, device=device,
+                                             progress=not args.no_progress,
+                                             retrain=args.retrain, callback=mark_trained),
+                       spec, store, "")
+    if isinstance(status, int):
+        return status
+    _print_run(status, store, trained=bool(trained))
     return 0
 
 
-def _resolve_key(store: RunStore, key: str) -> str:
-    keys = store.keys()
-    if key in keys:
-        return key
-    matches = [k for k in keys if k.startswith(key.lower())] if len(key) >= 4 else []
-    if len(matches) == 1:
-        return matches[0]
-    if len(matches) > 1:
-        raise MissingRunError(f"key prefix {key!r} is ambiguous: {', '.join(matches)}")
-    raise MissingRunError(f"no cached run {key!r} in {store.runs_dir}; "
+def _set_threads(threads: int | None) -> None:
+    if threads is not None:
+        if threads < 1:
+            raise _UsageError(f"--threads: must be >= 1; got {threads}")
+        torch.set_num_threads(threads)
+
+
+def _writable(store: RunStore) -> RunStore:
+    """The store, once its directory exists and takes files; else a one-line usage error."""
+    try:
+        store.runs_dir.mkdir(parents=True, exist_ok=True)
+        with open(store.runs_dir / f".probe-{os.getpid()}", "w"):
+            pass
+        os.remove(store.runs_dir / f".probe-{os.getpid()}")
+    except OSError as e:
+        raise _UsageError(f"--store: cannot write runs to {store.runs_dir} "
+                          f"({e.strerror or e})") from None
+    return store
+
+
+def _training(work, spec: ExperimentSpec, store: RunStore, label: str) -> Run | int:
+    """Run ``work()`` (a training), turning its expected failures into one line on stderr and
+    an exit status: 128 + the signal when interrupted (its checkpoint kept), 1 when it diverged
+    or needs more memory than is free."""
+    try:
+        return work()
+    except KeyboardInterrupt as e:
+        signum = e.signum if isinstance(e, TrainingInterrupted) else 2
+        print(f"\n{label}interrupted; progress is checkpointed in "
+              f"{store.checkpoint_path(spec).parent} (written every minute, on Ctrl-C and on "
+              f"SIGTERM). Run the same command again to resume.", file=sys.stderr)
+        return 128 + signum
+    except DivergenceError as e:
+        print(f"superposition: {label}{e}", file=sys.stderr)
+        return 1
+    except MemoryError as e:
+        print(f"superposition: {label}{e}", file=sys.stderr)
+        return 1
+
+
+def _stores(root: str | None) -> list[RunStore]:
+    """The store given with --store, else the ad-hoc runs' and then the book's."""
+    if root is not None:
+        return [RunStore(root)]
+    stores = [RunStore(user_root()), RunStore()]
+    return stores if stores[0].root != stores[1].root else stores[:1]
+
+
+def _resolve_key(stores: list[RunStore], key: str) -> tuple[RunStore, str]:
+    found = [(store, k) for store in stores for k in store.keys()
+             if k == key or (len(key) >= 4 and k.startswith(key.lower()))]
+    exact = [(store, k) for store, k in found if k == key]
+    if exact or len(found) == 1:
+        return (exact or found)[0]
+    if len(found) > 1:
+        raise MissingRunError(f"key prefix {key!r} is ambiguous: "
+                              f"{', '.join(k for _, k in found)}")
+    raise MissingRunError(f"no cached run {key!r} in "
+                          f"{' or '.join(str(s.runs_dir) for s in stores)}; "
                           f"`superposition list --cached` lists them")
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
-    store = RunStore(args.store)
-    key = _resolve_key(store, args.key)
-    _print_run(store.load_key(key), store)
+    store, key = _resolve_key(_stores(args.store), args.key)
+    _print_run(store.load_key(key), store, every_row=args.all)
     return 0
 
 
@@ -229,28 +295,20 @@ def _cmd_run(args: argparse.Namespace) -> int:
                   else [experiments.get(n) for n in args.names])
     except ValueError as e:
         raise _UsageError(e) from None
-    if args.threads is not None:
-        if args.threads < 1:
-            raise _UsageError(f"--threads: must be >= 1; got {args.threads}")
-        torch.set_num_threads(args.threads)
-    store = RunStore(args.store)
+    _set_threads(args.threads)
+    store = _writable(RunStore(args.store))
     rows = []
     for exp in chosen:
         spec = exp.spec(profile)
         trained = []
         print(f"{exp.name} [{profile}]: {_describe(spec)}", flush=True)
-        try:
-            run = load_or_train(spec, store=store, progress=not args.no_progress,
-                                retrain=args.retrain,
-                                callback=lambda step, t=trained: t or t.append(step))
-        except KeyboardInterrupt:
-            print(f"\ninterrupted; progress is checkpointed in "
-                  f"{store.checkpoint_path(spec).parent}. Run the same command again to resume.",
-                  file=sys.stderr)
-            return 130
-        except NonFiniteLossError as e:
-            print(f"superposition: {exp.name}: training diverged: {e}", file=sys.stderr)
-            return 1
+        run = _training(lambda: load_or_train(spec, store=store, progress=not args.no_progress,
+                                              retrain=args.retrain,
+                                              callback=lambda step: trained or
+                                              trained.append(step)),
+                        spec, store, f"{exp.name}: ")
+        if isinstance(run, int):
+            return run
         rows.append({"experiment": exp.name, "key": spec.key(),
                      "status": "trained" if trained else "cached",
                      "wall_s": round(run.wall_time, 1), "mean_loss": f"{run.loss.mean():.4g}"})
@@ -296,33 +354,40 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("list", help="list named presets (or, with --cached, stored runs)")
     p.add_argument("--cached", action="store_true", help="list the runs in the store instead")
-    p.add_argument("--store", metavar="DIR", help="store root (default: $SUPERPOSITION_DATA, "
-                   "else the repository's data/)")
+    p.add_argument("--store", metavar="DIR", help=_BOTH_STORES)
     p.set_defaults(func=_cmd_list)
 
-    p = sub.add_parser("train", help="train a preset (or load it from the store) and summarise it")
+    p = sub.add_parser("train", help="train a preset (or load it from the store of ad-hoc "
+                       "runs) and summarise it")
     p.add_argument("preset", metavar="PRESET", help=f"one of: {', '.join(PRESETS)}")
     p.add_argument("--steps", type=int, metavar="N", help="optimisation steps (changes the key)")
     p.add_argument("--seed", type=int, metavar="S", help="random seed (changes the key)")
-    p.add_argument("--device", default="cpu", metavar="D", help="torch device (default: cpu)")
+    p.add_argument("--device", default="cpu", metavar="D",
+                   help="torch device: cpu, cuda, cuda:N or mps (default: cpu)")
     p.add_argument("--threads", type=int, default=None, metavar="T",
                    help="torch intra-op CPU threads (default: torch's, one per core; use 1 when "
                         "other processes are busy on the same cores)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument("--retrain", action="store_true",
                    help="ignore the cached run and any checkpoint; train from scratch")
-    p.add_argument("--store", metavar="DIR", help="store root (default: $SUPERPOSITION_DATA, "
-                   "else the repository's data/)")
+    p.add_argument("--store", metavar="DIR", help=_USER_STORE)
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("show", help="summarise a cached run")
     p.add_argument("key", metavar="KEY", help="run key (or a unique prefix of at least 4 digits)")
-    p.add_argument("--store", metavar="DIR", help="store root (default: $SUPERPOSITION_DATA, "
-                   "else the repository's data/)")
+    p.add_argument("--all", action="store_true",
+                   help=f"one row per model even for runs of more than {SHOW_ROWS} models")
+    p.add_argument("--store", metavar="DIR", help=_BOTH_STORES)
     p.set_defaults(func=_cmd_show)
 
-    p = sub.add_parser("run", help="train (or reuse from the store) the book's experiments")
-    p.add_argument("names", nargs="*", metavar="NAME", help="experiment names (see the book)")
+    from .experiments import REGISTRY
+
+    p = sub.add_parser("run", help="train (or reuse from the store) the book's experiments",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog="experiments:\n" + "\n".join(
+                           f"  {e.name:<32} {e.chapter}" for e in REGISTRY.values()))
+    p.add_argument("names", nargs="*", metavar="NAME",
+                   help="experiment names (listed below)")
     p.add_argument("--all", action="store_true", help="every registered experiment")
     p.add_argument("--profile", default=None, metavar="P",
                    help="paper or smoke (default: $SUPERPOSITION_PROFILE, else paper)")
@@ -330,8 +395,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="torch intra-op CPU threads (default: torch's)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument("--retrain", action="store_true", help="train from scratch, replacing entries")
-    p.add_argument("--store", metavar="DIR", help="store root (default: $SUPERPOSITION_DATA, "
-                   "else the repository's data/)")
+    p.add_argument("--store", metavar="DIR", help=_BOOK_STORE)
     p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser("figures", help="export the book's figures (HTML, SVG, PNG, JSON, CSV)")
@@ -344,8 +408,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="output root; files go to DIR/CHAPTER/ (default: chapters/figures)")
     q.add_argument("--profile", default=None, metavar="P",
                    help="paper or smoke (default: $SUPERPOSITION_PROFILE, else paper)")
-    q.add_argument("--store", metavar="DIR", help="store root (default: $SUPERPOSITION_DATA, "
-                   "else the repository's data/)")
+    q.add_argument("--store", metavar="DIR", help=_BOOK_STORE)
     q.add_argument("--train", action="store_true",
                    help="train missing runs first (by default only smoke runs are trained; "
                         "a missing paper run is an error naming the command that trains it)")
@@ -353,8 +416,7 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("migrate", help="rename runs cached by an earlier key format to this "
                        "version's keys (no retraining)")
-    p.add_argument("--store", metavar="DIR", help="store root (default: $SUPERPOSITION_DATA, "
-                   "else the repository's data/)")
+    p.add_argument("--store", metavar="DIR", help=_BOOK_STORE)
     p.set_defaults(func=_cmd_migrate)
     return parser
 

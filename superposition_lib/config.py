@@ -19,6 +19,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import reprlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -86,62 +87,85 @@ def canonical(value):
     return value
 
 
-def _allowed(field_name: str, value, allowed: Sequence[str]) -> None:
-    if value not in allowed:
-        raise ValueError(f"{field_name}: got {value!r}; allowed values are {', '.join(allowed)}")
+def _shown(value) -> str:
+    """A short repr of ``value`` for error messages (numpy already shortens long arrays)."""
+    return repr(value) if isinstance(value, np.ndarray) else reprlib.repr(value)
 
 
-def _positive_int(field_name: str, value, minimum: int = 1) -> int:
-    """``value`` as a Python int (numpy integers included), or a ValueError naming the field."""
+def _allowed(field_name: str, value, allowed: Sequence[str]) -> str:
+    """``value`` as a str if it is one of the strings ``allowed``, else a ValueError naming the
+    field."""
+    if not isinstance(value, str) or value not in allowed:
+        raise ValueError(f"{field_name}: got {_shown(value)}; allowed values are "
+                         f"{', '.join(allowed)}")
+    return str(value)
+
+
+def _positive_int(field_name: str, value, minimum: int = 1, optional: bool = False) -> int | None:
+    """``value`` as a Python int (numpy integers included; not a bool, a float or a string), or
+    None if ``optional`` and ``value`` is None; else a ValueError naming the field."""
+    if optional and value is None:
+        return None
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{field_name}: got {value!r}; must be an integer >= {minimum}")
+        raise ValueError(f"{field_name}: got {_shown(value)}; must be an integer >= {minimum}"
+                         + (" or None" if optional else ""))
     return int(value)
 
 
-def _real(field_name: str, value, ok, allowed: str) -> float:
-    """``value`` as a Python float if it is a real number (not a bool or a string) with
-    ``ok(value)``, else a ValueError naming the field and ``allowed``."""
-    if (isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer,
-                                                                      np.floating))
-            or not ok(float(value))):
-        raise ValueError(f"{field_name}: must be {allowed}; got {value!r}")
-    return float(value)
+def _real(field_name: str, value, ok, allowed: str, within=None) -> float:
+    """``value`` as a Python float if it is a finite real number (Python or numpy; not a bool or
+    a string) with ``ok(value)``, else a ValueError naming the field, ``allowed`` and ``value``
+    (as an entry of ``within`` when given)."""
+    number = math.nan
+    if (not isinstance(value, (bool, np.bool_))
+            and isinstance(value, (int, float, np.integer, np.floating))):
+        try:
+            number = float(value)
+        except OverflowError:  # an int beyond the float range
+            pass
+    if not (math.isfinite(number) and ok(number)):
+        where = "" if within is None else f" in {_shown(within)}"
+        raise ValueError(f"{field_name}: must be {allowed}; got {_shown(value)}{where}")
+    return number
 
 
-def _as_table(field_name: str, value, n_features: int) -> tuple:
+def _numbers(field_name: str, value, depth: int, ok, allowed: str) -> float | tuple:
+    """``value``, a number or non-empty lists of numbers nested at most ``depth`` deep with rows
+    of equal length, as a float or nested tuples of floats (each checked by :func:`_real`)."""
+    def fail(reason):
+        raise ValueError(f"{field_name}: must be {allowed}; got {_shown(value)} ({reason})")
+
+    def walk(item, level):  # the normalised item and its shape
+        if isinstance(item, np.ndarray):
+            item = item.tolist()
+        if not isinstance(item, (list, tuple)):
+            return _real(field_name, item, ok, allowed, within=None if level == 0 else value), ()
+        if level == depth:
+            fail(f"lists nested more than {depth} deep")
+        if not item:
+            fail("an empty list")
+        entries = [walk(entry, level + 1) for entry in item]
+        shapes = {shape for _, shape in entries}
+        if len(shapes) > 1:
+            fail("a ragged list: rows of different lengths or depths")
+        return tuple(entry for entry, _ in entries), (len(entries), *shapes.pop())
+
+    return walk(value, 0)[0]
+
+
+def _as_table(field_name: str, value, n_features: int, ok, allowed: str) -> float | tuple:
     """Normalise a scalar, per-instance, per-feature or (instances x features) value.
 
-    Returns a tuple of floats (per instance or per feature) or a tuple of tuples, with the same
-    nesting as the input, so that specs stay readable and JSON-serialisable.
+    Returns a float, a tuple of floats (per instance or per feature) or a tuple of tuples, with
+    the same nesting as the input, so that specs stay readable and JSON-serialisable. Every value
+    must pass ``ok``; ``allowed`` describes the allowed values in error messages.
     """
-    arr = np.asarray(value, dtype=float)
-    if arr.ndim > 2 or not np.all(np.isfinite(arr)):
-        raise ValueError(f"{field_name}: must be finite numbers, as a scalar, a list or a list of "
-                         f"lists; got {value!r}")
-    if arr.ndim == 2 and arr.shape[1] != n_features:
+    table = _numbers(field_name, value, 2, ok, allowed)
+    shape = np.shape(table)
+    if len(shape) == 2 and shape[1] != n_features:
         raise ValueError(f"{field_name}: rows must have one entry per feature (n_features="
-                         f"{n_features}); got shape {arr.shape}")
-    if arr.ndim == 0:
-        return float(arr)
-    if arr.ndim == 1:
-        return tuple(float(v) for v in arr)
-    return tuple(tuple(float(v) for v in row) for row in arr)
-
-
-def _per_instance(field_name: str, value, low: float, high: float, low_open: bool,
-                  allowed: str) -> float | tuple:
-    """Normalise a scalar or one-value-per-instance field to a float or a tuple of floats."""
-    try:
-        arr = np.asarray(value, dtype=float)
-    except (TypeError, ValueError):
-        arr = np.asarray(np.nan)
-    if arr.ndim > 1 or arr.size == 0 or not np.all(np.isfinite(arr)):
-        raise ValueError(f"{field_name}: must be a finite number or a non-empty list with one "
-                         f"number per instance, each {allowed}; got {value!r}")
-    bad = (arr <= low if low_open else arr < low) | (arr > high)
-    if np.any(bad):
-        raise ValueError(f"{field_name}: every value must be {allowed}; got {value!r}")
-    return float(arr) if arr.ndim == 0 else tuple(float(v) for v in arr)
+                         f"{n_features}); got shape {shape}")
+    return table
 
 
 @dataclass(frozen=True)
@@ -227,7 +251,11 @@ class ExperimentSpec:
     Raises
     ------
     ValueError
-        If a field is invalid; the message names the field and the allowed values.
+        If a field is invalid: a number out of range, not finite, a bool or a string; a list that
+        is empty, ragged or nested too deeply; an unknown name. The message starts with the
+        field name and a colon, and says what was given and the allowed values. Numpy scalars
+        and arrays are accepted wherever Python numbers and lists are, and stored as Python
+        ints and floats.
 
     Examples
     --------
@@ -268,12 +296,12 @@ class ExperimentSpec:
 
     def __post_init__(self) -> None:
         set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731 (frozen dataclass)
-        _allowed("model", self.model, MODELS)
+        set_("model", _allowed("model", self.model, MODELS))
         set_("n_features", _positive_int("n_features", self.n_features))
         set_("n_hidden", _positive_int("n_hidden", self.n_hidden))
         if self.data is None:
             set_("data", "signed_uniform" if self.model == "absolute_value" else "sparse_uniform")
-        _allowed("data", self.data, DATA)
+        set_("data", _allowed("data", self.data, DATA))
         if (self.model == "absolute_value") != (self.data == "signed_uniform"):
             raise ValueError("data: the absolute_value model needs data='signed_uniform', and "
                              f"signed_uniform data needs model='absolute_value'; got "
@@ -289,8 +317,8 @@ class ExperimentSpec:
         elif self.set_size is not None:
             raise ValueError(f"set_size: only used with data='correlated' or 'anticorrelated', "
                              f"got set_size={self.set_size} with data={self.data!r}")
-        set_("correlation", _per_instance("correlation", self.correlation, 0.0, 1.0, False,
-                                          "in [0, 1]"))
+        set_("correlation", _numbers("correlation", self.correlation, 1, lambda v: 0 <= v <= 1,
+                                     "a number in [0, 1] or a list with one per instance"))
         if self.data != "correlated" and self.correlation != 1.0:
             raise ValueError(f"correlation: only used with data='correlated' (leave it at 1.0 "
                              f"otherwise); got correlation={self.correlation!r} with "
@@ -299,8 +327,8 @@ class ExperimentSpec:
             if self.bump_width is None:
                 raise ValueError("bump_width: required for data='equivariant'; a number > 0 "
                                  "(in features), or one per instance")
-            set_("bump_width", _per_instance("bump_width", self.bump_width, 0.0, math.inf, True,
-                                             "a finite number > 0"))
+            set_("bump_width", _numbers("bump_width", self.bump_width, 1, lambda v: v > 0,
+                                        "a finite number > 0 or a list with one per instance"))
             if self.n_features < 2:
                 raise ValueError(f"n_features: data='equivariant' needs n_features >= 2; got "
                                  f"{self.n_features}")
@@ -308,13 +336,10 @@ class ExperimentSpec:
             raise ValueError(f"bump_width: only used with data='equivariant'; got "
                              f"bump_width={self.bump_width!r} with data={self.data!r}")
 
-        prob = _as_table("feature_probability", self.feature_probability, self.n_features)
+        prob = _as_table("feature_probability", self.feature_probability, self.n_features,
+                         lambda v: 0 < v <= 1, "a number in (0, 1], a list of them (one per "
+                         "instance) or a list of per-feature lists")
         p = np.asarray(prob, dtype=float)
-        if np.any(p <= 0) or np.any(p > 1):
-            raise ValueError(f"feature_probability: every value must lie in (0, 1]; got "
-                             f"min {p.min():g}, max {p.max():g}")
-        if p.ndim == 1 and len(p) == 0:
-            raise ValueError("feature_probability: needs at least one instance")
         set_("feature_probability", prob)
         if p.ndim == 2 and self.data in ("correlated", "anticorrelated", "equivariant"):
             k = self.n_features if self.data == "equivariant" else self.set_size
@@ -324,10 +349,10 @@ class ExperimentSpec:
                          else f"within each set of {k} features")
                 raise ValueError(f"feature_probability: must be equal {where} with "
                                  f"data={self.data!r}")
-        imp = _as_table("importance", self.importance, self.n_features)
+        imp = _as_table("importance", self.importance, self.n_features, lambda v: v >= 0,
+                        "a number >= 0, a list of them (one per feature) or a list of "
+                        "per-feature lists (one per instance)")
         i = np.asarray(imp, dtype=float)
-        if np.any(i < 0):
-            raise ValueError(f"importance: values must be >= 0; got min {i.min():g}")
         if i.ndim == 1 and len(i) != self.n_features:
             raise ValueError(f"importance: a list must have one value per feature (n_features="
                              f"{self.n_features}); got {len(i)}. Use a list of lists for "
@@ -346,26 +371,26 @@ class ExperimentSpec:
             set_(name, _positive_int(name, getattr(self, name)))
         set_("seed", _positive_int("seed", self.seed, minimum=0))
         for name in ("lr", "eps"):
-            set_(name, _real(name, getattr(self, name), lambda v: math.isfinite(v) and v > 0,
+            set_(name, _real(name, getattr(self, name), lambda v: v > 0,
                              "a positive finite number"))
-        set_("weight_decay", _real("weight_decay", self.weight_decay,
-                                   lambda v: math.isfinite(v) and v >= 0,
+        set_("weight_decay", _real("weight_decay", self.weight_decay, lambda v: v >= 0,
                                    "a finite number >= 0"))
-        if not isinstance(self.betas, (tuple, list, np.ndarray)) or len(self.betas) != 2:
-            raise ValueError(f"betas: must be two numbers in [0, 1); got {self.betas!r}")
-        set_("betas", tuple(_real("betas", b, lambda v: 0 <= v < 1, "two numbers in [0, 1)")
-                            for b in self.betas))
+        betas = _numbers("betas", self.betas, 1, lambda v: 0 <= v < 1, "two numbers in [0, 1)")
+        if not isinstance(betas, tuple) or len(betas) != 2:
+            raise ValueError(f"betas: must be two numbers in [0, 1); got {_shown(self.betas)}")
+        set_("betas", betas)
         set_("warmup_fraction", _real("warmup_fraction", self.warmup_fraction,
                                       lambda v: 0 <= v < 1, "a number in [0, 1)"))
-        _allowed("lr_schedule", self.lr_schedule, LR_SCHEDULES)
-        _allowed("optimizer", self.optimizer, OPTIMIZERS)
-        _allowed("init", self.init, INITS)
+        set_("lr_schedule", _allowed("lr_schedule", self.lr_schedule, LR_SCHEDULES))
+        set_("optimizer", _allowed("optimizer", self.optimizer, OPTIMIZERS))
+        set_("init", _allowed("init", self.init, INITS))
+        for name in ("snapshot_every", "snapshot_log", "history_every", "eval_samples"):
+            set_(name, _positive_int(name, getattr(self, name), optional=True))
         if self.snapshot_every is not None and self.snapshot_log is not None:
             raise ValueError("snapshot_every, snapshot_log: give at most one of them; got "
                              f"{self.snapshot_every!r} and {self.snapshot_log!r}")
-        for name in ("snapshot_every", "snapshot_log", "history_every", "eval_samples"):
-            if getattr(self, name) is not None:
-                set_(name, _positive_int(name, getattr(self, name)))
+        if not isinstance(self.name, str):
+            raise ValueError(f"name: must be a string; got {_shown(self.name)}")
 
     # ----------------------------------------------------------------------------------------
     @property

@@ -376,6 +376,17 @@ class FeatureDistribution:
         same_set = _same_set(n, k, p.device)  # features of different sets are independent
         return same_set * (second - mean.unsqueeze(-1) * mean.unsqueeze(-2))
 
+    def target_second_moment(self) -> torch.Tensor:
+        """Exact E[y_i²] of every feature's target y (x, or its absolute value for signed data),
+        shape (models, n), float64: the loss of a model that outputs zero, per unit importance.
+
+        Examples
+        --------
+        >>> FeatureDistribution("sparse_uniform", [[0.3, 1.0]]).target_second_moment()
+        tensor([[0.1000, 0.3333]], dtype=torch.float64)
+        """
+        return torch.diagonal(self.covariance(), dim1=-2, dim2=-1) + self.mean() ** 2
+
     def _widths(self) -> np.ndarray:
         return np.asarray(self.bump_width, dtype=float)
 

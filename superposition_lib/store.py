@@ -19,9 +19,15 @@ While a run trains, :func:`load_or_train` checkpoints it to ``<root>/runs/<key>.
 interrupted run (Ctrl-C, or a killed process after its last periodic checkpoint) resumes from
 there on the next call, and the directory is removed once the run is saved.
 
-The store's root is ``$SUPERPOSITION_DATA`` when set, else the repository's ``data/`` directory
-(when the package sits in a source checkout), else ``./data``. Tests and experiments that should
-not touch the repository's committed results pass their own root.
+Two roots, so that runs a user trains by hand never mix with the book's committed results:
+:class:`RunStore` defaults to the book's store (:func:`default_root`: ``$SUPERPOSITION_DATA``
+when set, else the repository's ``data/`` directory when the package sits in a source checkout,
+else ``./data``), which the registered experiments use; :func:`load_or_train` without a store
+and ``superposition train`` use the store of ad-hoc runs (:func:`user_root`:
+``$SUPERPOSITION_DATA`` when set, else the user's cache directory). Tests pass their own root.
+
+Concurrent trainings of one spec take turns (:meth:`RunStore.lock`); new entries get the
+permissions of the process's umask, like every other file it writes.
 """
 
 from __future__ import annotations
@@ -34,10 +40,17 @@ import os
 import re
 import shutil
 import tempfile
+import sys
 import uuid
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no cross-process lock (one writer at a time)
+    fcntl = None
 
 import numpy as np
 import torch
@@ -45,19 +58,20 @@ import torch
 from . import config
 from .config import ExperimentSpec
 from .run import Run, Snapshots
-from .train import NonFiniteLossError, train
+from .train import train
 
 __all__ = ["RunStore", "load_or_train", "MissingRunError", "CorruptRunError",
-           "VersionMismatchWarning", "default_root"]
+           "VersionMismatchWarning", "default_root", "user_root"]
 
 MANIFEST = "manifest.json"
 ARRAYS = "arrays.npz"
-#: Environment variable that overrides the default store root.
+#: Environment variable that overrides the default store roots (the book's and ad-hoc runs').
 ENV_ROOT = "SUPERPOSITION_DATA"
 
 _KEY_RE = re.compile(r"^[0-9a-f]{16}$")
 _TMP_PREFIX = ".tmp-"
 _TRASH_PREFIX = ".trash-"
+_LOCKS = ".locks"
 
 
 class MissingRunError(KeyError):
@@ -96,6 +110,35 @@ def default_root() -> Path:
     if (repo / "pyproject.toml").is_file():
         return repo / "data"
     return Path("data")
+
+
+def user_root() -> Path:
+    """The store root of ad-hoc runs (what :func:`load_or_train` and ``superposition train`` use
+    when given no store), kept apart from the book's committed runs.
+
+    Returns
+    -------
+    Path
+        ``$SUPERPOSITION_DATA`` if set; else ``$XDG_CACHE_HOME/superposition``; else
+        ``~/.cache/superposition``.
+
+    Examples
+    --------
+    >>> env = os.environ.get("SUPERPOSITION_DATA")
+    >>> user_root() == Path(env) if env else user_root().name == "superposition"
+    True
+    """
+    env = os.environ.get(ENV_ROOT)
+    if env:
+        return Path(env).expanduser()
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache).expanduser() / "superposition"
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _library_version() -> str:
@@ -357,6 +400,7 @@ class RunStore:
         final = self.path(key)
         tmp = Path(tempfile.mkdtemp(prefix=f"{_TMP_PREFIX}{key}-", dir=self.runs_dir))
         try:
+            os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp's 0700 would differ from other entries
             buffer = io.BytesIO()
             np.savez_compressed(buffer, **arrays)
             blob = buffer.getvalue()
@@ -439,6 +483,43 @@ class RunStore:
                 shutil.rmtree(path)
                 removed = True
         return removed
+
+    @contextmanager
+    def lock(self, spec: ExperimentSpec | str) -> Iterator[None]:
+        """Hold the store's lock of one spec (or key) across processes.
+
+        :func:`load_or_train` trains and saves a spec only while holding it, so concurrent
+        trainings of one spec take turns: the second waits, then loads what the first stored.
+        Different specs have different locks. The lock files live in ``<root>/runs/.locks/``.
+
+        Parameters
+        ----------
+        spec : ExperimentSpec or str
+            A spec or its key.
+
+        Yields
+        ------
+        None
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from superposition_lib.config import ExperimentSpec
+        >>> store = RunStore(tempfile.mkdtemp())
+        >>> with store.lock(ExperimentSpec(steps=10)):
+        ...     pass
+        """
+        if fcntl is None:  # pragma: no cover
+            yield
+            return
+        locks = self.runs_dir / _LOCKS
+        locks.mkdir(parents=True, exist_ok=True)
+        with open(locks / f"{self._key(spec)}.lock", "a") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
 
     # ------------------------------------------------------------------------------ reading
     def _read_manifest(self, key: str) -> dict:
@@ -716,7 +797,8 @@ def load_or_train(spec: ExperimentSpec, *, store: RunStore | None = None,
     spec : ExperimentSpec
         What to train.
     store : RunStore, optional
-        Where runs are cached; ``RunStore()`` (the default root) if omitted.
+        Where runs are cached; if omitted, the store of ad-hoc runs at :func:`user_root`
+        (``$SUPERPOSITION_DATA``, else the user's cache directory), never the book's ``data/``.
     device : str or torch.device
         Device to train on (the cache key does not depend on it).
     progress : bool
@@ -725,7 +807,9 @@ def load_or_train(spec: ExperimentSpec, *, store: RunStore | None = None,
         Ignore any stored entry and any partial checkpoint, train from scratch, and replace the
         entry.
     checkpoint_every : float
-        Seconds between checkpoints while training; a checkpoint is also written on Ctrl-C.
+        Seconds between checkpoints while training; a checkpoint is also written on Ctrl-C and
+        SIGTERM. A process killed outright (SIGKILL, a power cut) loses at most this much
+        training; the next call resumes from the last checkpoint.
     callback : callable, optional
         Passed to :func:`~superposition_lib.train.train`: called as ``callback(step)`` after
         every update.
@@ -737,11 +821,18 @@ def load_or_train(spec: ExperimentSpec, *, store: RunStore | None = None,
 
     Raises
     ------
-    NonFiniteLossError
-        If training diverges; nothing is stored and the partial checkpoint is removed.
+    DivergenceError
+        If training diverges (:class:`~superposition_lib.train.NonFiniteLossError` included);
+        nothing is stored and the partial checkpoint is removed, as after any other failure.
     KeyboardInterrupt
-        If training is interrupted; the checkpoint in :meth:`RunStore.checkpoint_path` is kept
-        and the next call resumes from it.
+        If training is interrupted (Ctrl-C or SIGTERM:
+        :class:`~superposition_lib.train.TrainingInterrupted`); the checkpoint in
+        :meth:`RunStore.checkpoint_path` is kept and the next call resumes from it.
+
+    Notes
+    -----
+    Concurrent calls for one spec, from threads or processes, take turns through
+    :meth:`RunStore.lock`: one trains, the others wait and then load its entry.
 
     Warns
     -----
@@ -761,7 +852,20 @@ def load_or_train(spec: ExperimentSpec, *, store: RunStore | None = None,
     >>> bool((first.W == second.W).all()), store.keys() == [spec.key()]
     (True, True)
     """
-    store = RunStore() if store is None else store
+    store = RunStore(user_root()) if store is None else store
+    if not retrain:
+        try:
+            return store.load(spec)
+        except (MissingRunError, CorruptRunError):
+            pass  # decided again under the lock
+    with store.lock(spec):  # another process training this spec finishes first
+        return _train_locked(spec, store, device=device, progress=progress, retrain=retrain,
+                             checkpoint_every=checkpoint_every, callback=callback)
+
+
+def _train_locked(spec: ExperimentSpec, store: RunStore, *, device, progress: bool,
+                  retrain: bool, checkpoint_every: float, callback) -> Run:
+    """The body of :func:`load_or_train`, run while holding the spec's lock."""
     key = spec.key()
     ckpt = store.checkpoint_path(spec)
     if retrain:
@@ -773,14 +877,18 @@ def load_or_train(spec: ExperimentSpec, *, store: RunStore | None = None,
             pass
         except CorruptRunError as e:
             warnings.warn(f"run store entry {key} in {store.runs_dir} is unusable and will be "
-                          f"retrained: {e}", stacklevel=2)
+                          f"retrained: {e}", stacklevel=3)
+        if progress and ckpt.is_file():
+            print(f"resuming {spec.name or key} from its checkpoint {ckpt}", file=sys.stderr)
     ckpt.parent.mkdir(parents=True, exist_ok=True)
     try:
         run = train(spec, device=device, progress=progress, checkpoint=ckpt,
                     checkpoint_every=checkpoint_every, callback=callback)
-    except NonFiniteLossError:
-        shutil.rmtree(ckpt.parent, ignore_errors=True)
+        store.save(run, device=device)
+    except KeyboardInterrupt:
+        raise  # the checkpoint is kept: the next call resumes from it
+    except BaseException:
+        shutil.rmtree(ckpt.parent, ignore_errors=True)  # a failed run leaves nothing behind
         raise
-    store.save(run, device=device)
     shutil.rmtree(ckpt.parent, ignore_errors=True)
     return run

@@ -41,8 +41,40 @@ EVAL_RELATIVE_SE = 0.01
 EVAL_MAX_SAMPLES = 2 ** 20
 
 
-class NonFiniteLossError(FloatingPointError):
+#: A final loss this many times the loss of predicting zero (every output 0) means the run
+#: diverged: training can always reach the zero model (W = 0, b = 0), so a model far worse than
+#: it is not a result.
+DIVERGED_LOSS_RATIO = 10.0
+#: Largest absolute weight below which a model's weights have collapsed to zero (a dead ReLU after a
+#: too-large step; the committed runs' smallest is above 1e-3).
+COLLAPSED_WEIGHT = 1e-10
+#: Largest absolute weight above which they have exploded.
+EXPLODED_WEIGHT = 1e6
+
+
+class DivergenceError(FloatingPointError):
+    """Training diverged: a non-finite loss, a final loss far above that of predicting zero,
+    or weights that collapsed or exploded. Nothing is cached; the message names the setting to
+    change."""
+
+
+class NonFiniteLossError(DivergenceError):
     """Training produced a non-finite loss or gradient; nothing is cached."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Training stopped on SIGINT (Ctrl-C) or SIGTERM at the end of a step, after writing its
+    checkpoint.
+
+    Attributes
+    ----------
+    signum : int
+        The signal that stopped it.
+    """
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
 
 
 def learning_rate(spec: ExperimentSpec, step: int) -> float:
@@ -216,6 +248,186 @@ class _Recorder:
                          None if spec.tied else stack("W_out", (n, m)))
 
 
+def check_device(device: str | torch.device) -> torch.device:
+    """The torch device to train on, checked before anything is allocated.
+
+    Parameters
+    ----------
+    device : str or torch.device
+        ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"`` ...
+
+    Returns
+    -------
+    torch.device
+
+    Raises
+    ------
+    ValueError
+        If the name is not a device, or this torch cannot use it (a CPU-only build asked for
+        CUDA, an index beyond the devices present); the message says which devices there are.
+
+    Examples
+    --------
+    >>> check_device("cpu")
+    device(type='cpu')
+    >>> check_device("gpu")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: device: 'gpu' is not a torch device; use 'cpu', ...
+    """
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise ValueError(f"device: {device!r} is not a torch device; use 'cpu', 'cuda', "
+                         f"'cuda:N' or 'mps'") from None
+    if device.type == "cuda":
+        if torch.version.cuda is None or not torch.cuda.is_available():
+            why = ("is a CPU-only build" if torch.version.cuda is None
+                   else "sees no CUDA device")
+            raise ValueError(f"device: {str(device)!r} is not available: this torch "
+                             f"({torch.__version__}) {why}; use 'cpu' (see the README for the "
+                             f"CUDA build)")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ValueError(f"device: {str(device)!r} does not exist; there are "
+                             f"{torch.cuda.device_count()} CUDA devices")
+    elif device.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError("device: 'mps' is not available on this machine; use 'cpu'")
+    elif device.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"device: {str(device)!r} is not supported; use 'cpu', 'cuda' or 'mps'")
+    return device
+
+
+def memory_needed(spec: ExperimentSpec) -> int:
+    """A generous estimate, in bytes, of the memory training a spec takes.
+
+    It counts the parameters with their gradients and Adam states, the batch buffers of the
+    matrix-product path (inputs, targets, outputs, hidden activations and their gradients), the
+    snapshots and the loss history.
+
+    Parameters
+    ----------
+    spec : ExperimentSpec
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> spec = ExperimentSpec(n_features=400, n_hidden=30, feature_probability=[0.1] * 20)
+    >>> round(memory_needed(spec) / 2 ** 20)  # MiB: the book's uniform-geometry workload
+    198
+    """
+    k, m, n = spec.n_models, spec.n_hidden, spec.n_features
+    weights = k * (m * n * (1 if spec.tied else 2) + n)
+    batch = k * spec.batch_size * (6 * n + 3 * m)
+    snapshots = len(spec.snapshot_steps()) * (weights + k)
+    history = len(spec.history_steps()) * k * 2
+    return 4 * (4 * weights + batch + snapshots + history)
+
+
+def _available_memory(device: torch.device) -> int | None:
+    """Free memory of a device in bytes, or None where it cannot be read."""
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0])
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            info = dict(line.split(":", 1) for line in f)
+        return int(info["MemAvailable"].split()[0]) * 1024
+    except (OSError, KeyError, ValueError):
+        return None
+
+
+def check_memory(spec: ExperimentSpec, device: str | torch.device = "cpu") -> None:
+    """Refuse a spec that cannot fit in the device's free memory, before training starts.
+
+    Parameters
+    ----------
+    spec : ExperimentSpec
+    device : str or torch.device
+
+    Raises
+    ------
+    MemoryError
+        If :func:`memory_needed` exceeds the free memory (read from ``/proc/meminfo`` or CUDA);
+        the message names both and the fields to lower. Nothing is checked where the free
+        memory cannot be read.
+
+    Examples
+    --------
+    >>> check_memory(ExperimentSpec(steps=100))
+    >>> check_memory(ExperimentSpec(batch_size=10 ** 12))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    MemoryError: training needs about ... GiB, but ... GiB are free on cpu; lower batch_size ...
+    """
+    device = torch.device(device)
+    needed, free = memory_needed(spec), _available_memory(device)
+    if free is not None and needed > free:
+        raise MemoryError(f"training needs about {needed / 2 ** 30:,.1f} GiB, but "
+                          f"{free / 2 ** 30:,.1f} GiB are free on {device}; lower batch_size "
+                          f"({spec.batch_size}), the number of models ({spec.n_models}) or the "
+                          f"snapshots ({len(spec.snapshot_steps())})")
+
+
+def check_converged(spec: ExperimentSpec, loss: np.ndarray, weights: dict[str, np.ndarray],
+                    zero_loss: np.ndarray) -> None:
+    """Refuse a trained run that diverged while staying finite.
+
+    Parameters
+    ----------
+    spec : ExperimentSpec
+        What was trained (its ``lr`` and ``importance`` are named in the message).
+    loss : ndarray, shape (models,)
+        Final losses.
+    weights : dict of str to ndarray
+        ``W`` of shape (models, m, n), and ``W_out`` of shape (models, n, m) for untied models.
+    zero_loss : ndarray, shape (models,)
+        The loss of predicting zero: the targets' second moments
+        (:meth:`~superposition_lib.data.FeatureDistribution.target_second_moment`) weighted by
+        importance and averaged over features.
+
+    Raises
+    ------
+    NonFiniteLossError
+        If a final loss is not finite (for example importances so large that squared errors
+        overflow float32).
+    DivergenceError
+        If a loss exceeds :data:`DIVERGED_LOSS_RATIO` times ``zero_loss``, or a model's largest
+        absolute weight is below :data:`COLLAPSED_WEIGHT` or above :data:`EXPLODED_WEIGHT`.
+
+    Examples
+    --------
+    >>> spec = ExperimentSpec(feature_probability=[1.0, 0.5], lr=1e3)
+    >>> W = np.ones((2, 2, 5))
+    >>> check_converged(spec, np.array([0.1, 0.05]), {"W": W}, np.array([0.33, 0.17]))
+    >>> check_converged(spec, np.array([0.1, 9.0]), {"W": W}, np.array([0.33, 0.17]))
+    Traceback (most recent call last):
+    ...
+    superposition_lib.train.DivergenceError: training diverged in model 1 (instance 1, restart 0): its final loss 9 is 52.9 times the loss of predicting zero (0.17). To fix it, lower lr (now 1000); nothing was cached
+    """
+    def fail(cls, model: int, what: str, fix: str = f"lower lr (now {spec.lr:g})") -> None:
+        raise cls(f"training diverged in model {model} (instance {model // spec.restarts}, "
+                  f"restart {model % spec.restarts}): {what}. To fix it, {fix}; nothing was "
+                  f"cached")
+
+    bad = np.flatnonzero(~np.isfinite(loss))
+    if bad.size:
+        fail(NonFiniteLossError, int(bad[0]), f"its final loss is {loss[bad[0]]}",
+             f"lower importance (largest {spec.importance_array().max():g}: weighted squared "
+             f"errors overflow float32 near 3e38) or lr (now {spec.lr:g})")
+    bad = np.flatnonzero(loss > DIVERGED_LOSS_RATIO * zero_loss)
+    if bad.size:
+        k = int(bad[0])
+        fail(DivergenceError, k, f"its final loss {loss[k]:.3g} is {loss[k] / zero_loss[k]:.3g} "
+             f"times the loss of predicting zero ({zero_loss[k]:.3g})")
+    largest = np.max([np.abs(w).reshape(len(w), -1).max(1) for w in weights.values()
+                      if w is not None], axis=0)
+    for k in np.flatnonzero((largest < COLLAPSED_WEIGHT) | (largest > EXPLODED_WEIGHT)):
+        how = "collapsed to zero" if largest[k] < COLLAPSED_WEIGHT else "exploded"
+        fail(DivergenceError, int(k), f"its weights {how} (max |W| = {largest[k]:.3g})")
+
+
 def train(spec: ExperimentSpec, *, device: str | torch.device = "cpu", progress: bool = True,
           checkpoint: str | os.PathLike | None = None, checkpoint_every: float = 60.0,
           callback: Callable[[int], None] | None = None) -> Run:
@@ -246,6 +458,11 @@ def train(spec: ExperimentSpec, *, device: str | torch.device = "cpu", progress:
     ------
     NonFiniteLossError
         If a loss or gradient becomes non-finite; the message names the step and instance.
+    DivergenceError
+        If the run diverged while staying finite (:func:`check_converged`).
+    TrainingInterrupted
+        On Ctrl-C (SIGINT) or SIGTERM, at the end of the step in progress, after writing the
+        checkpoint (a ``KeyboardInterrupt``).
 
     Examples
     --------
@@ -255,7 +472,8 @@ def train(spec: ExperimentSpec, *, device: str | torch.device = "cpu", progress:
     >>> run.W.shape, run.loss.shape
     ((2, 2, 5), (2,))
     """
-    device = torch.device(device)
+    device = check_device(device)
+    check_memory(spec, device)
     init_gen, data_key, eval_gen = _seeds(spec)
     params = {k: v.to(device) for k, v in init_params(spec, init_gen).items()}
     dist = FeatureDistribution.from_spec(spec, device)
@@ -276,11 +494,9 @@ def train(spec: ExperimentSpec, *, device: str | torch.device = "cpu", progress:
                         weight_decay=spec.weight_decay if spec.optimizer == "adamw" else 0.0,
                         fused=True)
     recorder = _Recorder()
-    is_history = np.zeros(spec.steps + 1, dtype=bool)
-    is_history[spec.history_steps()] = True
-    is_snapshot = np.zeros(spec.steps + 1, dtype=bool)
-    is_snapshot[spec.snapshot_steps()] = True
-    if is_snapshot.any():
+    history_at = set(spec.history_steps().tolist())
+    snapshot_at = set(spec.snapshot_steps().tolist())
+    if snapshot_at:
         snap_x = dist.sample(SNAPSHOT_BATCH, eval_gen)
         snapshot_loss = _FixedBatchLoss(snap_x, dist.target(snap_x), importance, spec.model)
 
@@ -301,7 +517,7 @@ def train(spec: ExperimentSpec, *, device: str | torch.device = "cpu", progress:
             optimizer.load_state_dict(state["optimizer"])
             stream.set_state(state["stream"])
             recorder = state["recorder"]
-    if start == 0 and is_snapshot[0]:
+    if start == 0 and 0 in snapshot_at:
         snapshot(0)
 
     def save_checkpoint(step: int, wall: float) -> None:
@@ -316,12 +532,13 @@ def train(spec: ExperimentSpec, *, device: str | torch.device = "cpu", progress:
     step = start
     bar = tqdm(total=spec.steps, initial=start, disable=not progress,
                desc=spec.name or spec.model, mininterval=0.5, unit="step")
-    # Ctrl-C is deferred to the end of the step in progress, so that a checkpoint never holds
-    # a half-done step (weights updated but the step not counted, or the reverse).
+    # Ctrl-C and SIGTERM (what `timeout` and job schedulers send) are deferred to the end of the
+    # step in progress, so that a checkpoint never holds a half-done step (weights updated but
+    # the step not counted, or the reverse).
     interrupted = []
     in_main = threading.current_thread() is threading.main_thread()
-    previous_handler = (signal.signal(signal.SIGINT, lambda *_: interrupted.append(True))
-                        if in_main else None)
+    previous_handlers = ({signum: signal.signal(signum, lambda n, _: interrupted.append(n))
+                          for signum in (signal.SIGINT, signal.SIGTERM)} if in_main else {})
     try:
         for step in range(start + 1, spec.steps + 1):
             lr = learning_rate(spec, step)
@@ -331,11 +548,11 @@ def train(spec: ExperimentSpec, *, device: str | torch.device = "cpu", progress:
                 loss, grads = fused_sparse_uniform_step(params, stream, inv_probability,
                                                         importance, spec.model, spec.batch_size,
                                                         fused_grads)
-                loss = loss if is_history[step] else None
+                loss = loss if step in history_at else None
             else:
                 x = dist.draw(stream)
                 loss, grads = loss_and_grads(params, x, dist.target(x), importance, spec.model,
-                                             with_loss=bool(is_history[step]),
+                                             with_loss=step in history_at,
                                              workspace=workspace)
             bad = ~torch.isfinite(grads["b"]).all(1)
             if loss is not None:
@@ -352,7 +569,7 @@ def train(spec: ExperimentSpec, *, device: str | torch.device = "cpu", progress:
                 recorder.history_steps.append(step)
                 recorder.history_loss.append(loss.cpu().numpy())
                 bar.set_postfix(loss=f"{float(loss.mean()):.3g}", refresh=False)
-            if is_snapshot[step]:
+            if step in snapshot_at:
                 snapshot(step)
             bar.update(1)
             if ckpt is not None and time.perf_counter() - last_save > checkpoint_every:
@@ -361,19 +578,21 @@ def train(spec: ExperimentSpec, *, device: str | torch.device = "cpu", progress:
             if callback is not None:
                 callback(step)
             if interrupted:
-                raise KeyboardInterrupt
+                raise TrainingInterrupted(interrupted[0])
     except KeyboardInterrupt:
         if ckpt is not None:
             save_checkpoint(step, time.perf_counter() - t0)
         raise
     finally:
-        if in_main:
-            signal.signal(signal.SIGINT, previous_handler)
+        for signum, handler in previous_handlers.items():
+            signal.signal(signum, handler)
         bar.close()
     wall_time = time.perf_counter() - t0
     loss, loss_se, samples = evaluate(params, dist, importance, spec.model, eval_gen,
                                       max_samples=spec.eval_samples or EVAL_MAX_SAMPLES)
     arrays = {k: v.detach().cpu().numpy() for k, v in params.items()}
+    zero_loss = (importance.double() * dist.target_second_moment()).mean(-1).cpu().numpy()
+    check_converged(spec, loss, arrays, zero_loss)
     return Run(spec=spec, W=arrays["W"], b=arrays["b"], loss=loss, loss_se=loss_se,
                eval_samples=samples, history_steps=np.asarray(recorder.history_steps, dtype=int),
                history_loss=np.stack(recorder.history_loss).astype(np.float64),

@@ -168,3 +168,68 @@ def test_migrate_reports_what_it_renamed(tmp_path, trained):
     status, out, _ = _run(["migrate", "--store", str(copy)])
     assert status == 0 and f"0123456789abcdef -> {key}" in out and "1 run renamed" in out
     assert _run(["migrate", "--store", str(copy)])[1].startswith("0 runs renamed")
+
+
+def test_training_errors_are_one_line_and_leave_nothing(tmp_path):
+    """A CPU-only torch asked for CUDA, a store that cannot be created, and a batch that does
+    not fit in memory: one line on stderr each, and nothing left in the store."""
+    import torch
+
+    store = tmp_path / "store"
+    cases = [(["--store", str(tmp_path / "file" / "sub")], "--store: cannot write runs")]
+    (tmp_path / "file").write_text("not a directory")
+    if not torch.cuda.is_available():
+        cases.append((["--device", "cuda", "--store", str(store)], "--device: 'cuda' is not "
+                      "available"))
+    for extra, message in cases:
+        status, _, err = _run(["train", "intro", "--steps", STEPS, "--no-progress", *extra])
+        assert status == 2 and message in err and len(err.strip().splitlines()) == 1, err
+    assert not (store / "runs").exists() or [p.name for p in (store / "runs").iterdir()] == []
+
+
+def test_show_summarises_large_runs(tmp_path):
+    from superposition_lib import experiments
+
+    spec = experiments.get("phase-change").spec("smoke")
+    root = tmp_path / "store"
+    experiments.load("phase-change", "smoke", store=RunStore(root))
+    status, out, _ = _run(["show", spec.key(), "--store", str(root)])
+    assert status == 0 and f"{spec.n_models} models, summarised by density" in out
+    assert len(out.splitlines()) < 60 < spec.n_models
+    status, out, _ = _run(["show", spec.key()[:6], "--store", str(root), "--all"])
+    assert status == 0 and len(out.splitlines()) > spec.n_models
+
+
+def test_run_help_lists_the_experiments():
+    from superposition_lib import experiments
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), pytest.raises(SystemExit):
+        main(["run", "--help"])
+    assert all(name in out.getvalue() for name in experiments.REGISTRY)
+
+
+def test_sigterm_stops_train_with_its_checkpoint_kept(tmp_path):
+    """`timeout` sends SIGTERM: the command exits 143 with one line, the checkpoint stays, and
+    the same command resumes."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = {**os.environ, "SUPERPOSITION_DATA": str(tmp_path)}
+    cmd = [sys.executable, "-m", "superposition_lib.cli", "train", "basic", "--steps", "200000",
+           "--no-progress", "--threads", "1"]
+    proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True)
+    partial = tmp_path / "runs"
+    deadline = time.time() + 60
+    while time.time() < deadline and not any(partial.glob("*.partial")):
+        time.sleep(0.2)
+    time.sleep(5.0)  # past the set-up, into the training loop (about 100 s of steps)
+    assert proc.poll() is None
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert "interrupted; progress is checkpointed" in err
+    assert list(partial.glob("*.partial/checkpoint.pt"))

@@ -5,8 +5,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
-from superposition_lib.config import FORMAT_VERSION, ExperimentSpec
+from superposition_lib.config import (FORMAT_VERSION, INITS, LR_SCHEDULES, MODELS, OPTIMIZERS,
+                                      ExperimentSpec)
 
 
 @pytest.mark.parametrize("changes,field,allowed", [
@@ -53,6 +55,75 @@ from superposition_lib.config import FORMAT_VERSION, ExperimentSpec
      "feature_probability", "equal for every feature"),
     ({"data": "equivariant", "bump_width": 1.0, "n_features": 1}, "n_features", ">= 2"),
     ({"bump_width": 1.0}, "bump_width", "only used with data='equivariant'"),
+    # odd input: strings, bools, None, ragged or deep or empty lists, non-finite numbers
+    ({"feature_probability": "0.5"}, "feature_probability", "got '0.5'"),
+    ({"feature_probability": ["0.5"]}, "feature_probability", "got '0.5' in ['0.5']"),
+    ({"feature_probability": True}, "feature_probability", "(0, 1]"),
+    ({"feature_probability": [True, 0.5]}, "feature_probability", "got True in"),
+    ({"feature_probability": np.array([True, False])}, "feature_probability", "got True in"),
+    ({"feature_probability": None}, "feature_probability", "got None"),
+    ({"feature_probability": [[0.5] * 5, [0.1]]}, "feature_probability", "ragged list"),
+    ({"feature_probability": [0.5, [0.5] * 5]}, "feature_probability", "ragged list"),
+    ({"feature_probability": [[[0.5] * 5]]}, "feature_probability", "nested more than 2 deep"),
+    ({"feature_probability": []}, "feature_probability", "an empty list"),
+    ({"feature_probability": [[]]}, "feature_probability", "an empty list"),
+    ({"feature_probability": [0.5, float("nan")]}, "feature_probability", "got nan in"),
+    ({"feature_probability": np.float64("inf")}, "feature_probability", "(0, 1]"),
+    ({"importance": [[1, 2], [1]]}, "importance", "ragged list"),
+    ({"importance": ["1"] * 5}, "importance", "got '1' in"),
+    ({"importance": np.array(["1"] * 5)}, "importance", ">= 0"),
+    ({"importance": [1, 1, 1, 1, True]}, "importance", "got True in"),
+    ({"importance": []}, "importance", "an empty list"),
+    ({"importance": float("inf")}, "importance", ">= 0"),
+    ({"importance": np.float32(-1)}, "importance", ">= 0"),
+    ({"data": "correlated", "set_size": 5, "correlation": [0.5, "1"]}, "correlation",
+     "got '1' in"),
+    ({"data": "correlated", "set_size": 5, "correlation": True}, "correlation", "in [0, 1]"),
+    ({"data": "correlated", "set_size": 5, "correlation": None}, "correlation", "got None"),
+    ({"data": "correlated", "set_size": 5, "correlation": float("nan")}, "correlation",
+     "in [0, 1]"),
+    ({"data": "equivariant", "bump_width": "2"}, "bump_width", "> 0"),
+    ({"data": "equivariant", "bump_width": []}, "bump_width", "an empty list"),
+    ({"data": "equivariant", "bump_width": [True, 2.0]}, "bump_width", "got True in"),
+    ({"model": 3}, "model", "got 3; allowed values are linear"),
+    ({"model": None}, "model", "got None; allowed values are linear"),
+    ({"model": np.array(["linear"])}, "model", "allowed values are linear"),
+    ({"data": 3}, "data", "allowed values are sparse_uniform"),
+    ({"lr_schedule": None}, "lr_schedule", "allowed values are constant"),
+    ({"optimizer": ["adam"]}, "optimizer", "got ['adam']; allowed values are adamw"),
+    ({"init": 1.0}, "init", "allowed values are xavier"),
+    ({"name": 3}, "name", "must be a string; got 3"),
+    ({"name": None}, "name", "must be a string"),
+    ({"betas": 0.9}, "betas", "two numbers in [0, 1); got 0.9"),
+    ({"betas": "ab"}, "betas", "two numbers in [0, 1); got 'ab'"),
+    ({"betas": (0.9, 0.99, 0.999)}, "betas", "two numbers in [0, 1)"),
+    ({"betas": ("0.9", "0.99")}, "betas", "got '0.9' in"),
+    ({"betas": (True, 0.9)}, "betas", "got True in"),
+    ({"betas": (0.9, float("nan"))}, "betas", "got nan in"),
+    ({"betas": [[0.9, 0.99]]}, "betas", "nested more than 1 deep"),
+    ({"betas": None}, "betas", "two numbers in [0, 1)"),
+    ({"warmup_fraction": "x"}, "warmup_fraction", "a number in [0, 1); got 'x'"),
+    ({"warmup_fraction": 1.0}, "warmup_fraction", "[0, 1)"),
+    ({"data": "correlated", "set_size": True}, "set_size", "got True; must be an integer >= 2"),
+    ({"set_size": True}, "set_size", "only used"),
+    ({"snapshot_log": 2.0}, "snapshot_log", "got 2.0; must be an integer >= 1 or None"),
+    ({"snapshot_every": "x", "snapshot_log": 3}, "snapshot_every", "integer >= 1 or None"),
+    ({"eval_samples": True}, "eval_samples", "integer >= 1 or None"),
+    ({"history_every": np.int64(0)}, "history_every", "integer >= 1 or None"),
+    ({"weight_decay": float("inf")}, "weight_decay", "a finite number >= 0; got inf"),
+    ({"weight_decay": np.float32("nan")}, "weight_decay", "finite"),
+    ({"eps": 0}, "eps", "a positive finite number; got 0"),
+    ({"lr": "1e-3"}, "lr", "a positive finite number; got '1e-3'"),
+    ({"lr": np.bool_(True)}, "lr", "positive finite number"),
+    ({"lr": None}, "lr", "positive finite number; got None"),
+    ({"lr": 10 ** 400}, "lr", "positive finite number"),
+    ({"n_features": "5"}, "n_features", "got '5'; must be an integer >= 1"),
+    ({"n_hidden": True}, "n_hidden", "integer >= 1"),
+    ({"steps": np.float64(5)}, "steps", "integer >= 1"),
+    ({"batch_size": None}, "batch_size", "integer >= 1"),
+    ({"seed": -1}, "seed", "integer >= 0"),
+    ({"seed": np.bool_(False)}, "seed", "integer >= 0"),
+    ({"restarts": float("nan")}, "restarts", "integer >= 1"),
 ])
 def test_invalid_fields_name_the_field_and_allowed_values(changes, field, allowed):
     kwargs = dict(n_features=5, n_hidden=2, feature_probability=[1.0, 0.1])
@@ -175,6 +246,103 @@ def test_numbers_of_any_python_or_numpy_type_hash_alike():
     assert numpy == plain and numpy.key() == plain.key()
     assert type(numpy.n_features) is int and type(numpy.lr) is float
     json.dumps(numpy.to_dict())  # no numpy scalar is left behind
+
+
+_PROBABILITY = st.floats(0, 1, exclude_min=True)
+_IMPORTANCE = st.floats(0, 1e3)
+_POSITIVE = st.floats(0, 1e3, exclude_min=True)
+_UNIT = st.floats(0, 1, exclude_max=True)
+
+
+@st.composite
+def _valid_fields(draw):
+    """Keyword arguments of a valid spec, as plain Python numbers, lists and strings."""
+    n, instances = draw(st.integers(1, 6)), draw(st.integers(1, 3))
+    row = st.lists(_IMPORTANCE, min_size=n, max_size=n)
+    snapshot = draw(st.sampled_from(["snapshot_every", "snapshot_log", None]))
+    fields = dict(
+        model=draw(st.sampled_from(MODELS[:3])), n_features=n, n_hidden=draw(st.integers(1, 6)),
+        feature_probability=draw(
+            _PROBABILITY | st.lists(_PROBABILITY, min_size=instances, max_size=instances)
+            | st.lists(st.lists(_PROBABILITY, min_size=n, max_size=n), min_size=instances,
+                       max_size=instances)),
+        importance=draw(_IMPORTANCE | row | st.lists(row, min_size=instances, max_size=instances)),
+        steps=draw(st.integers(1, 10**6)), batch_size=draw(st.integers(1, 4096)),
+        restarts=draw(st.integers(1, 8)), seed=draw(st.integers(0, 2**31 - 1)),
+        lr=draw(_POSITIVE), eps=draw(_POSITIVE), weight_decay=draw(st.floats(0, 1e3)),
+        betas=draw(st.tuples(_UNIT, _UNIT)), warmup_fraction=draw(_UNIT),
+        lr_schedule=draw(st.sampled_from(LR_SCHEDULES)),
+        optimizer=draw(st.sampled_from(OPTIMIZERS)), init=draw(st.sampled_from(INITS)),
+        history_every=draw(st.none() | st.integers(1, 100)), name=draw(st.text(max_size=3)))
+    if snapshot:
+        fields[snapshot] = draw(st.integers(1, 100))
+    return fields
+
+
+def _numpy_form(value, draw):
+    """``value`` with each number as an equal numpy scalar (float32 only where exact) or kept,
+    and each list as a numpy array or kept."""
+    if isinstance(value, (list, tuple)):
+        if draw(st.booleans()):
+            return np.array(value)
+        return type(value)(_numpy_form(v, draw) for v in value)
+    if isinstance(value, int):
+        return draw(st.sampled_from([value, np.int64(value)]))
+    if isinstance(value, float):
+        exact = [np.float32(value)] if float(np.float32(value)) == value else []
+        return draw(st.sampled_from([value, np.float64(value), *exact]))
+    return value
+
+
+@settings(max_examples=100, deadline=None)
+@given(fields=_valid_fields(), data=st.data())
+def test_numpy_scalars_and_arrays_make_the_same_spec_and_key(fields, data):
+    spec = ExperimentSpec(**fields)
+    odd = ExperimentSpec(**{k: _numpy_form(v, data.draw) for k, v in fields.items()})
+    assert odd == spec and odd.key() == spec.key() and odd.to_dict() == spec.to_dict()
+    assert repr(odd) == repr(spec)  # Python ints and floats only: no np.float64(...) left
+    again = ExperimentSpec.from_dict(json.loads(json.dumps(odd.to_dict())))
+    assert again == spec and again.key() == spec.key()
+
+
+def _bad_values(n):
+    """Per field, values that make any spec with ``n_features=n`` (and default data) invalid."""
+    strings = ["nope", 3, None, True, ["linear"]]
+    ints = ["5", True, None, 2.5, np.float64(3), -1, float("nan"), float("inf")]
+    optional_ints = ["5", True, 0, 2.0, np.int64(-3), float("nan")]
+    numbers = ["0.1", True, np.bool_(False), None, float("nan"), float("inf"), -1.0, 10 ** 400]
+    return {
+        **dict.fromkeys(["model", "lr_schedule", "optimizer", "init"], strings),
+        "data": ["gaussian", 3, True, ["correlated"]],
+        "name": [3, None, b"x", ["a"]],
+        **dict.fromkeys(["n_features", "n_hidden", "steps", "batch_size", "restarts"], ints),
+        "seed": ["0", True, None, -1, 1.5, np.float32(2)],
+        **dict.fromkeys(["snapshot_every", "snapshot_log", "history_every", "eval_samples"],
+                        optional_ints),
+        **dict.fromkeys(["lr", "eps", "weight_decay"], numbers),
+        "warmup_fraction": [*numbers, 1.0],
+        "betas": [0.9, "ab", (0.9,), (0.9, 0.9, 0.9), ("0.9", "0.99"), (True, 0.9),
+                  (0.9, float("nan")), (0.9, 1.0), [[0.9, 0.99]], None],
+        "feature_probability": ["0.5", ["0.5"], True, [True], None, [], [[]], float("nan"),
+                                [float("inf")], [-0.1], [0.0], [1.5], [[0.5] * n, [0.5] * (n + 1)],
+                                [0.5, [0.5] * n], [[[0.5] * n]], np.array(["0.5"])],
+        "importance": ["1", [True] * n, None, [], [[1.0] * n, [1.0] * (n + 1)], float("nan"),
+                       -1, [-1.0] * n, [[[1.0] * n]], [1.0] * (n + 1), np.ones(n, dtype=bool)],
+        "correlation": ["x", True, None, float("nan"), 1.5, [0.5, "1"], [[0.5]]],
+        "bump_width": ["x", True, float("nan"), 0.0, [[1.0]]],
+        "set_size": [True, "2", 2.5, 1],
+    }
+
+
+@settings(max_examples=150, deadline=None)
+@given(fields=_valid_fields(), data=st.data())
+def test_one_bad_field_is_named_in_the_error(fields, data):
+    bad = _bad_values(fields["n_features"])
+    name = data.draw(st.sampled_from(sorted(bad)))
+    value = data.draw(st.sampled_from(bad[name]))
+    with pytest.raises(ValueError) as info:
+        ExperimentSpec(**{**fields, name: value})
+    assert str(info.value).startswith(name + ":"), (name, value, str(info.value))
 
 
 def test_every_registered_paper_run_is_committed_and_loads():

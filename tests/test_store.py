@@ -17,7 +17,7 @@ from superposition_lib.config import ExperimentSpec
 from superposition_lib.run import Run
 from superposition_lib.store import (CorruptRunError, MissingRunError, RunStore, default_root,
                                      load_or_train)
-from superposition_lib.train import NonFiniteLossError, train
+from superposition_lib.train import DivergenceError, NonFiniteLossError, train
 
 # Tiny specs: a few hundred steps on small batches (seconds in all on 2 shared cores).
 SPEC = ExperimentSpec(n_features=5, n_hidden=2, feature_probability=[1.0, 0.3],
@@ -342,7 +342,7 @@ def test_divergence_caches_nothing(store):
         load_or_train(spec, store=store, progress=False, checkpoint_every=0.0)
     assert store.keys() == []
     assert not store.checkpoint_path(spec).parent.exists()
-    assert [p for p in store.runs_dir.iterdir()] == []
+    assert [p.name for p in store.runs_dir.iterdir()] == [".locks"]
 
 
 def test_remove_deletes_entry_and_checkpoint(store, run):
@@ -447,3 +447,102 @@ def test_runs_made_with_other_numpy_or_torch_load_with_one_warning(store, run, m
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         store.load(SPEC)  # said once
+
+
+# ------------------------------------------------------------------------------ reliability
+_TRAIN_ONE = """
+import sys
+from superposition_lib.config import ExperimentSpec
+from superposition_lib.store import RunStore, load_or_train
+spec = ExperimentSpec.from_dict(__import__("json").loads(sys.argv[2]))
+run = load_or_train(spec, store=RunStore(sys.argv[1]), progress=False)
+print(float(run.loss.sum()))
+"""
+
+
+def test_two_processes_training_one_spec_take_turns(store):
+    """The second waits for the first and loads its entry; neither crashes, the entry loads."""
+    import subprocess
+    import sys
+
+    spec = SPEC.replace(steps=3000, snapshot_every=None)
+    blob = json.dumps(spec.to_dict())
+    procs = [subprocess.Popen([sys.executable, "-c", _TRAIN_ONE, str(store.root), blob],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [err[-2000:] for _, err in outs]
+    assert outs[0][0] == outs[1][0]  # the same run
+    assert store.keys() == [spec.key()]
+    assert sorted(p.name for p in store.runs_dir.iterdir()) == [".locks", spec.key()]
+    store.load(spec)
+
+
+def test_two_processes_training_different_specs_both_finish(store):
+    import subprocess
+    import sys
+
+    specs = [SPEC.replace(steps=1500, snapshot_every=None, seed=s) for s in (1, 2)]
+    procs = [subprocess.Popen([sys.executable, "-c", _TRAIN_ONE, str(store.root),
+                               json.dumps(spec.to_dict())], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for spec in specs]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [err[-2000:] for _, err in outs]
+    assert store.keys() == sorted(spec.key() for spec in specs)
+
+
+@pytest.mark.parametrize("changes,error,names", [
+    (dict(model="linear", optimizer="adam", lr=1e3), DivergenceError, "times the loss of "
+     "predicting zero"),
+    (dict(lr=10.0), DivergenceError, "collapsed to zero"),
+    (dict(importance=3e38), NonFiniteLossError, "lower importance"),
+], ids=["exploded-loss", "dead-relu", "overflowing-importance"])
+def test_a_run_that_diverged_while_finite_is_not_cached(store, changes, error, names):
+    """What was cached before: a linear model at lr=1e3 with loss 1e7, a ReLU model whose
+    weights died at lr=10, and importances that overflow float32 (an empty .partial left)."""
+    spec = SPEC.replace(steps=2000, batch_size=256, snapshot_every=None, **changes)
+    with pytest.raises(error, match=names) as info:
+        load_or_train(spec, store=store, progress=False, checkpoint_every=0.0)
+    assert "nothing was cached" in str(info.value)
+    assert store.keys() == []
+    assert [p.name for p in store.runs_dir.iterdir()] == [".locks"]
+
+
+def test_any_failure_while_training_leaves_nothing_behind(store, monkeypatch):
+    from superposition_lib import store as store_module
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(store_module, "train", broken)
+    with pytest.raises(RuntimeError, match="a bug"):
+        load_or_train(SPEC, store=store, progress=False)
+    assert [p.name for p in store.runs_dir.iterdir()] == [".locks"]
+
+
+def test_new_entries_follow_the_umask(store, run):
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        entry = store.save(run)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(entry.stat().st_mode) == 0o755
+    assert stat.S_IMODE((entry / "manifest.json").stat().st_mode) == 0o644
+
+
+def test_ad_hoc_runs_go_to_the_user_cache_not_the_book(monkeypatch, tmp_path):
+    from superposition_lib.store import user_root
+
+    monkeypatch.delenv("SUPERPOSITION_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert user_root() == tmp_path / "cache" / "superposition"
+    assert default_root() != user_root()
+    spec = SPEC.replace(steps=20, snapshot_every=None)
+    load_or_train(spec, progress=False)
+    assert RunStore(user_root()).keys() == [spec.key()]
+    assert spec not in RunStore()  # the book's data/ is untouched
+    monkeypatch.setenv("SUPERPOSITION_DATA", str(tmp_path / "both"))
+    assert user_root() == default_root() == tmp_path / "both"

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 
 from superposition_lib.config import ExperimentSpec
 from superposition_lib.train import NonFiniteLossError, learning_rate, train
@@ -211,3 +212,39 @@ def test_snapshot_loss_is_the_loss_on_the_fixed_evaluation_batch(model):
                                   buffer=300 * spec.n_models * spec.n_features)
         assert len(chunked.pieces) == 14
         np.testing.assert_allclose(chunked(params).numpy(), expected.numpy(), rtol=1e-5)
+
+
+def test_sigterm_is_handled_like_ctrl_c(tmp_path):
+    """What `timeout` and job schedulers send: the step finishes, the checkpoint is written, and
+    a later call resumes to the same result as an uninterrupted run."""
+    import os
+    import signal
+
+    from superposition_lib.train import TrainingInterrupted
+
+    spec = ExperimentSpec(**{**TINY, "snapshot_every": 25})
+    checkpoint = tmp_path / "ckpt.pt"
+
+    def terminate(step):
+        if step == 90:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    with pytest.raises(TrainingInterrupted) as info:
+        train(spec, progress=False, checkpoint=checkpoint, callback=terminate)
+    assert info.value.signum == signal.SIGTERM and checkpoint.is_file()
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    resumed = train(spec, progress=False, checkpoint=checkpoint)
+    np.testing.assert_array_equal(resumed.W, train(spec, progress=False).W)
+
+
+def test_devices_and_memory_are_checked_before_training():
+    from superposition_lib.train import check_device, check_memory
+
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="^device: 'cuda' is not available"):
+            train(ExperimentSpec(**TINY), device="cuda", progress=False)
+    with pytest.raises(ValueError, match="^device: 'tpu0' is not a torch device"):
+        check_device("tpu0")
+    with pytest.raises(MemoryError, match="lower batch_size"):
+        train(ExperimentSpec(**{**TINY, "batch_size": 10 ** 12}), progress=False)
+    check_memory(ExperimentSpec(**{**TINY, "steps": 10 ** 12}))  # steps cost no memory

@@ -288,10 +288,10 @@ def load(name: str, profile: str | None = None, *, store: RunStore | None = None
     spec = exp.spec(profile)
     if train is None:
         train = profile == "smoke"
+    store = RunStore() if store is None else store
     if train:
         run = load_or_train(spec, store=store, progress=progress, callback=callback)
     else:
-        store = RunStore() if store is None else store
         try:
             run = store.load(spec)
         except MissingRunError:
