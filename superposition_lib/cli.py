@@ -297,6 +297,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raise _UsageError(e) from None
     _set_threads(args.threads)
     store = _writable(RunStore(args.store))
+    if args.workers is not None or args.scheduler is not None:
+        return _run_on_dask(args, chosen, profile, store)
     rows = []
     for exp in chosen:
         spec = exp.spec(profile)
@@ -312,6 +314,36 @@ def _cmd_run(args: argparse.Namespace) -> int:
         rows.append({"experiment": exp.name, "key": spec.key(),
                      "status": "trained" if trained else "cached",
                      "wall_s": round(run.wall_time, 1), "mean_loss": f"{run.loss.mean():.4g}"})
+    print(f"profile {profile}, store {store.runs_dir}:")
+    print(pd.DataFrame(rows).to_string(index=False))
+    return 0
+
+
+def _run_on_dask(args: argparse.Namespace, chosen: list, profile: str, store: RunStore) -> int:
+    """``run --workers N`` or ``--scheduler ADDRESS``: one Dask task per experiment to train."""
+    from .cluster import connect, train_many
+
+    if args.workers is not None and args.scheduler is not None:
+        raise _UsageError("--workers, --scheduler: give one of them, not both")
+    specs = [exp.spec(profile) for exp in chosen]
+    before = {spec.key() for spec in specs if spec in store and not args.retrain}
+    print(f"{len(specs) - len(before)} of {len(specs)} experiments to train on "
+          f"{args.scheduler or f'{args.workers} local Dask workers'}", flush=True)
+    try:
+        with connect(workers=args.workers, scheduler=args.scheduler) as client:
+            runs = train_many(specs, client, store=store, retrain=args.retrain)
+    except ValueError as e:
+        raise _UsageError(f"--{e}") from None
+    except (ImportError, OSError) as e:
+        raise _UsageError(e) from None
+    except KeyboardInterrupt:
+        print("\ninterrupted; the runs that had finished are stored. Run the same command "
+              "again to train the rest.", file=sys.stderr)
+        return 130
+    rows = [{"experiment": spec.name, "key": spec.key(),
+             "status": "cached" if spec.key() in before else "trained",
+             "wall_s": round(runs[spec.key()].wall_time, 1),
+             "mean_loss": f"{runs[spec.key()].loss.mean():.4g}"} for spec in specs]
     print(f"profile {profile}, store {store.runs_dir}:")
     print(pd.DataFrame(rows).to_string(index=False))
     return 0
@@ -395,6 +427,12 @@ def _parser() -> argparse.ArgumentParser:
                    help="torch intra-op CPU threads (default: torch's)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument("--retrain", action="store_true", help="train from scratch, replacing entries")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="train on a local Dask cluster of N worker processes, one experiment "
+                        "per task (needs the cluster extra)")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="train on the running Dask scheduler at ADDRESS instead (workers need "
+                        "this library, not the repository)")
     p.add_argument("--store", metavar="DIR", help=_BOOK_STORE)
     p.set_defaults(func=_cmd_run)
 

@@ -41,9 +41,9 @@ EVAL_RELATIVE_SE = 0.01
 EVAL_MAX_SAMPLES = 2 ** 20
 
 
-#: A final loss this many times the loss of predicting zero (every output 0) means the run
-#: diverged: training can always reach the zero model (W = 0, b = 0), so a model far worse than
-#: it is not a result.
+#: A final loss this many times the larger of the initial loss and the loss of predicting zero
+#: (every output 0) means the run diverged: training starts from the one and can always reach
+#: the other (W = 0, b = 0), so a model far worse than both is not a result.
 DIVERGED_LOSS_RATIO = 10.0
 #: Largest absolute weight below which a model's weights have collapsed to zero (a dead ReLU after a
 #: too-large step; the committed runs' smallest is above 1e-3).
@@ -248,6 +248,17 @@ class _Recorder:
                          None if spec.tied else stack("W_out", (n, m)))
 
 
+def _initial_loss(spec: ExperimentSpec, dist: FeatureDistribution, importance: torch.Tensor,
+                  device: torch.device) -> np.ndarray:
+    """Every model's loss at initialisation, shape (models,), on 1,024 samples of a random stream
+    of its own (so that no other stream, and no result, changes)."""
+    params = {k: v.to(device) for k, v in init_params(spec, _seeds(spec)[0]).items()}
+    generator = np.random.Generator(np.random.PCG64(np.random.SeedSequence(spec.seed,
+                                                                          spawn_key=(3,))))
+    x = dist.sample(1024, generator)
+    return _FixedBatchLoss(x, dist.target(x), importance, spec.model)(params).cpu().numpy()
+
+
 def check_device(device: str | torch.device) -> torch.device:
     """The torch device to train on, checked before anything is allocated.
 
@@ -371,7 +382,7 @@ def check_memory(spec: ExperimentSpec, device: str | torch.device = "cpu") -> No
 
 
 def check_converged(spec: ExperimentSpec, loss: np.ndarray, weights: dict[str, np.ndarray],
-                    zero_loss: np.ndarray) -> None:
+                    reference: np.ndarray) -> None:
     """Refuse a trained run that diverged while staying finite.
 
     Parameters
@@ -382,10 +393,12 @@ def check_converged(spec: ExperimentSpec, loss: np.ndarray, weights: dict[str, n
         Final losses.
     weights : dict of str to ndarray
         ``W`` of shape (models, m, n), and ``W_out`` of shape (models, n, m) for untied models.
-    zero_loss : ndarray, shape (models,)
-        The loss of predicting zero: the targets' second moments
-        (:meth:`~superposition_lib.data.FeatureDistribution.target_second_moment`) weighted by
-        importance and averaged over features.
+    reference : ndarray, shape (models,)
+        What training must not end far above: :func:`train` passes the larger of the loss at
+        initialisation and the loss of predicting zero (the targets' second moments,
+        :meth:`~superposition_lib.data.FeatureDistribution.target_second_moment`, weighted by
+        importance and averaged over features), so that a short run that has not yet reached
+        the zero model's loss is not refused.
 
     Raises
     ------
@@ -393,7 +406,7 @@ def check_converged(spec: ExperimentSpec, loss: np.ndarray, weights: dict[str, n
         If a final loss is not finite (for example importances so large that squared errors
         overflow float32).
     DivergenceError
-        If a loss exceeds :data:`DIVERGED_LOSS_RATIO` times ``zero_loss``, or a model's largest
+        If a loss exceeds :data:`DIVERGED_LOSS_RATIO` times ``reference``, or a model's largest
         absolute weight is below :data:`COLLAPSED_WEIGHT` or above :data:`EXPLODED_WEIGHT`.
 
     Examples
@@ -404,7 +417,7 @@ def check_converged(spec: ExperimentSpec, loss: np.ndarray, weights: dict[str, n
     >>> check_converged(spec, np.array([0.1, 9.0]), {"W": W}, np.array([0.33, 0.17]))
     Traceback (most recent call last):
     ...
-    superposition_lib.train.DivergenceError: training diverged in model 1 (instance 1, restart 0): its final loss 9 is 52.9 times the loss of predicting zero (0.17). To fix it, lower lr (now 1000); nothing was cached
+    superposition_lib.train.DivergenceError: training diverged in model 1 (instance 1, restart 0): its final loss 9 is 52.9 times its initial loss or that of predicting zero, whichever is larger (0.17). To fix it, lower lr (now 1000); nothing was cached
     """
     def fail(cls, model: int, what: str, fix: str = f"lower lr (now {spec.lr:g})") -> None:
         raise cls(f"training diverged in model {model} (instance {model // spec.restarts}, "
@@ -416,11 +429,12 @@ def check_converged(spec: ExperimentSpec, loss: np.ndarray, weights: dict[str, n
         fail(NonFiniteLossError, int(bad[0]), f"its final loss is {loss[bad[0]]}",
              f"lower importance (largest {spec.importance_array().max():g}: weighted squared "
              f"errors overflow float32 near 3e38) or lr (now {spec.lr:g})")
-    bad = np.flatnonzero(loss > DIVERGED_LOSS_RATIO * zero_loss)
+    bad = np.flatnonzero(loss > DIVERGED_LOSS_RATIO * reference)
     if bad.size:
         k = int(bad[0])
-        fail(DivergenceError, k, f"its final loss {loss[k]:.3g} is {loss[k] / zero_loss[k]:.3g} "
-             f"times the loss of predicting zero ({zero_loss[k]:.3g})")
+        fail(DivergenceError, k, f"its final loss {loss[k]:.3g} is {loss[k] / reference[k]:.3g} "
+             f"times its initial loss or that of predicting zero, whichever is larger "
+             f"({reference[k]:.3g})")
     largest = np.max([np.abs(w).reshape(len(w), -1).max(1) for w in weights.values()
                       if w is not None], axis=0)
     for k in np.flatnonzero((largest < COLLAPSED_WEIGHT) | (largest > EXPLODED_WEIGHT)):
@@ -592,7 +606,8 @@ def train(spec: ExperimentSpec, *, device: str | torch.device = "cpu", progress:
                                       max_samples=spec.eval_samples or EVAL_MAX_SAMPLES)
     arrays = {k: v.detach().cpu().numpy() for k, v in params.items()}
     zero_loss = (importance.double() * dist.target_second_moment()).mean(-1).cpu().numpy()
-    check_converged(spec, loss, arrays, zero_loss)
+    check_converged(spec, loss, arrays, np.maximum(zero_loss,
+                                                   _initial_loss(spec, dist, importance, device)))
     return Run(spec=spec, W=arrays["W"], b=arrays["b"], loss=loss, loss_se=loss_se,
                eval_samples=samples, history_steps=np.asarray(recorder.history_steps, dtype=int),
                history_loss=np.stack(recorder.history_loss).astype(np.float64),

@@ -350,12 +350,20 @@ def test_every_registered_paper_run_is_committed_and_loads():
     from superposition_lib import experiments
     from superposition_lib.store import RunStore
 
+    from superposition_lib.data import FeatureDistribution
+    from superposition_lib.train import check_converged
+
     store = RunStore(Path(__file__).resolve().parents[1] / "data")
     for exp in experiments.list_experiments():
         spec = exp.spec("paper")
         assert spec in store, f"{exp.name}: no committed paper run {spec.key()} in data/"
         run = store.load(spec)
         assert run.W.shape[0] == spec.n_models, exp.name
+        # none would be refused as diverged, even against the stricter of the two references
+        importance = np.repeat(spec.importance_array(), spec.restarts, axis=0)
+        second = FeatureDistribution.from_spec(spec).target_second_moment().numpy()
+        check_converged(spec, run.loss, {"W": run.W, "W_out": run.W_out},
+                        (importance * second).mean(-1))
 
 
 def test_committed_manifests_round_trip_to_their_keys():

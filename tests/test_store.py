@@ -492,8 +492,8 @@ def test_two_processes_training_different_specs_both_finish(store):
 
 
 @pytest.mark.parametrize("changes,error,names", [
-    (dict(model="linear", optimizer="adam", lr=1e3), DivergenceError, "times the loss of "
-     "predicting zero"),
+    (dict(model="linear", optimizer="adam", lr=1e3), DivergenceError, "times its initial "
+     "loss or that of predicting zero"),
     (dict(lr=10.0), DivergenceError, "collapsed to zero"),
     (dict(importance=3e38), NonFiniteLossError, "lower importance"),
 ], ids=["exploded-loss", "dead-relu", "overflowing-importance"])

@@ -1,0 +1,86 @@
+"""Training on Dask: a two-worker local cluster gives the serial runs bit for bit, survives a
+worker that dies, and the command line drives it."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import time
+
+import numpy as np
+import pytest
+
+pytest.importorskip("distributed")
+
+from superposition_lib import experiments  # noqa: E402
+from superposition_lib.cluster import _train_task, connect, train_many  # noqa: E402
+from superposition_lib.config import ExperimentSpec  # noqa: E402
+from superposition_lib.store import RunStore, load_or_train  # noqa: E402
+
+NAMES = ("intro-relu", "basic-linear", "corr-pairs")
+#: About five seconds of training on one thread: long enough to kill its worker mid-task.
+SLOW = ExperimentSpec(n_features=20, n_hidden=5, feature_probability=[0.3, 0.1, 0.03],
+                      steps=12_000, batch_size=512, name="slow")
+
+
+@pytest.fixture(scope="module")
+def client():
+    with connect(workers=2) as c:
+        yield c
+
+
+def _same(a, b) -> None:
+    for f in dataclasses.fields(a):
+        x, y = getattr(a, f.name), getattr(b, f.name)
+        if isinstance(x, np.ndarray):
+            np.testing.assert_array_equal(x, y, err_msg=f.name)
+    for g in dataclasses.fields(a.snapshots):
+        x, y = getattr(a.snapshots, g.name), getattr(b.snapshots, g.name)
+        if x is not None:
+            np.testing.assert_array_equal(x, y, err_msg=g.name)
+
+
+def test_runs_trained_on_two_workers_equal_serial_runs(client, tmp_path):
+    specs = [experiments.get(name).spec("smoke") for name in NAMES]
+    store = RunStore(tmp_path / "dask")
+    lines = []
+    runs = train_many(specs + specs[:1], client, store=store, report=lines.append)
+    assert sorted(runs) == sorted(spec.key() for spec in specs) == store.keys()
+    assert len(lines) == len(specs) and lines[-1].startswith(f"[{len(specs)}/{len(specs)}]")
+    serial = RunStore(tmp_path / "serial")
+    for spec in specs:
+        _same(store.load(spec), load_or_train(spec, store=serial, progress=False))
+    # a second call loads what is stored and trains nothing
+    assert train_many(specs, client, store=store, report=lines.append).keys() == runs.keys()
+    assert len(lines) == len(specs)
+
+
+def test_a_worker_that_dies_loses_only_its_task(client, tmp_path):
+    future = client.submit(_train_task, SLOW, key="slow-task", pure=False)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        busy = [w for w, keys in client.processing().items() if "slow-task" in keys]
+        if busy:
+            break
+        time.sleep(0.1)
+    time.sleep(1.0)  # into the training
+    pid = client.run(os.getpid, workers=busy)[busy[0]]
+    os.kill(pid, signal.SIGKILL)
+    run = future.result(timeout=240)  # retried on a worker that lives
+    _same(run, load_or_train(SLOW, store=RunStore(tmp_path), progress=False))
+
+
+def test_the_command_line_trains_on_local_workers(tmp_path, capsys):
+    from superposition_lib.cli import main
+
+    store = tmp_path / "store"
+    status = main(["run", *NAMES[:2], "--profile", "smoke", "--workers", "2", "--store",
+                   str(store)])
+    out = capsys.readouterr()
+    assert status == 0, out.err
+    assert "2 of 2 experiments to train on 2 local Dask workers" in out.out
+    assert RunStore(store).keys() == sorted(experiments.get(n).spec("smoke").key()
+                                           for n in NAMES[:2])
+    assert main(["run", NAMES[0], "--workers", "1", "--scheduler", "tcp://127.0.0.1:1",
+                 "--store", str(store)]) == 2
