@@ -82,16 +82,17 @@ DISPATCH void relu_error(const float *restrict z, const float *restrict t, float
         g[i] = (float)(z[i] > 0.0f) * (z[i] - t[i]) + 0.0f;
 }
 
-/* One training step's loss and exact gradients for small tied models (ReLU output or linear) on
- * sparse uniform data, with the data drawn inside the kernel: the batch is never written to
- * memory. Model r's sample s, feature f is stream float offset + (r * batch + s) * n + f, exactly
- * as fill_sparse_uniform lays out a (models, batch, n) batch, so both paths see the same data.
+/* One training step's loss and exact gradients for small tied models (ReLU output, ReLU hidden
+ * layer, or linear) on sparse uniform data, with the data drawn inside the kernel: the batch is
+ * never written to memory. Model r's sample s, feature f is stream float offset +
+ * (r * batch + s) * n + f, exactly as fill_sparse_uniform lays out a (models, batch, n) batch, so
+ * both paths see the same data. `kind` is RELU_OUT and/or RELU_HIDDEN (0: the linear model).
  *
- * Per model (W: m x n, b: n), with h = W x, z = Wᵀ h + b, out = relu(z) (or z), and
- * g_f = [z_f > 0] (z_f - x_f) (or z_f - x_f):
+ * Per model (W: m x n, b: n), with h = W x (or relu(W x)), z = Wᵀ h + b, out = relu(z) (or z),
+ * g_f = [z_f > 0] (z_f - x_f) (or z_f - x_f), and a_k = [h_k > 0] (or 1):
  *   loss     = Σ_s Σ_f imp_f (out_f - x_f)² / (batch n)
  *   ∂b_f     = scale_f Σ_s g_f
- *   ∂W_{k,f} = scale_f Σ_s h_k g_f  +  Σ_s (Σ_f' W_{k,f'} scale_f' g_f') x_f
+ *   ∂W_{k,f} = scale_f Σ_s h_k g_f  +  Σ_s a_k (Σ_f' W_{k,f'} scale_f' g_f') x_f
  * where scale = 2 imp / (batch n). Samples are processed in blocks of SB, transposed so that the
  * loops over samples are innermost; sums over samples use LANES partial sums, which the compiler
  * turns into vector registers without reassociating a single float sum. */
@@ -99,6 +100,8 @@ DISPATCH void relu_error(const float *restrict z, const float *restrict t, float
 #define LANES 8
 #define SMALL_MAX_N 32
 #define SMALL_MAX_M 8
+#define RELU_OUT 1
+#define RELU_HIDDEN 2
 
 static inline float lane_dot(const float *restrict a, const float *restrict b)
 {
@@ -115,7 +118,7 @@ static inline float lane_dot(const float *restrict a, const float *restrict b)
 DISPATCH void small_tied_step(const float *restrict W, const float *restrict b,
                               const float *restrict imp, const float *restrict inv_p,
                               int64_t model0, int64_t model1, int64_t batch, int64_t n,
-                              int64_t m, int relu, uint64_t key, int64_t offset,
+                              int64_t m, int kind, uint64_t key, int64_t offset,
                               float *restrict grad_W, float *restrict grad_b,
                               float *restrict loss)
 {
@@ -125,6 +128,7 @@ DISPATCH void small_tied_step(const float *restrict W, const float *restrict b,
     for (int s = 0; s < SB; s++)
         ones[s] = 1.0f;
     const float norm = 2.0f / (float)(batch * n);
+    const int relu = kind & RELU_OUT, hidden_relu = kind & RELU_HIDDEN;
     for (int64_t r = model0; r < model1; r++) {
         const float *Wr = W + r * m * n, *br = b + r * n, *ip = inv_p + r * n, *im = imp + r * n;
         double gW[SMALL_MAX_M * SMALL_MAX_N] = {0}, gV[SMALL_MAX_M * SMALL_MAX_N] = {0};
@@ -151,6 +155,9 @@ DISPATCH void small_tied_step(const float *restrict W, const float *restrict b,
                     for (int s = 0; s < SB; s++)
                         h[k][s] += w * xt[f][s];
                 }
+                if (hidden_relu)
+                    for (int s = 0; s < SB; s++) /* as a product, to vectorise; + 0 for -0 */
+                        h[k][s] = (float)(h[k][s] > 0.0f) * h[k][s] + 0.0f;
             }
             for (int64_t f = 0; f < n; f++) {
                 for (int s = 0; s < SB; s++)
@@ -181,6 +188,9 @@ DISPATCH void small_tied_step(const float *restrict W, const float *restrict b,
                     for (int s = 0; s < SB; s++)
                         gh[s] += w * g[f][s];
                 }
+                if (hidden_relu)
+                    for (int s = 0; s < SB; s++)
+                        gh[s] *= (float)(h[k][s] > 0.0f);
                 for (int64_t f = 0; f < n; f++)
                     gW[k * n + f] += lane_dot(gh, xt[f]);
             }

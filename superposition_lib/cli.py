@@ -3,18 +3,23 @@
 Usage::
 
     superposition list                      # named presets
-    superposition list --cached             # runs in the store
+    superposition list --cached             # runs in the stores (ad-hoc, then the book's)
     superposition train intro               # train (or load) a preset, print a summary
     superposition train basic --steps 2000 --seed 1 --device cuda
     superposition show 3f2a9c0d1e4b5a6f     # a cached run (a unique key prefix is enough)
     superposition run --all --profile paper # train (or reuse) every experiment of the book
     superposition run intro-relu --profile smoke
+    superposition run --all --workers 4     # the same on a local Dask cluster
     superposition figures export --chapter toy-model --out chapters/figures
+    superposition migrate                   # rename runs cached under an earlier key format
 
-``train`` goes through :func:`~superposition_lib.store.load_or_train`: a run already in the store
-is loaded, not retrained (``--retrain`` forces it), and an interrupted run resumes from its
-checkpoint when the same command is run again. Errors (unknown preset or key, a corrupt entry,
-invalid options) print one line to stderr and exit with status 2.
+``train`` goes through :func:`~superposition_lib.store.load_or_train` into the store of ad-hoc
+runs (:func:`~superposition_lib.store.user_root`); ``run`` and ``figures export`` use the book's
+store, the repository's ``data/``. A run already in the store is loaded, not retrained
+(``--retrain`` forces it), and an interrupted run (Ctrl-C or SIGTERM; exit status 130 or 143)
+resumes from its checkpoint when the same command is run again. Errors (unknown preset or key, a
+corrupt entry, invalid options, an unusable device or store) print one line to stderr and exit
+with status 2; a diverged run, or one that needs more memory than is free, exits with 1.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ __all__ = ["main", "summary_table"]
 
 #: Exit status for usage errors (unknown preset or key, corrupt entry, invalid option).
 EXIT_USAGE = 2
+# The --store help of each command: which store it defaults to.
 _BOOK_STORE = ("store root (default: $SUPERPOSITION_DATA, else the repository's data/, where the "
                "book's runs are committed)")
 _USER_STORE = ("store root (default: $SUPERPOSITION_DATA, else ~/.cache/superposition, the "
@@ -471,8 +477,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     -------
     int
         Exit status: 0 on success, 2 for usage errors (unknown preset or key, corrupt entry,
-        invalid option; a one-line message goes to stderr), 1 if training diverged, 130 if it
-        was interrupted (its checkpoint is kept, and the same command resumes it).
+        invalid option, unusable device or store; a one-line message goes to stderr), 1 if
+        training diverged or needs more memory than is free, 130 (Ctrl-C) or 143 (SIGTERM) if
+        it was interrupted (its checkpoint is kept, and the same command resumes it).
 
     Raises
     ------

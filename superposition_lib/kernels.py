@@ -336,10 +336,12 @@ SMALL_MAX_HIDDEN = 8
 
 def small_tied_step(W: np.ndarray, b: np.ndarray, importance: np.ndarray,
                     inv_probability: np.ndarray, batch: int, relu: bool, key: int, offset: int,
-                    grad_W: np.ndarray, grad_b: np.ndarray, loss: np.ndarray) -> bool:
+                    grad_W: np.ndarray, grad_b: np.ndarray, loss: np.ndarray, *,
+                    hidden_relu: bool = False) -> bool:
     """Loss and exact gradients of small tied models on sparse uniform data drawn in the kernel.
 
-    For the ReLU-output (``relu=True``) or linear model, computes what
+    For the ReLU-output (``relu=True``), ReLU-hidden-layer (``relu=True, hidden_relu=True``) or
+    linear model, computes what
     :func:`~superposition_lib.models.loss_and_grads` computes on the batch
     :func:`fill_sparse_uniform` would draw at ``offset`` (same stream floats, same layout), but
     sample by sample in registers: the (models, batch, n) batch is never stored. With many tiny
@@ -361,6 +363,8 @@ def small_tied_step(W: np.ndarray, b: np.ndarray, importance: np.ndarray,
     grad_b : numpy.ndarray, shape (models, n)
     loss : numpy.ndarray, shape (models,)
         Written: gradients and the loss (mean over batch and features of I·err²).
+    hidden_relu : bool
+        A ReLU on the hidden layer too: x' = ReLU(Wᵀ ReLU(Wx) + b).
 
     Returns
     -------
@@ -392,7 +396,8 @@ def small_tied_step(W: np.ndarray, b: np.ndarray, importance: np.ndarray,
     key, offset = operator.index(key), operator.index(offset)
     in_halves(lambda r0, r1: lib.small_tied_step(
         W.ctypes.data, b.ctypes.data, importance.ctypes.data, inv_probability.ctypes.data,
-        r0, r1, batch, n, m, int(relu), key, offset, grad_W.ctypes.data, grad_b.ctypes.data,
+        r0, r1, batch, n, m, int(relu) | 2 * int(hidden_relu), key, offset,
+        grad_W.ctypes.data, grad_b.ctypes.data,
         loss.ctypes.data), models, batch * n)
     return True
 

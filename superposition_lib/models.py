@@ -312,7 +312,8 @@ def fused_step_available(model: str, n: int, m: int, device: str | torch.device)
     Parameters
     ----------
     model : str
-        Model kind; the fused step covers the tied ``relu_output`` and ``linear`` models.
+        Model kind; the fused step covers the tied models: ``relu_output``, ``relu_hidden``
+        and ``linear``.
     n, m : int
         Features and hidden size (at most 32 and 8).
     device : str or torch.device
@@ -328,7 +329,7 @@ def fused_step_available(model: str, n: int, m: int, device: str | torch.device)
     >>> fused_step_available("relu_output", 400, 30, "cpu")
     False
     """
-    return (model in ("relu_output", "linear") and n <= SMALL_MAX_FEATURES
+    return (model in ("relu_output", "linear", "relu_hidden") and n <= SMALL_MAX_FEATURES
             and m <= SMALL_MAX_HIDDEN and torch.device(device).type == "cpu"
             and backend() == "c")
 
@@ -356,7 +357,7 @@ def fused_sparse_uniform_step(params: dict[str, torch.Tensor], stream, inv_proba
         float32 ``1 / p``.
     importance : Tensor, shape (models, n)
     model : str
-        ``"relu_output"`` or ``"linear"``.
+        ``"relu_output"``, ``"relu_hidden"`` or ``"linear"``.
     batch : int
         Samples per model.
     grads : dict of str to Tensor, optional
@@ -385,8 +386,9 @@ def fused_sparse_uniform_step(params: dict[str, torch.Tensor], stream, inv_proba
         grads = {"W": torch.empty_like(W), "b": torch.empty_like(b)}
     loss = torch.empty(W.shape[0])
     if not small_tied_step(W.numpy(), b.numpy(), importance.numpy(), inv_probability, batch,
-                           model == "relu_output", stream.key, stream.offset,
-                           grads["W"].numpy(), grads["b"].numpy(), loss.numpy()):
+                           model != "linear", stream.key, stream.offset,
+                           grads["W"].numpy(), grads["b"].numpy(), loss.numpy(),
+                           hidden_relu=model == "relu_hidden"):
         raise RuntimeError("fused_sparse_uniform_step: not available for these models; check "
                            "fused_step_available first")
     stream.offset += W.shape[0] * batch * W.shape[2]

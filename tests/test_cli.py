@@ -233,3 +233,14 @@ def test_sigterm_stops_train_with_its_checkpoint_kept(tmp_path):
     assert proc.returncode == 128 + signal.SIGTERM, err
     assert "interrupted; progress is checkpointed" in err
     assert list(partial.glob("*.partial/checkpoint.pt"))
+
+
+def test_figures_export_interrupted_prints_one_line(tmp_path, monkeypatch):
+    from superposition_lib import figures
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(figures, "export_chapter_figures", interrupted)
+    status, _, err = _run(["figures", "export", "--out", str(tmp_path)])
+    assert status == 130 and err.strip() == "interrupted; figures written so far are kept"

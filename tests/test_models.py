@@ -78,7 +78,7 @@ def test_untied_model_has_output_weights():
     assert params["W_out"].shape == (1, 3, 6) and params["W"].shape == (1, 6, 3)
 
 
-@pytest.mark.parametrize("model", ["relu_output", "linear"])
+@pytest.mark.parametrize("model", ["relu_output", "linear", "relu_hidden"])
 @pytest.mark.parametrize("models,batch,n,m", [(9, 1024, 2, 1), (5, 300, 5, 2), (3, 130, 32, 8)])
 def test_fused_step_equals_the_general_step_on_the_same_batch(model, models, batch, n, m):
     """Same stream floats, same loss and gradients (float32 rounding), same stream position."""
@@ -108,7 +108,7 @@ def test_fused_step_equals_the_general_step_on_the_same_batch(model, models, bat
 def test_fused_step_is_only_offered_where_it_applies():
     from superposition_lib.models import fused_step_available
 
-    assert not fused_step_available("relu_hidden", 5, 2, "cpu")
+    assert not fused_step_available("absolute_value", 5, 2, "cpu")
     assert not fused_step_available("relu_output", 33, 2, "cpu")
     assert not fused_step_available("relu_output", 5, 9, "cpu")
     assert not fused_step_available("relu_output", 5, 2, "meta")
