@@ -248,3 +248,23 @@ def test_devices_and_memory_are_checked_before_training():
     with pytest.raises(MemoryError, match="lower batch_size"):
         train(ExperimentSpec(**{**TINY, "batch_size": 10 ** 12}), progress=False)
     check_memory(ExperimentSpec(**{**TINY, "steps": 10 ** 12}))  # steps cost no memory
+
+
+@pytest.mark.parametrize("optimizer", ["adamw", "adam"])
+@pytest.mark.parametrize("n_features", [5, 40])  # the fused C step and the general path
+def test_the_direct_optimizer_step_gives_the_optimizers_bits(optimizer, n_features, monkeypatch,
+                                                             tmp_path):
+    """The trainer calls the fused Adam(W) kernel directly (less overhead per step); the result
+    and the checkpointed optimiser state equal those of ``optimizer.step()``."""
+    import importlib
+
+    train_module = importlib.import_module("superposition_lib.train")
+    spec = ExperimentSpec(**{**TINY, "n_features": n_features, "importance": 1.0,
+                             "optimizer": optimizer, "lr_schedule": "cosine"})
+    direct = train(spec, progress=False)
+    monkeypatch.setattr(train_module._FusedAdamStep, "of",
+                        classmethod(lambda cls, opt: (lambda lr: opt.step())))
+    wrapped = train(spec, progress=False)
+    np.testing.assert_array_equal(direct.W, wrapped.W)
+    np.testing.assert_array_equal(direct.b, wrapped.b)
+    np.testing.assert_array_equal(direct.history_loss, wrapped.history_loss)
