@@ -101,8 +101,9 @@ def test_fused_step_equals_the_general_step_on_the_same_batch(model, models, bat
                                                 model, batch)
     assert fused.state() == general.state()
     torch.testing.assert_close(f_loss, loss, rtol=1e-5, atol=1e-8)
-    for name in ("W", "b"):
-        torch.testing.assert_close(f_grads[name], grads[name], rtol=1e-4, atol=1e-7)
+    for name in ("W", "b"):  # float32 sums in another order: errors relative to the largest
+        scale = float(grads[name].abs().max())
+        torch.testing.assert_close(f_grads[name], grads[name], rtol=1e-4, atol=1e-5 * scale)
 
 
 def test_fused_step_is_only_offered_where_it_applies():
