@@ -251,10 +251,7 @@ def _training(work, spec: ExperimentSpec, store: RunStore, label: str) -> Run | 
               f"{store.checkpoint_path(spec).parent} (written every minute, on Ctrl-C and on "
               f"SIGTERM). Run the same command again to resume.", file=sys.stderr)
         return 128 + signum
-    except DivergenceError as e:
-        print(f"superposition: {label}{e}", file=sys.stderr)
-        return 1
-    except MemoryError as e:
+    except (DivergenceError, MemoryError) as e:
         print(f"superposition: {label}{e}", file=sys.stderr)
         return 1
 

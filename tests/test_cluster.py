@@ -66,6 +66,8 @@ def test_a_worker_that_dies_loses_only_its_task(client, tmp_path):
         time.sleep(0.1)
     time.sleep(1.0)  # into the training
     pid = client.run(os.getpid, workers=busy)[busy[0]]
+    # the kill must hit the task mid-run, or the test would not see a retry
+    assert "slow-task" in client.processing()[busy[0]] and not future.done()
     os.kill(pid, signal.SIGKILL)
     run = future.result(timeout=240)  # retried on a worker that lives
     _same(run, load_or_train(SLOW, store=RunStore(tmp_path), progress=False))
