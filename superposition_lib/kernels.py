@@ -27,9 +27,14 @@ a working compiler, :func:`numpy_fill_uniform` (the reference implementation, id
 is used instead and a warning says so.
 
 The same file holds the trainer's other hot loops: :func:`relu_error` (the ReLU output's error
-signal in one pass) and :func:`small_tied_step`, a whole training step (data, forward pass,
-loss and exact gradients) for grids of many tiny tied models, which draws its batch from the
-stream inside the kernel instead of storing it.
+signal in one pass) and :func:`tied_step`, a whole training step (data, forward pass, loss and
+exact gradients) of tied models on sparse uniform data, which draws its batch from the stream
+inside the kernel instead of storing it.
+
+Vector extensions: the kernels are compiled once per machine into the cache, with clones for
+AVX-512, AVX2 and the baseline instruction set (``target_clones``); the dynamic loader runs the
+widest one the CPU supports. The clones give the same bits (no fused multiply-adds, no
+reassociated sums).
 """
 
 from __future__ import annotations
@@ -50,7 +55,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["SMALL_MAX_HIDDEN", "SMALL_MAX_FEATURES", "backend", "fill_sparse_uniform",
-           "fill_uniform", "in_halves", "numpy_fill_uniform", "relu_error", "small_tied_step"]
+           "fill_uniform", "in_halves", "numpy_fill_uniform", "relu_error", "tied_step"]
 
 _SOURCE = Path(__file__).with_name("_kernels.c")
 _FLAGS = ["-std=c99", "-O3", "-shared", "-fPIC"]
@@ -97,6 +102,8 @@ _SIGNATURES = {
     "relu_error": [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64],
     "small_tied_step": [ctypes.c_void_p] * 4 + [ctypes.c_int64] * 5
                        + [ctypes.c_int, ctypes.c_uint64, ctypes.c_int64] + [ctypes.c_void_p] * 3,
+    "sparse_tied_step": [ctypes.c_void_p] * 4 + [ctypes.c_int64] * 6
+                        + [ctypes.c_int, ctypes.c_uint64, ctypes.c_int64] + [ctypes.c_void_p] * 3,
 }
 
 
@@ -328,25 +335,32 @@ def relu_error(z: np.ndarray, target: np.ndarray, out: np.ndarray) -> np.ndarray
     return out
 
 
-#: Largest n :func:`small_tied_step` handles (its per-model buffers are fixed-size).
+#: Largest n of the small-model kernel, which keeps a block of samples of every feature in
+#: registers and fixed-size buffers; larger models use the sparse kernel.
 SMALL_MAX_FEATURES = 32
-#: Largest m :func:`small_tied_step` handles.
+#: Largest m of the small-model kernel.
 SMALL_MAX_HIDDEN = 8
 
 
-def small_tied_step(W: np.ndarray, b: np.ndarray, importance: np.ndarray,
-                    inv_probability: np.ndarray, batch: int, relu: bool, key: int, offset: int,
-                    grad_W: np.ndarray, grad_b: np.ndarray, loss: np.ndarray, *,
-                    hidden_relu: bool = False) -> bool:
-    """Loss and exact gradients of small tied models on sparse uniform data drawn in the kernel.
+def tied_step(W: np.ndarray, b: np.ndarray, importance: np.ndarray,
+              inv_probability: np.ndarray, batch: int, relu: bool, key: int, offset: int,
+              grad_W: np.ndarray, grad_b: np.ndarray, loss: np.ndarray, *,
+              hidden_relu: bool = False) -> bool:
+    """Loss and exact gradients of tied models on sparse uniform data drawn in the kernel.
 
     For the ReLU-output (``relu=True``), ReLU-hidden-layer (``relu=True, hidden_relu=True``) or
     linear model, computes what
     :func:`~superposition_lib.models.loss_and_grads` computes on the batch
     :func:`fill_sparse_uniform` would draw at ``offset`` (same stream floats, same layout), but
-    sample by sample in registers: the (models, batch, n) batch is never stored. With many tiny
-    models (e.g. 9,000 models with n = 2, m = 1) this avoids batched matrix products of 1–2
-    columns, which cost far more than their arithmetic.
+    sample by sample: the (models, batch, n) batch is never stored. Two C kernels share the
+    work:
+
+    - n <= :data:`SMALL_MAX_FEATURES` and m <= :data:`SMALL_MAX_HIDDEN` (e.g. 9,000 models
+      with n = 2, m = 1): blocks of 128 samples in registers, which avoids batched matrix
+      products of 1-2 columns that cost far more than their arithmetic;
+    - larger models (e.g. n = 400, m = 30): per sample, only the present features enter the
+      hidden layer and only the outputs with a non-zero error signal enter the backward pass,
+      so the cost falls with the density of the inputs.
 
     Parameters
     ----------
@@ -369,8 +383,12 @@ def small_tied_step(W: np.ndarray, b: np.ndarray, importance: np.ndarray,
     Returns
     -------
     bool
-        False (and nothing written) when the C kernel is unavailable or n, m exceed
-        :data:`SMALL_MAX_FEATURES`, :data:`SMALL_MAX_HIDDEN`: use the general path then.
+        False (and nothing written) when the C kernels are unavailable: use the general path.
+
+    Raises
+    ------
+    ValueError
+        If an array is not C-contiguous float32 of the shape listed above.
 
     Examples
     --------
@@ -378,12 +396,12 @@ def small_tied_step(W: np.ndarray, b: np.ndarray, importance: np.ndarray,
     >>> b, imp, inv_p = (np.zeros((1, 2), np.float32), np.ones((1, 2), np.float32),
     ...                  np.ones((1, 2), np.float32))
     >>> gW, gb, loss = np.empty_like(W), np.empty_like(b), np.empty(1, np.float32)
-    >>> if small_tied_step(W, b, imp, inv_p, 4096, True, 1, 0, gW, gb, loss):
+    >>> if tied_step(W, b, imp, inv_p, 4096, True, 1, 0, gW, gb, loss):
     ...     assert abs(loss[0] - 1 / 6) < 0.01   # dense antipodal pair: E[min(x, y)²]
     """
     models, m, n = W.shape
     lib = _kernel()
-    if lib is None or n > SMALL_MAX_FEATURES or m > SMALL_MAX_HIDDEN:
+    if lib is None:
         return False
     arrays = {"W": (W, (models, m, n)), "b": (b, (models, n)), "importance": (importance,
               (models, n)), "inv_probability": (inv_probability, (models, n)),
@@ -394,11 +412,18 @@ def small_tied_step(W: np.ndarray, b: np.ndarray, importance: np.ndarray,
                 or not a.flags.c_contiguous):
             raise ValueError(f"{name} must be a C-contiguous float32 array of shape {shape}")
     key, offset = operator.index(key), operator.index(offset)
-    in_halves(lambda r0, r1: lib.small_tied_step(
-        W.ctypes.data, b.ctypes.data, importance.ctypes.data, inv_probability.ctypes.data,
-        r0, r1, batch, n, m, int(relu) | 2 * int(hidden_relu), key, offset,
-        grad_W.ctypes.data, grad_b.ctypes.data,
-        loss.ctypes.data), models, batch * n)
+    pointers = (W.ctypes.data, b.ctypes.data, importance.ctypes.data,
+                inv_probability.ctypes.data)
+    outputs = (grad_W.ctypes.data, grad_b.ctypes.data, loss.ctypes.data)
+    kind = int(relu) | 2 * int(hidden_relu)
+    if n <= SMALL_MAX_FEATURES and m <= SMALL_MAX_HIDDEN:
+        in_halves(lambda r0, r1: lib.small_tied_step(*pointers, r0, r1, batch, n, m, kind, key,
+                                                     offset, *outputs), models, batch * n)
+    elif models * batch * n < PARALLEL_MIN or models < 2:
+        lib.sparse_tied_step(*pointers, 0, models, 1, batch, n, m, kind, key, offset, *outputs)
+    else:  # models in turns, so that both threads get dense and sparse models alike
+        list(_pool.map(lambda t: lib.sparse_tied_step(*pointers, t, models, 2, batch, n, m, kind,
+                                                      key, offset, *outputs), (0, 1)))
     return True
 
 

@@ -32,8 +32,7 @@ from dataclasses import dataclass
 import torch
 
 from .config import ExperimentSpec
-from .kernels import SMALL_MAX_FEATURES, SMALL_MAX_HIDDEN, backend, in_halves, relu_error, \
-    small_tied_step
+from .kernels import backend, in_halves, relu_error, tied_step
 
 
 @dataclass(frozen=True)
@@ -306,16 +305,14 @@ def loss_and_grads(params: dict[str, torch.Tensor], x: torch.Tensor, target: tor
                   "W_out": grad_V.transpose(1, 2).contiguous()}
 
 
-def fused_step_available(model: str, n: int, m: int, device: str | torch.device) -> bool:
+def fused_step_available(model: str, device: str | torch.device) -> bool:
     """Whether :func:`fused_sparse_uniform_step` can train these models.
 
     Parameters
     ----------
     model : str
         Model kind; the fused step covers the tied models: ``relu_output``, ``relu_hidden``
-        and ``linear``.
-    n, m : int
-        Features and hidden size (at most 32 and 8).
+        and ``linear``, of any size.
     device : str or torch.device
         Only the CPU.
 
@@ -326,12 +323,11 @@ def fused_step_available(model: str, n: int, m: int, device: str | torch.device)
 
     Examples
     --------
-    >>> fused_step_available("relu_output", 400, 30, "cpu")
+    >>> fused_step_available("absolute_value", "cpu")
     False
     """
-    return (model in ("relu_output", "linear", "relu_hidden") and n <= SMALL_MAX_FEATURES
-            and m <= SMALL_MAX_HIDDEN and torch.device(device).type == "cpu"
-            and backend() == "c")
+    return (model in ("relu_output", "linear", "relu_hidden")
+            and torch.device(device).type == "cpu" and backend() == "c")
 
 
 def fused_sparse_uniform_step(params: dict[str, torch.Tensor], stream, inv_probability,
@@ -343,9 +339,8 @@ def fused_sparse_uniform_step(params: dict[str, torch.Tensor], stream, inv_proba
     Gives what ``loss_and_grads(params, x, x, importance, model, True)`` gives for
     ``x = stream.next_sparse_uniform(inv_probability)`` (up to float rounding), and advances the
     stream the same way, but never stores x: each model's samples are drawn, pushed through the
-    model and reduced into gradients in small blocks
-    (:func:`~superposition_lib.kernels.small_tied_step`). Check :func:`fused_step_available`
-    first.
+    model and reduced into gradients in C (:func:`~superposition_lib.kernels.tied_step`). Check
+    :func:`fused_step_available` first.
 
     Parameters
     ----------
@@ -376,7 +371,7 @@ def fused_sparse_uniform_step(params: dict[str, torch.Tensor], stream, inv_proba
     >>> params = {"W": torch.tensor([[[1.0, -1.0]]]), "b": torch.zeros(1, 2)}
     >>> stream = UniformStream(0, (1, 4096, 2))
     >>> inv_p = np.ones((1, 2), np.float32)
-    >>> if fused_step_available("relu_output", 2, 1, "cpu"):
+    >>> if fused_step_available("relu_output", "cpu"):
     ...     loss, grads = fused_sparse_uniform_step(params, stream, inv_p, torch.ones(1, 2),
     ...                                             "relu_output", 4096)
     ...     assert abs(float(loss[0]) - 1 / 6) < 0.01 and stream.state() == 8192
@@ -385,10 +380,9 @@ def fused_sparse_uniform_step(params: dict[str, torch.Tensor], stream, inv_proba
     if grads is None:
         grads = {"W": torch.empty_like(W), "b": torch.empty_like(b)}
     loss = torch.empty(W.shape[0])
-    if not small_tied_step(W.numpy(), b.numpy(), importance.numpy(), inv_probability, batch,
-                           model != "linear", stream.key, stream.offset,
-                           grads["W"].numpy(), grads["b"].numpy(), loss.numpy(),
-                           hidden_relu=model == "relu_hidden"):
+    if not tied_step(W.numpy(), b.numpy(), importance.numpy(), inv_probability, batch,
+                     model != "linear", stream.key, stream.offset, grads["W"].numpy(),
+                     grads["b"].numpy(), loss.numpy(), hidden_relu=model == "relu_hidden"):
         raise RuntimeError("fused_sparse_uniform_step: not available for these models; check "
                            "fused_step_available first")
     stream.offset += W.shape[0] * batch * W.shape[2]

@@ -531,9 +531,8 @@ def train(spec: ExperimentSpec, *, device: str | torch.device = "cpu", progress:
     importance = torch.as_tensor(np.repeat(spec.importance_array(), spec.restarts, axis=0),
                                  dtype=torch.float32, device=device)
     stream = UniformStream(data_key, (spec.n_models, spec.batch_size, spec.n_features))
-    # Small tied models on sparse uniform data: draw the batch inside the fused C step.
-    fused = (spec.data == "sparse_uniform"
-             and fused_step_available(spec.model, spec.n_features, spec.n_hidden, device))
+    # Tied models on sparse uniform data: draw the batch inside the fused C step.
+    fused = spec.data == "sparse_uniform" and fused_step_available(spec.model, device)
     if fused:
         inv_probability = (1.0 / dist.probability).numpy()
         fused_grads = {k: torch.empty_like(v) for k, v in params.items()}

@@ -79,13 +79,15 @@ def test_untied_model_has_output_weights():
 
 
 @pytest.mark.parametrize("model", ["relu_output", "linear", "relu_hidden"])
-@pytest.mark.parametrize("models,batch,n,m", [(9, 1024, 2, 1), (5, 300, 5, 2), (3, 130, 32, 8)])
+@pytest.mark.parametrize("models,batch,n,m", [(9, 1024, 2, 1), (5, 300, 5, 2), (3, 130, 32, 8),
+                                               (4, 200, 33, 8), (3, 150, 20, 9),
+                                               (5, 64, 120, 17), (1, 300, 40, 16)])
 def test_fused_step_equals_the_general_step_on_the_same_batch(model, models, batch, n, m):
     """Same stream floats, same loss and gradients (float32 rounding), same stream position."""
     from superposition_lib.data import FeatureDistribution, UniformStream
     from superposition_lib.models import fused_sparse_uniform_step, fused_step_available
 
-    if not fused_step_available(model, n, m, "cpu"):
+    if not fused_step_available(model, "cpu"):
         pytest.skip("no C compiler: the trainer uses the general path")
     g = torch.Generator().manual_seed(1)
     p = 0.05 + 0.95 * torch.rand(models, n, generator=g)
@@ -109,7 +111,30 @@ def test_fused_step_equals_the_general_step_on_the_same_batch(model, models, bat
 def test_fused_step_is_only_offered_where_it_applies():
     from superposition_lib.models import fused_step_available
 
-    assert not fused_step_available("absolute_value", 5, 2, "cpu")
-    assert not fused_step_available("relu_output", 33, 2, "cpu")
-    assert not fused_step_available("relu_output", 5, 9, "cpu")
-    assert not fused_step_available("relu_output", 5, 2, "meta")
+    assert not fused_step_available("absolute_value", "cpu")
+    assert not fused_step_available("relu_output", "meta")
+
+
+def test_fused_step_of_many_models_equals_each_model_alone():
+    """The sparse kernel trains models in turns on two threads: the split never changes bits."""
+    from superposition_lib.data import UniformStream
+    from superposition_lib.models import fused_sparse_uniform_step, fused_step_available
+
+    if not fused_step_available("relu_output", "cpu"):
+        pytest.skip("no C compiler: the trainer uses the general path")
+    models, batch, n, m = 5, 256, 64, 10
+    g = torch.Generator().manual_seed(2)
+    inv_p = (1.0 / (0.05 + 0.95 * torch.rand(models, n, generator=g))).numpy()
+    params = {"W": torch.randn(models, m, n, generator=g), "b": 0.1 * torch.randn(models, n)}
+    importance = torch.rand(models, n, generator=g)
+    loss, grads = fused_sparse_uniform_step(params, UniformStream(3, (models, batch, n)), inv_p,
+                                            importance, "relu_output", batch)
+    for i in range(models):
+        alone = UniformStream(3, (1, batch, n))
+        alone.set_state(i * batch * n)
+        one_loss, one = fused_sparse_uniform_step({k: v[i:i + 1] for k, v in params.items()},
+                                                  alone, inv_p[i:i + 1], importance[i:i + 1],
+                                                  "relu_output", batch)
+        assert torch.equal(one_loss, loss[i:i + 1])
+        assert torch.equal(one["W"], grads["W"][i:i + 1]) and torch.equal(one["b"],
+                                                                           grads["b"][i:i + 1])
