@@ -14,19 +14,25 @@ alternating, and the script prints steps/s and the speed-up ratio for each workl
 - ``abs-value``: the untied absolute-value model y' = ReLU(W₂ ReLU(W₁x) + b) on signed inputs
   in [-1, 1], n=100, m=40, 7 instances (the paper's computation-in-superposition setting).
 
-It first prints the CPU (every speed figure names the machine it was measured on) and numpy's
-SIMD extensions. Run ``python benchmarks/trainer.py [--steps N] [--repeats R] [--only NAME]``.
+It first prints the CPU (every speed figure names the machine it was measured on) and the
+vector extensions in use: numpy's, torch's and those of the library's C kernels. Run
+``python benchmarks/trainer.py [--steps N] [--repeats R] [--only NAME]``. To measure without
+AVX-512 on a CPU that has it, disable it in all three::
+
+    NPY_DISABLE_CPU_FEATURES="AVX512_ICL X86_V4" ATEN_CPU_CAPABILITY=avx2 \
+        SUPERPOSITION_KERNEL_ISA=avx2 python benchmarks/trainer.py
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import time
 
 # Imported first, as in any program that uses the library: it sets its OpenMP defaults before
 # torch loads (see superposition_lib/__init__.py); both loops below run under them.
-from superposition_lib import ExperimentSpec, train  # isort: skip
+from superposition_lib import ExperimentSpec, kernels, train  # isort: skip
 
 import numpy as np
 import torch
@@ -128,7 +134,9 @@ def main() -> None:
 
     wide = [f for f in ("AVX2", "AVX512F", "AVX512_SKX", "AVX512_ICL") if features.get(f)]
     print(f"CPU: {cpu_name()}; numpy SIMD: {', '.join(wide) or 'baseline only'}")
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
+          f"{torch.backends.cpu.get_cpu_capability()}; C kernels: "
+          f"{os.environ.get(kernels.ENV_ISA) or 'auto'} ({kernels.backend()})")
     for name in args.only or WORKLOADS:
         work, steps = WORKLOADS[name], args.steps or STEPS[name]
         naive, lib = [], []

@@ -8,11 +8,19 @@
 
 /* x86 has no vector 64-bit multiply before AVX-512; gcc emulates it, which pays off with AVX2's
  * four lanes (1.7x faster than the baseline build here) but not with SSE's two. A build cached
- * for many machines cannot use -march=native, so on x86-64 glibc gcc and clang compile an AVX2
- * clone next to the baseline and the dynamic loader picks the one the CPU supports. */
+ * for many machines cannot use -march=native, so on x86-64 glibc gcc and clang compile AVX-512
+ * and AVX2 clones next to the baseline and the dynamic loader picks the widest one the CPU
+ * supports. SUPERPOSITION_ISA (set by kernels.py from $SUPERPOSITION_KERNEL_ISA) leaves out
+ * clones: 2 (default) all, 1 no AVX-512, 0 the baseline only. Without fused multiply-adds
+ * (ISO C contracts none) and with every sum in a fixed order, all clones give the same bits. */
+#ifndef SUPERPOSITION_ISA
+#define SUPERPOSITION_ISA 2
+#endif
 #if defined(__x86_64__) && defined(__GLIBC__) && defined(__has_attribute)
-#if __has_attribute(target_clones)
+#if __has_attribute(target_clones) && SUPERPOSITION_ISA == 2
 #define DISPATCH __attribute__((target_clones("avx512f", "avx2", "default")))
+#elif __has_attribute(target_clones) && SUPERPOSITION_ISA == 1
+#define DISPATCH __attribute__((target_clones("avx2", "default")))
 #endif
 #endif
 #ifndef DISPATCH
@@ -228,7 +236,7 @@ DISPATCH void small_tied_step(const float *restrict W, const float *restrict b,
  * to idx (room for n + 16); returns their count. With AVX-512 (checked at run time) 16 at a
  * time with a compress into a register (the compress to memory is microcoded on some CPUs);
  * else a branch-free scalar loop. */
-#if defined(__x86_64__) && defined(__GNUC__)
+#if defined(__x86_64__) && defined(__GNUC__) && SUPERPOSITION_ISA == 2
 #include <immintrin.h>
 __attribute__((target("avx512f"))) static int64_t nonzero_avx512(const float *a, int64_t rows,
                                                                  int64_t n, int32_t *idx)
@@ -258,7 +266,7 @@ __attribute__((target("avx512f"))) static int64_t nonzero_avx512(const float *a,
 
 static int64_t nonzero(const float *a, int64_t rows, int64_t n, int32_t *idx)
 {
-#if defined(__x86_64__) && defined(__GNUC__)
+#if defined(__x86_64__) && defined(__GNUC__) && SUPERPOSITION_ISA == 2
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f"))
         return nonzero_avx512(a, rows, n, idx);

@@ -91,6 +91,12 @@ class FeatureDistribution:
         paper's correlated sets).
     bump_width : float or array_like, shape (models,), optional
         Half-width w > 0 of the ``equivariant`` bump, in features; required for that kind.
+    joint : bool, optional
+        Draw ``correlated`` sets by the rule for c = 1 (every member present with the first;
+        the other members' magnitudes are their uniforms), which is only valid when every
+        model has c = 1, as by default. The rule for c < 1 gives c = 1 models the same
+        distribution from other numbers (one minus the uniforms); a block of models of a larger
+        spec passes the whole spec's choice, so that its samples are the spec's.
 
     Raises
     ------
@@ -114,7 +120,8 @@ class FeatureDistribution:
     """
 
     def __init__(self, kind: str, probability, set_size: int | None = None,
-                 device: str | torch.device = "cpu", *, correlation=None, bump_width=None):
+                 device: str | torch.device = "cpu", *, correlation=None, bump_width=None,
+                 joint: bool | None = None):
         self.kind = kind
         self.probability = torch.as_tensor(np.asarray(probability, dtype=np.float32),
                                            device=device)
@@ -138,7 +145,9 @@ class FeatureDistribution:
             raise ValueError(f"correlation: values must lie in [0, 1]; got {correlation!r}")
         if kind != "correlated" and np.any(self.correlation != 1):
             raise ValueError(f"correlation: only used with kind 'correlated'; got {kind!r}")
-        self._joint_only = bool(np.all(self.correlation == 1))
+        self._joint_only = bool(np.all(self.correlation == 1)) if joint is None else joint
+        if self._joint_only and np.any(self.correlation != 1):
+            raise ValueError(f"joint: only valid when every correlation is 1; got {correlation!r}")
         self._c = torch.as_tensor(self.correlation, dtype=torch.float32,
                                   device=device).view(-1, 1, 1)              # (models, 1, 1)
         self.bump_width = None
@@ -160,15 +169,17 @@ class FeatureDistribution:
             raise ValueError(f"bump_width: only used with kind 'equivariant'; got {kind!r}")
 
     @classmethod
-    def from_spec(cls, spec: ExperimentSpec, device: str | torch.device = "cpu"
-                  ) -> FeatureDistribution:
-        """The distribution of every model of a spec.
+    def from_spec(cls, spec: ExperimentSpec, device: str | torch.device = "cpu",
+                  models: slice = slice(None)) -> FeatureDistribution:
+        """The distribution of every model of a spec (or of a block of them).
 
         Parameters
         ----------
         spec : ExperimentSpec
             Its instances are repeated ``restarts`` times, as models are.
         device : str or torch.device
+        models : slice
+            Only these models.
 
         Returns
         -------
@@ -180,11 +191,12 @@ class FeatureDistribution:
         >>> FeatureDistribution.from_spec(spec).probability.shape
         torch.Size([6, 4])
         """
-        prob = np.repeat(spec.feature_probability_array(), spec.restarts, axis=0)
-        repeat = lambda a: None if a is None else np.repeat(a, spec.restarts)  # noqa: E731
+        prob = np.repeat(spec.feature_probability_array(), spec.restarts, axis=0)[models]
+        repeat = lambda a: None if a is None else np.repeat(a, spec.restarts)[models]  # noqa: E731
         return cls(spec.data, prob, spec.set_size, device,
                    correlation=repeat(spec.correlation_array()),
-                   bump_width=repeat(spec.bump_width_array()))
+                   bump_width=repeat(spec.bump_width_array()),
+                   joint=bool(np.all(spec.correlation_array() == 1)))
 
     # ------------------------------------------------------------------------------------------
     def transform(self, u: torch.Tensor) -> torch.Tensor:
@@ -448,12 +460,25 @@ class UniformStream:
     only on the key and on how many numbers were drawn before, never on threading. The state is
     a single counter, which makes checkpoints trivial.
 
+    A block of models (for training a large spec in parts, see
+    :func:`~superposition_lib.train.train_block`) reads only its rows of every draw of the whole
+    spec: ``skip`` numbers into the draw, then the next draw ``step`` numbers later.
+
     Parameters
     ----------
     key : int
         Stream key in [0, 2**64), e.g. from ``numpy.random.SeedSequence.generate_state``.
     shape : tuple of int
         Shape of every draw, (models, batch, n).
+    skip : int
+        Numbers of every draw before this one's first (0: the draw starts it).
+    step : int, optional
+        Numbers from one draw to the next; default the size of a draw.
+
+    Attributes
+    ----------
+    offset : int
+        Position of the current draw of the whole spec (its first number is ``offset + skip``).
 
     Examples
     --------
@@ -461,20 +486,37 @@ class UniformStream:
     >>> u = stream.next()
     >>> u.shape, u.dtype, stream.state()
     (torch.Size([2, 3, 4]), torch.float32, 24)
+    >>> second = UniformStream(key=0, shape=(1, 3, 4), skip=12, step=24)   # its second model
+    >>> bool((second.next() == u[1:]).all()), second.state()
+    (True, 24)
     """
 
-    def __init__(self, key: int, shape: tuple[int, int, int]):
+    def __init__(self, key: int, shape: tuple[int, int, int], skip: int = 0,
+                 step: int | None = None):
         self.key = int(key)
         self.offset = 0
         self.buffer = np.empty(shape, dtype=np.float32)
         self._rows = self.buffer.reshape(-1, shape[-1])
+        self.skip = int(skip)
+        self.step = self.buffer.size if step is None else int(step)
+        if self.skip < 0 or self.skip + self.buffer.size > self.step:
+            raise ValueError(f"skip, step: a draw of {self.buffer.size} numbers must fit in "
+                             f"[skip, step); got skip={skip}, step={step}")
+
+    def start(self) -> int:
+        """Stream position of the next draw's first number."""
+        return self.offset + self.skip
+
+    def advance(self) -> None:
+        """Move to the next draw (what :meth:`next` does after drawing)."""
+        self.offset += self.step
 
     def next(self) -> torch.Tensor:
         """Uniforms on [0, 1), shape (models, batch, n); the buffer is reused by the next call."""
         n = self._rows.shape[1]
-        in_halves(lambda a, b: fill_uniform(self._rows[a:b], self.key, self.offset + a * n),
+        in_halves(lambda a, b: fill_uniform(self._rows[a:b], self.key, self.start() + a * n),
                   len(self._rows), n)
-        self.offset += self.buffer.size
+        self.advance()
         return torch.from_numpy(self.buffer)
 
     def next_sparse_uniform(self, inv_probability: np.ndarray) -> torch.Tensor:
@@ -493,9 +535,9 @@ class UniformStream:
         Tensor, shape (models, batch, n)
         """
         in_halves(lambda a, b: fill_sparse_uniform(self.buffer, inv_probability, self.key,
-                                                   self.offset, rows=(a, b)),
+                                                   self.start(), rows=(a, b)),
                   len(self._rows), self._rows.shape[1])
-        self.offset += self.buffer.size
+        self.advance()
         return torch.from_numpy(self.buffer)
 
     def state(self) -> int:

@@ -14,19 +14,23 @@ log-position):
 - *Levels* ℓ: by default :data:`LEVELS` = {0, 1/3, 2/5, 1/2, 2/3, 3/4, 1}, the values D_i takes
   for an unrepresented feature and for the vertices of the regular configurations the paper
   finds (m/k for k features in m dimensions; 1 = a dedicated dimension).
-- A snapshot is *on* level ℓ when ℓ is the level nearest to D_i(t_k) and
+- A feature *enters* level ℓ at a snapshot when ℓ is the level nearest to D_i(t_k) and
   abs(D_i(t_k) − ℓ) ≤ ``tol`` (0.03 by default, under half the smallest gap between the
-  default levels, 2/5 − 1/3).
-- A *plateau* is a maximal run of consecutive snapshots on one level that lasts at least
-  ``min_span`` decades of training (u_last − u_first ≥ 0.1 by default, a factor 1.26 in steps),
-  holds at least ``min_points`` snapshots (5) and is flat: D_i drifts across it by at most
+  default levels, 2/5 − 1/3), and stays *on* it while abs(D_i − ℓ) ≤ ``leave`` (default
+  2 ``tol``) unless it enters another level (hysteresis, :func:`track_levels`): noise at the
+  edge of the band does not cut a plateau in two.
+- A *plateau* is a maximal run of consecutive snapshots on one level, from its first to its
+  last snapshot within ``tol`` of the level (the wider ``leave`` band only bridges gaps), that
+  lasts at least ``min_span`` decades of training (u_last − u_first ≥ 0.1 by default, a factor
+  1.26 in steps), holds at least ``min_points`` snapshots (5) and is flat: D_i drifts across it by at most
   ``max_drift`` (default ``tol``; the drift is the slope of the least-squares line of D_i
   against u times the plateau's length). Without the last condition a feature that moves slowly
   from 0.25 to 1/2 would make "plateaus" at 1/3 and 2/5 on its way, as trained features do.
   Consecutive plateaus on the same level are merged: brief excursions between them (noise, or a
   failed jump) are not jumps.
 - The *initial state* lasts until the trajectories start to move: up to the first snapshot by
-  which at least half of the features have been more than ``tol`` away from their first value.
+  which at least half of the features have been more than :data:`INITIAL_MOVE` (0.1) away from
+  their first value.
   With log-spaced snapshots the weights barely move over the first decades, so an initial D_i
   that happens to lie near a level would look like a plateau, and the initial split like a jump.
   Runs are cut where the initial state ends; a plateau that starts inside it is *initial*, is
@@ -35,9 +39,11 @@ log-position):
 - A *jump* is a pair of consecutive plateaus of one feature on different levels whose
   *transition window*, from the last snapshot of the first plateau (``step_start``) to the first
   snapshot of the second (``step_end``), spans at most ``max_transition`` decades (0.3, a
-  factor 2 in steps). Its ``step`` is the window's geometric midpoint
-  sqrt(step_start · step_end). The first plateaus themselves (the initial split) are not jumps:
-  they have no plateau before them, or only an initial one.
+  factor 2 in steps), and across which the feature's median D changes by at least
+  ``min_change`` (0.75) times the gap between the two levels: a change smaller than the gap
+  between neighbouring levels is a drift between them, not a jump. Its ``step`` is the window's
+  geometric midpoint sqrt(step_start · step_end). The first plateaus themselves (the initial
+  split) are not jumps: they have no plateau before them, or only an initial one.
 
 :func:`energy_level_jumps` lists the jumps with the loss before and after each one;
 :func:`jump_loss_fraction` measures how much of the loss decrease after a given step (e.g. after
@@ -124,6 +130,7 @@ __all__ = [
     "split_step",
     "stage_measurements",
     "stage_trajectory",
+    "track_levels",
 ]
 
 #: Default dimensionality levels: unrepresented, the vertices of the regular configurations
@@ -137,7 +144,11 @@ STAGES = ("near_zero", "pca", "triangles", "antiprism", "two_axes", "other")
 #: The two correlated sets of the n=6, m=3 model: features 0-2 and 3-5.
 SETS = ((0, 1, 2), (3, 4, 5))
 
-_PLATEAU_COLUMNS = ["feature", "level", "step_start", "step_end", "n_snapshots", "initial"]
+#: How far (in D) a feature must move from its first value to count as moving: above noise and
+#: the level bands, below the initial split (features move from random values to the levels).
+INITIAL_MOVE = 0.1
+_PLATEAU_COLUMNS = ["feature", "level", "step_start", "step_end", "n_snapshots", "median",
+                    "initial"]
 _JUMP_COLUMNS = ["feature", "step_start", "step_end", "step", "level_before", "level_after"]
 
 
@@ -196,12 +207,66 @@ def assign_levels(D, levels: Sequence[float] = LEVELS, tol: float = 0.03) -> np.
     return np.where(on, nearest, -1)
 
 
-def _training_start(D: np.ndarray, tol: float) -> int:
+def track_levels(D, levels: Sequence[float] = LEVELS, tol: float = 0.03,
+                 leave: float | None = None) -> np.ndarray:
+    """The level each feature is on at each snapshot, with hysteresis, or −1 when on none.
+
+    A feature enters level ℓ when ℓ is its nearest level and abs(D − ℓ) ≤ ``tol``
+    (:func:`assign_levels`); it stays on ℓ while abs(D − ℓ) ≤ ``leave``, unless it enters
+    another level first. A feature that hovers near a level's edge therefore does not flicker
+    on and off it, and one that drifts between two close levels (1/3 and 2/5 are 0.067 apart)
+    leaves the first only when it is well on its way.
+
+    Parameters
+    ----------
+    D : array_like, shape (snapshots, n) or (snapshots,)
+        Dimensionality trajectories, snapshots in order.
+    levels : sequence of float
+        The levels (default :data:`LEVELS`).
+    tol : float
+        Largest distance at which a feature enters a level.
+    leave : float, optional
+        Distance beyond which it leaves its level (default ``2 * tol``); at least ``tol``.
+
+    Returns
+    -------
+    numpy.ndarray of int, same shape as D
+        Index into ``levels``, or −1.
+
+    Examples
+    --------
+    A feature at 0.5 that wanders to 0.54 stays on 1/2 (0.54 is within ``leave`` = 0.06);
+    without hysteresis it would be on no level there:
+
+    >>> track_levels([0.5, 0.54, 0.51, 0.58], levels=[0.0, 0.5, 1.0])
+    array([ 1,  1,  1, -1])
+    >>> assign_levels([0.5, 0.54, 0.51, 0.58], levels=[0.0, 0.5, 1.0])
+    array([ 1, -1,  1, -1])
+    """
+    leave = 2 * tol if leave is None else leave
+    if not leave >= tol:
+        raise ValueError(f"leave must be a number >= tol ({tol!r}); got {leave!r}")
+    D = np.asarray(D, dtype=np.float64)
+    lv = np.asarray(levels, dtype=np.float64)
+    entered = assign_levels(D, lv, tol)
+    state = np.empty_like(entered)
+    if len(D) == 0:
+        return state
+    state[0] = entered[0]
+    for k in range(1, len(D)):
+        previous = state[k - 1]
+        stays = (previous >= 0) & (np.abs(D[k] - lv[np.maximum(previous, 0)]) <= leave)
+        state[k] = np.where(entered[k] >= 0, entered[k], np.where(stays, previous, -1))
+    return state
+
+
+def _training_start(D: np.ndarray) -> int:
     """Index of the first snapshot by which at least half of the features have moved more than
-    ``tol`` from their first value (``len(D)`` if never): where the initial state ends."""
+    :data:`INITIAL_MOVE` from their first value (``len(D)`` if never): where the initial state
+    ends."""
     if len(D) == 0:
         return 0
-    moved = np.maximum.accumulate(np.abs(D - D[0]) > tol, axis=0).mean(1) >= 0.5
+    moved = np.maximum.accumulate(np.abs(D - D[0]) > INITIAL_MOVE, axis=0).mean(1) >= 0.5
     return int(np.argmax(moved)) if moved.any() else len(D)
 
 
@@ -215,12 +280,12 @@ def _drift(u: np.ndarray, d: np.ndarray) -> float:
 
 
 def plateaus(D, steps, *, levels: Sequence[float] = LEVELS, tol: float = 0.03,
-             min_span: float = 0.1, min_points: int = 5,
+             leave: float | None = None, min_span: float = 0.1, min_points: int = 5,
              max_drift: float | None = None) -> pd.DataFrame:
     """Plateaus of feature dimensionality trajectories.
 
-    A plateau is a maximal run of consecutive snapshots on one level (:func:`assign_levels`)
-    lasting at least ``min_span`` decades (log10 of the step ratio between its first and last
+    A plateau is a maximal run of consecutive snapshots on one level (:func:`track_levels`,
+    with hysteresis) lasting at least ``min_span`` decades (log10 of the step ratio between its first and last
     snapshot) with at least ``min_points`` snapshots, over which D drifts by at most
     ``max_drift``. Consecutive plateaus of a feature on the same level are merged, except
     *initial* plateaus (those that start before the trajectories start to move, see the module
@@ -236,7 +301,9 @@ def plateaus(D, steps, *, levels: Sequence[float] = LEVELS, tol: float = 0.03,
     levels : sequence of float
         The levels (default :data:`LEVELS`).
     tol : float
-        Largest distance of a snapshot from its level.
+        Largest distance at which a feature enters a level.
+    leave : float, optional
+        Distance beyond which it leaves the level (default ``2 * tol``).
     min_span : float
         Shortest plateau, in decades of steps.
     min_points : int
@@ -251,7 +318,8 @@ def plateaus(D, steps, *, levels: Sequence[float] = LEVELS, tol: float = 0.03,
     pandas.DataFrame
         One row per plateau, ordered by feature and step: ``feature``, ``level`` (its value),
         ``step_start`` and ``step_end`` (its first and last snapshot), ``n_snapshots`` (the
-        snapshots on the level between them), ``initial`` (it starts in the initial state).
+        snapshots on the level between them), ``median`` (the median D over them),
+        ``initial`` (it starts in the initial state).
 
     Examples
     --------
@@ -261,10 +329,10 @@ def plateaus(D, steps, *, levels: Sequence[float] = LEVELS, tol: float = 0.03,
     >>> steps = np.unique(np.geomspace(1, 10_000, 40).round().astype(int))
     >>> D = np.select([steps < 30, steps < 1000], [0.3, 0.5], 0.0)
     >>> plateaus(D, steps, levels=[0.0, 0.3, 0.5])
-       feature  level  step_start  step_end  n_snapshots  initial
-    0        0    0.3           1        27           12     True
-    1        0    0.5          35       943           15    False
-    2        0    0.0        1194     10000           10    False
+       feature  level  step_start  step_end  n_snapshots  median  initial
+    0        0    0.3           1        27           12     0.3     True
+    1        0    0.5          35       943           15     0.5    False
+    2        0    0.0        1194     10000           10     0.0    False
     """
     D, steps = _as_trajectories(D, steps)
     if min_points < 1 or not min_span >= 0:
@@ -274,28 +342,35 @@ def plateaus(D, steps, *, levels: Sequence[float] = LEVELS, tol: float = 0.03,
     keep = steps > 0
     D, steps = D[keep], steps[keep]
     u = np.log10(steps)
-    idx = assign_levels(D, lv, tol)
-    start = _training_start(D, tol)
+    idx = track_levels(D, lv, tol, leave)
+    start = _training_start(D)
     max_drift = tol if max_drift is None else max_drift
     rows = []
     for feature in range(D.shape[1]):
-        runs = []  # qualifying runs: [level index, first, last, count] (snapshot positions)
+        runs = []  # qualifying runs: [level index, first, last, positions on the level]
         level = idx[:, feature]
         breaks = np.union1d(np.flatnonzero(np.diff(level)) + 1, [start])
         breaks = breaks[(breaks > 0) & (breaks < len(level))]
         for a, b in zip(np.r_[0, breaks], np.r_[breaks, len(level)]):
-            if (level[a] < 0 or b - a < min_points or u[b - 1] - u[a] < min_span
+            if level[a] < 0:
+                continue
+            # from the first to the last snapshot within tol: hysteresis only bridges gaps
+            core = np.flatnonzero(np.abs(D[a:b, feature] - lv[level[a]]) <= tol)
+            if len(core) == 0:
+                continue
+            a, b = a + core[0], a + core[-1] + 1
+            if (b - a < min_points or u[b - 1] - u[a] < min_span
                     or _drift(u[a:b], D[a:b, feature]) > max_drift):
                 continue
             if runs and runs[-1][0] == level[a] and (runs[-1][1] < start) == (a < start):
-                runs[-1][2], runs[-1][3] = b - 1, runs[-1][3] + b - a
+                runs[-1][2], runs[-1][3] = b - 1, runs[-1][3] + list(range(a, b))
             else:
-                runs.append([level[a], a, b - 1, b - a])
-        rows += [(feature, lv[k], steps[a], steps[b], count, a < start)
-                 for k, a, b, count in runs]
+                runs.append([level[a], a, b - 1, list(range(a, b))])
+        rows += [(feature, lv[k], steps[a], steps[b], len(on),
+                  float(np.median(D[on, feature])), a < start) for k, a, b, on in runs]
     return pd.DataFrame(rows, columns=_PLATEAU_COLUMNS).astype(
         {"feature": int, "level": float, "step_start": np.int64, "step_end": np.int64,
-         "n_snapshots": int, "initial": bool})
+         "n_snapshots": int, "median": float, "initial": bool})
 
 
 def _loss_at(loss, steps, loss_steps, at) -> np.ndarray:
@@ -311,14 +386,17 @@ def _loss_at(loss, steps, loss_steps, at) -> np.ndarray:
 
 def energy_level_jumps(D, steps, loss=None, *, loss_steps=None,
                        levels: Sequence[float] = LEVELS, tol: float = 0.03,
-                       min_span: float = 0.1, min_points: int = 5,
+                       leave: float | None = None, min_span: float = 0.1, min_points: int = 5,
                        max_drift: float | None = None, max_transition: float = 0.3,
-                       initial_state: bool = True) -> pd.DataFrame:
+                       min_change: float = 0.75, initial_state: bool = True) -> pd.DataFrame:
     """Jumps of features between dimensionality levels during training.
 
     A jump is a pair of consecutive :func:`plateaus` of one feature on different levels,
-    separated by a transition window of at most ``max_transition`` decades (see the module
-    docstring for the full definitions).
+    separated by a transition window of at most ``max_transition`` decades, across which the
+    feature's median D changes by at least ``min_change`` times the gap between the two levels
+    (see the module docstring for the full definitions). The last condition rejects a feature
+    that hovers between two close levels (between 1/3 and 2/5, say at 0.35 and then at 0.385:
+    half the gap) however the tolerances are set.
 
     Parameters
     ----------
@@ -333,10 +411,13 @@ def energy_level_jumps(D, steps, loss=None, *, loss_steps=None,
     loss_steps : array_like of int, optional
         Steps of ``loss`` when they are not ``steps``; the loss is interpolated linearly in
         log-step at the window edges.
-    levels, tol, min_span, min_points, max_drift
+    levels, tol, leave, min_span, min_points, max_drift
         Plateau definition, see :func:`plateaus`.
     max_transition : float
         Longest transition window, in decades of steps.
+    min_change : float
+        Smallest change of the median D from one plateau to the next, as a fraction of the gap
+        between their levels.
     initial_state : bool
         The first snapshot is the untrained state: a plateau that starts there is not the
         origin of a jump. Set it to False when D starts later in training (e.g. sliced from
@@ -370,15 +451,17 @@ def energy_level_jumps(D, steps, loss=None, *, loss_steps=None,
     D, steps = _as_trajectories(D, steps)
     if not max_transition >= 0:
         raise ValueError(f"max_transition must be a non-negative number; got {max_transition!r}")
-    table = plateaus(D, steps, levels=levels, tol=tol, min_span=min_span, min_points=min_points,
-                     max_drift=max_drift)
+    table = plateaus(D, steps, levels=levels, tol=tol, leave=leave, min_span=min_span,
+                     min_points=min_points, max_drift=max_drift)
     rows = []
     for feature, group in table.groupby("feature", sort=True):
         g = list(group.itertuples())
         for before, after in itertools.pairwise(g):
             start, end = int(before.step_end), int(after.step_start)
             if ((initial_state and before.initial) or before.level == after.level
-                    or np.log10(end) - np.log10(start) > max_transition):
+                    or np.log10(end) - np.log10(start) > max_transition
+                    or abs(after.median - before.median)
+                    < min_change * abs(after.level - before.level)):
                 continue
             rows.append((int(feature), start, end, float(np.sqrt(start * end)),
                          float(before.level), float(after.level)))
@@ -393,8 +476,8 @@ def energy_level_jumps(D, steps, loss=None, *, loss_steps=None,
 
 
 def split_step(D, steps, *, fraction: float = 0.9, levels: Sequence[float] = LEVELS,
-               tol: float = 0.03, min_span: float = 0.1, min_points: int = 5,
-               max_drift: float | None = None) -> int | None:
+               tol: float = 0.03, leave: float | None = None, min_span: float = 0.1,
+               min_points: int = 5, max_drift: float | None = None) -> int | None:
     """The step by which the features have split onto levels (the end of the initial split).
 
     The first snapshot step at which at least ``fraction`` of the features lie inside one of
@@ -409,7 +492,7 @@ def split_step(D, steps, *, fraction: float = 0.9, levels: Sequence[float] = LEV
         Strictly increasing snapshot steps.
     fraction : float
         Fraction of the features, in (0, 1].
-    levels, tol, min_span, min_points, max_drift
+    levels, tol, leave, min_span, min_points, max_drift
         Plateau definition, see :func:`plateaus`.
 
     Returns
@@ -427,8 +510,8 @@ def split_step(D, steps, *, fraction: float = 0.9, levels: Sequence[float] = LEV
     if not 0 < fraction <= 1:
         raise ValueError(f"fraction must lie in (0, 1]; got {fraction!r}")
     D, steps = _as_trajectories(D, steps)
-    table = plateaus(D, steps, levels=levels, tol=tol, min_span=min_span, min_points=min_points,
-                     max_drift=max_drift)
+    table = plateaus(D, steps, levels=levels, tol=tol, leave=leave, min_span=min_span,
+                     min_points=min_points, max_drift=max_drift)
     table = table[~table.initial]
     inside = np.zeros((len(steps), D.shape[1]), dtype=bool)
     for row in table.itertuples():

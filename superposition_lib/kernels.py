@@ -32,9 +32,10 @@ exact gradients) of tied models on sparse uniform data, which draws its batch fr
 inside the kernel instead of storing it.
 
 Vector extensions: the kernels are compiled once per machine into the cache, with clones for
-AVX-512, AVX2 and the baseline instruction set (``target_clones``); the dynamic loader runs the
-widest one the CPU supports. The clones give the same bits (no fused multiply-adds, no
-reassociated sums).
+AVX-512, AVX2 and the baseline instruction set (``target_clones``, x86-64 with glibc); the
+dynamic loader runs the widest one the CPU supports. ``SUPERPOSITION_KERNEL_ISA=avx2`` leaves
+out the AVX-512 clone and ``baseline`` every clone (for measuring them, or for a CPU whose wide
+units slow it down). All give the same bits: no fused multiply-adds, sums in a fixed order.
 """
 
 from __future__ import annotations
@@ -73,11 +74,28 @@ def _cache_dir() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "superposition"
 
 
+#: Environment variable limiting the vector extensions the kernels may use.
+ENV_ISA = "SUPERPOSITION_KERNEL_ISA"
+#: Its values: every clone the compiler can make (default), no AVX-512, or the baseline only.
+ISA_LEVELS = {"auto": 2, "avx2": 1, "baseline": 0}
+
+
+def _flags() -> list[str]:
+    """Compiler flags, with the clones ``$SUPERPOSITION_KERNEL_ISA`` allows."""
+    choice = os.environ.get(ENV_ISA) or "auto"
+    if choice not in ISA_LEVELS:
+        raise ValueError(f"{ENV_ISA}: must be one of {', '.join(ISA_LEVELS)}; got {choice!r}")
+    return [*_FLAGS, f"-DSUPERPOSITION_ISA={ISA_LEVELS[choice]}"]
+
+
 def _build() -> ctypes.CDLL:
     """Compile ``_kernels.c`` into the cache (unless already there) and load it."""
     source = _SOURCE.read_bytes()
     platform = sysconfig.get_platform()
-    digest = hashlib.sha256(source + " ".join([platform, *_FLAGS]).encode()).hexdigest()[:16]
+    flags = _flags()
+    compiler = shlex.split(os.environ.get("CC") or "gcc")
+    digest = hashlib.sha256(source + " ".join([platform, *compiler, *flags]).encode()
+                            ).hexdigest()[:16]
     cache = _cache_dir()
     lib = cache / f"_kernels-{platform}-{digest}.so"
     if not lib.exists():
@@ -85,8 +103,7 @@ def _build() -> ctypes.CDLL:
         fd, tmp = tempfile.mkstemp(suffix=".so", prefix=".tmp-", dir=cache)
         os.close(fd)
         try:
-            compiler = shlex.split(os.environ.get("CC") or "gcc")
-            subprocess.run([*compiler, *_FLAGS, "-o", tmp, str(_SOURCE)],
+            subprocess.run([*compiler, *flags, "-o", tmp, str(_SOURCE)],
                            check=True, capture_output=True, text=True)
             os.replace(tmp, lib)  # atomic: concurrent builders each install a complete file
         finally:

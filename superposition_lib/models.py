@@ -381,9 +381,9 @@ def fused_sparse_uniform_step(params: dict[str, torch.Tensor], stream, inv_proba
         grads = {"W": torch.empty_like(W), "b": torch.empty_like(b)}
     loss = torch.empty(W.shape[0])
     if not tied_step(W.numpy(), b.numpy(), importance.numpy(), inv_probability, batch,
-                     model != "linear", stream.key, stream.offset, grads["W"].numpy(),
+                     model != "linear", stream.key, stream.start(), grads["W"].numpy(),
                      grads["b"].numpy(), loss.numpy(), hidden_relu=model == "relu_hidden"):
         raise RuntimeError("fused_sparse_uniform_step: not available for these models; check "
                            "fused_step_available first")
-    stream.offset += W.shape[0] * batch * W.shape[2]
+    stream.advance()
     return loss, grads

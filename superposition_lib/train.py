@@ -18,6 +18,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -238,8 +239,8 @@ class _Recorder:
             self.snap[name].append(value.detach().cpu().numpy().copy())
         self.snap["loss"].append(loss.cpu().numpy())
 
-    def snapshots(self, spec: ExperimentSpec) -> Snapshots:
-        shape = (0, spec.n_models)
+    def snapshots(self, spec: ExperimentSpec, models: int) -> Snapshots:
+        shape = (0, models)
         stack = lambda k, extra: (np.stack(self.snap[k]) if self.snap[k]  # noqa: E731
                                   else np.zeros(shape + extra, np.float32))
         m, n = spec.n_hidden, spec.n_features
@@ -479,6 +480,36 @@ def check_converged(spec: ExperimentSpec, loss: np.ndarray, weights: dict[str, n
         fail(DivergenceError, int(k), f"its weights {how} (max |W| = {largest[k]:.3g})")
 
 
+@dataclass
+class TrainedBlock:
+    """Models ``start .. stop - 1`` of a spec after training, before their final evaluation:
+    what :func:`train_block` returns and :func:`finish` turns into a :class:`Run`.
+
+    Attributes
+    ----------
+    spec : ExperimentSpec
+    start, stop : int
+        The block's models (indices into the spec's models).
+    params : dict of str to ndarray
+        ``W`` (models, m, n), ``b`` (models, n) and, for untied models, ``W_out``.
+    history_steps : ndarray, shape (records,)
+    history_loss : ndarray, shape (records, models)
+    snapshots : Snapshots
+        Of the block's models.
+    wall_time : float
+        Seconds of training.
+    """
+
+    spec: ExperimentSpec
+    start: int
+    stop: int
+    params: dict[str, np.ndarray]
+    history_steps: np.ndarray
+    history_loss: np.ndarray
+    snapshots: Snapshots
+    wall_time: float
+
+
 def train(spec: ExperimentSpec, *, device: str | torch.device = "cpu", progress: bool = True,
           checkpoint: str | os.PathLike | None = None, checkpoint_every: float = 60.0,
           callback: Callable[[int], None] | None = None) -> Run:
@@ -523,22 +554,75 @@ def train(spec: ExperimentSpec, *, device: str | torch.device = "cpu", progress:
     >>> run.W.shape, run.loss.shape
     ((2, 2, 5), (2,))
     """
+    block = train_block(spec, device=device, progress=progress, checkpoint=checkpoint,
+                        checkpoint_every=checkpoint_every, callback=callback)
+    return finish(spec, [block], device=device)
+
+
+def train_block(spec: ExperimentSpec, start: int = 0, stop: int | None = None, *,
+                device: str | torch.device = "cpu", progress: bool = True,
+                checkpoint: str | os.PathLike | None = None, checkpoint_every: float = 60.0,
+                callback: Callable[[int], None] | None = None) -> TrainedBlock:
+    """Train models ``start .. stop - 1`` of a spec as :func:`train` trains them with all the
+    others, without the final evaluation.
+
+    Every model's initialisation, training data and updates are its own, so the blocks of a
+    spec, trained apart (on different machines, see :mod:`~superposition_lib.cluster`) and
+    joined by :func:`finish`, give the run of :func:`train`: bit for bit when
+    :func:`separable` says so; otherwise up to the last bits, because the batched matrix
+    products of the general step (oneDNN or MKL) may sum in another order for another number
+    of models.
+
+    Parameters
+    ----------
+    spec : ExperimentSpec
+    start, stop : int
+        The block, ``0 <= start < stop <= spec.n_models``; all models by default.
+    device, progress, checkpoint, checkpoint_every, callback
+        As for :func:`train` (a checkpoint belongs to one block).
+
+    Returns
+    -------
+    TrainedBlock
+
+    Raises
+    ------
+    ValueError
+        If the block is empty or out of range.
+    NonFiniteLossError, TrainingInterrupted
+        As for :func:`train`.
+
+    Examples
+    --------
+    >>> spec = ExperimentSpec(n_features=5, feature_probability=[1.0, 0.3, 0.05], steps=50,
+    ...                       batch_size=64)
+    >>> whole = train(spec, progress=False)
+    >>> parts = [train_block(spec, 0, 1, progress=False), train_block(spec, 1, 3, progress=False)]
+    >>> bool((finish(spec, parts).W == whole.W).all())
+    True
+    """
+    stop = spec.n_models if stop is None else stop
+    if not 0 <= start < stop <= spec.n_models:
+        raise ValueError(f"start, stop: need 0 <= start < stop <= {spec.n_models} (the spec's "
+                         f"models); got {start}, {stop}")
+    models = slice(start, stop)
+    count = stop - start
     device = check_device(device)
     check_memory(spec, device)
     init_gen, data_key, eval_gen = _seeds(spec)
-    params = {k: v.to(device) for k, v in init_params(spec, init_gen).items()}
-    dist = FeatureDistribution.from_spec(spec, device)
+    params = {k: v[models].clone().to(device) for k, v in init_params(spec, init_gen).items()}
+    dist = FeatureDistribution.from_spec(spec, device, models)
     importance = torch.as_tensor(np.repeat(spec.importance_array(), spec.restarts, axis=0),
-                                 dtype=torch.float32, device=device)
-    stream = UniformStream(data_key, (spec.n_models, spec.batch_size, spec.n_features))
-    # Tied models on sparse uniform data: draw the batch inside the fused C step.
-    fused = spec.data == "sparse_uniform" and fused_step_available(spec.model, device)
+                                 dtype=torch.float32, device=device)[models]
+    per_model = spec.batch_size * spec.n_features
+    stream = UniformStream(data_key, (count, spec.batch_size, spec.n_features),
+                           skip=start * per_model, step=spec.n_models * per_model)
+    fused = separable(spec, device)  # tied models on sparse uniform data: the fused C step
     if fused:
         inv_probability = (1.0 / dist.probability).numpy()
         fused_grads = {k: torch.empty_like(v) for k, v in params.items()}
     else:
-        workspace = Workspace(spec.n_models, spec.batch_size, spec.n_features, spec.n_hidden,
-                              device)
+        workspace = Workspace(count, spec.batch_size, spec.n_features, spec.n_hidden, device)
     opt_cls = torch.optim.AdamW if spec.optimizer == "adamw" else torch.optim.Adam
     optimizer = opt_cls(list(params.values()), lr=spec.lr, betas=spec.betas, eps=spec.eps,
                         weight_decay=spec.weight_decay if spec.optimizer == "adamw" else 0.0,
@@ -547,41 +631,42 @@ def train(spec: ExperimentSpec, *, device: str | torch.device = "cpu", progress:
     history_at = set(spec.history_steps().tolist())
     snapshot_at = set(spec.snapshot_steps().tolist())
     if snapshot_at:
-        snap_x = dist.sample(SNAPSHOT_BATCH, eval_gen)
+        snap_x = _snapshot_batch(spec, device, eval_gen)[models]
         snapshot_loss = _FixedBatchLoss(snap_x, dist.target(snap_x), importance, spec.model)
 
     def snapshot(step: int) -> None:
         recorder.snapshot(step, params, snapshot_loss(params))
 
-    start, elapsed = 0, 0.0
+    owner = (spec.key(), start, stop)
+    step, elapsed = 0, 0.0
     ckpt = Path(checkpoint) if checkpoint is not None else None
     if ckpt is not None and ckpt.exists():
         state = torch.load(ckpt, weights_only=False, map_location=device)
-        if state["key"] != spec.key():
-            warnings.warn(f"checkpoint {ckpt} belongs to another spec ({state['key']}); "
-                          f"starting afresh", stacklevel=2)
+        if (state["key"], *state.get("block", (0, spec.n_models))) != owner:
+            warnings.warn(f"checkpoint {ckpt} belongs to another spec or block "
+                          f"({state['key']}); starting afresh", stacklevel=2)
         else:
-            start, elapsed = state["step"], state["wall_time"]
+            step, elapsed = state["step"], state["wall_time"]
             for k, v in state["params"].items():
                 params[k].copy_(v)
             optimizer.load_state_dict(state["optimizer"])
             stream.set_state(state["stream"])
             recorder = state["recorder"]
-    if start == 0 and 0 in snapshot_at:
+    if step == 0 and 0 in snapshot_at:
         snapshot(0)
 
     def save_checkpoint(step: int, wall: float) -> None:
         tmp = ckpt.with_name(ckpt.name + ".tmp")
-        torch.save({"key": spec.key(), "step": step, "wall_time": wall, "params": params,
-                    "optimizer": optimizer.state_dict(), "stream": stream.state(),
-                    "recorder": recorder}, tmp)
+        torch.save({"key": spec.key(), "block": (start, stop), "step": step, "wall_time": wall,
+                    "params": params, "optimizer": optimizer.state_dict(),
+                    "stream": stream.state(), "recorder": recorder}, tmp)
         os.replace(tmp, ckpt)
 
     fast_step = None
     t0 = time.perf_counter() - elapsed
     last_save = time.perf_counter()
-    step = start
-    bar = tqdm(total=spec.steps, initial=start, disable=not progress,
+    first = step
+    bar = tqdm(total=spec.steps, initial=first, disable=not progress,
                desc=spec.name or spec.model, mininterval=0.5, unit="step")
     # Ctrl-C and SIGTERM (what `timeout` and job schedulers send) are deferred to the end of the
     # step in progress, so that a checkpoint never holds a half-done step (weights updated but
@@ -591,7 +676,7 @@ def train(spec: ExperimentSpec, *, device: str | torch.device = "cpu", progress:
     previous_handlers = ({signum: signal.signal(signum, lambda n, _: interrupted.append(n))
                           for signum in (signal.SIGINT, signal.SIGTERM)} if in_main else {})
     try:
-        for step in range(start + 1, spec.steps + 1):
+        for step in range(first + 1, spec.steps + 1):
             lr = learning_rate(spec, step)
             for group in optimizer.param_groups:
                 group["lr"] = lr
@@ -610,10 +695,10 @@ def train(spec: ExperimentSpec, *, device: str | torch.device = "cpu", progress:
                 bad = ~torch.isfinite(grads["b"]).all(1)
                 if loss is not None:
                     bad |= ~torch.isfinite(loss)
-                first = int(torch.nonzero(bad)[0, 0])
+                model = start + int(torch.nonzero(bad)[0, 0])
                 raise NonFiniteLossError(
-                    f"non-finite loss at step {step} in instance {first // spec.restarts} "
-                    f"(restart {first % spec.restarts}, lr={lr:g}); nothing was cached")
+                    f"non-finite loss at step {step} in instance {model // spec.restarts} "
+                    f"(restart {model % spec.restarts}, lr={lr:g}); nothing was cached")
             for name, p in params.items():
                 p.grad = grads[name]
             if fast_step is None:  # the first step creates the optimiser's state
@@ -643,15 +728,100 @@ def train(spec: ExperimentSpec, *, device: str | torch.device = "cpu", progress:
         for signum, handler in previous_handlers.items():
             signal.signal(signum, handler)
         bar.close()
-    wall_time = time.perf_counter() - t0
+    return TrainedBlock(spec, start, stop, {k: v.detach().cpu().numpy() for k, v in
+                                            params.items()},
+                        np.asarray(recorder.history_steps, dtype=int),
+                        np.stack(recorder.history_loss).astype(np.float64),
+                        recorder.snapshots(spec, count), time.perf_counter() - t0)
+
+
+def separable(spec: ExperimentSpec, device: str | torch.device = "cpu") -> bool:
+    """Whether blocks of the spec's models trained apart give :func:`train`'s run bit for bit.
+
+    True when the fused C step trains it (tied models on sparse uniform data, on the CPU; see
+    :func:`~superposition_lib.models.fused_step_available`), which computes every model on its
+    own. The general step's batched matrix products may sum in another order when the number
+    of models changes (measured: last-bit differences for the absolute-value model).
+
+    Parameters
+    ----------
+    spec : ExperimentSpec
+    device : str or torch.device
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> separable(ExperimentSpec(model="absolute_value", data="signed_uniform"))
+    False
+    """
+    return spec.data == "sparse_uniform" and fused_step_available(spec.model, device)
+
+
+def _snapshot_batch(spec: ExperimentSpec, device: torch.device,
+                    eval_gen: np.random.Generator) -> torch.Tensor:
+    """The fixed batch of every model on which snapshot losses are measured, shape
+    (models, SNAPSHOT_BATCH, n): the first draw of the evaluation generator."""
+    return FeatureDistribution.from_spec(spec, device).sample(SNAPSHOT_BATCH, eval_gen)
+
+
+def finish(spec: ExperimentSpec, blocks: list[TrainedBlock],
+           device: str | torch.device = "cpu") -> Run:
+    """Join trained blocks that cover a spec's models into a :class:`Run`: evaluate the final
+    loss of every model (one adaptive estimate for all models, as :func:`train` makes it) and
+    check that training converged.
+
+    Parameters
+    ----------
+    spec : ExperimentSpec
+    blocks : list of TrainedBlock
+        From :func:`train_block`, in any order; together they hold every model once.
+    device : str or torch.device
+        Where to evaluate.
+
+    Returns
+    -------
+    Run
+        Its ``wall_time`` is the blocks' training time added up.
+
+    Raises
+    ------
+    ValueError
+        If the blocks belong to another spec or do not cover its models exactly once.
+    DivergenceError
+        As for :func:`train`.
+    """
+    blocks = sorted(blocks, key=lambda block: block.start)
+    edges = [0] + [edge for block in blocks for edge in (block.start, block.stop)] + [
+        spec.n_models]
+    if (any(block.spec.key() != spec.key() for block in blocks)
+            or edges[0::2] != edges[1::2]):
+        raise ValueError(f"blocks: must be blocks of this spec ({spec.key()}) covering models "
+                         f"0 .. {spec.n_models - 1} once; got "
+                         f"{[(b.spec.key(), b.start, b.stop) for b in blocks]}")
+    device = check_device(device)
+    _, _, eval_gen = _seeds(spec)
+    if spec.snapshot_steps().size:
+        _snapshot_batch(spec, device, eval_gen)  # drawn first in training: the same stream
+    join = lambda arrays, axis=0: np.concatenate(arrays, axis=axis)  # noqa: E731
+    arrays = {k: join([block.params[k] for block in blocks]) for k in blocks[0].params}
+    params = {k: torch.from_numpy(v).to(device) for k, v in arrays.items()}
+    dist = FeatureDistribution.from_spec(spec, device)
+    importance = torch.as_tensor(np.repeat(spec.importance_array(), spec.restarts, axis=0),
+                                 dtype=torch.float32, device=device)
     loss, loss_se, samples = evaluate(params, dist, importance, spec.model, eval_gen,
                                       max_samples=spec.eval_samples or EVAL_MAX_SAMPLES)
-    arrays = {k: v.detach().cpu().numpy() for k, v in params.items()}
     zero_loss = (importance.double() * dist.target_second_moment()).mean(-1).cpu().numpy()
     check_converged(spec, loss, arrays, np.maximum(zero_loss,
                                                    _initial_loss(spec, dist, importance, device)))
+    snaps = [block.snapshots for block in blocks]
+    snapshots = Snapshots(snaps[0].steps, join([s.W for s in snaps], 1),
+                          join([s.b for s in snaps], 1), join([s.loss for s in snaps], 1),
+                          None if spec.tied else join([s.W_out for s in snaps], 1))
     return Run(spec=spec, W=arrays["W"], b=arrays["b"], loss=loss, loss_se=loss_se,
-               eval_samples=samples, history_steps=np.asarray(recorder.history_steps, dtype=int),
-               history_loss=np.stack(recorder.history_loss).astype(np.float64),
-               snapshots=recorder.snapshots(spec), models=np.arange(spec.n_models),
-               W_out=arrays.get("W_out"), wall_time=wall_time)
+               eval_samples=samples, history_steps=blocks[0].history_steps,
+               history_loss=join([block.history_loss for block in blocks], 1),
+               snapshots=snapshots, models=np.arange(spec.n_models), W_out=arrays.get("W_out"),
+               wall_time=sum(block.wall_time for block in blocks))

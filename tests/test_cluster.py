@@ -14,9 +14,11 @@ import pytest
 pytest.importorskip("distributed")
 
 from superposition_lib import experiments  # noqa: E402
-from superposition_lib.cluster import _train_task, connect, train_many  # noqa: E402
+from superposition_lib.cluster import (_train_task, alignment, blocks_of, connect,  # noqa: E402
+                                       train_many)
 from superposition_lib.config import ExperimentSpec  # noqa: E402
 from superposition_lib.store import RunStore, load_or_train  # noqa: E402
+from superposition_lib.train import finish, separable, train, train_block  # noqa: E402
 
 NAMES = ("intro-relu", "basic-linear", "corr-pairs")
 #: About five seconds of training on one thread: long enough to kill its worker mid-task.
@@ -56,8 +58,47 @@ def test_runs_trained_on_two_workers_equal_serial_runs(client, tmp_path):
     assert len(lines) == len(specs)
 
 
+#: Blocks of the first two give the serial run bit for bit (the fused step, with restarts,
+#: snapshots and a ReLU hidden layer); the last two train on the general step (batched matrix
+#: products on correlated data, an untied model), which the cluster does not split.
+SPECS = (
+    ExperimentSpec(n_features=64, n_hidden=6, feature_probability=[1.0, 0.3, 0.1, 0.03, 0.01],
+                   restarts=2, steps=300, batch_size=128, snapshot_log=5, name="fused"),
+    ExperimentSpec(model="relu_hidden", n_features=16, n_hidden=5,
+                   feature_probability=[0.5, 0.1, 0.02], restarts=4, steps=300,
+                   batch_size=128, name="hidden"),
+    ExperimentSpec(n_features=8, n_hidden=2, data="correlated", set_size=2,
+                   feature_probability=[0.5, 0.2, 0.05], correlation=[1.0, 0.5, 0.0],
+                   steps=200, batch_size=256, name="general"),
+    ExperimentSpec(model="absolute_value", data="signed_uniform", n_features=6, n_hidden=4,
+                   feature_probability=[1.0, 0.1, 0.01], steps=200, batch_size=128,
+                   name="untied"),
+)
+
+
+@pytest.mark.parametrize("spec", SPECS[:2], ids=lambda s: s.name)
+def test_blocks_trained_apart_give_the_serial_run(spec):
+    assert separable(spec)
+    whole = train(spec, progress=False)
+    parts = [train_block(spec, a, b, progress=False)
+             for a, b in blocks_of(spec.n_models, 3, alignment(spec))]
+    assert len(parts) == 3
+    _same(finish(spec, parts[::-1]), whole)
+    with pytest.raises(ValueError, match="covering models"):
+        finish(spec, parts[:2])
+
+
+def test_every_spec_on_two_workers_equals_its_serial_run(client, tmp_path):
+    """Separable specs are split into three blocks; the others train whole."""
+    assert not any(separable(spec) for spec in SPECS[2:])
+    runs = train_many(SPECS, client, store=RunStore(tmp_path), blocks=3,
+                      report=lambda line: None)
+    for spec in SPECS:
+        _same(runs[spec.key()], train(spec, progress=False))
+
+
 def test_a_worker_that_dies_loses_only_its_task(client, tmp_path):
-    future = client.submit(_train_task, SLOW, key="slow-task", pure=False)
+    future = client.submit(_train_task, SLOW, 0, SLOW.n_models, key="slow-task", pure=False)
     deadline = time.time() + 60
     while time.time() < deadline:
         busy = [w for w, keys in client.processing().items() if "slow-task" in keys]
@@ -69,7 +110,7 @@ def test_a_worker_that_dies_loses_only_its_task(client, tmp_path):
     # the kill must hit the task mid-run, or the test would not see a retry
     assert "slow-task" in client.processing()[busy[0]] and not future.done()
     os.kill(pid, signal.SIGKILL)
-    run = future.result(timeout=240)  # retried on a worker that lives
+    run = finish(SLOW, [future.result(timeout=240)])  # retried on a worker that lives
     _same(run, load_or_train(SLOW, store=RunStore(tmp_path), progress=False))
 
 

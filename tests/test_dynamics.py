@@ -56,6 +56,64 @@ def _synthetic(noise=0.008, seed=0):
 # ------------------------------------------------------------------------------------------
 # Levels, plateaus and jumps
 # ------------------------------------------------------------------------------------------
+TOLERANCES = (0.02, 0.03, 0.04)
+
+
+def _digon_model(late, seed, noise=0.01):
+    """(D, steps): 10 features that split from random values near step 100, to 1/2 or 0 where
+    they settle, or onto the trajectory ``late`` gives them (a dict: feature -> path)."""
+    rng = np.random.default_rng(seed)
+    split = 1 / (1 + np.exp(-(np.log10(STEPS) - 2) / 0.03))
+    D = np.empty((len(STEPS), 10))
+    for f in range(10):
+        start, after = rng.uniform(0.1, 0.9), late.get(f, 0.5 * (f % 2))
+        D[:, f] = start + (after - start) * split
+    return D + rng.normal(0, noise, D.shape), STEPS
+
+
+@pytest.mark.parametrize("tol", TOLERANCES)
+def test_drifts_hovering_noise_and_settled_digons_are_never_jumps(tol):
+    u = np.log10(STEPS)
+    # hovering between 1/3 and 2/5 in 0.35-0.39, as the "jumps" the old detector counted
+    # there (median change 0.023): smoothly, and flipping between 0.358 and 0.382
+    hover_slow = 0.37 + 0.02 * np.sin(2 * np.pi * u / 1.5)
+    hover_fast = 0.37 + 0.012 * np.sign(np.sin(2 * np.pi * u / 0.4))
+    # a slow drift from 1/2 to 1/3 over three decades, and one from 0.25 to 2/3
+    drift_down = np.interp(u, [2.5, 5], [0.5, 1 / 3])
+    drift_up = np.interp(u, [2.5, 5], [0.25, 2 / 3])
+    for seed in range(5):
+        D, steps = _digon_model({1: hover_slow, 3: hover_fast, 5: drift_down, 7: drift_up},
+                                seed)
+        jumps = dynamics.energy_level_jumps(D, steps, tol=tol)
+        assert len(jumps) == 0, (seed, jumps)
+        settled, _ = _digon_model({}, seed, noise=0.015)
+        assert len(dynamics.energy_level_jumps(settled, steps, tol=tol)) == 0
+
+
+@pytest.mark.parametrize("tol", TOLERANCES)
+def test_a_real_late_jump_is_counted_exactly_once(tol):
+    for seed in range(5):
+        late = _logistic_path(STEPS, [(0.5, None), (0.0, 30_000)])
+        D, steps = _digon_model({0: late}, seed)
+        jumps = dynamics.energy_level_jumps(D, steps, tol=tol)
+        assert len(jumps) == 1, (seed, jumps)
+        jump = jumps.iloc[0]
+        assert (jump.feature, jump.level_before, jump.level_after) == (0, 0.5, 0.0)
+        assert 20_000 < jump.step < 45_000
+
+
+def test_hysteresis_keeps_a_level_through_noise_at_its_edge():
+    D = 0.5 + np.array([0.0, 0.025, 0.035, 0.02, 0.05, 0.03, 0.07, 0.0])
+    np.testing.assert_array_equal(dynamics.track_levels(D, levels=[0.0, 0.5, 1.0]),
+                                  [1, 1, 1, 1, 1, 1, -1, 1])
+    # entering another level wins over staying on the current one
+    np.testing.assert_array_equal(
+        dynamics.track_levels([1 / 3, 0.38, 0.39], levels=[1 / 3, 2 / 5], tol=0.03),
+        [0, 1, 1])
+    with pytest.raises(ValueError, match="leave must be a number >= tol"):
+        dynamics.track_levels([0.5], tol=0.03, leave=0.01)
+
+
 def test_jump_detector_recovers_known_jumps_in_noisy_trajectories():
     for seed in range(5):
         D, loss = _synthetic(seed=seed)

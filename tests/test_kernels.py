@@ -1,5 +1,8 @@
 """The counter-based uniform generator: C kernel vs numpy reference, chunking, statistics."""
 
+import os
+import subprocess
+import sys
 import threading
 import warnings
 
@@ -138,3 +141,44 @@ def test_bad_out_raises(fill, out, match):
 def test_bad_key_or_offset_raises(key, offset, match):
     with pytest.raises(ValueError, match=match):
         fill_uniform(np.empty(4, np.float32), key, offset)
+
+
+#: Trains specs on both fused kernels and prints their weights and losses, for the test below.
+_TRAIN_SCRIPT = """
+import sys
+import numpy as np
+from superposition_lib import ExperimentSpec, train, kernels
+assert kernels.backend() == "c"
+specs = [ExperimentSpec(n_features=5, n_hidden=2, feature_probability=[1.0, 0.1], steps=100,
+                        batch_size=256),
+         ExperimentSpec(model="relu_hidden", n_features=10, n_hidden=5,
+                        feature_probability=[0.3, 0.03], steps=100, batch_size=256),
+         ExperimentSpec(n_features=100, n_hidden=20, feature_probability=[1.0, 0.2, 0.02],
+                        steps=30, batch_size=256)]
+arrays = {}
+for i, spec in enumerate(specs):
+    run = train(spec, progress=False)
+    arrays.update({f"W{i}": run.W, f"b{i}": run.b, f"history{i}": run.history_loss})
+np.savez(sys.argv[1], **arrays)
+"""
+
+
+@pytest.mark.skipif(backend() != "c", reason="no C compiler: the numpy fallback is tested above")
+def test_every_vector_extension_level_gives_the_same_bits(tmp_path):
+    """The AVX-512, AVX2 and baseline builds of the kernels train identical models."""
+    results = {}
+    for level in kernels.ISA_LEVELS:
+        out = tmp_path / f"{level}.npz"
+        subprocess.run([sys.executable, "-c", _TRAIN_SCRIPT, str(out)], check=True,
+                       env={**os.environ, kernels.ENV_ISA: level})
+        results[level] = dict(np.load(out))
+    for level in ("avx2", "baseline"):
+        for name, value in results["auto"].items():
+            np.testing.assert_array_equal(results[level][name], value, err_msg=f"{level} {name}")
+
+
+def test_an_unknown_vector_extension_level_is_refused(monkeypatch):
+    monkeypatch.setenv(kernels.ENV_ISA, "avx1024")
+    with pytest.raises(ValueError, match="SUPERPOSITION_KERNEL_ISA: must be one of auto, avx2, "
+                                         "baseline; got 'avx1024'"):
+        kernels._flags()
