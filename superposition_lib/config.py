@@ -54,7 +54,8 @@ INITS = ("xavier", "notebook")
 _NOT_IN_KEY = ("name",)
 # Fields added after runs were cached: left out of to_dict (so of the key and the manifest) while
 # they hold these defaults, so that every earlier spec keeps its key and its stored manifest.
-_OMITTED_AT_DEFAULT = {"correlation": 1.0, "bump_width": None, "eval_samples": None}
+_OMITTED_AT_DEFAULT = {"correlation": 1.0, "bump_width": None, "eval_samples": None,
+                       "snapshot_weights": True}
 
 
 def canonical(value):
@@ -237,6 +238,12 @@ class ExperimentSpec:
     snapshot_log : int, optional
         Record about this many log-spaced snapshots (step 0, then log-spaced up to ``steps``).
         At most one of ``snapshot_every`` and ``snapshot_log`` may be given.
+    snapshot_weights : bool, default True
+        Snapshots hold the weights (W, b, and W_out for untied models). False keeps, per
+        snapshot, only every feature's dimensionality D_i and norm ‖W_i‖ (with the loss): for
+        long runs of large models whose weight snapshots would not fit the run store (200
+        snapshots of 15 models with n = 400, m = 30 are 144 MB of weights, 10 MB of D and
+        norms). Left out of the cache key while True.
     history_every : int, optional
         Record the training-batch loss of every model every this many steps; defaults to
         ``max(1, steps // 500)``.
@@ -290,6 +297,7 @@ class ExperimentSpec:
     restarts: int = 1
     snapshot_every: int | None = None
     snapshot_log: int | None = None
+    snapshot_weights: bool = True
     history_every: int | None = None
     eval_samples: int | None = None
     name: str = field(default="", compare=False)
@@ -386,6 +394,10 @@ class ExperimentSpec:
         set_("init", _allowed("init", self.init, INITS))
         for name in ("snapshot_every", "snapshot_log", "history_every", "eval_samples"):
             set_(name, _positive_int(name, getattr(self, name), optional=True))
+        if not isinstance(self.snapshot_weights, (bool, np.bool_)):
+            raise ValueError(f"snapshot_weights: must be True or False; got "
+                             f"{_shown(self.snapshot_weights)}")
+        set_("snapshot_weights", bool(self.snapshot_weights))
         if self.snapshot_every is not None and self.snapshot_log is not None:
             raise ValueError("snapshot_every, snapshot_log: give at most one of them; got "
                              f"{self.snapshot_every!r} and {self.snapshot_log!r}")

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .config import ExperimentSpec
+from .metrics import feature_dimensionality, feature_norms
 
 
 @dataclass(frozen=True)
@@ -24,13 +25,19 @@ class Snapshots:
     ----------
     steps : ndarray, shape (snapshots,)
         Optimisation steps after which each snapshot was taken (0 = initialisation).
-    W : ndarray, shape (snapshots, models, m, n)
-    b : ndarray, shape (snapshots, models, n)
+    W : ndarray, shape (snapshots, models, m, n), or None
+        None for a spec with ``snapshot_weights=False``, which keeps ``D`` and ``norms``.
+    b : ndarray, shape (snapshots, models, n), or None
     loss : ndarray, shape (snapshots, models)
         Loss on a fixed evaluation batch (the same samples at every snapshot, so differences
         between snapshots are not sampling noise).
     W_out : ndarray, shape (snapshots, models, n, m), or None
         Output weights of untied models.
+    D : ndarray, shape (snapshots, models, n), or None
+        Feature dimensionalities (:func:`~superposition_lib.metrics.feature_dimensionality`),
+        stored instead of the weights when ``snapshot_weights=False``.
+    norms : ndarray, shape (snapshots, models, n), or None
+        Feature norms ‖W_i‖, likewise.
 
     Examples
     --------
@@ -38,13 +45,19 @@ class Snapshots:
     >>> run = train(ExperimentSpec(steps=100, batch_size=64, snapshot_log=3), progress=False)
     >>> run.snapshots.steps, run.snapshots.W.shape
     (array([  0,   1,  10, 100]), (4, 1, 2, 5))
+    >>> compact = ExperimentSpec(steps=100, batch_size=64, snapshot_log=3, snapshot_weights=False)
+    >>> snaps = train(compact, progress=False).snapshots
+    >>> snaps.W is None, snaps.feature_dimensionality().shape
+    (True, (4, 1, 5))
     """
 
     steps: np.ndarray
-    W: np.ndarray
-    b: np.ndarray
+    W: np.ndarray | None
+    b: np.ndarray | None
     loss: np.ndarray
     W_out: np.ndarray | None = None
+    D: np.ndarray | None = None
+    norms: np.ndarray | None = None
 
     def select(self, models: np.ndarray) -> Snapshots:
         """The snapshots of a subset of models.
@@ -58,8 +71,19 @@ class Snapshots:
         -------
         Snapshots
         """
-        return Snapshots(self.steps, self.W[:, models], self.b[:, models], self.loss[:, models],
-                         None if self.W_out is None else self.W_out[:, models])
+        pick = lambda a: None if a is None else a[:, models]  # noqa: E731
+        return Snapshots(self.steps, pick(self.W), pick(self.b), pick(self.loss),
+                         pick(self.W_out), pick(self.D), pick(self.norms))
+
+    def feature_dimensionality(self) -> np.ndarray:
+        """D_i of every feature at every snapshot, shape (snapshots, models, n): stored, or
+        computed from the weights."""
+        return self.D if self.D is not None else feature_dimensionality(self.W)
+
+    def feature_norms(self) -> np.ndarray:
+        """‖W_i‖ of every feature at every snapshot, shape (snapshots, models, n): stored, or
+        computed from the weights."""
+        return self.norms if self.norms is not None else feature_norms(self.W)
 
 
 @dataclass(frozen=True)

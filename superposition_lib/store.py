@@ -199,12 +199,16 @@ def _expected_shapes(spec: ExperimentSpec, n_history: int, n_snapshots: int) -> 
     shapes = {
         "W": (k, m, n), "b": (k, n), "loss": (k,), "loss_se": (k,), "models": (k,),
         "history_steps": (n_history,), "history_loss": (n_history, k),
-        "snapshot_steps": (n_snapshots,), "snapshot_W": (n_snapshots, k, m, n),
-        "snapshot_b": (n_snapshots, k, n), "snapshot_loss": (n_snapshots, k),
+        "snapshot_steps": (n_snapshots,), "snapshot_loss": (n_snapshots, k),
     }
+    if spec.snapshot_weights:
+        shapes.update(snapshot_W=(n_snapshots, k, m, n), snapshot_b=(n_snapshots, k, n))
+    else:
+        shapes.update(snapshot_D=(n_snapshots, k, n), snapshot_norms=(n_snapshots, k, n))
     if not spec.tied:
         shapes["W_out"] = (k, n, m)
-        shapes["snapshot_W_out"] = (n_snapshots, k, n, m)
+        if spec.snapshot_weights:
+            shapes["snapshot_W_out"] = (n_snapshots, k, n, m)
     return shapes
 
 
@@ -237,13 +241,13 @@ def _run_arrays(run: Run) -> dict[str, np.ndarray]:
     arrays = {
         "W": run.W, "b": run.b, "loss": run.loss, "loss_se": run.loss_se, "models": run.models,
         "history_steps": run.history_steps, "history_loss": run.history_loss,
-        "snapshot_steps": run.snapshots.steps, "snapshot_W": run.snapshots.W,
-        "snapshot_b": run.snapshots.b, "snapshot_loss": run.snapshots.loss,
+        "snapshot_steps": run.snapshots.steps, "snapshot_loss": run.snapshots.loss,
     }
     if run.W_out is not None:
         arrays["W_out"] = run.W_out
-    if run.snapshots.W_out is not None:
-        arrays["snapshot_W_out"] = run.snapshots.W_out
+    for name in ("W", "b", "W_out", "D", "norms"):
+        if getattr(run.snapshots, name) is not None:
+            arrays[f"snapshot_{name}"] = getattr(run.snapshots, name)
     return {k: np.asarray(v) for k, v in arrays.items()}
 
 
@@ -631,9 +635,10 @@ class RunStore:
             _check_arrays(spec, arrays)
         except ValueError as e:
             raise CorruptRunError(f"run {key}: {e}") from None
-        snapshots = Snapshots(arrays["snapshot_steps"], arrays["snapshot_W"],
-                              arrays["snapshot_b"], arrays["snapshot_loss"],
-                              arrays.get("snapshot_W_out"))
+        snapshots = Snapshots(arrays["snapshot_steps"], arrays.get("snapshot_W"),
+                              arrays.get("snapshot_b"), arrays["snapshot_loss"],
+                              arrays.get("snapshot_W_out"), arrays.get("snapshot_D"),
+                              arrays.get("snapshot_norms"))
         return Run(spec=spec, W=arrays["W"], b=arrays["b"], loss=arrays["loss"],
                    loss_se=arrays["loss_se"], eval_samples=int(manifest.get("eval_samples", 0)),
                    history_steps=arrays["history_steps"], history_loss=arrays["history_loss"],

@@ -29,6 +29,7 @@ from .config import ExperimentSpec
 from .data import FeatureDistribution, UniformStream
 from .models import (ARCHITECTURES, Workspace, _decoder, forward, fused_sparse_uniform_step,
                      fused_step_available, init_params, loss_and_grads)
+from .metrics import feature_dimensionality, feature_norms
 from .run import Run, Snapshots
 
 #: Samples in the fixed batch on which snapshot losses are measured.
@@ -231,22 +232,36 @@ class _Recorder:
         self.history_steps: list[int] = []
         self.history_loss: list[np.ndarray] = []
         self.snap_steps: list[int] = []
-        self.snap: dict[str, list[np.ndarray]] = {"W": [], "b": [], "loss": [], "W_out": []}
+        self.snap: dict[str, list[np.ndarray]] = {"W": [], "b": [], "loss": [], "W_out": [],
+                                                  "D": [], "norms": []}
 
-    def snapshot(self, step: int, params: dict[str, torch.Tensor], loss: torch.Tensor) -> None:
+    def snapshot(self, step: int, params: dict[str, torch.Tensor], loss: torch.Tensor,
+                 weights: bool) -> None:
         self.snap_steps.append(step)
-        for name, value in params.items():
-            self.snap[name].append(value.detach().cpu().numpy().copy())
+        W = params["W"].detach().cpu().numpy()
+        if weights:
+            for name, value in params.items():
+                self.snap[name].append(value.detach().cpu().numpy().copy())
+        else:
+            self.snap["D"].append(feature_dimensionality(W).astype(np.float32))
+            self.snap["norms"].append(feature_norms(W).astype(np.float32))
         self.snap["loss"].append(loss.cpu().numpy())
 
     def snapshots(self, spec: ExperimentSpec, models: int) -> Snapshots:
-        shape = (0, models)
-        stack = lambda k, extra: (np.stack(self.snap[k]) if self.snap[k]  # noqa: E731
-                                  else np.zeros(shape + extra, np.float32))
         m, n = spec.n_hidden, spec.n_features
-        return Snapshots(np.asarray(self.snap_steps, dtype=int), stack("W", (m, n)),
-                         stack("b", (n,)), stack("loss", ()),
-                         None if spec.tied else stack("W_out", (n, m)))
+
+        def stack(name, extra, kept=True):
+            if not kept:
+                return None
+            if self.snap[name]:
+                return np.stack(self.snap[name])
+            return np.zeros((0, models) + extra, np.float32)
+
+        weights = spec.snapshot_weights
+        return Snapshots(np.asarray(self.snap_steps, dtype=int), stack("W", (m, n), weights),
+                         stack("b", (n,), weights), stack("loss", ()),
+                         stack("W_out", (n, m), weights and not spec.tied),
+                         stack("D", (n,), not weights), stack("norms", (n,), not weights))
 
 
 class _FusedAdamStep:
@@ -635,7 +650,7 @@ def train_block(spec: ExperimentSpec, start: int = 0, stop: int | None = None, *
         snapshot_loss = _FixedBatchLoss(snap_x, dist.target(snap_x), importance, spec.model)
 
     def snapshot(step: int) -> None:
-        recorder.snapshot(step, params, snapshot_loss(params))
+        recorder.snapshot(step, params, snapshot_loss(params), spec.snapshot_weights)
 
     owner = (spec.key(), start, stop)
     step, elapsed = 0, 0.0
@@ -817,9 +832,10 @@ def finish(spec: ExperimentSpec, blocks: list[TrainedBlock],
     check_converged(spec, loss, arrays, np.maximum(zero_loss,
                                                    _initial_loss(spec, dist, importance, device)))
     snaps = [block.snapshots for block in blocks]
-    snapshots = Snapshots(snaps[0].steps, join([s.W for s in snaps], 1),
-                          join([s.b for s in snaps], 1), join([s.loss for s in snaps], 1),
-                          None if spec.tied else join([s.W_out for s in snaps], 1))
+    stored = lambda name: (None if getattr(snaps[0], name) is None  # noqa: E731
+                           else join([getattr(s, name) for s in snaps], 1))
+    snapshots = Snapshots(snaps[0].steps, stored("W"), stored("b"), stored("loss"),
+                          stored("W_out"), stored("D"), stored("norms"))
     return Run(spec=spec, W=arrays["W"], b=arrays["b"], loss=loss, loss_se=loss_se,
                eval_samples=samples, history_steps=blocks[0].history_steps,
                history_loss=join([block.history_loss for block in blocks], 1),

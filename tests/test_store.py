@@ -546,3 +546,27 @@ def test_ad_hoc_runs_go_to_the_user_cache_not_the_book(monkeypatch, tmp_path):
     assert spec not in RunStore()  # the book's data/ is untouched
     monkeypatch.setenv("SUPERPOSITION_DATA", str(tmp_path / "both"))
     assert user_root() == default_root() == tmp_path / "both"
+
+
+def test_compact_snapshots_keep_dimensionality_and_norms_instead_of_weights(store):
+    """snapshot_weights=False stores D_i and ‖W_i‖ per snapshot: the values the weights give."""
+    from superposition_lib import metrics
+
+    full = ExperimentSpec(n_features=12, n_hidden=3, feature_probability=[1.0, 0.1],
+                          steps=60, batch_size=64, snapshot_log=6)
+    compact = full.replace(snapshot_weights=False)
+    assert full.key() != compact.key() and "snapshot_weights" not in full.to_dict()
+    weights, run = train(full, progress=False), train(compact, progress=False)
+    np.testing.assert_array_equal(run.W, weights.W)  # the same training
+    S = run.snapshots
+    assert S.W is None and S.b is None and S.D.shape == (len(S.steps), 2, 12)
+    np.testing.assert_allclose(S.D, metrics.feature_dimensionality(weights.snapshots.W),
+                               rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(S.feature_norms(), weights.snapshots.feature_norms(), rtol=1e-6)
+    store.save(run)
+    back = store.load(compact)
+    np.testing.assert_array_equal(back.snapshots.D, S.D)
+    np.testing.assert_array_equal(back.snapshots.norms, S.norms)
+    assert back.snapshots.W is None
+    with pytest.raises(ValueError, match="snapshot_weights: must be True or False"):
+        full.replace(snapshot_weights="no")
