@@ -49,6 +49,11 @@ __all__ = [
     "SEARCH_CONTRAST",
     "SEARCH_DENSITIES",
     "SEARCH_SEEDS",
+    "SCALE",
+    "SCALE_DENSITIES",
+    "SCALE_SEEDS",
+    "SCALE_STATISTICS",
+    "REPRESENTED_NORM",
     "SETTING_COLUMNS",
     "SETTLE_TOL",
     "STAGE_DENSITIES",
@@ -59,6 +64,8 @@ __all__ = [
     "jump_frame",
     "model_frame",
     "path_frame",
+    "scale_frames",
+    "scale_statistics",
     "search_design",
     "search_findings",
     "search_frame",
@@ -132,6 +139,37 @@ register(Experiment(
     _stage_profiles(), best_of=False))
 
 
+#: The energy-level experiments at the paper's scale: (experiment name, n, m). n = 400, m = 30
+#: is the uniform-superposition setting of the paper (the book's ``uniform-geometry``), to which
+#: the paper's energy-level figure points; n = 100, m = 10 sits between it and ``energy-levels``.
+SCALE = (("energy-levels-n100", 100, 10), ("energy-levels-n400", 400, 30))
+#: Feature probabilities of the paper-scale experiments: 0.22, where ``uniform-geometry`` after
+#: 10,000 steps has the loss the paper's figure shows (0.0535-0.0531 per feature), and 0.3 and
+#: 0.4, where every represented feature of ``uniform-geometry`` sits in a digon (D = 1/2).
+SCALE_DENSITIES = (0.22, 0.3, 0.4)
+#: Seeds per density of the paper-scale experiments (paper profile).
+SCALE_SEEDS = 5
+
+
+def _scale_profiles(n: int, m: int) -> dict:
+    common = {"model": "relu_output", "n_features": n, "n_hidden": m,
+              "feature_probability": SCALE_DENSITIES, "importance": 1.0, "seed": 0,
+              "snapshot_weights": False}
+    paper = ExperimentSpec(**common, restarts=SCALE_SEEDS, steps=100_000, batch_size=1024,
+                           lr=1e-3, snapshot_log=200, history_every=500, eval_samples=1 << 16)
+    smoke = ExperimentSpec(**common, restarts=2, steps=1500, batch_size=256, lr=1e-2,
+                           snapshot_log=50, history_every=50, eval_samples=1 << 12)
+    return {"paper": paper, "smoke": smoke}
+
+
+for _name, _n, _m in SCALE:
+    register(Experiment(
+        _name, CHAPTER,
+        f"energy levels at scale: {_n} features in {_m} dims, densities 0.22-0.4, "
+        f"{SCALE_SEEDS} seeds, 100k steps of batch 1024, 200 log-spaced snapshots of D_i",
+        _scale_profiles(_n, _m), best_of=False))
+
+
 #: The documented search for the paper's energy-level picture: (experiment name, n, m, lr,
 #: lr schedule). n = 2m is where every feature can end in a digon (m antipodal pairs fill the m
 #: dimensions); n = 3m and n = 4m (with ``energy-levels``: n = 20, m = 5, lr 1e-3, constant)
@@ -177,7 +215,7 @@ for _name, _n, _m, _lr, _schedule in SEARCH:
 # Energy levels
 # ------------------------------------------------------------------------------------------
 def _dims(run: Run, k: int) -> np.ndarray:
-    return metrics.feature_dimensionality(run.snapshots.W[:, k])
+    return run.snapshots.feature_dimensionality()[:, k]
 
 
 def jump_frame(run: Run) -> pd.DataFrame:
@@ -209,7 +247,7 @@ def jump_frame(run: Run) -> pd.DataFrame:
     """
     S = run.snapshots
     frames = []
-    for k in range(S.W.shape[1]):
+    for k in range(S.loss.shape[1]):
         D = _dims(run, k)
         j = dynamics.energy_level_jumps(D, S.steps, S.loss[:, k])
         plat = dynamics.plateaus(D, S.steps)
@@ -247,7 +285,8 @@ def model_frame(run: Run, jumps: pd.DataFrame | None = None) -> pd.DataFrame:
         (:func:`~superposition_lib.dynamics.jump_loss_fraction` after the split; NaN without a
         split), ``first_level`` (the first step at which some feature starts a non-initial
         plateau) and ``jump_fraction_first``, ``log_time_fraction_first`` (the same fractions
-        after ``first_level``: the split and everything after it).
+        after ``first_level``: the split and everything after it), ``jumps_per_decade`` (jumps
+        after the split per decade of steps from the split to the end; NaN without a split).
 
     Examples
     --------
@@ -260,14 +299,15 @@ def model_frame(run: Run, jumps: pd.DataFrame | None = None) -> pd.DataFrame:
         jumps = jump_frame(run)
     S = run.snapshots
     rows = []
-    for k in range(S.W.shape[1]):
+    for k in range(S.loss.shape[1]):
         D = _dims(run, k)
         mine = jumps[jumps["model"] == k]
         split = dynamics.split_step(D, S.steps)
-        frac = log_frac = frac_first = log_first = np.nan
+        frac = log_frac = frac_first = log_first = rate = np.nan
         if split is not None and split < S.steps[-1]:
             s = dynamics.jump_loss_fraction(mine, S.loss[:, k], S.steps, after=split)
             frac, log_frac = float(s.fraction), float(s.log_time_fraction)
+            rate = int((mine["step"] > split).sum()) / np.log10(S.steps[-1] / split)
         plat = dynamics.plateaus(D, S.steps)
         plat = plat[~plat["initial"]]
         first_level = int(plat["step_start"].min()) if len(plat) else None
@@ -289,7 +329,71 @@ def model_frame(run: Run, jumps: pd.DataFrame | None = None) -> pd.DataFrame:
             "digon_jumps": int(mine["from_digon"].sum()),
             "jump_fraction": frac, "log_time_fraction": log_frac,
             "first_level": np.nan if first_level is None else float(first_level),
-            "jump_fraction_first": frac_first, "log_time_fraction_first": log_first})
+            "jump_fraction_first": frac_first, "log_time_fraction_first": log_first,
+            "jumps_per_decade": rate})
+    return pd.DataFrame(rows)
+
+
+#: The quantities :func:`scale_statistics` summarises: (column of :func:`model_frame`, how).
+SCALE_STATISTICS = {
+    "jumps_per_decade": "mean jumps after the split per model per decade of steps",
+    "with_jumps": "share of models with a jump after the split",
+    "jump_fraction": "mean share of the loss decrease after the split inside jump windows",
+    "log_time_fraction": "mean share of log-time after the split inside jump windows",
+    "last_jump": "median step of a model's last jump (models with a jump)",
+}
+
+
+def scale_statistics(models: pd.DataFrame, by: str | list = "size", *, seed: int = 0
+                     ) -> pd.DataFrame:
+    """Jump statistics per group (e.g. model size) with bootstrap 95% intervals over seeds.
+
+    Parameters
+    ----------
+    models : pandas.DataFrame
+        :func:`model_frame` rows of one or more runs, with the ``by`` columns and ``seed``;
+        the models of one seed (one per density) are resampled together.
+    by : str or list of str
+        Grouping columns.
+    seed : int
+        Seed of the bootstrap.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per group and quantity of :data:`SCALE_STATISTICS`: the ``by`` columns,
+        ``quantity``, ``estimate``, ``low``, ``high`` (95% interval; Wilson's for the share
+        ``with_jumps``) and ``models`` (the models it is computed from).
+
+    Examples
+    --------
+    >>> m = pd.DataFrame({"size": 20, "seed": [0, 0, 1, 1], "jumps_per_decade": [0.0, 1.0,
+    ...                   0.5, 0.5], "jump_fraction": [np.nan, 0.4, 0.2, 0.3],
+    ...                   "log_time_fraction": [np.nan, 0.1, 0.1, 0.1],
+    ...                   "last_jump": [np.nan, 1e4, 3e4, 2e4]})
+    >>> t = scale_statistics(m).set_index("quantity")
+    >>> float(t.loc["jumps_per_decade", "estimate"]), int(t.loc["with_jumps", "models"])
+    (0.5, 4)
+    """
+    from ..stats import bootstrap_interval, wilson_interval
+
+    rows = []
+    for key, group in models.groupby(by, sort=True):
+        key = key if isinstance(key, tuple) else (key,)
+        names = [by] if isinstance(by, str) else list(by)
+        base = dict(zip(names, key))
+        for quantity in SCALE_STATISTICS:
+            if quantity == "with_jumps":
+                rates = group["jumps_per_decade"].dropna()
+                est, low, high = wilson_interval(int((rates > 0).sum()), len(rates))
+                count = len(rates)
+            else:
+                statistic = np.median if quantity == "last_jump" else np.mean
+                est, low, high = bootstrap_interval(group[quantity], group["seed"],
+                                                    statistic=statistic, seed=seed)
+                count = int(group[quantity].notna().sum())
+            rows.append({**base, "quantity": quantity, "estimate": est, "low": low,
+                         "high": high, "models": count})
     return pd.DataFrame(rows)
 
 
@@ -409,6 +513,75 @@ def trajectory_frame(run: Run, model: int) -> pd.DataFrame:
     for i in range(D.shape[1]):
         df[f"D|{i}"] = D[:, i]
     return df
+
+
+#: A feature is *represented* in :func:`scale_frames` when its norm ‖W_i‖ exceeds this at some
+#: snapshot (unrepresented features sit near 0 and would bury the figure's lines).
+REPRESENTED_NORM = 0.5
+
+
+def scale_frames(runs: Sequence[Run]) -> dict[str, pd.DataFrame]:
+    """The tables of the paper-style energy-level figure and statistics for several runs.
+
+    Parameters
+    ----------
+    runs : sequence of Run
+        Runs with snapshots (e.g. ``energy-levels``, ``energy-levels-n100``,
+        ``energy-levels-n400``; compact snapshots suffice).
+
+    Returns
+    -------
+    dict
+        ``models``: :func:`model_frame` rows of every run with ``size`` (n), ``m`` and
+        ``label`` (``"n=400 · density 0.3 · seed 2"``); ``jumps``: :func:`jump_frame` rows with
+        ``size``, ``label`` and ``excess`` (the snapshot loss at the jump minus the model's
+        final snapshot loss); ``trajectories``: per model and snapshot (step 0 dropped) the
+        ``D|i`` of its represented features (:data:`REPRESENTED_NORM`), for
+        :func:`~superposition_lib.figures.learning_dynamics.energy_level_chart`; ``losses``:
+        ``label``, ``step`` and ``excess`` per snapshot.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> run = load("energy-levels-n100", "smoke", store=RunStore(tempfile.mkdtemp()))
+    >>> f = scale_frames([run])
+    >>> sorted(f), len(f["models"]) == run.spec.n_models
+    (['jumps', 'losses', 'models', 'trajectories'], True)
+    """
+    models, jumps, trajectories, losses = [], [], [], []
+    for run in runs:
+        S = run.snapshots
+        n, m = run.spec.n_features, run.spec.n_hidden
+        j = jump_frame(run)
+        rows = model_frame(run, j)
+        label = {k: f"n={n} · density {p:g} · seed {seed}" for k, p, seed in
+                 zip(rows["model"], rows["density"], rows["seed"])}
+        keep = S.steps > 0
+        steps = S.steps[keep]
+        D, norms = S.feature_dimensionality()[keep], S.feature_norms()[keep]
+        for k in rows["model"]:
+            excess = S.loss[keep, k] - S.loss[-1, k]
+            losses.append(pd.DataFrame({"label": label[k], "step": steps, "excess": excess}))
+            shown = np.flatnonzero(norms[:, k].max(0) > REPRESENTED_NORM)
+            wide = pd.DataFrame(D[:, k][:, shown], columns=[f"D|{i}" for i in shown])
+            wide.insert(0, "step", steps)
+            wide.insert(0, "label", label[k])
+            trajectories.append(wide)
+        j["excess"] = [np.interp(np.log10(step), np.log10(steps), S.loss[keep, k])
+                       - S.loss[-1, k] for k, step in zip(j["model"], j["step"])]
+        for frame in (rows, j):
+            frame.insert(0, "size", n)
+            frame.insert(1, "m", m)
+            frame.insert(2, "label", frame["model"].map(label))
+        models.append(rows)
+        jumps.append(j)
+    trajectories = pd.concat(trajectories, ignore_index=True)
+    dcols = sorted((c for c in trajectories if c.startswith("D|")),
+                   key=lambda c: int(c.split("|")[1]))
+    return {"models": pd.concat(models, ignore_index=True),
+            "jumps": pd.concat(jumps, ignore_index=True),
+            "trajectories": trajectories[["label", "step", *dcols]],
+            "losses": pd.concat(losses, ignore_index=True)}
 
 
 def superposition_frame(run: Run) -> pd.DataFrame:

@@ -10,6 +10,7 @@ from ..dynamics import LEVELS, STAGES
 
 __all__ = [
     "SEARCH_METRICS",
+    "energy_level_chart",
     "jump_chart",
     "jump_statistics",
     "search_chart",
@@ -120,6 +121,117 @@ def jump_chart(trajectory: pd.DataFrame, jumps: pd.DataFrame) -> alt.VConcatChar
         tooltip=[alt.Tooltip("step:Q", format=","), alt.Tooltip("loss:Q", format=".4g")],
     ).add_params(brush).properties(width=640, height=150)
     return alt.vconcat(top, loss)
+
+
+#: Guides of :func:`energy_level_chart`: the levels, and 1/√2, which the paper's figure marks.
+_GUIDES = pd.DataFrame({"level": [*LEVELS, 2 ** -0.5],
+                        "name": [*(_LEVEL_NAMES[v] for v in LEVELS), "1/√2"]})
+
+
+def energy_level_chart(trajectories: pd.DataFrame, losses: pd.DataFrame,
+                       jumps: pd.DataFrame) -> alt.VConcatChart:
+    """The paper's energy-level figure for many models, one at a time: every represented
+    feature's dimensionality over training and, under it, how far the loss is from its final
+    value, with the jumps marked on both.
+
+    Parameters
+    ----------
+    trajectories : pandas.DataFrame
+        One row per model and snapshot: ``label`` (naming the model), ``step`` and one ``D|i`` column
+        per represented feature i (missing where a model does not show that feature), as
+        :func:`~superposition_lib.experiments.learning_dynamics.scale_frames` builds it.
+    losses : pandas.DataFrame
+        ``label``, ``step`` and ``excess``: the snapshot loss minus the model's final
+        snapshot loss (positive; on a log axis a step of 1e-3 in a loss of 0.05 shows).
+    jumps : pandas.DataFrame
+        ``label``, ``feature``, ``step``, ``level_before``, ``level_after``, ``loss_change``
+        and ``excess`` (the excess loss at the jump).
+
+    Returns
+    -------
+    altair.VConcatChart
+        A menu picks the model. Top: Dᵢ against step (log x) with dashed guides at the levels
+        and at 1/√2, a diamond at every jump (between its two levels). Bottom: the excess loss
+        (log y) with a tick at every jump. Dragging over the bottom panel selects a range of
+        steps: the features with a jump inside it are drawn thick and coloured.
+
+    Examples
+    --------
+    >>> traj = pd.DataFrame({"label": "a", "step": [1, 10, 100, 1000],
+    ...                      "D|0": [0.2, 0.4, 0.4, 0.5], "D|1": [0.2, 0.5, 0.5, 0.5]})
+    >>> losses = pd.DataFrame({"label": "a", "step": [1, 10, 100, 1000],
+    ...                        "excess": [0.2, 0.1, 0.05, 1e-6]})
+    >>> jumps = pd.DataFrame({"label": ["a"], "feature": [0], "step": [316.0],
+    ...                       "level_before": [0.4], "level_after": [0.5],
+    ...                       "loss_change": [-0.05], "excess": [0.02]})
+    >>> spec = energy_level_chart(traj, losses, jumps).to_dict(validate=True)
+    >>> len(spec["vconcat"]), [p["bind"]["options"] for p in spec["params"] if "bind" in p]
+    (2, [['a']])
+    """
+    labels = list(dict.fromkeys(trajectories["label"]))
+    pick = alt.param(name="model_pick", value=labels[0],
+                     bind=alt.binding_select(options=labels, name="model "))
+    chosen = alt.datum.label == pick
+    traj = trajectories.round(4)
+    dcols = [c for c in traj.columns if c.startswith("D|")]
+    domain = (int(traj["step"].min()), int(traj["step"].max()))
+    x = _log_step(domain=domain)
+    brush = alt.selection_interval(name="window", encodings=["x"])
+    lines = alt.Chart(traj).transform_filter(chosen).transform_fold(
+        dcols, as_=["key", "D"]).transform_filter("isValid(datum.D)").transform_calculate(
+        feature="toNumber(split(datum.key, '|')[1])").mark_line(
+        color="#9a9a9a", strokeWidth=1, opacity=0.6, clip=True).encode(
+        x=x, y=alt.Y("D:Q", title="feature dimensionality Dᵢ", scale=alt.Scale(domain=[0, 1])),
+        detail="feature:N",
+        tooltip=[alt.Tooltip("feature:N"), alt.Tooltip("step:Q", format=","),
+                 alt.Tooltip("D:Q", format=".3f", title="Dᵢ")])
+    # The features that jump inside the brushed window: for every jump, the whole trajectory
+    # of its feature, the jump's step in the field the brush tests ("step"), the
+    # trajectory's own step in "t".
+    long = traj.melt(id_vars=["label", "step"], value_vars=dcols, var_name="key",
+                     value_name="D").dropna(subset=["D"])
+    long["feature"] = long["key"].str.split("|").str[1].astype(int)
+    j = jumps[["label", "feature", "step", "level_before", "level_after", "loss_change"]].copy()
+    j["jump"] = np.arange(len(j))
+    hi = j.merge(long.rename(columns={"step": "t"})[["label", "feature", "t", "D"]],
+                 on=["label", "feature"]).round(4)
+    t_axis = alt.X("t:Q", title="training step", scale=alt.Scale(
+        type="log", nice=False, domain=list(domain)), axis=alt.Axis(format="~s"))
+    jump_tooltip = [alt.Tooltip("feature:N"),
+                    alt.Tooltip("step:Q", format=",.0f", title="jump at step"),
+                    alt.Tooltip("level_before:Q", format=".3f", title="level before"),
+                    alt.Tooltip("level_after:Q", format=".3f", title="level after"),
+                    alt.Tooltip("loss_change:Q", format=".2e", title="loss change")]
+    highlight = alt.Chart(hi).transform_filter(chosen).transform_filter(brush).mark_line(
+        strokeWidth=2.5, clip=True).encode(
+        x=t_axis, y=alt.Y("D:Q"), detail="jump:N",
+        color=alt.Color("feature:N", legend=None), tooltip=jump_tooltip)
+    marks = jumps[["label", "feature", "step", "level_before", "level_after", "loss_change",
+                   "excess"]].assign(D=(jumps["level_before"] + jumps["level_after"]) / 2)
+    marks = marks.round(8)
+    dots = alt.Chart(marks).transform_filter(chosen).mark_point(
+        shape="diamond", size=60, filled=True, color="#1f1f1f", clip=True).encode(
+        x=x, y="D:Q", tooltip=jump_tooltip)
+    guides = alt.Chart(_GUIDES).mark_rule(strokeDash=[4, 4], color="#555",
+                                          strokeWidth=0.8).encode(
+        y="level:Q", tooltip=[alt.Tooltip("name:N", title="guide")])
+    guide_names = alt.Chart(_GUIDES).mark_text(align="left", dx=3, fontSize=10,
+                                               color="#555").encode(
+        x=alt.value(640), y="level:Q", text="name:N")
+    top = alt.layer(guides, guide_names, lines, highlight, dots).properties(
+        width=640, height=300,
+        title="every represented feature's dimensionality (drag below to pick a window)")
+    excess = alt.Y("excess:Q", title="loss − final loss", scale=alt.Scale(type="log"),
+                   axis=alt.Axis(format=".0e"))
+    loss = alt.Chart(losses.round(8)).transform_filter(chosen).mark_line(
+        color="#1f1f1f", clip=True).encode(
+        x=x, y=excess, tooltip=[alt.Tooltip("step:Q", format=","),
+                                alt.Tooltip("excess:Q", format=".3e", title="loss − final")])
+    ticks = alt.Chart(marks).transform_filter(chosen).mark_point(
+        shape="triangle-down", size=50, filled=True, color="#e4572e", clip=True).encode(
+        x=x, y=excess, tooltip=jump_tooltip)
+    bottom = alt.layer(loss, ticks).add_params(brush).properties(width=640, height=170)
+    return alt.vconcat(top, bottom).add_params(pick)
 
 
 def jump_statistics(models: pd.DataFrame, jumps: pd.DataFrame) -> alt.HConcatChart:
