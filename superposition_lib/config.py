@@ -55,7 +55,7 @@ _NOT_IN_KEY = ("name",)
 # Fields added after runs were cached: left out of to_dict (so of the key and the manifest) while
 # they hold these defaults, so that every earlier spec keeps its key and its stored manifest.
 _OMITTED_AT_DEFAULT = {"correlation": 1.0, "bump_width": None, "eval_samples": None,
-                       "snapshot_weights": True}
+                       "snapshot_weights": True, "init_scale": 1.0}
 
 
 def canonical(value):
@@ -229,6 +229,9 @@ class ExperimentSpec:
     init : str
         ``"xavier"``: Xavier-normal per instance, std = sqrt(2 / (m + n)); ``"notebook"``: the
         notebook's Xavier-normal over the 3-D tensor, std = sqrt(2 / (m (n + instances))).
+    init_scale : float or sequence, default 1.0
+        Factor on the standard deviation of ``init``: a number > 0, or one per instance (as
+        for ``correlation``). Left out of the cache key while it is 1.0.
     seed : int
         Seed for initialisation, training data and evaluation data.
     restarts : int
@@ -293,6 +296,7 @@ class ExperimentSpec:
     betas: tuple[float, float] = (0.9, 0.999)
     eps: float = 1e-8
     init: str = "xavier"
+    init_scale: float | tuple = 1.0
     seed: int = 0
     restarts: int = 1
     snapshot_every: int | None = None
@@ -327,6 +331,9 @@ class ExperimentSpec:
                              f"got set_size={self.set_size} with data={self.data!r}")
         set_("correlation", _numbers("correlation", self.correlation, 1, lambda v: 0 <= v <= 1,
                                      "a number in [0, 1] or a list with one per instance"))
+        set_("init_scale", _numbers("init_scale", self.init_scale, 1,
+                                    lambda v: 0 < v < float("inf"),
+                                    "a number > 0 or a list with one per instance"))
         if self.data != "correlated" and self.correlation != 1.0:
             raise ValueError(f"correlation: only used with data='correlated' (leave it at 1.0 "
                              f"otherwise); got correlation={self.correlation!r} with "
@@ -369,7 +376,7 @@ class ExperimentSpec:
             raise ValueError(f"importance: a list of lists needs one row per instance "
                              f"({self.n_instances}); got {len(i)}")
         set_("importance", imp)
-        for name in ("correlation", "bump_width"):
+        for name in ("correlation", "bump_width", "init_scale"):
             value = getattr(self, name)
             if isinstance(value, tuple) and len(value) != self.n_instances:
                 raise ValueError(f"{name}: a list needs one value per instance "
@@ -414,7 +421,7 @@ class ExperimentSpec:
         i = np.asarray(self.importance)
         if i.ndim == 2:
             return len(i)
-        for value in (self.correlation, self.bump_width):
+        for value in (self.correlation, self.bump_width, self.init_scale):
             if isinstance(value, (tuple, list, np.ndarray)):
                 return len(value)
         return 1
@@ -446,6 +453,17 @@ class ExperimentSpec:
         array([0. , 0.5, 1. ])
         """
         return np.array(np.broadcast_to(np.asarray(self.correlation, dtype=float),
+                                        (self.n_instances,)))
+
+    def init_scale_array(self) -> np.ndarray:
+        """Per-instance factor on the initial weights' standard deviation, shape (instances,).
+
+        Examples
+        --------
+        >>> ExperimentSpec(feature_probability=[0.1, 0.1], init_scale=[1.0, 0.1]).init_scale_array()
+        array([1. , 0.1])
+        """
+        return np.array(np.broadcast_to(np.asarray(self.init_scale, dtype=float),
                                         (self.n_instances,)))
 
     def bump_width_array(self) -> np.ndarray | None:

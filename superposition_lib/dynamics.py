@@ -52,9 +52,10 @@ log-time those windows cover (what the loss fraction would be if the loss fell a
 in log-time).
 
 **Geometric stages** (n=6, m=3, two correlated sets of 3 features, 0-2 and 3-5). The paper sees
-the weights go (A) near zero, (B) the two sets pushed apart along one axis (a PCA-like solution),
-(C) each set expanded into a triangle, (D) the triangles rotated into an antiprism (an
-octahedron, every feature antipodal to a feature of the other set). :func:`stage_measurements`
+the weights go (A) near zero, (B) the two sets pushed apart along one axis (already
+superposition: six features on one axis), (C) each set expanded into a triangle, (D) the
+triangles rotated into an antiprism (an octahedron, every feature antipodal to a feature of the
+other set). :func:`stage_measurements`
 measures, per model W (m × n, columns W_i; Ŵ_i = W_i / ‖W_i‖):
 
 - ``norm_min``, ``norm_max``: the smallest and largest ‖W_i‖;
@@ -76,16 +77,18 @@ measures, per model W (m × n, columns W_i; Ŵ_i = W_i / ‖W_i‖):
 :class:`StageThresholds`, checked in this order:
 
 1. ``"near_zero"``: ``norm_max < zero_norm`` (0.3);
-2. ``"pca"``: both sets collapsed (mean within-set cosine > ``parallel_cos``, 0.8), pointing in
-   opposite directions (``set_cos < −opposite_cos``, −0.8), effective rank < ``pca_rank`` (1.5);
-3. ``"two_axes"``: both sets collapsed, but not onto one axis (each set on its own principal
-   component, effective rank ≈ 2); not a stage the paper names, but common in training;
+2. ``"opposite_sets"`` (the paper's B): both sets collapsed (mean within-set cosine >
+   ``parallel_cos``, 0.8), pointing in opposite directions (``set_cos < −opposite_cos``, −0.8),
+   effective rank < ``opposite_rank`` (1.5);
+3. ``"pca_axes"``: both sets collapsed, but not onto one axis: each set on an axis of its own,
+   effective rank ≈ 2. This is the linear model's solution, PCA of two correlated sets (one
+   principal component per set), without superposition; the paper names no such stage;
 4. ``"antiprism"``: ``antipodal_cos < −antipodal_cos`` (−0.8) and ``effective_rank >
    antiprism_rank`` (2.5): three cross-set antipodal pairs spanning three dimensions;
 5. ``"triangles"``: neither set collapsed and each one's pairwise cosines within
    ``triangle_spread`` (0.3) of each other: the tips of each set's unit vectors form a (nearly)
    equilateral triangle. This covers two readings of the paper's stage C: each set opened up
-   around the PCA axis into a cone (the two triangles facing each other across the origin, as a
+   around the shared axis into a cone (the two triangles facing each other across the origin, as a
    prism or rotating towards the antiprism: within-set cosines between 1 and 0), and planar
    triangles through the origin (within-set cosines −1/2, e.g. a hexagon of two coplanar
    triangles);
@@ -98,7 +101,7 @@ antipodal pairs; with the default ``antiprism_rank`` those with h > 0.37 are ``"
 the flatter ones ``"triangles"``.
 
 :func:`stage_trajectory` collapses a sequence of per-snapshot stages into the path a model takes
-(e.g. near_zero → pca → triangles → antiprism), ignoring blips shorter than ``min_points``
+(e.g. near_zero → opposite_sets → triangles → antiprism), ignoring blips shorter than ``min_points``
 snapshots.
 
 Shapes: D has shape (snapshots, n); steps (snapshots,); W (..., m, n) as everywhere in the
@@ -137,9 +140,9 @@ __all__ = [
 #: (m/k: 1/3, 2/5 pentagon, 1/2 digon, 2/3 triangle, 3/4 tetrahedron) and a dedicated dimension.
 LEVELS = (0.0, 1 / 3, 2 / 5, 1 / 2, 2 / 3, 3 / 4, 1.0)
 
-#: The stages :func:`classify_stages` assigns: the paper's A-D in order, ``"two_axes"`` (both
-#: sets collapsed, on two different axes) and ``"other"``.
-STAGES = ("near_zero", "pca", "triangles", "antiprism", "two_axes", "other")
+#: The stages :func:`classify_stages` assigns: the paper's A-D in order, ``"pca_axes"`` (both
+#: sets collapsed, each on an axis of its own: the linear, PCA solution) and ``"other"``.
+STAGES = ("near_zero", "opposite_sets", "triangles", "antiprism", "pca_axes", "other")
 
 #: The two correlated sets of the n=6, m=3 model: features 0-2 and 3-5.
 SETS = ((0, 1, 2), (3, 4, 5))
@@ -285,8 +288,8 @@ def plateaus(D, steps, *, levels: Sequence[float] = LEVELS, tol: float = 0.03,
     """Plateaus of feature dimensionality trajectories.
 
     A plateau is a maximal run of consecutive snapshots on one level (:func:`track_levels`,
-    with hysteresis) lasting at least ``min_span`` decades (log10 of the step ratio between its first and last
-    snapshot) with at least ``min_points`` snapshots, over which D drifts by at most
+    with hysteresis) lasting at least ``min_span`` decades (log10 of the step ratio between its
+    first and last snapshot) with at least ``min_points`` snapshots, over which D drifts by at most
     ``max_drift``. Consecutive plateaus of a feature on the same level are merged, except
     *initial* plateaus (those that start before the trajectories start to move, see the module
     docstring), which are kept apart. Snapshots at step 0 are ignored.
@@ -652,9 +655,9 @@ class StageThresholds:
     parallel_cos : float
         A set is *collapsed* when its mean within-set cosine is above it.
     opposite_cos : float
-        ``"pca"``: the sets' mean directions have cosine below its negative.
-    pca_rank : float
-        ``"pca"``: effective rank below it.
+        ``"opposite_sets"``: the sets' mean directions have cosine below its negative.
+    opposite_rank : float
+        ``"opposite_sets"``: effective rank below it.
     antipodal_cos : float
         ``"antiprism"``: every matched cross-set pair's cosine below its negative.
     antiprism_rank : float
@@ -671,7 +674,7 @@ class StageThresholds:
     zero_norm: float = 0.3
     parallel_cos: float = 0.8
     opposite_cos: float = 0.8
-    pca_rank: float = 1.5
+    opposite_rank: float = 1.5
     antipodal_cos: float = 0.8
     antiprism_rank: float = 2.5
     triangle_spread: float = 0.3
@@ -713,8 +716,9 @@ def _stages_from(meas: dict, t: StageThresholds) -> np.ndarray:
     collapsed = (w0 > t.parallel_cos) & (w1 > t.parallel_cos)
     rules = [  # first match wins
         ("near_zero", meas["norm_max"] < t.zero_norm),
-        ("pca", collapsed & (meas["set_cos"] < -t.opposite_cos) & (rank < t.pca_rank)),
-        ("two_axes", collapsed),
+        ("opposite_sets",
+         collapsed & (meas["set_cos"] < -t.opposite_cos) & (rank < t.opposite_rank)),
+        ("pca_axes", collapsed),
         ("antiprism", (meas["antipodal_cos"] < -t.antipodal_cos) & (rank > t.antiprism_rank)),
         ("triangles", (w0 <= t.parallel_cos) & (w1 <= t.parallel_cos)
          & (meas["within_spread_0"] < t.triangle_spread)
@@ -797,8 +801,8 @@ def classify_stages(W, *, sets=SETS, thresholds: StageThresholds | None = None) 
     """Stage of the two-correlated-sets model (n=6, m=3) for every W.
 
     One of :data:`STAGES`, from the measurements of :func:`stage_measurements`; the rules,
-    checked in order, are in the module docstring: ``"near_zero"``, ``"pca"``,
-    ``"two_axes"``, ``"antiprism"``, ``"triangles"``, else ``"other"``.
+    checked in order, are in the module docstring: ``"near_zero"``, ``"opposite_sets"``,
+    ``"pca_axes"``, ``"antiprism"``, ``"triangles"``, else ``"other"``.
 
     Parameters
     ----------
@@ -827,7 +831,7 @@ def classify_stages(W, *, sets=SETS, thresholds: StageThresholds | None = None) 
     ...               np.outer([1, 0, 0], [1, 1, 1, 0, 0, 0])
     ...               + np.outer([0, 1, 0], [0, 0, 0, 1, 1, 1])])        # two axes
     >>> classify_stages(W).tolist()
-    ['near_zero', 'pca', 'triangles', 'triangles', 'antiprism', 'two_axes']
+    ['near_zero', 'opposite_sets', 'triangles', 'triangles', 'antiprism', 'pca_axes']
     """
     W = _as_float64(W)
     sets = _check_sets(W, sets)
@@ -860,14 +864,15 @@ def stage_trajectory(stages, steps, *, min_points: int = 3) -> pd.DataFrame:
 
     Examples
     --------
-    >>> stages = ["near_zero"] * 4 + ["other"] + ["pca"] * 5 + ["other"] * 2 + ["pca"] * 3
+    >>> stages = (["near_zero"] * 4 + ["other"] + ["opposite_sets"] * 5 + ["other"] * 2
+    ...           + ["opposite_sets"] * 3)
     >>> path = stage_trajectory(stages, np.arange(15))
     >>> path
            stage  step_start  step_end  n_snapshots
     0  near_zero           0         3            4
-    1        pca           5        14            8
+    1  opposite_sets           5        14            8
     >>> " → ".join(path.stage)
-    'near_zero → pca'
+    'near_zero → opposite_sets'
     """
     stages = np.asarray(stages, dtype=object)
     steps = np.asarray(steps)

@@ -74,7 +74,7 @@ def init_params(spec: ExperimentSpec, generator: torch.Generator) -> dict[str, t
     Parameters
     ----------
     spec : ExperimentSpec
-        Sizes, model kind and ``init`` scheme.
+        Sizes, model kind, ``init`` scheme and ``init_scale``.
     generator : torch.Generator
         Source of the random weights.
 
@@ -97,6 +97,10 @@ def init_params(spec: ExperimentSpec, generator: torch.Generator) -> dict[str, t
         std = math.sqrt(2.0 / (m + n))
     else:  # the notebook: xavier_normal_ on the (instances, n, m) tensor
         std = math.sqrt(2.0 / (m * (n + models)))
+    scale = spec.init_scale_array()
+    if (scale != 1).any():
+        std = torch.as_tensor(scale * std, dtype=torch.float32).repeat_interleave(
+            spec.restarts).view(models, 1, 1)
     params = {"W": torch.randn(models, m, n, generator=generator) * std,
               "b": torch.zeros(models, n)}
     if not ARCHITECTURES[spec.model].tied:

@@ -281,8 +281,8 @@ def _geometries(rng, noise=0.03):
     frame = _lifted(1 / np.sqrt(2))       # three orthogonal directions: an octahedron's face
     base = {
         "near_zero": 0.02 * rng.normal(size=(3, 6)),
-        "pca": np.outer(u, [0.6, 0.5, 0.55, -0.6, -0.5, -0.55]),
-        "two_axes": np.hstack([np.outer(u, [0.6, 0.5, 0.55]), np.outer(v, [0.5, 0.6, 0.6])]),
+        "opposite_sets": np.outer(u, [0.6, 0.5, 0.55, -0.6, -0.5, -0.55]),
+        "pca_axes": np.hstack([np.outer(u, [0.6, 0.5, 0.55]), np.outer(v, [0.5, 0.6, 0.6])]),
         "triangles": np.hstack([TRIANGLE, -TRIANGLE]),                  # coplanar: a hexagon
         "triangles_apart": np.hstack([TRIANGLE, _rotation(np.random.default_rng(99)) @ TRIANGLE]),
         "prism": np.hstack([frame, mirror @ frame]),                    # faces not yet turned
@@ -302,7 +302,8 @@ def _geometries(rng, noise=0.03):
     return out
 
 
-EXPECTED_STAGE = {"near_zero": "near_zero", "pca": "pca", "two_axes": "two_axes",
+EXPECTED_STAGE = {"near_zero": "near_zero", "opposite_sets": "opposite_sets",
+                  "pca_axes": "pca_axes",
                   "triangles": "triangles", "triangles_apart": "triangles", "prism": "triangles",
                   "narrow_cones_turning": "triangles", "flat_antiprism": "triangles",
                   "antiprism": "antiprism", "antiprism_flatter": "antiprism",
@@ -351,15 +352,15 @@ def test_stage_measurements_table():
 
 
 def test_stage_trajectory_collapses_repeats_and_blips():
-    stages = (["near_zero"] * 10 + ["other"] * 2 + ["pca"] * 20 + ["triangles"]
-              + ["pca"] * 5 + ["other"] * 4 + ["triangles"] * 8 + ["antiprism"] * 30)
+    stages = (["near_zero"] * 10 + ["other"] * 2 + ["opposite_sets"] * 20 + ["triangles"]
+              + ["opposite_sets"] * 5 + ["other"] * 4 + ["triangles"] * 8 + ["antiprism"] * 30)
     steps = np.arange(len(stages)) * 10
     path = dynamics.stage_trajectory(stages, steps)
-    assert list(path.stage) == ["near_zero", "pca", "other", "triangles", "antiprism"]
+    assert list(path.stage) == ["near_zero", "opposite_sets", "other", "triangles", "antiprism"]
     assert path.step_start[1] == 120 and path.step_end[1] == 370
     assert path.n_snapshots[1] == 25
     assert list(dynamics.stage_trajectory(stages, steps, min_points=5).stage) == [
-        "near_zero", "pca", "triangles", "antiprism"]
+        "near_zero", "opposite_sets", "triangles", "antiprism"]
     assert len(dynamics.stage_trajectory([], [])) == 0
 
 

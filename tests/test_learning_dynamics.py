@@ -115,9 +115,9 @@ def test_stage_frames(stages):
 def test_paper_order_counts_subsequences():
     paths = pd.DataFrame({"model": [0, 1, 2, 3], "density": 0.1, "stage": "x",
                           "step_start": 1, "final_stage": "antiprism",
-                          "path": ["near_zero → pca → triangles → antiprism",
-                                   "near_zero → antiprism", "near_zero → two_axes → antiprism",
-                                   "pca → triangles"]})
+                          "path": ["near_zero → opposite_sets → triangles → antiprism",
+                                   "near_zero → antiprism", "near_zero → pca_axes → antiprism",
+                                   "opposite_sets → triangles"]})
     paths["core_path"] = paths["path"]
     assert ld.stage_findings(paths)["paper_order"] == 2
 

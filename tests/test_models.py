@@ -138,3 +138,19 @@ def test_fused_step_of_many_models_equals_each_model_alone():
         assert torch.equal(one_loss, loss[i:i + 1])
         assert torch.equal(one["W"], grads["W"][i:i + 1]) and torch.equal(one["b"],
                                                                            grads["b"][i:i + 1])
+
+
+def test_init_scale_multiplies_each_instances_initial_weights():
+    from superposition_lib import ExperimentSpec
+    from superposition_lib.models import init_params
+
+    base = ExperimentSpec(n_features=6, n_hidden=3, feature_probability=[0.1, 0.1], restarts=2)
+    scaled = base.replace(init_scale=[1.0, 0.1])
+    assert base.key() == base.replace(init_scale=1.0).key() != scaled.key()
+    a, b = (init_params(s, torch.Generator().manual_seed(0))["W"] for s in (base, scaled))
+    assert torch.equal(a[:2], b[:2])  # instance 0, both restarts
+    torch.testing.assert_close(b[2:], 0.1 * a[2:])
+    with pytest.raises(ValueError, match="init_scale: must be a number > 0"):
+        base.replace(init_scale=[1.0, -1.0])
+    with pytest.raises(ValueError, match="init_scale: a list needs one value per instance"):
+        base.replace(init_scale=[1.0, 0.5, 0.1])

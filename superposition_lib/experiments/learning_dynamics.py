@@ -1276,9 +1276,9 @@ def path_frame(stages: pd.DataFrame) -> pd.DataFrame:
     Examples
     --------
     >>> st = pd.DataFrame({"model": 0, "density": 0.1, "seed": 0, "step": np.arange(8),
-    ...                    "stage": ["near_zero"] * 4 + ["pca"] * 4})
+    ...                    "stage": ["near_zero"] * 4 + ["opposite_sets"] * 4})
     >>> path_frame(st)["path"].iloc[0]
-    'near_zero → pca'
+    'near_zero → opposite_sets'
     >>> st["stage"] = ["near_zero"] * 3 + ["other"] * 3 + ["near_zero"] * 2
     >>> path_frame(st)[["path", "core_path"]].iloc[0].tolist()
     ['near_zero → other', 'near_zero']
@@ -1348,25 +1348,28 @@ def stage_findings(paths: pd.DataFrame) -> dict:
     dict
         ``models``; ``paths`` (core path → models, most common first; see
         :func:`path_frame`); ``full_paths`` (the same with ``"other"`` kept);
-        ``paths_by_density`` (density → core path → models); ``final`` (final stage → models); ``reached`` (stage →
-        models that visit it); ``entry_median`` (stage → median step at which models first
-        enter it); ``paper_order`` (models whose core path is a subsequence of near_zero → pca
-        → triangles → antiprism ending in antiprism); ``paper_full`` (models whose core path is
-        exactly near_zero → pca → triangles → antiprism).
+        ``paths_by_density`` (density → core path → models); ``final`` (final stage →
+        models); ``reached`` (stage → models that visit it); ``entry_median`` (stage → median
+        step at which models first enter it); ``paper_order`` (models whose core path is a
+        subsequence of near_zero → opposite_sets → triangles → antiprism ending in antiprism);
+        ``paper_full`` (models whose core path is exactly near_zero → opposite_sets → triangles
+        → antiprism).
 
     Examples
     --------
-    >>> p = pd.DataFrame({"model": [0, 0, 1], "density": 0.1, "stage": ["pca", "antiprism",
-    ...                   "pca"], "step_start": [1, 10, 1], "path": ["pca → antiprism"] * 2
-    ...                   + ["pca"], "final_stage": ["antiprism"] * 2 + ["pca"]})
+    >>> p = pd.DataFrame({"model": [0, 0, 1], "density": 0.1,
+    ...                   "stage": ["opposite_sets", "antiprism", "opposite_sets"],
+    ...                   "step_start": [1, 10, 1],
+    ...                   "path": ["opposite_sets → antiprism"] * 2 + ["opposite_sets"],
+    ...                   "final_stage": ["antiprism"] * 2 + ["opposite_sets"]})
     >>> p["core_path"] = p["path"]
     >>> f = stage_findings(p)
     >>> f["paths"], f["paper_order"]
-    ({'pca → antiprism': 1, 'pca': 1}, 1)
+    ({'opposite_sets → antiprism': 1, 'opposite_sets': 1}, 1)
     """
     per_model = paths.drop_duplicates("model")
     first = paths.drop_duplicates(["model", "stage"])
-    order = ["near_zero", "pca", "triangles", "antiprism"]
+    order = ["near_zero", "opposite_sets", "triangles", "antiprism"]
 
     def paper_like(path: str) -> bool:
         seq = path.split(" → ")

@@ -137,8 +137,8 @@ def energy_level_chart(trajectories: pd.DataFrame, losses: pd.DataFrame,
     Parameters
     ----------
     trajectories : pandas.DataFrame
-        One row per model and snapshot: ``label`` (naming the model), ``step`` and one ``D|i`` column
-        per represented feature i (missing where a model does not show that feature), as
+        One row per model and snapshot: ``label`` (naming the model), ``step`` and one
+        ``D|i`` column per represented feature i (missing where a model does not show that feature), as
         :func:`~superposition_lib.experiments.learning_dynamics.scale_frames` builds it.
     losses : pandas.DataFrame
         ``label``, ``step`` and ``excess``: the snapshot loss minus the model's final
@@ -475,13 +475,13 @@ def stage_explorer(geometry: pd.DataFrame, bands: pd.DataFrame) -> alt.VConcatCh
     Examples
     --------
     >>> g = pd.DataFrame({"snapshot": [0, 1], "step": [0, 10], "loss": [0.2, 0.1],
-    ...                   "stage": ["near_zero", "pca"]})
+    ...                   "stage": ["near_zero", "opposite_sets"]})
     >>> for i in range(6):
     ...     for j in range(6):
     ...         g[f"G|{i}|{j}"] = [0.0, 1.0]
     ...     for d in range(3):
     ...         g[f"W|{d}|{i}"] = [0.0, 0.5]
-    >>> bands = pd.DataFrame({"stage": ["pca"], "step_start": [10], "step_end": [10]})
+    >>> bands = pd.DataFrame({"stage": ["opposite_sets"], "step_start": [10], "step_end": [10]})
     >>> len(stage_explorer(g, bands).to_dict(validate=True)["vconcat"])
     2
     """
@@ -574,9 +574,9 @@ def stage_paths(paths: pd.DataFrame) -> alt.HConcatChart:
     Examples
     --------
     >>> p = pd.DataFrame({"model": [0, 0], "density": 0.1, "seed": 0, "order": [0, 1],
-    ...                   "stage": ["near_zero", "pca"], "step_start": [1, 100],
+    ...                   "stage": ["near_zero", "opposite_sets"], "step_start": [1, 100],
     ...                   "step_end": [50, 1000], "n_snapshots": [5, 5],
-    ...                   "path": "near_zero → pca", "final_stage": "pca"})
+    ...                   "path": "near_zero → opposite_sets", "final_stage": "opposite_sets"})
     >>> len(stage_paths(p).to_dict(validate=True)["hconcat"])
     2
     """
