@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 
 from .config import ExperimentSpec
 from .data import FeatureDistribution, UniformStream
+from .kernels import fast_tied_step
 from .models import (ARCHITECTURES, Workspace, _decoder, forward, fused_sparse_uniform_step,
                      fused_step_available, init_params, loss_and_grads)
 from .metrics import feature_dimensionality, feature_norms
@@ -753,9 +754,10 @@ def train_block(spec: ExperimentSpec, start: int = 0, stop: int | None = None, *
 def separable(spec: ExperimentSpec, device: str | torch.device = "cpu") -> bool:
     """Whether blocks of the spec's models trained apart give :func:`train`'s run bit for bit.
 
-    True when the fused C step trains it (tied models on sparse uniform data, on the CPU; see
-    :func:`~superposition_lib.models.fused_step_available`), which computes every model on its
-    own. The general step's batched matrix products may sum in another order when the number
+    True when the fused C step trains it (tied models on sparse uniform data, on the CPU,
+    where the kernel is faster than batched matrix products: see
+    :func:`~superposition_lib.models.fused_step_available` and
+    :func:`~superposition_lib.kernels.fast_tied_step`), which computes every model on its own. The general step's batched matrix products may sum in another order when the number
     of models changes (measured: last-bit differences for the absolute-value model).
 
     Parameters
@@ -772,7 +774,8 @@ def separable(spec: ExperimentSpec, device: str | torch.device = "cpu") -> bool:
     >>> separable(ExperimentSpec(model="absolute_value", data="signed_uniform"))
     False
     """
-    return spec.data == "sparse_uniform" and fused_step_available(spec.model, device)
+    return (spec.data == "sparse_uniform" and fused_step_available(spec.model, device)
+            and fast_tied_step(spec.n_features, spec.n_hidden))
 
 
 def _snapshot_batch(spec: ExperimentSpec, device: torch.device,

@@ -49,6 +49,7 @@ __all__ = [
     "SEARCH_CONTRAST",
     "SEARCH_DENSITIES",
     "SEARCH_SEEDS",
+    "PATH_STAGES",
     "SCALE",
     "SCALE_DENSITIES",
     "SCALE_SEEDS",
@@ -57,6 +58,9 @@ __all__ = [
     "SETTING_COLUMNS",
     "SETTLE_TOL",
     "STAGE_DENSITIES",
+    "STAGE_INIT_DENSITIES",
+    "STAGE_INIT_SCALES",
+    "STAGE_INIT_SEEDS",
     "STAGE_SEEDS",
     "density_frame",
     "energy_findings",
@@ -64,6 +68,7 @@ __all__ = [
     "jump_frame",
     "model_frame",
     "path_frame",
+    "path_shares",
     "scale_frames",
     "scale_statistics",
     "search_design",
@@ -137,6 +142,35 @@ register(Experiment(
     "geometric-stages", CHAPTER,
     "6 features in 3 dims, two correlated sets of 3, small init, 2 densities x 25 seeds",
     _stage_profiles(), best_of=False))
+
+
+#: Initial scales (factors on the Xavier standard deviation sqrt(2 / (m + n)) = 0.47) of
+#: ``geometric-stages-init``; ``geometric-stages`` starts at about 0.23 of it (the notebook's
+#: scale for its 50 models).
+STAGE_INIT_SCALES = (0.03, 0.1, 0.3, 1.0)
+#: Feature probabilities of ``geometric-stages-init``.
+STAGE_INIT_DENSITIES = (0.05, 0.1, 0.2)
+#: Seeds per setting of ``geometric-stages-init`` (paper profile).
+STAGE_INIT_SEEDS = 20
+
+
+def _stage_init_profiles() -> dict:
+    grid = [(p, scale) for scale in STAGE_INIT_SCALES for p in STAGE_INIT_DENSITIES]
+    common = {"model": "relu_output", "n_features": 6, "n_hidden": 3, "data": "correlated",
+              "set_size": 3, "feature_probability": [p for p, _ in grid],
+              "init_scale": [scale for _, scale in grid], "importance": 1.0, "seed": 0}
+    paper = ExperimentSpec(**common, restarts=STAGE_INIT_SEEDS, steps=20_000, batch_size=1024,
+                           lr=1e-3, snapshot_log=200, history_every=200, eval_samples=1 << 14)
+    smoke = ExperimentSpec(**common, restarts=2, steps=1500, batch_size=256, lr=1e-2,
+                           snapshot_log=60, history_every=50, eval_samples=1 << 12)
+    return {"paper": paper, "smoke": smoke}
+
+
+register(Experiment(
+    "geometric-stages-init", CHAPTER,
+    "the n = 6, m = 3 stage model from four initial scales (0.03-1 x Xavier) at densities "
+    "0.05-0.2, 20 seeds each, 20k steps, 200 log-spaced snapshots",
+    _stage_init_profiles(), best_of=False))
 
 
 #: The energy-level experiments at the paper's scale: (experiment name, n, m). n = 400, m = 30
@@ -1238,7 +1272,7 @@ def stage_frame(run: Run) -> pd.DataFrame:
     -------
     pandas.DataFrame
         :func:`~superposition_lib.dynamics.stage_measurements` columns plus ``loss``,
-        ``density`` and ``seed``.
+        ``density``, ``init_scale`` and ``seed``.
 
     Examples
     --------
@@ -1250,10 +1284,60 @@ def stage_frame(run: Run) -> pd.DataFrame:
     """
     S = run.snapshots
     df = dynamics.stage_measurements(S.W, S.steps)
+    models = df["model"].to_numpy()
     df["loss"] = S.loss.reshape(-1)
-    df["density"] = run.feature_probability[df["model"].to_numpy(), 0]
-    df["seed"] = run.restart[df["model"].to_numpy()]
+    df["density"] = run.feature_probability[models, 0]
+    df["init_scale"] = run.spec.init_scale_array()[run.instance[models]]
+    df["seed"] = run.restart[models]
     return df
+
+
+#: The stages whose visits :func:`path_shares` counts.
+PATH_STAGES = ("opposite_sets", "pca_axes", "triangles", "antiprism")
+
+
+def path_shares(paths: pd.DataFrame, by=("density", "init_scale")) -> pd.DataFrame:
+    """Per setting, the share of models whose path visits each stage, and that end in the
+    antiprism, with Wilson 95% intervals.
+
+    Parameters
+    ----------
+    paths : pandas.DataFrame
+        :func:`path_frame` rows (with the ``by`` columns, e.g. from :func:`stage_frame`).
+    by : sequence of str
+        Columns that define a setting.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per setting and outcome: the ``by`` columns, ``outcome`` (``"visits <stage>"``
+        for the stages of :data:`PATH_STAGES`, ``"ends in antiprism"``), ``models``, ``count``,
+        ``share``, ``low``, ``high``.
+
+    Examples
+    --------
+    >>> p = pd.DataFrame({"model": [0, 0, 1], "density": 0.1, "init_scale": 1.0,
+    ...                   "stage": ["pca_axes", "antiprism", "opposite_sets"],
+    ...                   "final_stage": ["antiprism", "antiprism", "opposite_sets"]})
+    >>> t = path_shares(p).set_index("outcome")
+    >>> int(t.loc["visits pca_axes", "count"]), float(t.loc["ends in antiprism", "share"])
+    (1, 0.5)
+    """
+    from ..stats import wilson_interval
+
+    rows = []
+    by = list(by)
+    for key, group in paths.groupby(by, sort=True):
+        per_model = group.groupby("model")
+        visited = per_model["stage"].agg(set)
+        outcomes = {f"visits {stage}": visited.map(lambda v, s=stage: s in v)
+                    for stage in PATH_STAGES}
+        outcomes["ends in antiprism"] = per_model["final_stage"].first() == "antiprism"
+        for outcome, hit in outcomes.items():
+            share, low, high = wilson_interval(int(hit.sum()), len(hit))
+            rows.append({**dict(zip(by, key)), "outcome": outcome, "models": len(hit),
+                         "count": int(hit.sum()), "share": share, "low": low, "high": high})
+    return pd.DataFrame(rows)
 
 
 def path_frame(stages: pd.DataFrame) -> pd.DataFrame:
@@ -1267,8 +1351,8 @@ def path_frame(stages: pd.DataFrame) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        One row per (model, stage visited): ``model``, ``density``, ``seed``, ``order``
-        (0, 1, …), :func:`~superposition_lib.dynamics.stage_trajectory` columns, ``path``
+        One row per (model, stage visited): ``model``, ``density``, ``init_scale`` (when
+        ``stages`` has it), ``seed``, ``order`` (0, 1, …), :func:`~superposition_lib.dynamics.stage_trajectory` columns, ``path``
         (the whole sequence joined with " → "), ``core_path`` (the same without ``"other"``,
         the passages between named stages, repeats joined) and ``final_stage`` (the last
         snapshot's).
@@ -1290,6 +1374,8 @@ def path_frame(stages: pd.DataFrame) -> pd.DataFrame:
         t.insert(1, "density", float(g["density"].iloc[0]))
         t.insert(2, "seed", int(g["seed"].iloc[0]))
         t.insert(3, "order", np.arange(len(t)))
+        if "init_scale" in g:
+            t.insert(2, "init_scale", float(g["init_scale"].iloc[0]))
         t["path"] = " → ".join(t["stage"])
         core = [st for st in t["stage"] if st != "other"]
         core = [st for i, st in enumerate(core) if i == 0 or core[i - 1] != st]
