@@ -53,6 +53,7 @@ __all__ = [
     "SCALE",
     "SCALE_DENSITIES",
     "SCALE_SEEDS",
+    "SCALE_RUNS",
     "SCALE_STATISTICS",
     "REPRESENTED_NORM",
     "SETTING_COLUMNS",
@@ -61,6 +62,7 @@ __all__ = [
     "STAGE_INIT_DENSITIES",
     "STAGE_INIT_SCALES",
     "STAGE_INIT_SEEDS",
+    "TOLERANCES",
     "STAGE_SEEDS",
     "density_frame",
     "energy_findings",
@@ -70,7 +72,9 @@ __all__ = [
     "path_frame",
     "path_shares",
     "scale_frames",
+    "scale_results",
     "scale_statistics",
+    "tolerance_frame",
     "search_design",
     "search_findings",
     "search_frame",
@@ -417,10 +421,11 @@ def scale_statistics(models: pd.DataFrame, by: str | list = "size", *, seed: int
         names = [by] if isinstance(by, str) else list(by)
         base = dict(zip(names, key))
         for quantity in SCALE_STATISTICS:
-            if quantity == "with_jumps":
+            if quantity == "with_jumps":  # among the models with a split
                 rates = group["jumps_per_decade"].dropna()
-                est, low, high = wilson_interval(int((rates > 0).sum()), len(rates))
                 count = len(rates)
+                est, low, high = (wilson_interval(int((rates > 0).sum()), count) if count
+                                  else (np.nan, np.nan, np.nan))
             else:
                 statistic = np.median if quantity == "last_jump" else np.mean
                 est, low, high = bootstrap_interval(group[quantity], group["seed"],
@@ -868,6 +873,120 @@ def energy_frames(profile: str | None = None, *, store: RunStore | None = None) 
     return {"run": run, "jumps": jumps, "models": models, "densities": density_frame(models),
             "superposition": sup, "exemplar": k, "trajectory": trajectory_frame(run, k),
             "findings": energy_findings(models, jumps, sup)}
+
+
+# ------------------------------------------------------------------------------------------
+# Energy levels at the paper's scale
+# ------------------------------------------------------------------------------------------
+#: The experiments compared by size in :func:`scale_results`: n = 20 (``energy-levels``) and
+#: the paper-scale runs of :data:`SCALE`.
+SCALE_RUNS = ("energy-levels", *(name for name, _, _ in SCALE))
+#: Tolerances at which :func:`tolerance_frame` counts jumps (``leave`` is twice each).
+TOLERANCES = (0.02, 0.03, 0.04)
+
+
+def tolerance_frame(runs: Sequence[Run], tolerances: Sequence[float] = TOLERANCES
+                    ) -> pd.DataFrame:
+    """How the jump counts depend on the detector's tolerance.
+
+    Parameters
+    ----------
+    runs : sequence of Run
+        Runs with snapshots.
+    tolerances : sequence of float
+        Values of ``tol`` for :func:`~superposition_lib.dynamics.energy_level_jumps`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per run size and tolerance: ``size`` (n), ``tol``, ``models``, ``jumps``
+        (all), ``jumps_per_model`` and ``with_jumps`` (models with at least one).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> run = load("energy-levels-n100", "smoke", store=RunStore(tempfile.mkdtemp()))
+    >>> tolerance_frame([run], (0.03,))[["size", "tol", "models"]].values.tolist()
+    [[100.0, 0.03, 6.0]]
+    """
+    rows = []
+    for run in runs:
+        S = run.snapshots
+        D = S.feature_dimensionality()
+        for tol in tolerances:
+            counts = [len(dynamics.energy_level_jumps(D[:, k], S.steps, tol=tol))
+                      for k in range(D.shape[1])]
+            rows.append({"size": run.spec.n_features, "tol": tol, "models": len(counts),
+                         "jumps": int(sum(counts)), "jumps_per_model": float(np.mean(counts)),
+                         "with_jumps": int(np.count_nonzero(counts))})
+    return pd.DataFrame(rows)
+
+
+def scale_results(profile: str | None = None, *, store: RunStore | None = None) -> dict:
+    """Everything the chapter needs to compare energy levels across model sizes.
+
+    Parameters
+    ----------
+    profile : str, optional
+        ``"paper"`` or ``"smoke"``; defaults to the current profile.
+    store : RunStore, optional
+        Where runs are cached.
+
+    Returns
+    -------
+    dict
+        ``runs`` (name → Run for :data:`SCALE_RUNS`), the tables of :func:`scale_frames`
+        (``models``, ``jumps``, ``trajectories``, ``losses``), ``statistics``
+        (:func:`scale_statistics` by size) and ``tolerances`` (:func:`tolerance_frame`).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> r = scale_results("smoke", store=RunStore(tempfile.mkdtemp()))
+    >>> sorted(r["statistics"]["size"].unique().tolist())
+    [20, 100, 400]
+    """
+    runs = {name: load(name, profile, store=store) for name in SCALE_RUNS}
+    frames = scale_frames(list(runs.values()))
+    return {"runs": runs, **frames, "statistics": scale_statistics(frames["models"]),
+            "tolerances": tolerance_frame(list(runs.values()))}
+
+
+def figure_energy_levels(profile: str | None = None, *, store: RunStore | None = None):
+    """The chapter's ``fig-energy-levels``: the paper-style figure for every model of the
+    paper-scale runs, (chart, data).
+
+    Examples
+    --------
+    >>> FIGURES["fig-energy-levels"] is figure_energy_levels
+    True
+    """
+    from ..figures import learning_dynamics as fig
+
+    r = scale_results(profile, store=store)
+    shown = r["models"]["size"] > 20
+    labels = set(r["models"].loc[shown, "label"])
+    pick = {name: frame[frame["label"].isin(labels)]
+            for name, frame in (("trajectories", r["trajectories"]), ("losses", r["losses"]),
+                                ("jumps", r["jumps"]))}
+    traj = pick["trajectories"].dropna(axis=1, how="all")
+    return (fig.energy_level_chart(traj, pick["losses"], pick["jumps"]),
+            {"trajectories": traj, "losses": pick["losses"], "jumps": pick["jumps"]})
+
+
+def figure_scale_statistics(profile: str | None = None, *, store: RunStore | None = None):
+    """The chapter's ``fig-scale-statistics``: jump statistics by model size with their
+    intervals, (chart, data).
+
+    Examples
+    --------
+    >>> FIGURES["fig-scale-statistics"] is figure_scale_statistics
+    True
+    """
+    from ..figures import learning_dynamics as fig
+
+    stats = scale_results(profile, store=store)["statistics"]
+    return fig.scale_statistics_chart(stats), {"statistics": stats}
 
 
 # ------------------------------------------------------------------------------------------
@@ -1629,7 +1748,9 @@ def figure_latest_jump(profile: str | None = None, *, store: RunStore | None = N
 
 
 #: The chapter's figures by label: functions ``(profile, store) -> (chart, data)``.
-FIGURES = {"fig-energy-search": figure_energy_search, "fig-latest-jump": figure_latest_jump,
+FIGURES = {"fig-energy-levels": figure_energy_levels,
+           "fig-scale-statistics": figure_scale_statistics,
+           "fig-energy-search": figure_energy_search, "fig-latest-jump": figure_latest_jump,
            "fig-jumps": figure_jumps, "fig-jump-statistics": figure_jump_statistics,
            "fig-superposition-over-training": figure_superposition_over_training,
            "fig-stages": figure_stages, "fig-stage-paths": figure_stage_paths}

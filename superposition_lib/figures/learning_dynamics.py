@@ -13,6 +13,7 @@ __all__ = [
     "energy_level_chart",
     "jump_chart",
     "jump_statistics",
+    "scale_statistics_chart",
     "search_chart",
     "stage_explorer",
     "stage_paths",
@@ -232,6 +233,60 @@ def energy_level_chart(trajectories: pd.DataFrame, losses: pd.DataFrame,
         x=x, y=excess, tooltip=jump_tooltip)
     bottom = alt.layer(loss, ticks).add_params(brush).properties(width=640, height=170)
     return alt.vconcat(top, bottom).add_params(pick)
+
+
+def scale_statistics_chart(statistics: pd.DataFrame) -> alt.HConcatChart:
+    """Jump statistics by model size, each with its 95% interval over seeds.
+
+    Parameters
+    ----------
+    statistics : pandas.DataFrame
+        :func:`~superposition_lib.experiments.learning_dynamics.scale_statistics` by ``size``.
+
+    Returns
+    -------
+    altair.HConcatChart
+        One panel per quantity (jumps per decade, share of models with a jump, share of the
+        loss decrease in jump windows next to the share of log-time they cover, step of the
+        last jump): a dot per size with its interval as a bar; hover for the numbers.
+
+    Examples
+    --------
+    >>> st = pd.DataFrame({"size": [20, 20], "quantity": ["jumps_per_decade", "last_jump"],
+    ...                    "estimate": [1.0, 1e4], "low": [0.5, 5e3], "high": [1.5, 2e4],
+    ...                    "models": [40, 30]})
+    >>> len(scale_statistics_chart(st).to_dict(validate=True)["hconcat"])
+    4
+    """
+    st = statistics.copy()
+    st["n"] = "n = " + st["size"].astype(str)
+    order = [f"n = {v}" for v in sorted(st["size"].unique())]
+    tooltip = ["n:N", "quantity:N", alt.Tooltip("estimate:Q", format=".3~g"),
+               alt.Tooltip("low:Q", format=".3~g", title="95% low"),
+               alt.Tooltip("high:Q", format=".3~g", title="95% high"), "models:Q"]
+
+    def panel(quantities, title, log=False, colour=None):
+        data = st[st["quantity"].isin(quantities)]
+        scale = alt.Scale(type="log") if log else alt.Scale(zero=True)
+        x = alt.X("n:N", sort=order, title=None)
+        y = alt.Y("estimate:Q", title=title, scale=scale)
+        colour = colour or alt.value("#1f1f1f")
+        bars = alt.Chart(data).mark_rule(strokeWidth=2).encode(
+            x=x, y=alt.Y("low:Q", scale=scale), y2="high:Q", color=colour,
+            xOffset="quantity:N", tooltip=tooltip)
+        dots = alt.Chart(data).mark_circle(size=70, opacity=1).encode(
+            x=x, y=y, color=colour, xOffset="quantity:N", tooltip=tooltip)
+        return alt.layer(bars, dots).properties(width=150, height=220)
+
+    share = alt.Color("quantity:N", title=None, scale=alt.Scale(
+        domain=["jump_fraction", "log_time_fraction"], range=["#e4572e", "#9a9a9a"]),
+        legend=alt.Legend(orient="bottom", labelExpr="datum.label == 'jump_fraction' ? "
+                          "'loss decrease' : 'log-time'"))
+    return alt.hconcat(
+        panel(["jumps_per_decade"], "jumps per model per decade after the split"),
+        panel(["with_jumps"], "share of models with a jump"),
+        panel(["jump_fraction", "log_time_fraction"], "share inside jump windows", colour=share),
+        panel(["last_jump"], "step of the last jump (median)", log=True))
 
 
 def jump_statistics(models: pd.DataFrame, jumps: pd.DataFrame) -> alt.HConcatChart:
