@@ -82,6 +82,7 @@ __all__ = [
     "stage_findings",
     "stage_frame",
     "stage_geometry_frame",
+    "stage_init_results",
     "superposition_frame",
     "superposition_onset",
     "trajectory_frame",
@@ -1684,6 +1685,50 @@ def figure_superposition_over_training(profile: str | None = None, *,
         "superposition": e["superposition"]}
 
 
+def stage_init_results(profile: str | None = None, *, store: RunStore | None = None) -> dict:
+    """The ``geometric-stages-init`` experiment: which stages the models visit, by initial
+    scale and density.
+
+    Parameters
+    ----------
+    profile : str, optional
+        ``"paper"`` or ``"smoke"``; defaults to the current profile.
+    store : RunStore, optional
+        Where runs are cached.
+
+    Returns
+    -------
+    dict
+        ``run``, ``paths`` (:func:`path_frame`) and ``shares`` (:func:`path_shares` by density
+        and initial scale).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> r = stage_init_results("smoke", store=RunStore(tempfile.mkdtemp()))
+    >>> sorted(r["shares"]["init_scale"].unique().tolist()) == sorted(STAGE_INIT_SCALES)
+    True
+    """
+    run = load("geometric-stages-init", profile, store=store)
+    paths = path_frame(stage_frame(run))
+    return {"run": run, "paths": paths, "shares": path_shares(paths)}
+
+
+def figure_stage_init(profile: str | None = None, *, store: RunStore | None = None):
+    """The chapter's ``fig-stage-init``: the share of models visiting each stage, by initial
+    scale and density, (chart, data).
+
+    Examples
+    --------
+    >>> FIGURES["fig-stage-init"] is figure_stage_init
+    True
+    """
+    from ..figures import learning_dynamics as fig
+
+    shares = stage_init_results(profile, store=store)["shares"]
+    return fig.path_share_chart(shares), {"shares": shares}
+
+
 def figure_stages(profile: str | None = None, *, store: RunStore | None = None):
     """The chapter's ``fig-stages``: (chart, data).
 
@@ -1753,4 +1798,5 @@ FIGURES = {"fig-energy-levels": figure_energy_levels,
            "fig-energy-search": figure_energy_search, "fig-latest-jump": figure_latest_jump,
            "fig-jumps": figure_jumps, "fig-jump-statistics": figure_jump_statistics,
            "fig-superposition-over-training": figure_superposition_over_training,
-           "fig-stages": figure_stages, "fig-stage-paths": figure_stage_paths}
+           "fig-stages": figure_stages, "fig-stage-paths": figure_stage_paths,
+           "fig-stage-init": figure_stage_init}

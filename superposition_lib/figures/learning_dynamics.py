@@ -13,6 +13,7 @@ __all__ = [
     "energy_level_chart",
     "jump_chart",
     "jump_statistics",
+    "path_share_chart",
     "scale_statistics_chart",
     "search_chart",
     "stage_explorer",
@@ -287,6 +288,54 @@ def scale_statistics_chart(statistics: pd.DataFrame) -> alt.HConcatChart:
         panel(["with_jumps"], "share of models with a jump"),
         panel(["jump_fraction", "log_time_fraction"], "share inside jump windows", colour=share),
         panel(["last_jump"], "step of the last jump (median)", log=True))
+
+
+def path_share_chart(shares: pd.DataFrame) -> alt.HConcatChart:
+    """The share of models whose path visits a stage, against the initial scale, per density.
+
+    Parameters
+    ----------
+    shares : pandas.DataFrame
+        :func:`~superposition_lib.experiments.learning_dynamics.path_shares` by ``density`` and
+        ``init_scale``.
+
+    Returns
+    -------
+    altair.HConcatChart
+        One panel per outcome (visits opposite sets, visits the PCA axes, ends in the
+        antiprism): the share against the initial scale (log x), a line per density, with the
+        Wilson 95% intervals as bars; hover for the counts.
+
+    Examples
+    --------
+    >>> sh = pd.DataFrame({"density": 0.1, "init_scale": [0.1, 1.0],
+    ...                    "outcome": "visits pca_axes", "models": 20, "count": [15, 5],
+    ...                    "share": [0.75, 0.25], "low": [0.5, 0.1], "high": [0.9, 0.5]})
+    >>> len(path_share_chart(sh).to_dict(validate=True)["hconcat"])
+    1
+    """
+    color = alt.Color("density:O", title="density", scale=alt.Scale(scheme="viridis"),
+                      sort="descending")
+    x = alt.X("init_scale:Q", title="initial scale (× Xavier)",
+              scale=alt.Scale(type="log"), axis=alt.Axis(format="~g"))
+    tooltip = ["density:Q", alt.Tooltip("init_scale:Q", title="initial scale"), "count:Q",
+               "models:Q", alt.Tooltip("share:Q", format=".0%"),
+               alt.Tooltip("low:Q", format=".0%", title="95% low"),
+               alt.Tooltip("high:Q", format=".0%", title="95% high")]
+    panels = []
+    for outcome in dict.fromkeys(shares["outcome"]):
+        if outcome in ("visits triangles", "visits antiprism"):
+            continue
+        data = shares[shares["outcome"] == outcome].round(4)
+        y = alt.Y("share:Q", title=outcome.replace("_", " "), scale=alt.Scale(domain=[0, 1]),
+                  axis=alt.Axis(format="%"))
+        base = alt.Chart(data)
+        panels.append(alt.layer(
+            base.mark_rule(opacity=0.6).encode(x=x, y="low:Q", y2="high:Q", color=color,
+                                               tooltip=tooltip),
+            base.mark_line(point=True).encode(x=x, y=y, color=color, tooltip=tooltip),
+        ).properties(width=140, height=200))
+    return alt.hconcat(*panels).resolve_scale(color="shared")
 
 
 def jump_statistics(models: pd.DataFrame, jumps: pd.DataFrame) -> alt.HConcatChart:
