@@ -2,10 +2,10 @@
 
 Each spec that the store does not hold yet is split into blocks of models (as many as there
 are workers, when it has enough models and :func:`~superposition_lib.train.separable` says that
-blocks give the same bits; other specs are one block; see :func:`alignment`); each block is one
-Dask task, which trains it with
-:func:`~superposition_lib.train.train_block` on a worker, and one more task joins a spec's
-blocks and evaluates the models (:func:`~superposition_lib.train.finish`). The finished
+blocks give the same bits; other specs are one block; see :func:`alignment`). Each block is
+one Dask task, which trains it with :func:`~superposition_lib.train.train_block` on a worker,
+and one more task joins a spec's blocks and evaluates the models
+(:func:`~superposition_lib.train.finish`). The finished
 :class:`~superposition_lib.run.Run` comes back to the client, which writes it to the store
 (atomically, as :meth:`~superposition_lib.store.RunStore.save` always does), so workers need
 neither the repository nor a shared disk, only this library. A run trained this way has the same

@@ -239,11 +239,11 @@ class _Recorder:
     def snapshot(self, step: int, params: dict[str, torch.Tensor], loss: torch.Tensor,
                  weights: bool) -> None:
         self.snap_steps.append(step)
-        W = params["W"].detach().cpu().numpy()
         if weights:
             for name, value in params.items():
                 self.snap[name].append(value.detach().cpu().numpy().copy())
         else:
+            W = params["W"].detach().cpu().numpy()
             self.snap["D"].append(feature_dimensionality(W).astype(np.float32))
             self.snap["norms"].append(feature_norms(W).astype(np.float32))
         self.snap["loss"].append(loss.cpu().numpy())
