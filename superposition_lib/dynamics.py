@@ -29,8 +29,8 @@ log-position):
   Consecutive plateaus on the same level are merged: brief excursions between them (noise, or a
   failed jump) are not jumps.
 - The *initial state* lasts until the trajectories start to move: up to the first snapshot by
-  which at least half of the features have been more than :data:`INITIAL_MOVE` (0.1) away from
-  their first value.
+  which at least half of the features have been more than :data:`INITIAL_MOVE` (0.05) away from
+  their first value (on the running median of 5 snapshots, so that noise does not end it).
   With log-spaced snapshots the weights barely move over the first decades, so an initial D_i
   that happens to lie near a level would look like a plateau, and the initial split like a jump.
   Runs are cut where the initial state ends; a plateau that starts inside it is *initial*, is
@@ -147,9 +147,10 @@ STAGES = ("near_zero", "opposite_sets", "triangles", "antiprism", "pca_axes", "o
 #: The two correlated sets of the n=6, m=3 model: features 0-2 and 3-5.
 SETS = ((0, 1, 2), (3, 4, 5))
 
-#: How far (in D) a feature must move from its first value to count as moving: above noise and
-#: the level bands, below the initial split (features move from random values to the levels).
-INITIAL_MOVE = 0.1
+#: How far (in D) a feature must move from its first value to count as moving: above noise,
+#: below the initial split of every size (a feature of n = 400 in m = 30 that is dropped moves
+#: from about m/n = 0.075 to 0).
+INITIAL_MOVE = 0.05
 _PLATEAU_COLUMNS = ["feature", "level", "step_start", "step_end", "n_snapshots", "median",
                     "initial"]
 _JUMP_COLUMNS = ["feature", "step_start", "step_end", "step", "level_before", "level_after"]
@@ -266,10 +267,14 @@ def track_levels(D, levels: Sequence[float] = LEVELS, tol: float = 0.03,
 def _training_start(D: np.ndarray) -> int:
     """Index of the first snapshot by which at least half of the features have moved more than
     :data:`INITIAL_MOVE` from their first value (``len(D)`` if never): where the initial state
-    ends."""
+    ends. Moves are measured on the running median of 5 snapshots, so that noise does not end
+    it early."""
     if len(D) == 0:
         return 0
-    moved = np.maximum.accumulate(np.abs(D - D[0]) > INITIAL_MOVE, axis=0).mean(1) >= 0.5
+    padded = np.pad(D, ((2, 2), (0, 0)), mode="edge")
+    smooth = np.median(np.lib.stride_tricks.sliding_window_view(padded, 5, axis=0), axis=-1)
+    moved = np.maximum.accumulate(np.abs(smooth - smooth[0]) > INITIAL_MOVE,
+                                  axis=0).mean(1) >= 0.5
     return int(np.argmax(moved)) if moved.any() else len(D)
 
 

@@ -970,9 +970,14 @@ def figure_energy_levels(profile: str | None = None, *, store: RunStore | None =
     pick = {name: frame[frame["label"].isin(labels)]
             for name, frame in (("trajectories", r["trajectories"]), ("losses", r["losses"]),
                                 ("jumps", r["jumps"]))}
+    # From step 10 on (over the first decade the weights barely move) and every other
+    # snapshot: the page carries 30 models, and every table stays under 5,000 rows.
     traj = pick["trajectories"].dropna(axis=1, how="all")
-    return (fig.energy_level_chart(traj, pick["losses"], pick["jumps"]),
-            {"trajectories": traj, "losses": pick["losses"], "jumps": pick["jumps"]})
+    steps = np.unique(traj["step"][traj["step"] >= 10])[::2]
+    traj = traj[traj["step"].isin(steps)]
+    losses = pick["losses"][pick["losses"]["step"].isin(steps)]
+    return (fig.energy_level_chart(traj, losses, pick["jumps"]),
+            {"trajectories": traj, "losses": losses, "jumps": pick["jumps"]})
 
 
 def figure_scale_statistics(profile: str | None = None, *, store: RunStore | None = None):

@@ -155,7 +155,8 @@ def energy_level_chart(trajectories: pd.DataFrame, losses: pd.DataFrame,
         A menu picks the model. Top: Dᵢ against step (log x) with dashed guides at the levels
         and at 1/√2, a diamond at every jump (between its two levels). Bottom: the excess loss
         (log y) with a tick at every jump. Dragging over the bottom panel selects a range of
-        steps: the features with a jump inside it are drawn thick and coloured.
+        steps: the features with a jump inside it are drawn thick and coloured over the decade
+        around the jump.
 
     Examples
     --------
@@ -174,29 +175,34 @@ def energy_level_chart(trajectories: pd.DataFrame, losses: pd.DataFrame,
     pick = alt.param(name="model_pick", value=labels[0],
                      bind=alt.binding_select(options=labels, name="model "))
     chosen = alt.datum.label == pick
-    traj = trajectories.round(4)
+    traj = trajectories
     dcols = [c for c in traj.columns if c.startswith("D|")]
     domain = (int(traj["step"].min()), int(traj["step"].max()))
     x = _log_step(domain=domain)
     brush = alt.selection_interval(name="window", encodings=["x"])
-    lines = alt.Chart(traj).transform_filter(chosen).transform_fold(
-        dcols, as_=["key", "D"]).transform_filter("isValid(datum.D)").transform_calculate(
-        feature="toNumber(split(datum.key, '|')[1])").mark_line(
+    long = traj.melt(id_vars=["label", "step"], value_vars=dcols, var_name="key",
+                     value_name="D").dropna(subset=["D"])
+    long["feature"] = long["key"].str.split("|").str[1].astype(int)
+    # The grey lines: per model and snapshot, its features' D as one array (a column per
+    # feature of any model would be mostly empty, and named again in every row), to 0.01
+    # (a pixel or two), flattened back into rows in the browser.
+    grey = long.assign(D=long["D"].round(2)).sort_values(["label", "step", "feature"]).groupby(
+        ["label", "step"], sort=False).agg(D=("D", list), feature=("feature", list)).reset_index()
+    lines = alt.Chart(grey).transform_filter(chosen).transform_flatten(
+        ["D", "feature"]).mark_line(
         color="#9a9a9a", strokeWidth=1, opacity=0.6, clip=True).encode(
         x=x, y=alt.Y("D:Q", title="feature dimensionality Dᵢ", scale=alt.Scale(domain=[0, 1])),
         detail="feature:N",
         tooltip=[alt.Tooltip("feature:N"), alt.Tooltip("step:Q", format=","),
-                 alt.Tooltip("D:Q", format=".3f", title="Dᵢ")])
-    # The features that jump inside the brushed window: for every jump, the whole trajectory
-    # of its feature, the jump's step in the field the brush tests ("step"), the
-    # trajectory's own step in "t".
-    long = traj.melt(id_vars=["label", "step"], value_vars=dcols, var_name="key",
-                     value_name="D").dropna(subset=["D"])
-    long["feature"] = long["key"].str.split("|").str[1].astype(int)
+                 alt.Tooltip("D:Q", format=".2f", title="Dᵢ")])
+    # The features that jump inside the brushed window: for every jump, its feature's
+    # trajectory over the decade around it, the jump's step in the field the brush tests
+    # ("step"), the trajectory's own step in "t".
     j = jumps[["label", "feature", "step", "level_before", "level_after", "loss_change"]].copy()
     j["jump"] = np.arange(len(j))
     hi = j.merge(long.rename(columns={"step": "t"})[["label", "feature", "t", "D"]],
-                 on=["label", "feature"]).round(4)
+                 on=["label", "feature"])
+    hi = hi[np.abs(np.log10(hi["t"] / hi["step"])) <= 0.5].round(4)  # a decade around it
     t_axis = alt.X("t:Q", title="training step", scale=alt.Scale(
         type="log", nice=False, domain=list(domain)), axis=alt.Axis(format="~s"))
     jump_tooltip = [alt.Tooltip("feature:N"),
@@ -225,11 +231,13 @@ def energy_level_chart(trajectories: pd.DataFrame, losses: pd.DataFrame,
         title="every represented feature's dimensionality (drag below to pick a window)")
     excess = alt.Y("excess:Q", title="loss − final loss", scale=alt.Scale(type="log"),
                    axis=alt.Axis(format=".0e"))
-    loss = alt.Chart(losses.round(8)).transform_filter(chosen).mark_line(
+    loss = alt.Chart(losses.round(8)).transform_filter(chosen).transform_filter(
+        "datum.excess > 0").mark_line(
         color="#1f1f1f", clip=True).encode(
         x=x, y=excess, tooltip=[alt.Tooltip("step:Q", format=","),
                                 alt.Tooltip("excess:Q", format=".3e", title="loss − final")])
-    ticks = alt.Chart(marks).transform_filter(chosen).mark_point(
+    ticks = alt.Chart(marks).transform_filter(chosen).transform_filter(
+        "datum.excess > 0").mark_point(
         shape="triangle-down", size=50, filled=True, color="#e4572e", clip=True).encode(
         x=x, y=excess, tooltip=jump_tooltip)
     bottom = alt.layer(loss, ticks).add_params(brush).properties(width=640, height=170)
@@ -260,23 +268,22 @@ def scale_statistics_chart(statistics: pd.DataFrame) -> alt.HConcatChart:
     4
     """
     st = statistics.copy()
-    st["n"] = "n = " + st["size"].astype(str)
-    order = [f"n = {v}" for v in sorted(st["size"].unique())]
-    tooltip = ["n:N", "quantity:N", alt.Tooltip("estimate:Q", format=".3~g"),
+    tooltip = [alt.Tooltip("size:O", title="n"), "quantity:N", alt.Tooltip("estimate:Q", format=".3~g"),
                alt.Tooltip("low:Q", format=".3~g", title="95% low"),
                alt.Tooltip("high:Q", format=".3~g", title="95% high"), "models:Q"]
 
     def panel(quantities, title, log=False, colour=None):
         data = st[st["quantity"].isin(quantities)]
         scale = alt.Scale(type="log") if log else alt.Scale(zero=True)
-        x = alt.X("n:N", sort=order, title=None)
+        x = alt.X("size:O", title="features n")
         y = alt.Y("estimate:Q", title=title, scale=scale)
         colour = colour or alt.value("#1f1f1f")
+        offset = {"xOffset": "quantity:N"} if len(quantities) > 1 else {}
         bars = alt.Chart(data).mark_rule(strokeWidth=2).encode(
-            x=x, y=alt.Y("low:Q", scale=scale), y2="high:Q", color=colour,
-            xOffset="quantity:N", tooltip=tooltip)
+            x=x, y=alt.Y("low:Q", scale=scale), y2="high:Q", color=colour, tooltip=tooltip,
+            **offset)
         dots = alt.Chart(data).mark_circle(size=70, opacity=1).encode(
-            x=x, y=y, color=colour, xOffset="quantity:N", tooltip=tooltip)
+            x=x, y=y, color=colour, tooltip=tooltip, **offset)
         return alt.layer(bars, dots).properties(width=150, height=220)
 
     share = alt.Color("quantity:N", title=None, scale=alt.Scale(
