@@ -134,6 +134,7 @@ __all__ = [
     "stage_measurements",
     "stage_trajectory",
     "track_levels",
+    "INITIAL_MOVE",
 ]
 
 #: Default dimensionality levels: unrepresented, the vertices of the regular configurations
@@ -873,8 +874,8 @@ def stage_trajectory(stages, steps, *, min_points: int = 3) -> pd.DataFrame:
     ...           + ["opposite_sets"] * 3)
     >>> path = stage_trajectory(stages, np.arange(15))
     >>> path
-           stage  step_start  step_end  n_snapshots
-    0  near_zero           0         3            4
+               stage  step_start  step_end  n_snapshots
+    0      near_zero           0         3            4
     1  opposite_sets           5        14            8
     >>> " → ".join(path.stage)
     'near_zero → opposite_sets'

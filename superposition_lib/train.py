@@ -514,6 +514,14 @@ class TrainedBlock:
         Of the block's models.
     wall_time : float
         Seconds of training.
+
+    Examples
+    --------
+    >>> spec = ExperimentSpec(n_features=5, feature_probability=[1.0, 0.1], steps=20,
+    ...                       batch_size=32)
+    >>> block = train_block(spec, 1, 2, progress=False)
+    >>> block.params["W"].shape, block.history_loss.shape[1]
+    ((1, 2, 5), 1)
     """
 
     spec: ExperimentSpec
@@ -810,6 +818,15 @@ def finish(spec: ExperimentSpec, blocks: list[TrainedBlock],
         If the blocks belong to another spec or do not cover its models exactly once.
     DivergenceError
         As for :func:`train`.
+
+    Examples
+    --------
+    >>> spec = ExperimentSpec(n_features=5, feature_probability=[1.0, 0.1], steps=20,
+    ...                       batch_size=32)
+    >>> run = finish(spec, [train_block(spec, 0, 1, progress=False),
+    ...                     train_block(spec, 1, 2, progress=False)])
+    >>> run.loss.shape, bool((run.W == train(spec, progress=False).W).all())
+    ((2,), True)
     """
     blocks = sorted(blocks, key=lambda block: block.start)
     edges = [0] + [edge for block in blocks for edge in (block.start, block.stop)] + [
