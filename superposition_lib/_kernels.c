@@ -236,6 +236,20 @@ DISPATCH void small_tied_step(const float *restrict W, const float *restrict b,
  * to idx (room for n + 16); returns their count. With AVX-512 (checked at run time) 16 at a
  * time with a compress into a register (the compress to memory is microcoded on some CPUs);
  * else a branch-free scalar loop. */
+/* The branch-free scalar part: indices f0 .. n - 1, appended after ``count`` of them. */
+static int64_t nonzero_from(const float *a, int64_t rows, int64_t n, int64_t f0, int32_t *idx,
+                            int64_t count)
+{
+    for (int64_t f = f0; f < n; f++) {
+        int any = 0;
+        for (int64_t i = 0; i < rows; i++)
+            any |= a[i * n + f] != 0.0f;
+        idx[count] = (int32_t)f;
+        count += any;
+    }
+    return count;
+}
+
 #if defined(__x86_64__) && defined(__GNUC__) && SUPERPOSITION_ISA == 2
 #include <immintrin.h>
 __attribute__((target("avx512f"))) static int64_t nonzero_avx512(const float *a, int64_t rows,
@@ -253,14 +267,7 @@ __attribute__((target("avx512f"))) static int64_t nonzero_avx512(const float *a,
         count += __builtin_popcount((unsigned)k);
         iota = _mm512_add_epi32(iota, step);
     }
-    for (; f < n; f++) {
-        int any = 0;
-        for (int64_t i = 0; i < rows; i++)
-            any |= a[i * n + f] != 0.0f;
-        idx[count] = (int32_t)f;
-        count += any;
-    }
-    return count;
+    return nonzero_from(a, rows, n, f, idx, count);
 }
 #endif
 
@@ -283,15 +290,7 @@ static int64_t nonzero(const float *a, int64_t rows, int64_t n, int32_t *idx)
     if (sparse_step_wide())
         return nonzero_avx512(a, rows, n, idx);
 #endif
-    int64_t count = 0;
-    for (int64_t f = 0; f < n; f++) {
-        int any = 0;
-        for (int64_t i = 0; i < rows; i++)
-            any |= a[i * n + f] != 0.0f;
-        idx[count] = (int32_t)f;
-        count += any;
-    }
-    return count;
+    return nonzero_from(a, rows, n, 0, idx, 0);
 }
 
 /* A vector of VW floats (GCC and Clang vector extensions: one AVX-512 register, or two AVX2 or
