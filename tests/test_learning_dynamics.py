@@ -424,3 +424,23 @@ def test_the_conjecture_verdict_does_not_depend_on_the_tolerance(scale):
                 bool(df.loc[400, "loss"] > df.loc[400, "time"]))
 
     assert verdict(0.02) == verdict(0.03) == verdict(0.04)
+
+
+def test_small_initial_weights_pass_through_the_pca_axes_and_xavier_ones_do_not():
+    """The chapter's linear-first explanation, on the committed paper run: at every density the
+    share of models visiting the PCA axes is larger from the smallest initial scale than from
+    Xavier's, with Wilson intervals that do not overlap."""
+    shares = ld.stage_init_results("paper")["shares"]
+    pca = shares[shares["outcome"] == "visits pca_axes"]
+    small = pca[pca["init_scale"] == min(ld.STAGE_INIT_SCALES)].set_index("density")
+    large = pca[pca["init_scale"] == max(ld.STAGE_INIT_SCALES)].set_index("density")
+    assert (small["low"] > large["high"]).all(), pd.concat([small, large])
+    assert (small["models"] >= 20).all()
+
+
+def test_settled_digons_do_not_jump_late_at_the_paper_scale(scale):
+    """The closing claim: after step 10,000 no feature of n = 100 or n = 400 leaves a digon it
+    had settled into."""
+    late = ld.late_digon_jumps(scale["models"], scale["jumps"]).set_index("size")
+    assert late.loc[400, "jumps"] == 0 and late.loc[100, "jumps"] == 0
+    assert late.loc[400, "models"] == 15

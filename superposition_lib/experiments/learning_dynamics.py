@@ -71,6 +71,7 @@ __all__ = [
     "model_frame",
     "path_frame",
     "path_shares",
+    "late_digon_jumps",
     "scale_frames",
     "scale_results",
     "scale_statistics",
@@ -920,6 +921,46 @@ def tolerance_frame(runs: Sequence[Run], tolerances: Sequence[float] = TOLERANCE
             rows.append({"size": run.spec.n_features, "tol": tol, "models": len(counts),
                          "jumps": int(sum(counts)), "jumps_per_model": float(np.mean(counts)),
                          "with_jumps": int(np.count_nonzero(counts))})
+    return pd.DataFrame(rows)
+
+
+def late_digon_jumps(models: pd.DataFrame, jumps: pd.DataFrame, after: int = 10_000
+                     ) -> pd.DataFrame:
+    """Per size, the jumps of features that had settled into a digon, after a given step: the
+    paper's picture (features settle into digons, then jump later).
+
+    Parameters
+    ----------
+    models, jumps : pandas.DataFrame
+        :func:`scale_frames` tables (``size``, ``label``; ``jumps`` also ``from_digon`` and
+        ``step``).
+    after : int
+        Only jumps at later steps count.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per size: ``size``, ``jumps``, ``models_with`` (models with such a jump),
+        ``models``, and the Wilson 95% interval of their share (``share``, ``low``, ``high``).
+
+    Examples
+    --------
+    >>> m = pd.DataFrame({"size": [20, 20], "label": ["a", "b"]})
+    >>> j = pd.DataFrame({"size": [20, 20], "label": ["a", "a"], "from_digon": [True, False],
+    ...                   "step": [2e4, 3e4]})
+    >>> late_digon_jumps(m, j)[["size", "jumps", "models_with", "models"]].values.tolist()
+    [[20, 1, 1, 2]]
+    """
+    from ..stats import wilson_interval
+
+    late = jumps[jumps["from_digon"] & (jumps["step"] > after)]
+    rows = []
+    for size, group in models.groupby("size", sort=True):
+        mine = late[late["size"] == size]
+        k = int(mine["label"].nunique())
+        share, low, high = wilson_interval(k, len(group))
+        rows.append({"size": int(size), "jumps": len(mine), "models_with": k,
+                     "models": len(group), "share": share, "low": low, "high": high})
     return pd.DataFrame(rows)
 
 
