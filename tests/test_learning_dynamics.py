@@ -444,3 +444,40 @@ def test_settled_digons_do_not_jump_late_at_the_paper_scale(scale):
     late = ld.late_digon_jumps(scale["models"], scale["jumps"]).set_index("size")
     assert late.loc[400, "jumps"] == 0 and late.loc[100, "jumps"] == 0
     assert late.loc[400, "models"] == 15
+
+
+def test_jump_counts_grow_with_size_at_every_tolerance(scale):
+    """The chapter: the ordering of jumps per model by size is the same at the tolerances
+    0.02, 0.03 and 0.04 (the counts themselves grow with the tolerance)."""
+    per = scale["tolerances"].pivot(index="tol", columns="size", values="jumps_per_model")
+    assert sorted(per.index) == list(ld.TOLERANCES)
+    for tol, row in per.iterrows():
+        assert row[20] < row[100] < row[400], (tol, row)
+    assert (per.loc[0.04] > per.loc[0.02]).all()
+
+
+def test_jumps_after_the_split_join_digons_and_never_leave_one(scale):
+    """The chapter: at every size most jumps after the initial split end in a digon (at
+    n = 400, where there are enough jumps, the whole interval is above one half), and none
+    starts from one."""
+    d = ld.jump_directions(scale["models"], scale["jumps"]).set_index("size")
+    assert list(d.index) == [20, 100, 400]
+    assert (d["jumps"] > 0).all() and (d["out_of_digon"] == 0).all(), d
+    assert (d["into_digon"] > 0.5).all(), d
+    assert d.loc[400, "into_low"] > 0.5 and d.loc[400, "jumps"] >= 30, d
+    after = ld.jumps_after_split(scale["models"], scale["jumps"])
+    counts = ld.transition_counts(scale["models"], scale["jumps"], top=100)
+    assert counts.groupby("size")["jumps"].sum().tolist() == d["jumps"].tolist()
+    assert len(after) == d["jumps"].sum()
+
+
+def test_jump_directions_resample_the_jumps_of_a_seed_together():
+    """A seed whose jumps all end in a digon and one whose jumps never do: the interval of
+    the share spans both clusters' values, not a per-jump binomial interval."""
+    models = pd.DataFrame({"size": 20, "model": [0, 1], "seed": [0, 1],
+                           "split_step": [10.0, 10.0]})
+    jumps = pd.DataFrame({"size": 20, "model": [0] * 9 + [1], "step": 100.0,
+                          "level_before": 0.0, "level_after": [0.5] * 9 + [1 / 3]})
+    d = ld.jump_directions(models, jumps).iloc[0]
+    assert d["into_digon"] == pytest.approx(0.9)
+    assert d["into_low"] == pytest.approx(0.0) and d["into_high"] == pytest.approx(1.0)

@@ -33,7 +33,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from .. import dynamics, metrics
+from .. import dynamics
 from ..config import ExperimentSpec
 from ..run import Run
 from ..store import RunStore
@@ -711,6 +711,29 @@ def superposition_onset(run: Run, superposition: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def level_name(level: float) -> str:
+    """A level of dimensionality as a fraction, the way the chapter writes it.
+
+    Parameters
+    ----------
+    level : float
+        A level of :data:`~superposition_lib.dynamics.LEVELS` (or any number near a fraction
+        with a denominator of at most 10).
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> level_name(0.4), level_name(0.5), level_name(0.0)
+    ('2/5', '1/2', '0')
+    """
+    from fractions import Fraction
+
+    return str(Fraction(float(level)).limit_denominator(10))
+
+
 def energy_findings(models: pd.DataFrame, jumps: pd.DataFrame,
                     superposition: pd.DataFrame) -> dict:
     """The numbers the chapter states about energy levels.
@@ -770,17 +793,12 @@ def energy_findings(models: pd.DataFrame, jumps: pd.DataFrame,
     >>> f["last_jump"], f["end_over_last_jump"], f["late_jump_records"][0]["model"]
     (20000.0, 5.0, 1)
     """
-    from fractions import Fraction
-
-    def name(v):
-        return str(Fraction(float(v)).limit_denominator(10))
-
     with_jump = models[(models["jumps"] > 0) & models["jump_fraction"].notna()]
     with_first = (models[(models["jumps"] > 0) & models["jump_fraction_first"].notna()]
                   if "jump_fraction_first" in models else models.iloc[:0])
     after_split = (jumps.merge(models[["model", "split_step"]], on="model")
                    if "model" in jumps and "model" in models else None)
-    trans = (jumps["level_before"].map(name) + "→" + jumps["level_after"].map(name)
+    trans = (jumps["level_before"].map(level_name) + "→" + jumps["level_after"].map(level_name)
              ).value_counts()
     last = int(superposition["step"].max()) if len(superposition) else 0
     fpd, cross = {}, {}
@@ -962,6 +980,117 @@ def late_digon_jumps(models: pd.DataFrame, jumps: pd.DataFrame, after: int = 10_
         rows.append({"size": int(size), "jumps": len(mine), "models_with": k,
                      "models": len(group), "share": share, "low": low, "high": high})
     return pd.DataFrame(rows)
+
+
+def jumps_after_split(models: pd.DataFrame, jumps: pd.DataFrame) -> pd.DataFrame:
+    """The jumps that come after their model's initial split, with their transition named.
+
+    Parameters
+    ----------
+    models, jumps : pandas.DataFrame
+        :func:`scale_frames` tables (``size``, ``model``; ``models`` also ``split_step``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows of ``jumps`` whose step is after the model's ``split_step`` (models without a
+        split have none), with ``transition`` (``"1/3 → 1/2"``).
+
+    Examples
+    --------
+    >>> m = pd.DataFrame({"size": 20, "model": [0, 1], "split_step": [100.0, np.nan]})
+    >>> j = pd.DataFrame({"size": 20, "model": [0, 0, 1], "step": [50.0, 500.0, 500.0],
+    ...                   "level_before": [0.4, 1 / 3, 0.4], "level_after": [1 / 3, 0.5, 0.5]})
+    >>> jumps_after_split(m, j)["transition"].tolist()
+    ['1/3 → 1/2']
+    """
+    split = models.set_index(["size", "model"])["split_step"]
+    at = split.reindex(pd.MultiIndex.from_arrays([jumps["size"], jumps["model"]])).to_numpy()
+    after = jumps[jumps["step"].to_numpy() > at].copy()
+    after["transition"] = [f"{level_name(a)} → {level_name(b)}"
+                           for a, b in zip(after["level_before"], after["level_after"])]
+    return after
+
+
+def jump_directions(models: pd.DataFrame, jumps: pd.DataFrame, *, seed: int = 0
+                    ) -> pd.DataFrame:
+    """Per size, where the jumps after the initial split go: into a digon, or out of one.
+
+    The paper's picture has features that sit in digons (D_i = 1/2) and later leave them;
+    the opposite direction is features on other levels (0, 1/3, 2/5) that later join a digon.
+
+    Parameters
+    ----------
+    models, jumps : pandas.DataFrame
+        :func:`scale_frames` tables (``size``, ``model``, ``seed``, ``split_step``; ``jumps``
+        also ``step``, ``level_before``, ``level_after``).
+    seed : int
+        Seed of the bootstrap.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per size: ``size``, ``jumps`` (after the split), ``into_digon`` (the share of
+        them that end at 1/2) with its 95% cluster-bootstrap interval over seeds
+        (``into_low``, ``into_high``; the jumps of one seed are resampled together), and
+        ``out_of_digon`` (how many start at 1/2).
+
+    Examples
+    --------
+    >>> m = pd.DataFrame({"size": 20, "model": [0, 1], "seed": [0, 1],
+    ...                   "split_step": [100.0, 100.0]})
+    >>> j = pd.DataFrame({"size": 20, "model": [0, 1], "step": [500.0, 800.0],
+    ...                   "level_before": [1 / 3, 0.5], "level_after": [0.5, 0.4]})
+    >>> jump_directions(m, j)[["jumps", "into_digon", "out_of_digon"]].values.tolist()
+    [[2.0, 0.5, 1.0]]
+    """
+    from ..stats import bootstrap_interval
+
+    after = jumps_after_split(models, jumps)
+    seeds = models.set_index(["size", "model"])["seed"]
+    rows = []
+    for size in sorted(models["size"].unique()):
+        mine = after[after["size"] == size]
+        into = np.isclose(mine["level_after"], 0.5).astype(float)
+        clusters = seeds.reindex(pd.MultiIndex.from_arrays([mine["size"], mine["model"]]))
+        est, low, high = (bootstrap_interval(into, clusters.to_numpy(), seed=seed) if len(mine)
+                          else (np.nan, np.nan, np.nan))
+        rows.append({"size": int(size), "jumps": len(mine), "into_digon": est,
+                     "into_low": low, "into_high": high,
+                     "out_of_digon": int(np.isclose(mine["level_before"], 0.5).sum())})
+    return pd.DataFrame(rows)
+
+
+def transition_counts(models: pd.DataFrame, jumps: pd.DataFrame, top: int = 4
+                      ) -> pd.DataFrame:
+    """Per size, the most common transitions of the jumps after the initial split.
+
+    Parameters
+    ----------
+    models, jumps : pandas.DataFrame
+        :func:`scale_frames` tables.
+    top : int
+        Transitions kept per size (the most frequent; ties by name).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``size``, ``transition`` (``"1/3 → 1/2"``), ``jumps``, ``share`` (of the size's jumps
+        after the split).
+
+    Examples
+    --------
+    >>> m = pd.DataFrame({"size": 20, "model": [0], "split_step": [10.0]})
+    >>> j = pd.DataFrame({"size": 20, "model": 0, "step": [50.0, 60.0, 70.0],
+    ...                   "level_before": [0.0, 0.0, 1 / 3], "level_after": [0.5, 0.5, 0.5]})
+    >>> transition_counts(m, j, top=1)[["transition", "jumps"]].values.tolist()
+    [['0 → 1/2', 2]]
+    """
+    after = jumps_after_split(models, jumps)
+    counts = (after.groupby(["size", "transition"]).size().rename("jumps").reset_index()
+              .sort_values(["size", "jumps", "transition"], ascending=[True, False, True]))
+    counts["share"] = counts["jumps"] / counts.groupby("size")["jumps"].transform("sum")
+    return counts.groupby("size").head(top).reset_index(drop=True)
 
 
 def scale_results(profile: str | None = None, *, store: RunStore | None = None) -> dict:
@@ -1271,13 +1400,8 @@ def search_findings(models: pd.DataFrame, jumps: pd.DataFrame, settings: pd.Data
     >>> f["latest_jump"]["step"], f["latest_jump"]["transitions"]
     (30000.0, {'1/2→2/5': 1})
     """
-    from fractions import Fraction
-
-    def name(v):
-        return str(Fraction(float(v)).limit_denominator(10))
-
     def transitions(j):
-        before, after = (j[c].map(name).astype(str) for c in ("level_before", "level_after"))
+        before, after = (j[c].map(level_name).astype(str) for c in ("level_before", "level_after"))
         return (before + "→" + after).value_counts()
 
     def span(values):
@@ -1300,7 +1424,7 @@ def search_findings(models: pd.DataFrame, jumps: pd.DataFrame, settings: pd.Data
                   "step_end": int(r["step_end"]), "loss_change": float(r["loss_change"]),
                   "features": int(same["feature"].nunique()),
                   "transitions": {k: int(v) for k, v in transitions(same).items()},
-                  "levels_before": sorted(set(same["level_before"].map(name))),
+                  "levels_before": sorted(set(same["level_before"].map(level_name))),
                   "final_loss": float(model["final_loss"]),
                   "jump_fraction": float(model["jump_fraction"])}
     last = dj.sort_values("step").groupby(["setting", "model", "feature"])["level_after"].last()
