@@ -136,7 +136,8 @@ def main() -> None:
     print(f"CPU: {cpu_name()}; numpy SIMD: {', '.join(wide) or 'baseline only'}")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"{torch.backends.cpu.get_cpu_capability()}; C kernels: "
-          f"{os.environ.get(kernels.ENV_ISA) or 'auto'} ({kernels.backend()})")
+          f"{os.environ.get(kernels.ENV_ISA) or 'auto'} ({kernels.backend()}, sparse step "
+          f"{kernels.sparse_instruction_set()})")
     for name in args.only or WORKLOADS:
         work, steps = WORKLOADS[name], args.steps or STEPS[name]
         naive, lib = [], []

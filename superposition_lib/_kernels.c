@@ -12,7 +12,10 @@
  * and AVX2 clones next to the baseline and the dynamic loader picks the widest one the CPU
  * supports. SUPERPOSITION_ISA (set by kernels.py from $SUPERPOSITION_KERNEL_ISA) leaves out
  * clones: 2 (default) all, 1 no AVX-512, 0 the baseline only. Without fused multiply-adds
- * (ISO C contracts none) and with every sum in a fixed order, all clones give the same bits. */
+ * (ISO C contracts none) and with every sum in a fixed order, all clones give the same bits.
+ * kernels.py compiles with -fno-trapping-math, which changes no value but lets gcc compute both
+ * sides of a ReLU's select: with trapping maths it keeps the select as a branch except where
+ * AVX-512's masks hide the exceptions, and the AVX2 clones ran 2-4x slower than they do now. */
 #ifndef SUPERPOSITION_ISA
 #define SUPERPOSITION_ISA 2
 #endif
@@ -111,12 +114,17 @@ DISPATCH void relu_error(const float *restrict z, const float *restrict t, float
 #define RELU_OUT 1
 #define RELU_HIDDEN 2
 
+/* The LANES partial sums as one vector (GCC and Clang vector extensions): left to itself, gcc
+ * vectorises the loop over them with AVX-512's 16 floats as an in-order reduction, one lane at a
+ * time (2.6x slower than the AVX2 clone's step). */
+typedef float lanes __attribute__((vector_size(LANES * sizeof(float))));
+typedef float lanes_unaligned __attribute__((vector_size(LANES * sizeof(float)), aligned(4)));
+
 static inline float lane_dot(const float *restrict a, const float *restrict b)
 {
-    float acc[LANES] = {0};
+    lanes acc = {0};
     for (int s = 0; s < SB; s += LANES)
-        for (int j = 0; j < LANES; j++)
-            acc[j] += a[s + j] * b[s + j];
+        acc += *(const lanes_unaligned *)(a + s) * *(const lanes_unaligned *)(b + s);
     float t = 0.0f;
     for (int j = 0; j < LANES; j++)
         t += acc[j];
@@ -221,7 +229,8 @@ DISPATCH void small_tied_step(const float *restrict W, const float *restrict b,
  *   gh = a ⊙ Σ_{f: g_f ≠ 0} scale_f g_f Wᵀ_f             (only the active outputs)
  *   Gᵀ_f += scale_f g_f h + x_f gh                       (f present or active)
  * where Wᵀ_f is row f of the transposed weights (m numbers padded with zeros to M, a multiple
- * of VW, so that every loop over hidden units vectorises without a remainder) and G = ∂W.
+ * of the vector width VW, so that every loop over hidden units vectorises without a remainder)
+ * and G = ∂W.
  * Samples go S at a time, so that every weight row loaded from memory serves S samples (the
  * weights of n = 400, m = 30 do not fit the first-level cache: one sample at a time, the step
  * waits on the second-level cache), with the S sums in registers. Sums over samples go into
@@ -229,14 +238,25 @@ DISPATCH void small_tied_step(const float *restrict W, const float *restrict b,
  * model0 + stride, ... below model1 are trained; no result depends on that split. */
 #include <stdlib.h>
 #include <string.h>
-#define VW 16
 #define S 4
 
+/* The step is written once (_sparse_step.h) and instantiated per instruction set, with the
+ * vector width and register blocks that fit its register file: AVX-512 and AVX2 where the
+ * compiler targets x86-64 (SUPERPOSITION_ISA leaves them out as it leaves out clones), and the
+ * baseline everywhere; sparse_tied_step picks one at run time. As target clones of one body
+ * with vectors of 16 floats, the AVX2 step split every vector into two registers, spilled its
+ * sums and ran 6.6x slower than the AVX-512 one. */
+#if defined(__x86_64__) && defined(__GNUC__)
+#define WIDE_STEPS SUPERPOSITION_ISA
+#include <immintrin.h>
+#else
+#define WIDE_STEPS 0
+#endif
+
 /* The indices f < n where a[i * n + f] != 0 for some row i < rows, in increasing order, written
- * to idx (room for n + 16); returns their count. With AVX-512 (checked at run time) 16 at a
- * time with a compress into a register (the compress to memory is microcoded on some CPUs);
- * else a branch-free scalar loop. */
-/* The branch-free scalar part: indices f0 .. n - 1, appended after ``count`` of them. */
+ * to idx (room for n + 16); returns their count. The vector versions find 8 or 16 at a time and
+ * leave the remainder to the branch-free scalar loop, which appends indices f0 .. n - 1 after
+ * the first ``count``. */
 static int64_t nonzero_from(const float *a, int64_t rows, int64_t n, int64_t f0, int32_t *idx,
                             int64_t count)
 {
@@ -250,10 +270,52 @@ static int64_t nonzero_from(const float *a, int64_t rows, int64_t n, int64_t f0,
     return count;
 }
 
-#if defined(__x86_64__) && defined(__GNUC__) && SUPERPOSITION_ISA == 2
-#include <immintrin.h>
-__attribute__((target("avx512f"))) static int64_t nonzero_avx512(const float *a, int64_t rows,
-                                                                 int64_t n, int32_t *idx)
+static int64_t nonzero_scalar(const float *a, int64_t rows, int64_t n, int32_t *idx)
+{
+    return nonzero_from(a, rows, n, 0, idx, 0);
+}
+
+#if WIDE_STEPS >= 1
+/* Byte j of compact_lanes[mask] is the position of mask's j-th set bit (of 8): AVX2 has no
+ * compress, so nonzero_avx2 looks the compacted lanes up. Filled when the library loads. */
+static uint64_t compact_lanes[256];
+
+__attribute__((constructor)) static void fill_compact_lanes(void)
+{
+    for (int mask = 0; mask < 256; mask++) {
+        uint64_t lanes = 0;
+        for (int i = 0, j = 0; i < 8; i++)
+            if (mask >> i & 1)
+                lanes |= (uint64_t)i << (8 * j++);
+        compact_lanes[mask] = lanes;
+    }
+}
+
+__attribute__((target("avx2,popcnt"))) static int64_t nonzero_avx2(const float *a, int64_t rows,
+                                                                   int64_t n, int32_t *idx)
+{
+    int64_t count = 0, f = 0;
+    for (; f + 8 <= n; f += 8) {
+        __m256 any = _mm256_setzero_ps();
+        for (int64_t i = 0; i < rows; i++)
+            any = _mm256_or_ps(any, _mm256_cmp_ps(_mm256_loadu_ps(a + i * n + f),
+                                                  _mm256_setzero_ps(), _CMP_NEQ_UQ));
+        const unsigned k = (unsigned)_mm256_movemask_ps(any);
+        const __m256i lanes = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)compact_lanes[k]));
+        _mm256_storeu_si256((__m256i *)(idx + count),
+                            _mm256_add_epi32(lanes, _mm256_set1_epi32((int)f)));
+        count += __builtin_popcount(k);
+    }
+    return nonzero_from(a, rows, n, f, idx, count);
+}
+#endif
+
+#if WIDE_STEPS >= 2
+/* 16 at a time with a compress into a register (the compress to memory is microcoded on some
+ * CPUs). */
+__attribute__((target("avx512f,popcnt"))) static int64_t nonzero_avx512(const float *a,
+                                                                        int64_t rows, int64_t n,
+                                                                        int32_t *idx)
 {
     const __m512 zero = _mm512_setzero_ps();
     __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
@@ -271,210 +333,91 @@ __attribute__((target("avx512f"))) static int64_t nonzero_avx512(const float *a,
 }
 #endif
 
-/* Whether sparse_tied_step runs with AVX-512 (its clone and nonzero's compress): without it
- * the step is several times slower (its vectors of 16 floats are split, its index lists built
- * one by one), and the trainer uses batched matrix products instead. */
-int sparse_step_wide(void)
+/* The baseline: SSE2's (or NEON's) 4 floats, 16 registers. */
+#define NAME(f) f##_baseline
+#define TARGET
+#define VW 4
+#define ZV 2
+#define RV 2
+#define NONZERO nonzero_scalar
+#include "_sparse_step.h"
+#undef NAME
+#undef TARGET
+#undef VW
+#undef ZV
+#undef RV
+#undef NONZERO
+
+#if WIDE_STEPS >= 1
+/* AVX2: 8 floats, 16 registers: S × 2 sums, 2 weight vectors and a broadcast in decode. */
+#define NAME(f) f##_avx2
+#define TARGET __attribute__((target("avx2")))
+#define VW 8
+#define ZV 2
+#define RV 2
+#define NONZERO nonzero_avx2
+#include "_sparse_step.h"
+#undef NAME
+#undef TARGET
+#undef VW
+#undef ZV
+#undef RV
+#undef NONZERO
+#endif
+
+#if WIDE_STEPS >= 2
+/* AVX-512: 16 floats, 32 registers: S × 4 sums and 4 weight vectors in decode. */
+#define NAME(f) f##_avx512
+#define TARGET __attribute__((target("avx512f")))
+#define VW 16
+#define ZV 4
+#define RV 2
+#define NONZERO nonzero_avx512
+#include "_sparse_step.h"
+#undef NAME
+#undef TARGET
+#undef VW
+#undef ZV
+#undef RV
+#undef NONZERO
+#endif
+
+/* The instantiation sparse_tied_step runs on this CPU: 2 AVX-512, 1 AVX2, 0 the baseline. */
+int sparse_step_isa(void)
 {
-#if defined(__x86_64__) && defined(__GNUC__) && SUPERPOSITION_ISA == 2
+#if WIDE_STEPS >= 1
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") ? 1 : 0;
-#else
+#if WIDE_STEPS >= 2
+    if (__builtin_cpu_supports("avx512f"))
+        return 2;
+#endif
+    if (__builtin_cpu_supports("avx2"))
+        return 1;
+#endif
     return 0;
-#endif
 }
 
-static int64_t nonzero(const float *a, int64_t rows, int64_t n, int32_t *idx)
+void sparse_tied_step(const float *restrict W, const float *restrict b,
+                      const float *restrict imp, const float *restrict inv_p, int64_t model0,
+                      int64_t model1, int64_t stride, int64_t batch, int64_t n, int64_t m,
+                      int kind, uint64_t key, int64_t offset, float *restrict grad_W,
+                      float *restrict grad_b, float *restrict loss)
 {
-#if defined(__x86_64__) && defined(__GNUC__) && SUPERPOSITION_ISA == 2
-    if (sparse_step_wide())
-        return nonzero_avx512(a, rows, n, idx);
-#endif
-    return nonzero_from(a, rows, n, 0, idx, 0);
-}
-
-/* A vector of VW floats (GCC and Clang vector extensions: one AVX-512 register, or two AVX2 or
- * four SSE registers on CPUs without AVX-512), loaded from and stored to unaligned memory. */
-typedef float vec __attribute__((vector_size(VW * sizeof(float))));
-/* Helpers are inlined into each clone of their caller, so they use its vector extensions. */
-#define INLINE static inline __attribute__((always_inline))
-typedef float vec_unaligned __attribute__((vector_size(VW * sizeof(float)), aligned(4)));
-INLINE vec load(const float *p) { return *(const vec_unaligned *)p; }
-INLINE void store(float *p, vec v) { *(vec_unaligned *)p = v; }
-
-/* out_s = Σ_j c_s[idx_j] rows[idx_j] for the S samples s (c: S rows of n; rows: M floats each;
- * out: S rows of M), VW columns at a time with the S partial sums in registers. */
-INLINE void sum_rows(const int32_t *restrict idx, int64_t count, const float *restrict c,
-                            int64_t n, const float *restrict rows, int64_t M,
-                            float *restrict out)
-{
-    for (int64_t k0 = 0; k0 < M; k0 += VW) {
-        vec a[S] = {{0}};
-        for (int64_t j = 0; j < count; j++) {
-            const vec w = load(rows + idx[j] * M + k0);
-            for (int s = 0; s < S; s++)
-                a[s] += c[s * n + idx[j]] * w;
-        }
-        for (int s = 0; s < S; s++)
-            store(out + s * M + k0, a[s]);
-    }
-}
-
-/* z_s = b + Σ_k h_sk W_k for the S samples (W: m rows of n; h: S rows of M; z: S rows of n),
- * ZB = 4 VW outputs at a time with the S × 4 sums in registers, then the remainder. */
-#define ZB (4 * VW)
-INLINE void decode(const float *restrict W, const float *restrict b,
-                          const float *restrict h, int64_t M, int64_t n, int64_t m,
-                          float *restrict z)
-{
-    int64_t f0 = 0;
-    for (; f0 + ZB <= n; f0 += ZB) {
-        vec a[S][4];
-        for (int i = 0; i < 4; i++) {
-            const vec bias = load(b + f0 + i * VW);
-            for (int s = 0; s < S; s++)
-                a[s][i] = bias;
-        }
-        for (int64_t k = 0; k < m; k++) {
-            vec w[4];
-            for (int i = 0; i < 4; i++)
-                w[i] = load(W + k * n + f0 + i * VW);
-            for (int s = 0; s < S; s++) {
-                const float hk = h[s * M + k];
-                for (int i = 0; i < 4; i++)
-                    a[s][i] += hk * w[i];
-            }
-        }
-        for (int s = 0; s < S; s++)
-            for (int i = 0; i < 4; i++)
-                store(z + s * n + f0 + i * VW, a[s][i]);
-    }
-    for (int s = 0; s < S; s++) {
-        for (int64_t f = f0; f < n; f++)
-            z[s * n + f] = b[f];
-        for (int64_t k = 0; k < m; k++)
-            for (int64_t f = f0; f < n; f++)
-                z[s * n + f] += h[s * M + k] * W[k * n + f];
-    }
-}
-
-/* G_f += Σ_s (gs_sf h_s + x_sf gh_s) for the listed rows f of G (n rows of M), VW columns at a
- * time with those columns of h and gh (S rows of M each) in registers. */
-INLINE void update_rows(const int32_t *restrict idx, int64_t count,
-                               const float *restrict gs, const float *restrict x, int64_t n,
-                               const float *restrict h, const float *restrict gh, int64_t M,
-                               float *restrict G)
-{
-    for (int64_t k0 = 0; k0 < M; k0 += VW) {
-        vec hs[S], ghs[S];
-        for (int s = 0; s < S; s++) {
-            hs[s] = load(h + s * M + k0);
-            ghs[s] = load(gh + s * M + k0);
-        }
-        for (int64_t j = 0; j < count; j++) {
-            float *restrict Gf = G + idx[j] * M + k0;
-            vec a = load(Gf);
-            for (int s = 0; s < S; s++)
-                a += gs[s * n + idx[j]] * hs[s] + x[s * n + idx[j]] * ghs[s];
-            store(Gf, a);
-        }
-    }
-}
-
-/* One sample's error terms: g_f = on_f (z_f - x_f) with on_f = [z_f > 0] (or 1 when linear),
- * accumulated into the loss (out_f - x_f)² and the bias gradient, and gs_f = scale_f g_f. */
-INLINE void error_terms(const float *restrict z, const float *restrict x,
-                               const float *restrict scale, int64_t n, int relu,
-                               float *restrict ls, float *restrict gb, float *restrict gs)
-{
-    for (int64_t f = 0; f < n; f++) {
-        float on = relu ? (float)(z[f] > 0.0f) : 1.0f;
-        float e = on * z[f] - x[f], g = on * (z[f] - x[f]) + 0.0f;
-        ls[f] += e * e;
-        gb[f] += g;
-        gs[f] = scale[f] * g;
-    }
-}
-
-DISPATCH void sparse_tied_step(const float *restrict W, const float *restrict b,
-                               const float *restrict imp, const float *restrict inv_p,
-                               int64_t model0, int64_t model1, int64_t stride, int64_t batch,
-                               int64_t n, int64_t m, int kind, uint64_t key, int64_t offset,
-                               float *restrict grad_W, float *restrict grad_b,
-                               float *restrict loss)
-{
-    const int64_t M = (m + VW - 1) / VW * VW;
-    /* One allocation per type (restrict: the compiler need not check for overlaps). */
-    double *restrict Gd = calloc((size_t)(n * M + 2 * n), sizeof(double));
-    double *restrict gb = Gd + n * M, *restrict ls = gb + n;
-    float *restrict Wt = calloc((size_t)(2 * n * M + (3 * S + 3) * n + 2 * S * M), sizeof(float));
-    float *restrict G = Wt + n * M, *restrict x = G + n * M; /* x: S rows, then gs: S rows */
-    float *restrict gs = x + S * n, *restrict z = gs + S * n, *restrict scale = z + S * n;
-    float *restrict gbf = scale + n, *restrict lsf = gbf + n, *restrict h = lsf + n;
-    float *restrict gh = h + S * M;
-    int32_t *restrict present = malloc((size_t)(3 * n + 48) * sizeof(int32_t));
-    int32_t *restrict active = present + n + 16, *restrict changed = active + n + 16;
-    if (!Gd || !Wt || !present) { /* out of memory: NaN gradients stop training with an error */
-        for (int64_t r = model0; r < model1; r += stride)
-            loss[r] = grad_b[r * n] = 0.0f / 0.0f;
-        free(Gd); free(Wt); free(present);
+#define STEP_ARGS W, b, imp, inv_p, model0, model1, stride, batch, n, m, kind, key, offset, \
+                  grad_W, grad_b, loss
+    switch (sparse_step_isa()) {
+#if WIDE_STEPS >= 2
+    case 2:
+        sparse_tied_step_avx512(STEP_ARGS);
         return;
+#endif
+#if WIDE_STEPS >= 1
+    case 1:
+        sparse_tied_step_avx2(STEP_ARGS);
+        return;
+#endif
+    default:
+        sparse_tied_step_baseline(STEP_ARGS);
     }
-    const float norm = 2.0f / (float)(batch * n);
-    const int relu = kind & RELU_OUT, hidden_relu = kind & RELU_HIDDEN;
-    for (int64_t r = model0; r < model1; r += stride) {
-        const float *Wr = W + r * m * n, *br = b + r * n, *ip = inv_p + r * n, *im = imp + r * n;
-        for (int64_t f = 0; f < n; f++) {
-            scale[f] = im[f] * norm;
-            for (int64_t k = 0; k < m; k++)
-                Wt[f * M + k] = Wr[k * n + f];
-        }
-        memset(Gd, 0, (size_t)(n * M + 2 * n) * sizeof(double));
-        for (int64_t s0 = 0; s0 < batch; s0 += SB) {
-            const int64_t s1 = batch - s0 < SB ? batch : s0 + SB;
-            memset(G, 0, (size_t)(n * M) * sizeof(float));
-            memset(gbf, 0, (size_t)(2 * n) * sizeof(float));
-            for (int64_t t = s0; t < s1; t += S) {
-                const int live = (int)(s1 - t < S ? s1 - t : S);
-                memset(x + live * n, 0, (size_t)((S - live) * n) * sizeof(float));
-                fill_uniform(x, live * n, key, offset + (r * batch + t) * n);
-                for (int s = 0; s < live; s++)
-                    for (int64_t f = 0; f < n; f++) {
-                        float v = 1.0f - x[s * n + f] * ip[f];
-                        x[s * n + f] = v > 0.0f ? v : 0.0f;
-                    }
-                sum_rows(present, nonzero(x, S, n, present), x, n, Wt, M, h);
-                if (hidden_relu)
-                    for (int64_t k = 0; k < S * M; k++) /* a product, to vectorise; + 0: -0 */
-                        h[k] = (float)(h[k] > 0.0f) * h[k] + 0.0f;
-                decode(Wr, br, h, M, n, m, z);
-                for (int s = 0; s < live; s++) /* constant flags: both loops vectorise */
-                    if (relu)
-                        error_terms(z + s * n, x + s * n, scale, n, 1, lsf, gbf, gs + s * n);
-                    else
-                        error_terms(z + s * n, x + s * n, scale, n, 0, lsf, gbf, gs + s * n);
-                memset(gs + live * n, 0, (size_t)((S - live) * n) * sizeof(float));
-                sum_rows(active, nonzero(gs, S, n, active), gs, n, Wt, M, gh);
-                if (hidden_relu)
-                    for (int64_t k = 0; k < S * M; k++)
-                        gh[k] *= (float)(h[k] > 0.0f);
-                update_rows(changed, nonzero(x, 2 * S, n, changed), gs, x, n, h, gh, M, G);
-            }
-            for (int64_t i = 0; i < n * M; i++)
-                Gd[i] += G[i];
-            for (int64_t f = 0; f < n; f++) {
-                gb[f] += gbf[f];
-                ls[f] += lsf[f];
-            }
-        }
-        double total = 0.0;
-        for (int64_t f = 0; f < n; f++) {
-            grad_b[r * n + f] = (float)(scale[f] * gb[f]);
-            total += im[f] * ls[f];
-            for (int64_t k = 0; k < m; k++)
-                grad_W[(r * m + k) * n + f] = (float)Gd[f * M + k];
-        }
-        loss[r] = (float)(total / (double)(batch * n));
-    }
-    free(Gd); free(Wt); free(present);
+#undef STEP_ARGS
 }

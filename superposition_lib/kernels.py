@@ -33,9 +33,12 @@ inside the kernel instead of storing it.
 
 Vector extensions: the kernels are compiled once per machine into the cache, with clones for
 AVX-512, AVX2 and the baseline instruction set (``target_clones``, x86-64 with glibc); the
-dynamic loader runs the widest one the CPU supports. ``SUPERPOSITION_KERNEL_ISA=avx2`` leaves
-out the AVX-512 clone and ``baseline`` every clone (for measuring them, or for a CPU whose wide
-units slow it down). All give the same bits: no fused multiply-adds, sums in a fixed order.
+dynamic loader runs the widest one the CPU supports. The sparse kernel, whose vector width
+decides how its sums fit the registers, is instead written once (``_sparse_step.h``) and
+instantiated per instruction set with its own width (:func:`sparse_instruction_set`).
+``SUPERPOSITION_KERNEL_ISA=avx2`` leaves out the AVX-512 code and ``baseline`` all the wider
+code (for measuring them, or for a CPU whose wide units slow it down). All give the same bits:
+no fused multiply-adds, sums in a fixed order.
 """
 
 from __future__ import annotations
@@ -55,12 +58,17 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["SMALL_MAX_HIDDEN", "SMALL_MAX_FEATURES", "backend", "fast_tied_step",
-           "fill_sparse_uniform",
-           "fill_uniform", "in_halves", "numpy_fill_uniform", "relu_error", "tied_step"]
+__all__ = ["SMALL_MAX_HIDDEN", "SMALL_MAX_FEATURES", "backend", "fill_sparse_uniform",
+           "fill_uniform", "in_halves", "numpy_fill_uniform", "relu_error",
+           "sparse_instruction_set", "tied_step"]
 
 _SOURCE = Path(__file__).with_name("_kernels.c")
-_FLAGS = ["-std=c99", "-O3", "-shared", "-fPIC"]
+#: Included by _SOURCE (once per instruction set): part of the cache key.
+_HEADERS = [Path(__file__).with_name("_sparse_step.h")]
+# -fno-trapping-math changes no result (the kernels never read the floating-point exception
+# flags): it lets the compiler evaluate both sides of a ReLU's select and vectorise it without
+# AVX-512's masks (see _kernels.c).
+_FLAGS = ["-std=c99", "-O3", "-fno-trapping-math", "-shared", "-fPIC"]
 _GOLDEN, _M1, _M2 = (np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9),
                      np.uint64(0x94D049BB133111EB))
 _SCALE = np.float32(2.0 ** -24)
@@ -82,7 +90,7 @@ ISA_LEVELS = {"auto": 2, "avx2": 1, "baseline": 0}
 
 
 def _flags() -> list[str]:
-    """Compiler flags, with the clones ``$SUPERPOSITION_KERNEL_ISA`` allows."""
+    """Compiler flags, with the vector extensions ``$SUPERPOSITION_KERNEL_ISA`` allows."""
     choice = os.environ.get(ENV_ISA) or "auto"
     if choice not in ISA_LEVELS:
         raise ValueError(f"{ENV_ISA}: must be one of {', '.join(ISA_LEVELS)}; got {choice!r}")
@@ -91,7 +99,7 @@ def _flags() -> list[str]:
 
 def _build() -> ctypes.CDLL:
     """Compile ``_kernels.c`` into the cache (unless already there) and load it."""
-    source = _SOURCE.read_bytes()
+    source = b"".join(path.read_bytes() for path in [_SOURCE, *_HEADERS])
     platform = sysconfig.get_platform()
     flags = _flags()
     compiler = shlex.split(os.environ.get("CC") or "gcc")
@@ -122,9 +130,9 @@ _SIGNATURES = {
                        + [ctypes.c_int, ctypes.c_uint64, ctypes.c_int64] + [ctypes.c_void_p] * 3,
     "sparse_tied_step": [ctypes.c_void_p] * 4 + [ctypes.c_int64] * 6
                         + [ctypes.c_int, ctypes.c_uint64, ctypes.c_int64] + [ctypes.c_void_p] * 3,
-    "sparse_step_wide": [],
+    "sparse_step_isa": [],
 }
-_RESTYPES = {"sparse_step_wide": ctypes.c_int}
+_RESTYPES = {"sparse_step_isa": ctypes.c_int}
 
 
 def _kernel():
@@ -362,34 +370,30 @@ SMALL_MAX_FEATURES = 32
 SMALL_MAX_HIDDEN = 8
 
 
-def fast_tied_step(n: int, m: int) -> bool:
-    """Whether :func:`tied_step` beats batched matrix products for n features and m hidden
-    units on this machine.
+#: What :func:`sparse_instruction_set` returns, by the C library's code for it.
+SPARSE_INSTRUCTION_SETS = {2: "avx512", 1: "avx2", 0: "baseline"}
 
-    The small-model kernel (n <= :data:`SMALL_MAX_FEATURES`, m <= :data:`SMALL_MAX_HIDDEN`)
-    always does. The sparse kernel for larger models does with AVX-512 (measured on an AMD
-    EPYC, n = 400, m = 30, 20 models: 27 ms per step against 40 ms); with AVX2 alone it is
-    several times slower (178 ms), so the trainer keeps the matrix products there.
 
-    Parameters
-    ----------
-    n, m : int
-        Features and hidden units.
+def sparse_instruction_set() -> str | None:
+    """The instruction set of the sparse kernel's instantiation that :func:`tied_step` runs on
+    this CPU for models larger than the small-model kernel's limits.
+
+    The kernel is written once and compiled for AVX-512 (vectors of 16 floats), AVX2 (8) and
+    the baseline (4), each with the register blocks its register file holds; all give the same
+    bits. ``$SUPERPOSITION_KERNEL_ISA`` leaves out the wider ones.
 
     Returns
     -------
-    bool
-        False also when the C kernels could not be built.
+    str or None
+        ``"avx512"``, ``"avx2"`` or ``"baseline"``; None when the C kernels could not be built.
 
     Examples
     --------
-    >>> fast_tied_step(2, 1) == (backend() == "c")
+    >>> sparse_instruction_set() in ("avx512", "avx2", "baseline", None)
     True
     """
     lib = _kernel()
-    if lib is None:
-        return False
-    return (n <= SMALL_MAX_FEATURES and m <= SMALL_MAX_HIDDEN) or bool(lib.sparse_step_wide())
+    return SPARSE_INSTRUCTION_SETS[lib.sparse_step_isa()] if lib is not None else None
 
 
 def tied_step(W: np.ndarray, b: np.ndarray, importance: np.ndarray,
@@ -410,7 +414,8 @@ def tied_step(W: np.ndarray, b: np.ndarray, importance: np.ndarray,
       products of 1-2 columns that cost far more than their arithmetic;
     - larger models (e.g. n = 400, m = 30): per sample, only the present features enter the
       hidden layer and only the outputs with a non-zero error signal enter the backward pass,
-      so the cost falls with the density of the inputs.
+      so the cost falls with the density of the inputs. Compiled per instruction set (see
+      :func:`sparse_instruction_set`).
 
     Parameters
     ----------

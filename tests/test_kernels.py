@@ -143,8 +143,8 @@ def test_bad_key_or_offset_raises(key, offset, match):
         fill_uniform(np.empty(4, np.float32), key, offset)
 
 
-#: Trains small models on the small-model kernel and runs the sparse kernel (which the trainer
-#: uses only with AVX-512) on a larger one, and saves what they give, for the test below.
+#: Trains small models on the small-model kernel and runs the sparse kernel on larger ones, and
+#: saves what they give and which instantiation of the sparse kernel ran, for the test below.
 _TRAIN_SCRIPT = """
 import sys
 import numpy as np
@@ -170,7 +170,7 @@ for model in ("relu_output", "relu_hidden", "linear"):
                                             torch.ones(3, 100), model, 256)
     arrays.update({f"{model}_loss": loss.numpy(), **{f"{model}_{k}": v.numpy()
                                                      for k, v in grads.items()}})
-np.savez(sys.argv[1], **arrays)
+np.savez(sys.argv[1], isa=kernels.sparse_instruction_set(), **arrays)
 """
 
 
@@ -183,6 +183,9 @@ def test_every_vector_extension_level_gives_the_same_bits(tmp_path):
         subprocess.run([sys.executable, "-c", _TRAIN_SCRIPT, str(out)], check=True,
                        env={**os.environ, kernels.ENV_ISA: level})
         results[level] = dict(np.load(out))
+    isa = {level: str(results[level].pop("isa")) for level in results}
+    assert isa["baseline"] == "baseline"  # each level ran the widest instantiation it allows
+    assert isa["avx2"] == ("baseline" if isa["auto"] == "baseline" else "avx2")
     for level in ("avx2", "baseline"):
         for name, value in results["auto"].items():
             np.testing.assert_array_equal(results[level][name], value, err_msg=f"{level} {name}")
