@@ -234,8 +234,8 @@ DISPATCH void small_tied_step(const float *restrict W, const float *restrict b,
  * Samples go S at a time, so that every weight row loaded from memory serves S samples (the
  * weights of n = 400, m = 30 do not fit the first-level cache: one sample at a time, the step
  * waits on the second-level cache), with the S sums in registers. Sums over samples go into
- * float accumulators that are added to double ones every SB samples. Models model0,
- * model0 + stride, ... below model1 are trained; no result depends on that split. */
+ * float accumulators that are added to double ones every SB samples. Models model0 .. model1 - 1
+ * are trained; no result depends on how the models are split between calls. */
 #include <stdlib.h>
 #include <string.h>
 #define S 4
@@ -399,11 +399,11 @@ int sparse_step_isa(void)
 
 void sparse_tied_step(const float *restrict W, const float *restrict b,
                       const float *restrict imp, const float *restrict inv_p, int64_t model0,
-                      int64_t model1, int64_t stride, int64_t batch, int64_t n, int64_t m,
-                      int kind, uint64_t key, int64_t offset, float *restrict grad_W,
+                      int64_t model1, int64_t batch, int64_t n, int64_t m, int kind,
+                      uint64_t key, int64_t offset, float *restrict grad_W,
                       float *restrict grad_b, float *restrict loss)
 {
-#define STEP_ARGS W, b, imp, inv_p, model0, model1, stride, batch, n, m, kind, key, offset, \
+#define STEP_ARGS W, b, imp, inv_p, model0, model1, batch, n, m, kind, key, offset, \
                   grad_W, grad_b, loss
     switch (sparse_step_isa()) {
 #if WIDE_STEPS >= 2

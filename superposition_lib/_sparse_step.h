@@ -135,9 +135,8 @@ TARGET static inline void NAME(error_terms)(const float *restrict z, const float
 
 TARGET static void NAME(sparse_tied_step)(const float *restrict W, const float *restrict b,
                                           const float *restrict imp, const float *restrict inv_p,
-                                          int64_t model0, int64_t model1, int64_t stride,
-                                          int64_t batch, int64_t n, int64_t m, int kind,
-                                          uint64_t key, int64_t offset, float *restrict grad_W,
+                                          int64_t model0, int64_t model1, int64_t batch,
+                                          int64_t n, int64_t m, int kind, uint64_t key, int64_t offset, float *restrict grad_W,
                                           float *restrict grad_b, float *restrict loss)
 {
     const int64_t M = (m + VW - 1) / VW * VW;
@@ -152,14 +151,14 @@ TARGET static void NAME(sparse_tied_step)(const float *restrict W, const float *
     int32_t *restrict present = malloc((size_t)(3 * n + 48) * sizeof(int32_t));
     int32_t *restrict active = present + n + 16, *restrict changed = active + n + 16;
     if (!Gd || !Wt || !present) { /* out of memory: NaN gradients stop training with an error */
-        for (int64_t r = model0; r < model1; r += stride)
+        for (int64_t r = model0; r < model1; r++)
             loss[r] = grad_b[r * n] = 0.0f / 0.0f;
         free(Gd); free(Wt); free(present);
         return;
     }
     const float norm = 2.0f / (float)(batch * n);
     const int relu = kind & RELU_OUT, hidden_relu = kind & RELU_HIDDEN;
-    for (int64_t r = model0; r < model1; r += stride) {
+    for (int64_t r = model0; r < model1; r++) {
         const float *Wr = W + r * m * n, *br = b + r * n, *ip = inv_p + r * n, *im = imp + r * n;
         for (int64_t f = 0; f < n; f++) {
             scale[f] = im[f] * norm;

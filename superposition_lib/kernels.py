@@ -128,7 +128,7 @@ _SIGNATURES = {
     "relu_error": [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64],
     "small_tied_step": [ctypes.c_void_p] * 4 + [ctypes.c_int64] * 5
                        + [ctypes.c_int, ctypes.c_uint64, ctypes.c_int64] + [ctypes.c_void_p] * 3,
-    "sparse_tied_step": [ctypes.c_void_p] * 4 + [ctypes.c_int64] * 6
+    "sparse_tied_step": [ctypes.c_void_p] * 4 + [ctypes.c_int64] * 5
                         + [ctypes.c_int, ctypes.c_uint64, ctypes.c_int64] + [ctypes.c_void_p] * 3,
     "sparse_step_isa": [],
 }
@@ -475,10 +475,17 @@ def tied_step(W: np.ndarray, b: np.ndarray, importance: np.ndarray,
         in_halves(lambda r0, r1: lib.small_tied_step(*pointers, r0, r1, batch, n, m, kind, key,
                                                      offset, *outputs), models, batch * n)
     elif models * batch * n < PARALLEL_MIN or models < 2:
-        lib.sparse_tied_step(*pointers, 0, models, 1, batch, n, m, kind, key, offset, *outputs)
-    else:  # models in turns, so that both threads get dense and sparse models alike
-        list(_pool.map(lambda t: lib.sparse_tied_step(*pointers, t, models, 2, batch, n, m, kind,
-                                                      key, offset, *outputs), (0, 1)))
+        lib.sparse_tied_step(*pointers, 0, models, batch, n, m, kind, key, offset, *outputs)
+    else:  # one model at a time from a queue, densest (slowest) first: the threads finish
+        # together even when the models' densities differ or the other core is busy
+        queue = iter(np.argsort(inv_probability.mean(axis=1), kind="stable").tolist())
+
+        def drain(_) -> None:
+            for r in queue:  # next() on a shared iterator is atomic under the GIL
+                lib.sparse_tied_step(*pointers, r, r + 1, batch, n, m, kind, key, offset,
+                                     *outputs)
+
+        list(_pool.map(drain, (0, 1)))
     return True
 
 
