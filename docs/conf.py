@@ -127,6 +127,8 @@ book_chapters = {
     "pca-vs-superposition": "PCA versus superposition",
     "continuous-features": "Continuous equivariant features",
     "learning-dynamics": "Learning dynamics",
+    "privileged-basis": "Superposition in a privileged basis",
+    "computation": "Computation in superposition",
 }
 
 # The chapters each module's API page links back to ("In the book").
@@ -147,7 +149,7 @@ book_module_chapters = {
     "superposition_lib.geometry": ["uniform-geometry"],
     "superposition_lib.figures": ["toy-model", "uniform-geometry", "phase-change",
                                   "pca-vs-superposition", "continuous-features",
-                                  "learning-dynamics"],
+                                  "learning-dynamics", "privileged-basis", "computation"],
     "superposition_lib.figures.toy_model": ["toy-model"],
     "superposition_lib.figures.uniform_geometry": ["uniform-geometry"],
     "superposition_lib.figures.phase_change": ["phase-change"],
@@ -157,4 +159,8 @@ book_module_chapters = {
     "superposition_lib.experiments.equivariant": ["continuous-features"],
     "superposition_lib.figures.learning_dynamics": ["learning-dynamics"],
     "superposition_lib.experiments.learning_dynamics": ["learning-dynamics"],
+    "superposition_lib.neurons": ["privileged-basis", "computation"],
+    "superposition_lib.experiments.privileged_basis": ["privileged-basis"],
+    "superposition_lib.experiments.computation": ["computation"],
+    "superposition_lib.figures.privileged_basis": ["privileged-basis", "computation"],
 }

@@ -413,8 +413,8 @@ def chapter_figures() -> dict[str, dict]:
     """
     return {m.CHAPTER: dict(m.FIGURES)
             for m in (toy_model, uniform_geometry, phase_change, pca_tradeoff, learning_dynamics,
-                      equivariant)}
+                      equivariant, privileged_basis, computation)}
 
 
-from . import (equivariant, learning_dynamics, pca_tradeoff, phase_change, toy_model,
-               uniform_geometry)
+from . import (computation, equivariant, learning_dynamics, pca_tradeoff, phase_change,
+               privileged_basis, toy_model, uniform_geometry)

@@ -50,6 +50,7 @@ __all__ = [
     "RENDERER",
     "THEME",
     "basic_results",
+    "best_of_n_heatmap",
     "candidate_diagram",
     "cell_heatmaps",
     "cell_selections",
@@ -64,6 +65,9 @@ __all__ = [
     "jump_chart",
     "jump_statistics",
     "metric_color",
+    "neuron_bars",
+    "neuron_bars_static",
+    "neuron_counts",
     "pentagon_transition",
     "phase_diagram",
     "polytope_mix_chart",
@@ -553,6 +557,8 @@ from .learning_dynamics import (
 )
 from .pca_tradeoff import collapse_curve, direction_grid, gram_heatmaps, tradeoff_map
 from .phase_change import candidate_diagram, phase_diagram
+from .privileged_basis import (best_of_n_heatmap, neuron_bars, neuron_bars_static,
+                               neuron_counts)
 from .toy_model import basic_results, intro_geometry, intro_geometry_static
 from .uniform_geometry import (
     pentagon_transition,

@@ -1,0 +1,339 @@
+"""Experiments of the chapter "Computation in superposition" (``chapters/computation.qmd``).
+
+The absolute-value model y' = ReLU(W₂ ReLU(W₁x) + b) of Elhage et al. (2022), section
+"Computation in Superposition": inputs x_i are 0 with probability S, else Uniform[−1, 1], the
+target is |x|, and W₁ (m × n) and W₂ (n × m) are untied, so the model must compute with its
+neurons, not only store features.
+
+``abs-value-n3``
+    n = 3 features, m = 6 neurons, importance 1, densities 1, 0.3 and 0.1, best of 8 restarts:
+    room for every feature to get a ReLU(x_i) and a ReLU(−x_i) neuron, the paper's "no
+    superposition" solution.
+``abs-value``
+    n = 100 features, m = 40 neurons, importance 0.8^i, densities 1, 0.3, 0.1, 0.03, 0.01,
+    0.003, 0.001 (the paper's; the same as the basic results), 3 restarts each, all kept: the
+    chapter's counts come with intervals over the 3 seeds.
+
+The ``paper`` profile trains 10,000 steps with batch 1024; ``smoke`` trains 300 steps of batch
+256 at learning rate 0.01 (seconds).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .. import neurons
+from ..config import ExperimentSpec
+from ..run import Run
+from ..store import RunStore
+from . import Experiment, load, privileged_basis, register
+
+__all__ = [
+    "ASYMMETRY",
+    "CHAPTER",
+    "DENSITIES",
+    "FIGURES",
+    "SMALL_DENSITIES",
+    "asymmetric_pairs",
+    "computation_results",
+    "feature_frame",
+    "model_frame",
+    "weight_frame",
+]
+
+#: The chapter's file stem.
+CHAPTER = "computation"
+
+#: Densities 1 − S of ``abs-value`` (the paper's).
+DENSITIES = (1.0, 0.3, 0.1, 0.03, 0.01, 0.003, 0.001)
+
+#: Densities of ``abs-value-n3``.
+SMALL_DENSITIES = (1.0, 0.3, 0.1)
+
+
+def _profiles(n: int, m: int, importance_base: float, densities: tuple, restarts: int
+              ) -> dict:
+    paper = ExperimentSpec(
+        model="absolute_value", n_features=n, n_hidden=m, feature_probability=densities,
+        importance=tuple(float(importance_base ** i) for i in range(n)), steps=10_000,
+        batch_size=1024, restarts=restarts, seed=0, history_every=500)
+    smoke = paper.replace(steps=300, batch_size=256, lr=1e-2, restarts=min(restarts, 2),
+                          history_every=None)
+    return {"paper": paper, "smoke": smoke}
+
+
+register(Experiment(
+    "abs-value-n3", CHAPTER,
+    "absolute value, 3 features, 6 neurons, densities 1-0.1, best of 8 restarts",
+    _profiles(3, 6, 1.0, SMALL_DENSITIES, 8)))
+register(Experiment(
+    "abs-value", CHAPTER,
+    "absolute value, 100 features, 40 neurons, importance 0.8^i, 1-S from 1 to 0.001, 3 seeds",
+    _profiles(100, 40, 0.8, DENSITIES, 3), best_of=False))
+
+
+#: Least input-weight ratio, and least inverse output-weight ratio, of an asymmetric pair.
+ASYMMETRY = 2.0
+
+
+def _halves(W1: np.ndarray, W2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """W₁ (models, m, n) and W₂ (models, n, m) as 2n half-features: (models, m, 2n) and
+    (models, 2n, m)."""
+    return neurons.signed_halves(W1), np.concatenate([W2, W2], axis=1)
+
+
+def model_frame(run: Run) -> pd.DataFrame:
+    """One row per model: its neuron code over the 2n half-features x_i > 0 and x_i < 0.
+
+    Parameters
+    ----------
+    run : Run
+        An absolute-value run: W (models, m, n) is W₁ and W_out (models, n, m) is W₂.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``model``, ``instance``, ``restart``, ``density``, ``loss``, the columns of
+        :func:`~superposition_lib.neurons.model_codes` over the half-features (so
+        ``represented`` counts halves), ``both_halves`` (features whose two halves are both
+        represented), ``own_neurons`` (features whose two halves each have a monosemantic
+        neuron: the ReLU(x_i), ReLU(−x_i) solution), ``asymmetric`` (neurons in the
+        asymmetric motif, :func:`asymmetric_pairs`) and ``best``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> run = load("abs-value-n3", "smoke", store=RunStore(tempfile.mkdtemp()))
+    >>> df = model_frame(run)
+    >>> len(df) == run.W.shape[0], int(df["represented"].max()) <= 6
+    (True, True)
+    """
+    W1h, W2h = _halves(run.W, run.W_out)
+    n = run.W.shape[2]
+    c = neurons.carries(W1h, W_out=W2h)
+    represented = neurons.feature_gain(W1h, W2h) >= neurons.MIN_GAIN         # (models, 2n)
+    mono = c & (c.sum(axis=2, keepdims=True) == 1)                            # (models, m, 2n)
+    own = mono.any(axis=1)
+    df = privileged_basis.model_frame(run, W1h, W2h)
+    df["both_halves"] = (represented[:, :n] & represented[:, n:]).sum(axis=1)
+    df["own_neurons"] = (own[:, :n] & own[:, n:]).sum(axis=1)
+    df["asymmetric"] = asymmetric_pairs(run.W, run.W_out).groupby("model").size().reindex(
+        df["model"], fill_value=0).to_numpy()
+    return df
+
+
+def feature_frame(run: Run) -> pd.DataFrame:
+    """One row per model and feature: how each half of the feature is carried.
+
+    Parameters
+    ----------
+    run : Run
+        An absolute-value run.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``model``, ``density``, ``restart``, ``feature``, ``importance``, and per half
+        (``pos_``, ``neg_``): ``gain`` (:func:`~superposition_lib.neurons.feature_gain`),
+        ``neurons`` (how many neurons carry it) and ``own`` (whether a monosemantic neuron
+        carries it).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> run = load("abs-value-n3", "smoke", store=RunStore(tempfile.mkdtemp()))
+    >>> len(feature_frame(run)) == run.W.shape[0] * 3
+    True
+    """
+    W1h, W2h = _halves(run.W, run.W_out)
+    k, m, n = run.W.shape
+    c = neurons.carries(W1h, W_out=W2h)
+    own = (c & (c.sum(axis=2, keepdims=True) == 1)).any(axis=1)
+    gain = neurons.feature_gain(W1h, W2h)
+    df = pd.DataFrame({"model": np.repeat(np.arange(k), n),
+                       "density": np.repeat(run.feature_probability[:, 0], n),
+                       "restart": np.repeat(run.restart, n),
+                       "feature": np.tile(np.arange(n), k),
+                       "importance": run.importance.reshape(-1)})
+    for name, half in (("pos", slice(0, n)), ("neg", slice(n, 2 * n))):
+        df[f"{name}_gain"] = gain[:, half].reshape(-1)
+        df[f"{name}_neurons"] = c.sum(axis=1)[:, half].reshape(-1)
+        df[f"{name}_own"] = own[:, half].reshape(-1)
+    return df
+
+
+def asymmetric_pairs(W1: np.ndarray, W2: np.ndarray, ratio: float = ASYMMETRY
+                     ) -> pd.DataFrame:
+    """Neurons that carry exactly two half-features, one read strongly and written weakly,
+    the other read weakly and written strongly: our reading of the paper's asymmetric
+    superposition motif.
+
+    For such a neuron k with halves a (larger input weight) and b: |W₁_ka| / |W₁_kb| >= ratio
+    and W₂_bk / W₂_ak >= ratio, so both halves reach the output with comparable gain while a
+    strong a drives a large spurious output on b (which the output ReLU and bias must cut).
+
+    Parameters
+    ----------
+    W1 : array_like, shape (models, m, n)
+        Input weights.
+    W2 : array_like, shape (models, n, m)
+        Output weights.
+    ratio : float
+        Least input ratio and least inverse output ratio, > 1.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per motif: ``model``, ``neuron``, ``strong`` and ``weak`` (half-feature
+        indices: i for x_i > 0, n + i for x_i < 0), ``input_ratio``, ``output_ratio``.
+
+    Raises
+    ------
+    ValueError
+        If ``ratio`` is not above 1.
+
+    Examples
+    --------
+    Neuron 0 reads x₀ > 0 with weight 1 and x₁ > 0 with weight 0.25, and writes feature 1
+    four times as strongly as feature 0:
+
+    >>> W1 = np.array([[[1.0, 0.25], [0.0, 0.0]]])
+    >>> W2 = np.array([[[1.0, 0.0], [4.0, 0.0]]])
+    >>> asymmetric_pairs(W1, W2)[["neuron", "strong", "weak"]].values.tolist()
+    [[0, 0, 1]]
+    """
+    if not ratio > 1:
+        raise ValueError(f"ratio: must be > 1; got {ratio!r}")
+    W1h, W2h = _halves(np.asarray(W1, dtype=float), np.asarray(W2, dtype=float))
+    c = neurons.carries(W1h, W_out=W2h)
+    rows = []
+    for model, neuron in zip(*np.nonzero(c.sum(axis=2) == 2)):
+        a, b = np.flatnonzero(c[model, neuron])
+        if W1h[model, neuron, a] < W1h[model, neuron, b]:
+            a, b = b, a
+        r_in = W1h[model, neuron, a] / W1h[model, neuron, b]
+        r_out = W2h[model, b, neuron] / max(W2h[model, a, neuron], 1e-12)
+        if r_in >= ratio and r_out >= ratio:
+            rows.append({"model": int(model), "neuron": int(neuron), "strong": int(a),
+                         "weak": int(b), "input_ratio": float(r_in),
+                         "output_ratio": float(r_out)})
+    return pd.DataFrame(rows, columns=["model", "neuron", "strong", "weak", "input_ratio",
+                                       "output_ratio"])
+
+
+def weight_frame(run: Run, models: pd.DataFrame, *, top: int = 8) -> pd.DataFrame:
+    """W₁ of some models in long form, each neuron rescaled so its largest |W₁| weight is 1 (the
+    paper's view), neurons ordered by the most important feature one of whose halves they carry
+    (:func:`~superposition_lib.neurons.neuron_order`).
+
+    Parameters
+    ----------
+    run : Run
+    models : pandas.DataFrame
+        Rows of :func:`model_frame` (``model``, ``density``, ``regime``), in slider order.
+    top : int
+        Each neuron's ``top`` largest weights (in magnitude) are kept; the rest are summed per
+        sign into one bar of feature −1 ("all others"), which bounds the figure's data at
+        (top + 2) rows per neuron.
+
+    Returns
+    -------
+    pandas.DataFrame
+        As :func:`~superposition_lib.experiments.privileged_basis.weight_frame`, with
+        ``weight`` the rescaled W₁ (importance NaN for the feature −1 rows).
+    """
+    W1h, W2h = _halves(run.W, run.W_out)
+    keep = models["model"].to_numpy()
+    n = run.W.shape[2]
+    by_feature = np.arange(2 * n).reshape(2, n).T.reshape(-1)     # 0+, 0−, 1+, 1−, …
+    order = neurons.neuron_order(W1h[keep][:, :, by_feature], W2h[keep][:, by_feature])
+    W = run.W[keep]                                                   # (models, m, n)
+    scale = np.abs(W).max(axis=2, keepdims=True)
+    scaled = np.divide(W, scale, out=np.zeros_like(W), where=scale > 0)
+    rank = np.argsort(np.argsort(-np.abs(scaled), axis=2, kind="stable"), axis=2)
+    shown = np.where(rank < top, scaled, 0.0)
+    rest = scaled - shown
+    bars = np.concatenate([shown, np.clip(rest, 0, None).sum(2, keepdims=True),
+                           np.clip(rest, None, 0).sum(2, keepdims=True)], axis=2)
+    importance = np.concatenate([run.importance[keep], np.full((len(keep), 2), np.nan)], 1)
+    long = privileged_basis.long_weights(models, bars, order, importance,
+                                         np.r_[np.arange(n), -1, -1])
+    return long[long["weight"] != 0].reset_index(drop=True)
+
+
+def computation_results(profile: str | None = None, *, store: RunStore | None = None) -> dict:
+    """Everything the chapter shows, from ``abs-value-n3`` and ``abs-value``.
+
+    Parameters
+    ----------
+    profile : str, optional
+        ``"paper"`` or ``"smoke"``.
+    store : RunStore, optional
+
+    Returns
+    -------
+    dict
+        ``small`` and ``large`` (the runs), ``small_models`` and ``large_models``
+        (:func:`model_frame`), ``small_weights`` and ``large_weights`` (:func:`weight_frame`
+        of the lowest-loss model per density, dense first), ``features``
+        (:func:`feature_frame` of ``abs-value``) and ``motifs`` (:func:`asymmetric_pairs` of
+        ``abs-value``).
+    """
+    out = {}
+    for key, name in (("small", "abs-value-n3"), ("large", "abs-value")):
+        run = load(name, profile, store=store)
+        models = model_frame(run)
+        best = models[models["best"]].sort_values("density", ascending=False)
+        out.update({key: run, f"{key}_models": models,
+                    f"{key}_weights": weight_frame(run, best)})
+    out["features"] = feature_frame(out["large"])
+    out["motifs"] = asymmetric_pairs(out["large"].W, out["large"].W_out)
+    return out
+
+
+def figure_abs_small(profile: str | None = None, *, store: RunStore | None = None):
+    """The chapter's ``fig-abs-small``: (chart, data, static chart).
+
+    Examples
+    --------
+    >>> FIGURES["fig-abs-small"] is figure_abs_small
+    True
+    """
+    from .. import figures
+
+    w = computation_results(profile, store=store)["small_weights"]
+    return figures.neuron_bars(w), {"weights": w}, figures.neuron_bars_static(w, columns=3)
+
+
+def figure_abs_neurons(profile: str | None = None, *, store: RunStore | None = None):
+    """The chapter's ``fig-abs-neurons``: (chart, data, static chart).
+
+    Examples
+    --------
+    >>> FIGURES["fig-abs-neurons"] is figure_abs_neurons
+    True
+    """
+    from .. import figures
+
+    w = computation_results(profile, store=store)["large_weights"]
+    return figures.neuron_bars(w), {"weights": w}, figures.neuron_bars_static(w, columns=4)
+
+
+def figure_abs_counts(profile: str | None = None, *, store: RunStore | None = None):
+    """The chapter's ``fig-abs-counts``: (chart, data).
+
+    Examples
+    --------
+    >>> FIGURES["fig-abs-counts"] is figure_abs_counts
+    True
+    """
+    from .. import figures
+
+    m = computation_results(profile, store=store)["large_models"]
+    return figures.neuron_counts(m), {"models": m}
+
+
+#: The chapter's figures by label: functions ``(profile, store) -> (chart, data[, static])``.
+FIGURES = {"fig-abs-small": figure_abs_small, "fig-abs-neurons": figure_abs_neurons,
+           "fig-abs-counts": figure_abs_counts}

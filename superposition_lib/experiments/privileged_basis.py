@@ -1,0 +1,398 @@
+"""Experiments of the chapter "Superposition in a privileged basis"
+(``chapters/privileged-basis.qmd``).
+
+The ReLU-hidden-layer model x' = ReLU(Wᵀ ReLU(Wx) + b) of Elhage et al. (2022), section
+"Superposition in a Privileged Basis": the hidden ReLU makes the m neurons a privileged basis, so
+one can ask which features each neuron reads.
+
+``privileged-basis``
+    n = 10 features, m = 5 neurons, importance 0.75^i (the paper's setting), 16 densities
+    1 − S = 10^(−k/5), k = 0..15 (1 down to 0.001), 128 restarts each. The paper shows the
+    lowest-loss of 1,000 models per density; the chapter measures how the best model changes
+    with the number of restarts N, so that N = 128 is justified by data rather than assumed.
+``privileged-basis-n20``, ``privileged-basis-n30``
+    n = 20 and 30 features in m = 5 neurons, importance 1, 7 densities 10^(−k/2), k = 0..6,
+    64 restarts each: the paper's untested remark that, with more features, sparsity ends in a
+    dense code (every feature on several neurons, every neuron shared by many features).
+    Importance 1 because with 0.75^i feature 29 weighs 2e-4 and whether it is represented
+    would be a question of importance, not of room.
+
+The ``paper`` profile trains 10,000 steps with batch 1024 (the notebook's settings); ``smoke``
+trains 400 steps of batch 256 at learning rate 0.01 with 2 restarts (seconds).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .. import neurons
+from ..config import ExperimentSpec
+from ..run import Run
+from ..store import RunStore
+from . import Experiment, load, register
+
+__all__ = [
+    "CHAPTER",
+    "CODE_DENSITIES",
+    "DENSITIES",
+    "FIGURES",
+    "RESTARTS",
+    "best_of_n_frame",
+    "long_weights",
+    "model_frame",
+    "n_values",
+    "privileged_results",
+    "regime_ranges",
+    "regime_shares",
+    "weight_frame",
+]
+
+#: The chapter's file stem.
+CHAPTER = "privileged-basis"
+
+#: Densities 1 − S of ``privileged-basis``: 10^(−k/5), k = 0..15.
+DENSITIES = tuple(float(10 ** (-k / 5)) for k in range(16))
+
+#: Densities of the larger-n runs: 10^(−k/2), k = 0..6.
+CODE_DENSITIES = tuple(float(10 ** (-k / 2)) for k in range(7))
+
+#: Restarts per density of the paper profile: ``privileged-basis`` and the larger-n runs.
+RESTARTS = {10: 128, 20: 64, 30: 64}
+
+
+def _profiles(n: int, importance_base: float, densities: tuple) -> dict:
+    paper = ExperimentSpec(
+        model="relu_hidden", n_features=n, n_hidden=5, feature_probability=densities,
+        importance=tuple(float(importance_base ** i) for i in range(n)), steps=10_000,
+        batch_size=1024, restarts=RESTARTS[n], seed=0, history_every=500)
+    smoke = paper.replace(steps=400, batch_size=256, lr=1e-2, restarts=2, history_every=None)
+    return {"paper": paper, "smoke": smoke}
+
+
+register(Experiment(
+    "privileged-basis", CHAPTER,
+    "ReLU hidden layer, 10 features, 5 neurons, importance 0.75^i, 16 densities, 128 seeds",
+    _profiles(10, 0.75, DENSITIES), best_of=False))
+for _n in (20, 30):
+    register(Experiment(
+        f"privileged-basis-n{_n}", CHAPTER,
+        f"ReLU hidden layer, {_n} features, 5 neurons, importance 1, 7 densities, 64 seeds",
+        _profiles(_n, 1.0, CODE_DENSITIES), best_of=False))
+
+def n_values(restarts: int) -> list[int]:
+    """Powers of two from 1 up to ``restarts``, and ``restarts`` itself.
+
+    Parameters
+    ----------
+    restarts : int
+
+    Returns
+    -------
+    list of int
+
+    Examples
+    --------
+    >>> n_values(128)[-3:], n_values(6)
+    ([32, 64, 128], [1, 2, 4, 6])
+    """
+    out = [2 ** k for k in range(restarts.bit_length()) if 2 ** k <= restarts]
+    return out if out[-1] == restarts else [*out, restarts]
+
+
+def model_frame(run: Run, W: np.ndarray | None = None, W_out: np.ndarray | None = None
+                ) -> pd.DataFrame:
+    """One row per model of a run: its density, restart, final loss and neuron code.
+
+    Parameters
+    ----------
+    run : Run
+        A run whose hidden layer is a privileged basis, features in importance order.
+    W, W_out : numpy.ndarray, optional
+        The weights to classify, shapes (models, m, f) and (models, f, m), e.g. the
+        absolute-value model's half-features; default ``run.W`` with tied output weights
+        (and then ``top_represented`` from the run's importances).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``model``, ``instance``, ``restart``, ``density``, ``loss``, the columns of
+        :func:`~superposition_lib.neurons.model_codes` and ``best`` (the lowest-loss restart
+        of its instance).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> run = load("privileged-basis", "smoke", store=RunStore(tempfile.mkdtemp()))
+    >>> df = model_frame(run)
+    >>> len(df) == run.W.shape[0], int(df["best"].sum()) == run.spec.n_instances
+    (True, True)
+    """
+    codes = (neurons.model_codes(run.W, run.importance) if W is None
+             else neurons.model_codes(W, W_out=W_out))
+    df = pd.DataFrame({"model": np.arange(run.W.shape[0]), "instance": run.instance,
+                       "restart": run.restart, "density": run.feature_probability[:, 0],
+                       "loss": run.loss})
+    df = pd.concat([df, codes], axis=1)
+    best = df.loc[df.groupby("instance")["loss"].idxmin(), "model"]
+    df["best"] = df["model"].isin(best)
+    return df
+
+
+def long_weights(models: pd.DataFrame, weights: np.ndarray, order: np.ndarray,
+                 importance: np.ndarray, features: np.ndarray | None = None) -> pd.DataFrame:
+    """Weight matrices of some models in long form, for
+    :func:`~superposition_lib.figures.neuron_bars`.
+
+    Parameters
+    ----------
+    models : pandas.DataFrame
+        One row per model (``density``, ``regime``), in slider order.
+    weights : numpy.ndarray, shape (models, m, f)
+        What each neuron's bar stacks, one column per feature (or group of features).
+    order : numpy.ndarray of int, shape (models, m)
+        Each model's neurons from left to right.
+    importance : numpy.ndarray, shape (models, f)
+    features : numpy.ndarray, shape (f,), optional
+        The label of each column; default 0, 1, …
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``step`` (0, 1, … in the order of ``models``), ``density``, ``regime``, ``position``
+        (1-based), ``neuron``, ``feature``, ``weight``, ``importance``: m × f rows per model.
+
+    Examples
+    --------
+    >>> m = pd.DataFrame({"density": [1.0], "regime": ["mixed"]})
+    >>> w = long_weights(m, np.array([[[1.0, 0.0], [0.5, 2.0]]]), np.array([[1, 0]]),
+    ...                  np.array([[1.0, 0.75]]))
+    >>> w[["position", "neuron", "feature", "weight"]].values.tolist()[:2]
+    [[2.0, 0.0, 0.0, 1.0], [2.0, 0.0, 1.0, 0.0]]
+    """
+    k, m, f = weights.shape
+    features = np.arange(f) if features is None else np.asarray(features)
+    frames = []
+    for step, (row, perm) in enumerate(zip(models.itertuples(index=False), order)):
+        frames.append(pd.DataFrame({
+            "step": step, "density": row.density, "regime": row.regime,
+            "position": np.repeat(np.argsort(perm) + 1, f), "neuron": np.repeat(np.arange(m), f),
+            "feature": np.tile(features, m), "weight": weights[step].reshape(-1),
+            "importance": np.tile(importance[step], m)}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def weight_frame(run: Run, models: pd.DataFrame) -> pd.DataFrame:
+    """The weights of some models in long form (:func:`long_weights`), neurons in
+    :func:`~superposition_lib.neurons.neuron_order`.
+
+    Parameters
+    ----------
+    run : Run
+    models : pandas.DataFrame
+        Rows of :func:`model_frame` (``model``, ``density``, ``regime``), in slider order.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :func:`long_weights` of W: m × n rows per model.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> run = load("privileged-basis", "smoke", store=RunStore(tempfile.mkdtemp()))
+    >>> best = model_frame(run).query("best")
+    >>> len(weight_frame(run, best)) == len(best) * run.spec.n_hidden * run.spec.n_features
+    True
+    """
+    keep = models["model"].to_numpy()
+    W = run.W[keep]
+    return long_weights(models, W, neurons.neuron_order(W), run.importance[keep])
+
+
+def best_of_n_frame(models: pd.DataFrame) -> pd.DataFrame:
+    """Per density and N, the probability that the best of N random restarts has the regime of
+    the best of all (:func:`~superposition_lib.neurons.best_of_n_distribution`).
+
+    Parameters
+    ----------
+    models : pandas.DataFrame
+        :func:`model_frame` of one run.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``density``, ``n``, ``regime`` (of the best of all restarts), ``agreement``.
+
+    Examples
+    --------
+    >>> m = pd.DataFrame({"density": 1.0, "loss": [0.1, 0.2, 0.3], "best": [True, False, False],
+    ...                   "regime": ["mixed", "monosemantic", "mixed"]})
+    >>> best_of_n_frame(m)["agreement"].round(3).tolist()
+    [0.667, 0.667, 1.0]
+    """
+    rows = []
+    for density, group in models.groupby("density", sort=False):
+        best = group.loc[group["best"], "regime"].iloc[0]
+        dist = neurons.best_of_n_distribution(group["loss"], group["regime"],
+                                              n_values(len(group)))
+        for n, d in dist.groupby("n"):
+            rows.append({"density": density, "n": int(n), "regime": best,
+                         "agreement": float(d.loc[d["label"] == best, "probability"].sum())})
+    return pd.DataFrame(rows)
+
+
+def regime_ranges(best: pd.DataFrame) -> pd.DataFrame:
+    """The density ranges over which the best models keep one regime, dense to sparse.
+
+    Parameters
+    ----------
+    best : pandas.DataFrame
+        One row per density (``density``, ``regime``), e.g. the ``best`` rows of
+        :func:`model_frame`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per run of equal regimes: ``regime``, ``densest``, ``sparsest`` (1 − S) and
+        ``densities`` (how many grid points).
+
+    Examples
+    --------
+    >>> b = pd.DataFrame({"density": [1.0, 0.3, 0.1, 0.03],
+    ...                   "regime": ["monosemantic", "mixed", "mixed", "pair code"]})
+    >>> regime_ranges(b)[["regime", "densities"]].values.tolist()
+    [['monosemantic', 1], ['mixed', 2], ['pair code', 1]]
+    """
+    b = best.sort_values("density", ascending=False).reset_index(drop=True)
+    run_id = (b["regime"] != b["regime"].shift()).cumsum()
+    return (b.groupby(run_id, sort=True)
+            .agg(regime=("regime", "first"), densest=("density", "max"),
+                 sparsest=("density", "min"), densities=("density", "size"))
+            .reset_index(drop=True))
+
+
+def regime_shares(models: pd.DataFrame) -> pd.DataFrame:
+    """Per density and regime, the share of all restarts in that regime, with its Wilson 95%
+    interval: how rare a regime is among single models, whatever the best one is.
+
+    Parameters
+    ----------
+    models : pandas.DataFrame
+        :func:`model_frame` rows (``density``, ``regime``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``density``, ``regime``, ``count``, ``restarts``, ``share``, ``low``, ``high``: every
+        regime of :data:`~superposition_lib.neurons.REGIMES` at every density (count 0
+        included), dense first.
+
+    Examples
+    --------
+    >>> m = pd.DataFrame({"density": 1.0, "regime": ["mixed", "mixed", "pair code"]})
+    >>> t = regime_shares(m).set_index("regime")
+    >>> int(t.loc["mixed", "count"]), round(float(t.loc["pair code", "share"]), 3)
+    (2, 0.333)
+    """
+    from ..stats import wilson_interval
+
+    rows = []
+    for density, group in models.groupby("density", sort=False):
+        counts = group["regime"].value_counts()
+        for name in neurons.REGIMES:
+            k = int(counts.get(name, 0))
+            share, low, high = wilson_interval(k, len(group))
+            rows.append({"density": density, "regime": name, "count": k,
+                         "restarts": len(group), "share": share, "low": low, "high": high})
+    return (pd.DataFrame(rows).sort_values(["density"], ascending=False, kind="stable")
+            .reset_index(drop=True))
+
+
+def privileged_results(profile: str | None = None, *, store: RunStore | None = None) -> dict:
+    """Everything the chapter shows, from the three runs.
+
+    Parameters
+    ----------
+    profile : str, optional
+        ``"paper"`` or ``"smoke"``.
+    store : RunStore, optional
+
+    Returns
+    -------
+    dict
+        ``run`` (``privileged-basis``), ``models`` (:func:`model_frame`), ``best`` (its best
+        rows, dense first), ``weights`` (:func:`weight_frame` of the best), ``curves``
+        (:func:`best_of_n_frame`), ``ranges`` (:func:`regime_ranges`), ``shares``
+        (:func:`regime_shares`), and for the larger-n
+        runs ``code_models`` (model frames with ``n``) and ``code_weights`` (their best models,
+        one slider step per n and density).
+    """
+    run = load("privileged-basis", profile, store=store)
+    models = model_frame(run)
+    best = models[models["best"]].sort_values("density", ascending=False)
+    code_models, code_best, code_weights = [], [], []
+    for n in (20, 30):
+        r = load(f"privileged-basis-n{n}", profile, store=store)
+        mf = model_frame(r).assign(n=n)
+        b = mf[mf["best"]].sort_values("density", ascending=False)
+        w = weight_frame(r, b).assign(n=n)
+        w["step"] += sum(len(x) for x in code_best)
+        code_models.append(mf)
+        code_best.append(b)
+        code_weights.append(w)
+    return {"run": run, "models": models, "best": best, "weights": weight_frame(run, best),
+            "curves": best_of_n_frame(models), "ranges": regime_ranges(best),
+            "shares": regime_shares(models),
+            "code_models": pd.concat(code_models, ignore_index=True),
+            "code_weights": pd.concat(code_weights, ignore_index=True)}
+
+
+def figure_neurons(profile: str | None = None, *, store: RunStore | None = None):
+    """The chapter's ``fig-neurons``: (chart, data, static chart).
+
+    Examples
+    --------
+    >>> FIGURES["fig-neurons"] is figure_neurons
+    True
+    """
+    from .. import figures
+
+    w = privileged_results(profile, store=store)["weights"]
+    return figures.neuron_bars(w), {"weights": w}, figures.neuron_bars_static(w)
+
+
+def figure_best_of_n(profile: str | None = None, *, store: RunStore | None = None):
+    """The chapter's ``fig-best-of-n``: (chart, data).
+
+    Examples
+    --------
+    >>> FIGURES["fig-best-of-n"] is figure_best_of_n
+    True
+    """
+    from .. import figures
+
+    c = privileged_results(profile, store=store)["curves"]
+    return figures.best_of_n_heatmap(c), {"curves": c}
+
+
+def figure_dense_code(profile: str | None = None, *, store: RunStore | None = None):
+    """The chapter's ``fig-dense-code``: the best n = 20 and n = 30 models, (chart, data,
+    static chart).
+
+    Examples
+    --------
+    >>> FIGURES["fig-dense-code"] is figure_dense_code
+    True
+    """
+    from .. import figures
+
+    w = privileged_results(profile, store=store)["code_weights"]
+    w = w.assign(regime=[f"n = {n} · {r}" for n, r in zip(w["n"], w["regime"])])
+    return (figures.neuron_bars(w, label="model (n = 20 then n = 30, dense to sparse)"),
+            {"weights": w}, figures.neuron_bars_static(w, columns=7))
+
+
+#: The chapter's figures by label: functions ``(profile, store) -> (chart, data[, static])``.
+FIGURES = {"fig-neurons": figure_neurons, "fig-best-of-n": figure_best_of_n,
+           "fig-dense-code": figure_dense_code}

@@ -1,0 +1,75 @@
+"""The computation experiments (absolute value): profiles, frames and charts (smoke)."""
+
+import tempfile
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from superposition_lib import experiments, neurons
+from superposition_lib.experiments import computation as cp
+from superposition_lib.store import RunStore
+
+
+@pytest.fixture(scope="module")
+def store():
+    return RunStore(tempfile.mkdtemp())
+
+
+@pytest.fixture(scope="module")
+def smoke(store):
+    return cp.computation_results("smoke", store=store)
+
+
+def test_profiles_follow_the_paper():
+    large = experiments.get("abs-value").spec("paper")
+    assert (large.model, large.n_features, large.n_hidden) == ("absolute_value", 100, 40)
+    assert large.importance_array()[0, :3].tolist() == pytest.approx([1.0, 0.8, 0.64])
+    assert sorted(set(large.feature_probability_array()[:, 0])) == sorted(cp.DENSITIES)
+    small = experiments.get("abs-value-n3").spec("paper")
+    assert (small.n_features, small.n_hidden) == (3, 6)
+
+
+def test_model_frame_counts_halves(smoke):
+    run, models = smoke["small"], smoke["small_models"]
+    W1h, W2h = neurons.signed_halves(run.W), np.concatenate([run.W_out, run.W_out], axis=1)
+    assert models["regime"].tolist() == neurons.regime(W1h, W2h)
+    assert (models["both_halves"] <= models["represented"] / 2).all()
+    assert (models["own_neurons"] <= models["both_halves"]).all()
+
+
+def test_asymmetric_pairs_finds_a_weak_in_strong_out_neuron():
+    # neuron 0 reads x0 > 0 strongly (1.0) and x1 > 0 weakly (0.25), and writes the weak one
+    # strongly: W2[1, 0] = 4 against W2[0, 0] = 1
+    W1 = np.array([[[1.0, 0.25], [0.0, 0.0]]])
+    W2 = np.array([[[1.0, 0.0], [4.0, 0.0]]])
+    motifs = cp.asymmetric_pairs(W1, W2)
+    assert motifs[["model", "neuron", "strong", "weak"]].values.tolist() == [[0, 0, 0, 1]]
+    assert motifs["input_ratio"].iloc[0] == pytest.approx(4.0)
+    assert cp.asymmetric_pairs(np.array([[[1.0, 1.0], [0.0, 0.0]]]),
+                               np.array([[[1.0, 0.0], [1.0, 0.0]]])).empty
+    # the negative halves count too: -x1 read weakly through a negative weight
+    neg = cp.asymmetric_pairs(np.array([[[1.0, -0.25]]]), np.array([[[1.0], [4.0]]]))
+    assert neg[["strong", "weak"]].values.tolist() == [[0, 3]]
+    with pytest.raises(ValueError, match="ratio: must be > 1"):
+        cp.asymmetric_pairs(W1, W2, ratio=1.0)
+
+
+def test_weight_frame_keeps_the_top_weights_and_sums_the_rest(smoke):
+    run, models = smoke["large"], smoke["large_models"]
+    best = models[models["best"]].sort_values("density", ascending=False)
+    w = cp.weight_frame(run, best, top=3)
+    first = w[w["step"] == 0]
+    W = run.W[best["model"].iloc[0]]
+    scaled = W / np.abs(W).max(axis=1, keepdims=True)
+    sums = first.groupby("neuron")["weight"].sum().reindex(range(W.shape[0]), fill_value=0)
+    assert sums.to_numpy() == pytest.approx(scaled.sum(axis=1), abs=1e-5)
+    assert (first[first["feature"] >= 0].groupby("neuron").size() <= 3).all()
+
+
+@pytest.mark.parametrize("label", sorted(cp.FIGURES))
+def test_figures_validate(label, store):
+    out = cp.FIGURES[label]("smoke", store=store)
+    for chart in (out[0], *out[2:]):
+        chart.to_dict(validate=True)
+    assert all(isinstance(df, pd.DataFrame) and len(df) for df in out[1].values())

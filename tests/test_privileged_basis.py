@@ -1,0 +1,125 @@
+"""The privileged-basis experiments: profiles, frames and charts (smoke), and the chapter's
+claims on the committed paper runs."""
+
+import tempfile
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from superposition_lib import experiments, neurons
+from superposition_lib.experiments import privileged_basis as pb
+from superposition_lib.store import RunStore
+
+
+@pytest.fixture(scope="module")
+def store():
+    return RunStore(tempfile.mkdtemp())
+
+
+@pytest.fixture(scope="module")
+def smoke(store):
+    return pb.privileged_results("smoke", store=store)
+
+
+def test_profiles_follow_the_paper_and_smoke_is_cheap():
+    paper = experiments.get("privileged-basis").spec("paper")
+    assert (paper.model, paper.n_features, paper.n_hidden) == ("relu_hidden", 10, 5)
+    assert paper.importance_array()[0].tolist() == pytest.approx([0.75 ** i for i in range(10)])
+    assert paper.restarts == 128 and paper.steps == 10_000 and paper.batch_size == 1024
+    density = paper.feature_probability_array()[:, 0]
+    assert density.max() == 1.0 and density.min() == pytest.approx(1e-3)
+    for name in ("privileged-basis", "privileged-basis-n20", "privileged-basis-n30"):
+        smoke = experiments.get(name).spec("smoke")
+        assert smoke.steps * smoke.batch_size * smoke.n_models <= 400 * 256 * 32
+
+
+def test_best_rows_are_the_lowest_loss_restart_of_each_density(smoke):
+    models = smoke["models"]
+    best = models[models["best"]].set_index("instance")["loss"]
+    assert best.tolist() == models.groupby("instance")["loss"].min().loc[best.index].tolist()
+    assert smoke["best"]["density"].is_monotonic_decreasing
+
+
+def test_regime_column_is_the_library_classification(smoke):
+    run = smoke["run"]
+    assert smoke["models"]["regime"].tolist() == neurons.regime(run.W)
+
+
+def test_weights_frame_holds_every_weight_once_and_positions_are_a_permutation(smoke):
+    w, run = smoke["weights"], smoke["run"]
+    m, n = run.spec.n_hidden, run.spec.n_features
+    assert len(w) == len(smoke["best"]) * m * n
+    first = w[w["step"] == 0]
+    model = smoke["best"]["model"].iloc[0]
+    assert first.set_index(["neuron", "feature"])["weight"].unstack().to_numpy() == \
+        pytest.approx(run.W[model])
+    assert sorted(first.groupby("neuron")["position"].first()) == list(range(1, m + 1))
+
+
+def test_best_of_n_agreement_reaches_one_at_all_restarts(smoke):
+    c = smoke["curves"]
+    full = c[c["n"] == c["n"].max()]
+    assert np.allclose(full["agreement"], 1.0)
+    assert ((c["agreement"] >= 0) & (c["agreement"] <= 1 + 1e-12)).all()
+
+
+def test_regime_ranges_cover_every_density_once(smoke):
+    r = smoke["ranges"]
+    assert r["densities"].sum() == len(smoke["best"])
+    assert (r["regime"] != r["regime"].shift()).all()
+
+
+@pytest.mark.parametrize("label", sorted(pb.FIGURES))
+def test_figures_validate(label, store):
+    out = pb.FIGURES[label]("smoke", store=store)
+    for chart in (out[0], *out[2:]):
+        chart.to_dict(validate=True)
+    assert all(isinstance(df, pd.DataFrame) and len(df) for df in out[1].values())
+
+
+@pytest.fixture(scope="module")
+def paper():
+    return pb.privileged_results("paper")
+
+
+def test_paper_regimes_go_from_monosemantic_to_the_pair_code(paper):
+    """The chapter: the densest models are monosemantic with the five most important features
+    on neurons of their own; the sparsest are the pair code (all ten features on distinct pairs
+    of neurons) over at least five grid points below 1 - S = 0.03."""
+    ranges, best = paper["ranges"], paper["best"]
+    assert ranges["regime"].iloc[0] == "monosemantic" and ranges["densities"].iloc[0] >= 2
+    dense = best[best["regime"] == "monosemantic"]
+    assert (dense["represented"] == 5).all() and (dense["top_represented"] == 5).all()
+    assert ranges["regime"].iloc[-1] == "pair code"
+    pair = best[best["regime"] == "pair code"]
+    assert len(pair) >= 5 and pair["density"].max() < 0.03
+    assert (pair["code_2"] == 10).all() and pair["distinct_codes"].all()
+    assert "mixed" in set(ranges["regime"]) and ranges["regime"].tolist().index("mixed") == 1
+
+
+def test_paper_pair_code_is_rare_among_single_restarts(paper):
+    """The chapter: at most about a quarter of the restarts of any density reach the pair code,
+    so the best of many is needed to see it."""
+    shares = paper["shares"]
+    pair = shares[shares["regime"] == "pair code"]
+    assert pair["share"].max() < 0.25 and pair["high"].max() < 0.3
+    assert (pair["restarts"] == 128).all()
+
+
+def test_paper_best_of_half_the_restarts_mostly_agrees(paper):
+    c = paper["curves"]
+    half = c[c["n"] == 64]
+    assert (half["agreement"] >= 0.9).sum() >= len(half) / 2
+
+
+def test_paper_more_features_do_not_end_in_a_dense_code(paper):
+    """The chapter's answer to the paper's remark: at the sparsest density the n = 20 and
+    n = 30 models represent nearly every feature, but a feature sits on fewer than 2.5 neurons
+    on average and some features share one set of neurons (no dense code)."""
+    m = paper["code_models"]
+    best = m[m["best"] & (m["density"] == m["density"].min())].set_index("n")
+    assert list(best.index) == [20, 30]
+    assert (best["represented"] >= 0.9 * best.index.to_numpy()).all()
+    assert (best["neurons_per_feature"] < 2.5).all() and not best["distinct_codes"].any()
+    assert (best["features_per_neuron"] > 5).all()
