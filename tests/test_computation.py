@@ -73,3 +73,52 @@ def test_figures_validate(label, store):
     for chart in (out[0], *out[2:]):
         chart.to_dict(validate=True)
     assert all(isinstance(df, pd.DataFrame) and len(df) for df in out[1].values())
+
+
+@pytest.fixture(scope="module")
+def paper():
+    return cp.computation_results("paper")
+
+
+def test_paper_three_features_get_two_neurons_each(paper):
+    best = paper["small_models"].query("best")
+    assert (best["own_neurons"] == 3).all() and (best["monosemantic"] == 6).all()
+
+
+def test_paper_polysemantic_neurons_appear_with_sparsity(paper):
+    """The chapter: fewer than one polysemantic neuron per model down to 1 - S = 0.3, at least
+    ten from 0.1 on; the asymmetric motif only where neurons are polysemantic."""
+    by = paper["large_models"].groupby("density").agg(
+        poly=("polysemantic", "mean"), motifs=("asymmetric", "sum"))
+    dense, sparse = by[by.index >= 0.3], by[by.index <= 0.1]
+    assert (dense["poly"] < 1).all() and (sparse["poly"] >= 10).all()
+    assert (dense["motifs"] == 0).all() and sparse["motifs"].sum() > 0
+
+
+def test_paper_important_features_do_not_stay_monosemantic(paper):
+    """The chapter's disagreement with the paper: the 10 most important features all have
+    their own two neurons at 1 - S = 1, at most 20% of them at 0.1 and sparser."""
+    f = paper["features"]
+    f = f.assign(own=f["pos_own"] & f["neg_own"])
+    top = f[f["feature"] < 10].groupby("density")["own"].mean()
+    assert top.loc[1.0] == 1.0
+    assert (top[top.index <= 0.1] <= 0.2).all()
+
+
+def test_paper_sparse_models_compute_one_half_of_most_features(paper):
+    by = paper["large_models"].groupby("density")[["one_half", "both_halves"]].mean()
+    sparse = by[by.index <= 0.1]
+    assert (sparse["one_half"] > 2 * sparse["both_halves"]).all()
+    assert (by.loc[1.0, "one_half"] == 0)
+    no_mono = {"one neuron per feature", "two features per neuron", "pair code",
+               "distributed code", "polysemantic, mixed code"}
+    assert not set(paper["large_models"]["regime"]) & no_mono
+
+
+def test_paper_longer_training_keeps_most_important_features_without_own_neurons(paper):
+    """The chapter's training-length control: at 50,000 steps at most half of the 10 most
+    important features have neurons of their own at each of the three sparsest densities."""
+    ctl = paper["control"]
+    assert sorted(set(ctl["steps"])) == [10_000, 50_000]
+    assert sorted(set(ctl["density"])) == sorted(cp.LONG_DENSITIES)
+    assert (ctl.loc[ctl["steps"] == 50_000, "top_own"] <= 0.5).all()

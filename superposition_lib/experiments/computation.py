@@ -2,7 +2,7 @@
 
 The absolute-value model y' = ReLU(W₂ ReLU(W₁x) + b) of Elhage et al. (2022), section
 "Computation in Superposition": inputs x_i are 0 with probability S, else Uniform[−1, 1], the
-target is |x|, and W₁ (m × n) and W₂ (n × m) are untied, so the model must compute with its
+target is abs(x), and W₁ (m × n) and W₂ (n × m) are untied, so the model must compute with its
 neurons, not only store features.
 
 ``abs-value-n3``
@@ -13,6 +13,10 @@ neurons, not only store features.
     n = 100 features, m = 40 neurons, importance 0.8^i, densities 1, 0.3, 0.1, 0.03, 0.01,
     0.003, 0.001 (the paper's; the same as the basic results), 3 restarts each, all kept: the
     chapter's counts come with intervals over the 3 seeds.
+``abs-value-long``
+    The control for training length: the three sparsest densities for 5 times as many steps
+    (50,000), 2 seeds each; at 1 − S = 0.001 a feature is present in about one sample of a
+    batch of 1024, so 10,000 steps give each feature few gradient signals.
 
 The ``paper`` profile trains 10,000 steps with batch 1024; ``smoke`` trains 300 steps of batch
 256 at learning rate 0.01 (seconds).
@@ -34,9 +38,11 @@ __all__ = [
     "CHAPTER",
     "DENSITIES",
     "FIGURES",
+    "LONG_DENSITIES",
     "SMALL_DENSITIES",
     "asymmetric_pairs",
     "computation_results",
+    "control_frame",
     "feature_frame",
     "model_frame",
     "weight_frame",
@@ -67,10 +73,19 @@ register(Experiment(
     "abs-value-n3", CHAPTER,
     "absolute value, 3 features, 6 neurons, densities 1-0.1, best of 8 restarts",
     _profiles(3, 6, 1.0, SMALL_DENSITIES, 8)))
+#: Densities of the training-length control ``abs-value-long``.
+LONG_DENSITIES = (0.01, 0.003, 0.001)
+
 register(Experiment(
     "abs-value", CHAPTER,
     "absolute value, 100 features, 40 neurons, importance 0.8^i, 1-S from 1 to 0.001, 3 seeds",
     _profiles(100, 40, 0.8, DENSITIES, 3), best_of=False))
+register(Experiment(
+    "abs-value-long", CHAPTER,
+    "absolute value, 100 features, 40 neurons, the three sparsest densities, 50k steps, 2 seeds",
+    {profile: spec.replace(steps=(5 if profile == "paper" else 1) * spec.steps,
+                           feature_probability=LONG_DENSITIES)
+     for profile, spec in _profiles(100, 40, 0.8, DENSITIES, 2).items()}, best_of=False))
 
 
 #: Least input-weight ratio, and least inverse output-weight ratio, of an asymmetric pair.
@@ -97,7 +112,9 @@ def model_frame(run: Run) -> pd.DataFrame:
         ``model``, ``instance``, ``restart``, ``density``, ``loss``, the columns of
         :func:`~superposition_lib.neurons.model_codes` over the half-features (so
         ``represented`` counts halves), ``both_halves`` (features whose two halves are both
-        represented), ``own_neurons`` (features whose two halves each have a monosemantic
+        represented), ``one_half`` (features with exactly one half represented: the model
+        outputs ReLU(x_i) or ReLU(−x_i), half of abs(x_i)), ``own_neurons`` (features whose two
+        halves each have a monosemantic
         neuron: the ReLU(x_i), ReLU(−x_i) solution), ``asymmetric`` (neurons in the
         asymmetric motif, :func:`asymmetric_pairs`) and ``best``.
 
@@ -117,6 +134,7 @@ def model_frame(run: Run) -> pd.DataFrame:
     own = mono.any(axis=1)
     df = privileged_basis.model_frame(run, W1h, W2h)
     df["both_halves"] = (represented[:, :n] & represented[:, n:]).sum(axis=1)
+    df["one_half"] = (represented[:, :n] ^ represented[:, n:]).sum(axis=1)
     df["own_neurons"] = (own[:, :n] & own[:, n:]).sum(axis=1)
     df["asymmetric"] = asymmetric_pairs(run.W, run.W_out).groupby("model").size().reindex(
         df["model"], fill_value=0).to_numpy()
@@ -169,7 +187,7 @@ def asymmetric_pairs(W1: np.ndarray, W2: np.ndarray, ratio: float = ASYMMETRY
     the other read weakly and written strongly: our reading of the paper's asymmetric
     superposition motif.
 
-    For such a neuron k with halves a (larger input weight) and b: |W₁_ka| / |W₁_kb| >= ratio
+    For such a neuron k with halves a (larger input weight) and b: abs(W₁_ka) / abs(W₁_kb) >= ratio
     and W₂_bk / W₂_ak >= ratio, so both halves reach the output with comparable gain while a
     strong a drives a large spurious output on b (which the output ReLU and bias must cut).
 
@@ -223,7 +241,7 @@ def asymmetric_pairs(W1: np.ndarray, W2: np.ndarray, ratio: float = ASYMMETRY
 
 
 def weight_frame(run: Run, models: pd.DataFrame, *, top: int = 8) -> pd.DataFrame:
-    """W₁ of some models in long form, each neuron rescaled so its largest |W₁| weight is 1 (the
+    """W₁ of some models in long form, each neuron rescaled so its largest weight magnitude is 1 (the
     paper's view), neurons ordered by the most important feature one of whose halves they carry
     (:func:`~superposition_lib.neurons.neuron_order`).
 
@@ -242,6 +260,14 @@ def weight_frame(run: Run, models: pd.DataFrame, *, top: int = 8) -> pd.DataFram
     pandas.DataFrame
         As :func:`~superposition_lib.experiments.privileged_basis.weight_frame`, with
         ``weight`` the rescaled W₁ (importance NaN for the feature −1 rows).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> run = load("abs-value", "smoke", store=RunStore(tempfile.mkdtemp()))
+    >>> w = weight_frame(run, model_frame(run).query("best"), top=3)
+    >>> int(w.groupby(["step", "neuron"]).size().max()) <= 3 + 2
+    True
     """
     W1h, W2h = _halves(run.W, run.W_out)
     keep = models["model"].to_numpy()
@@ -262,6 +288,57 @@ def weight_frame(run: Run, models: pd.DataFrame, *, top: int = 8) -> pd.DataFram
     return long[long["weight"] != 0].reset_index(drop=True)
 
 
+def control_frame(runs: dict, top: int = 10) -> pd.DataFrame:
+    """The training-length control: per run and density, the means over seeds of the numbers
+    the chapter compares.
+
+    Parameters
+    ----------
+    runs : dict of str to Run
+        Absolute-value runs by name (e.g. 10,000 and 50,000 steps); only the densities common
+        to all of them are kept.
+    top : int
+        How many of the most important features count as "top".
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``run``, ``steps``, ``density``, ``seeds``, ``loss``, ``polysemantic``,
+        ``both_halves``, ``one_half``, ``top_computed`` and ``top_own`` (shares of the ``top``
+        most important features with both halves represented, and with both halves on
+        monosemantic neurons of their own).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> store = RunStore(tempfile.mkdtemp())
+    >>> runs = {name: load(name, "smoke", store=store) for name in ("abs-value", "abs-value-long")}
+    >>> sorted(set(control_frame(runs)["density"])) == sorted(LONG_DENSITIES)
+    True
+    """
+    frames = []
+    for name, run in runs.items():
+        models = model_frame(run)
+        features = feature_frame(run)
+        features = features[features["feature"] < top]
+        computed = ((features["pos_gain"] >= neurons.MIN_GAIN)
+                    & (features["neg_gain"] >= neurons.MIN_GAIN))
+        own = features["pos_own"] & features["neg_own"]
+        tops = pd.DataFrame({"density": features["density"], "top_computed": computed,
+                             "top_own": own}).groupby("density").mean()
+        by = models.groupby("density").agg(
+            seeds=("restart", "nunique"), loss=("loss", "mean"),
+            polysemantic=("polysemantic", "mean"), both_halves=("both_halves", "mean"),
+            one_half=("one_half", "mean"))
+        frames.append(by.join(tops).reset_index().assign(run=name, steps=run.spec.steps))
+    out = pd.concat(frames, ignore_index=True)
+    common = set.intersection(*(set(f["density"]) for f in frames))
+    out = out[out["density"].isin(common)]
+    return (out[["run", "steps", "density", "seeds", "loss", "polysemantic", "both_halves",
+                 "one_half", "top_computed", "top_own"]]
+            .sort_values(["density", "steps"], ascending=[False, True]).reset_index(drop=True))
+
+
 def computation_results(profile: str | None = None, *, store: RunStore | None = None) -> dict:
     """Everything the chapter shows, from ``abs-value-n3`` and ``abs-value``.
 
@@ -277,8 +354,20 @@ def computation_results(profile: str | None = None, *, store: RunStore | None = 
         ``small`` and ``large`` (the runs), ``small_models`` and ``large_models``
         (:func:`model_frame`), ``small_weights`` and ``large_weights`` (:func:`weight_frame`
         of the lowest-loss model per density, dense first), ``features``
-        (:func:`feature_frame` of ``abs-value``) and ``motifs`` (:func:`asymmetric_pairs` of
-        ``abs-value``).
+        (:func:`feature_frame` of ``abs-value``), ``motifs`` (:func:`asymmetric_pairs` of
+        ``abs-value``) and ``control`` (:func:`control_frame` of ``abs-value`` and
+        ``abs-value-long``).
+
+    Examples
+    --------
+    The committed ``paper`` runs (in the repository's ``data/``) load in seconds:
+
+    >>> from pathlib import Path
+    >>> import superposition_lib
+    >>> data = RunStore(Path(superposition_lib.__file__).resolve().parent.parent / "data")
+    >>> C = computation_results("paper", store=data)
+    >>> C["small_models"].query("best")["own_neurons"].tolist()
+    [3, 3, 3]
     """
     out = {}
     for key, name in (("small", "abs-value-n3"), ("large", "abs-value")):
@@ -289,6 +378,8 @@ def computation_results(profile: str | None = None, *, store: RunStore | None = 
                     f"{key}_weights": weight_frame(run, best)})
     out["features"] = feature_frame(out["large"])
     out["motifs"] = asymmetric_pairs(out["large"].W, out["large"].W_out)
+    long = load("abs-value-long", profile, store=store)
+    out["control"] = control_frame({"abs-value": out["large"], "abs-value-long": long})
     return out
 
 

@@ -327,6 +327,15 @@ def privileged_results(profile: str | None = None, *, store: RunStore | None = N
         (:func:`regime_shares`), and for the larger-n
         runs ``code_models`` (model frames with ``n``) and ``code_weights`` (their best models,
         one slider step per n and density).
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> import superposition_lib
+    >>> data = RunStore(Path(superposition_lib.__file__).resolve().parent.parent / "data")
+    >>> R = privileged_results("paper", store=data)
+    >>> R["ranges"]["regime"].iloc[[0, -1]].tolist()
+    ['monosemantic', 'pair code']
     """
     run = load("privileged-basis", profile, store=store)
     models = model_frame(run)

@@ -23,14 +23,22 @@ def _prepared(weights: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
+#: Most features a legend lists one by one; more get a colour gradient (Vega truncates long
+#: symbol legends with a console warning).
+MAX_SYMBOLS = 20
+
+
 def _bars(base: alt.Chart, features: list, *, width: int, height: int) -> alt.Chart:
     """Stacked bars of one model's weights per neuron: positive above the axis, negative below."""
+    title = "feature (0 most important)"
+    color = (alt.Color("feature:O", scale=alt.Scale(scheme="viridis", domain=features),
+                       title=title) if len(features) <= MAX_SYMBOLS else
+             alt.Color("feature:Q", scale=alt.Scale(scheme="viridis"), title=title))
     return base.mark_bar(stroke="white", strokeWidth=0.5).encode(
         x=alt.X("position:O", title="neuron (ordered by the most important feature it carries)",
                 axis=alt.Axis(labelAngle=0)),
         y=alt.Y("sum(weight):Q", title="weight W_ki (stacked; negative below the axis)"),
-        color=alt.Color("feature:O", scale=alt.Scale(scheme="viridis", domain=features),
-                        title="feature (0 most important)"),
+        color=color,
         order=alt.Order("feature:O"),
         tooltip=_TIP,
     ).properties(width=width, height=height)
