@@ -5,10 +5,12 @@
  *   VW       floats per vector: one register of the instruction set;
  *   ZV       vectors per block of outputs in decode, which keeps S × ZV sums in registers;
  *   RV       vectors per block of columns in sum_rows, likewise S × RV sums;
+ *   UV       vectors per block of columns in update_rows (see there);
  *   NONZERO  the index-list builder (nonzero_* in _kernels.c).
  * Every function of one instantiation carries its target, so that the helpers inline into the
- * step with the step's vector extensions. VW and ZV change which sums share a register, never
- * the order in which a sum's terms are added: every instantiation gives the same bits. */
+ * step with the step's vector extensions. VW, ZV, RV and UV change which sums share a register
+ * or a pass, never the order in which a sum's terms are added: every instantiation gives the same
+ * bits. */
 
 /* A vector of VW floats (GCC and Clang vector extensions), loaded from and stored to unaligned
  * memory. */
@@ -93,28 +95,52 @@ TARGET static inline void NAME(decode)(const float *restrict W, const float *res
     }
 }
 
-/* G_f += Σ_s (gs_sf h_s + x_sf gh_s) for the listed rows f of G (n rows of M), VW columns at a
- * time with those columns of h and gh (S rows of M each) in registers. */
+/* Columns k0 .. k0 + width VW - 1 of G_f += Σ_s (gs_sf h_s + x_sf gh_s) for the listed rows f
+ * of G (n rows of M), with those columns of h and gh (S rows of M each) held across the rows
+ * (width <= UV, a constant once inlined, so that the loops over it unroll). */
+TARGET static inline __attribute__((always_inline)) void NAME(update_cols)(
+    const int32_t *restrict idx, int64_t count, const float *restrict gs,
+    const float *restrict x, int64_t n, const float *restrict h, const float *restrict gh,
+    int64_t M, int64_t k0, int width, float *restrict G)
+{
+    VEC hs[S][UV], ghs[S][UV];
+    for (int s = 0; s < S; s++)
+        for (int i = 0; i < width; i++) {
+            hs[s][i] = NAME(load)(h + s * M + k0 + i * VW);
+            ghs[s][i] = NAME(load)(gh + s * M + k0 + i * VW);
+        }
+    for (int64_t j = 0; j < count; j++) {
+        float *restrict Gf = G + idx[j] * M + k0;
+        VEC a[UV];
+        for (int i = 0; i < width; i++)
+            a[i] = NAME(load)(Gf + i * VW);
+        for (int s = 0; s < S; s++) {
+            const float cg = gs[s * n + idx[j]], cx = x[s * n + idx[j]];
+            for (int i = 0; i < width; i++)
+                a[i] += cg * hs[s][i] + cx * ghs[s][i];
+        }
+        for (int i = 0; i < width; i++)
+            NAME(store)(Gf + i * VW, a[i]);
+    }
+}
+
+/* G_f += Σ_s (gs_sf h_s + x_sf gh_s) for the listed rows f of G: UV vectors of columns per pass
+ * over the rows, then the remaining vectors one at a time. G (n × M floats: 51 kB for n = 400,
+ * m = 30) does not fit the first-level cache, so every pass fetches the listed rows again from
+ * the second-level cache, and each pass loads each row's 2 S coefficients again; fewer, wider
+ * passes save both, at the cost of h and gh no longer fitting the registers (the compiler
+ * reloads some from the stack). Each element's terms are added in the same order whatever UV. */
 TARGET static inline void NAME(update_rows)(const int32_t *restrict idx, int64_t count,
                                             const float *restrict gs, const float *restrict x,
                                             int64_t n, const float *restrict h,
                                             const float *restrict gh, int64_t M,
                                             float *restrict G)
 {
-    for (int64_t k0 = 0; k0 < M; k0 += VW) {
-        VEC hs[S], ghs[S];
-        for (int s = 0; s < S; s++) {
-            hs[s] = NAME(load)(h + s * M + k0);
-            ghs[s] = NAME(load)(gh + s * M + k0);
-        }
-        for (int64_t j = 0; j < count; j++) {
-            float *restrict Gf = G + idx[j] * M + k0;
-            VEC a = NAME(load)(Gf);
-            for (int s = 0; s < S; s++)
-                a += gs[s * n + idx[j]] * hs[s] + x[s * n + idx[j]] * ghs[s];
-            NAME(store)(Gf, a);
-        }
-    }
+    int64_t k0 = 0;
+    for (; k0 + UV * VW <= M; k0 += UV * VW)
+        NAME(update_cols)(idx, count, gs, x, n, h, gh, M, k0, UV, G);
+    for (; k0 < M; k0 += VW)
+        NAME(update_cols)(idx, count, gs, x, n, h, gh, M, k0, 1, G);
 }
 
 /* One sample's error terms: g_f = on_f (z_f - x_f) with on_f = [z_f > 0] (or 1 when linear),
