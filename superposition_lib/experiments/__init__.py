@@ -229,8 +229,8 @@ def list_experiments(chapter: str | None = None) -> list[Experiment]:
     Examples
     --------
     >>> sorted({e.chapter for e in list_experiments()})  # doctest: +NORMALIZE_WHITESPACE
-    ['continuous-features', 'learning-dynamics', 'pca-vs-superposition', 'phase-change',
-     'toy-model', 'uniform-geometry']
+    ['computation', 'continuous-features', 'learning-dynamics', 'pca-vs-superposition',
+     'phase-change', 'privileged-basis', 'toy-model', 'uniform-geometry']
     """
     return [e for e in REGISTRY.values() if chapter is None or e.chapter == chapter]
 
