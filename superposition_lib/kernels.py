@@ -415,9 +415,9 @@ def tied_step(W: np.ndarray, b: np.ndarray, importance: np.ndarray,
     - larger models (e.g. n = 400, m = 30): per sample, only the present features enter the
       hidden layer and only the outputs with a non-zero error signal enter the backward pass,
       so the cost falls with the density of the inputs. Compiled per instruction set (see
-      :func:`sparse_instruction_set`); on one thread of a 2-core AMD EPYC, 20 models with
-      n = 400, m = 30 and batch 1024 take 33 ms per step with AVX-512 and 45 ms with AVX2
-      alone. Training pinned to one core with AVX2, it was at most 10% slower than batched
+      :func:`sparse_instruction_set`); on an idle 2-core AMD EPYC, a whole training step of
+      20 models with n = 400, m = 30 and batch 1024 takes 22 ms with AVX-512 and 26 ms with
+      AVX2 alone (``benchmarks/trainer.py``). Training pinned to one core with AVX2, it was at most 10% slower than batched
       matrix products (dense n = 256, m = 128) and as fast or faster at the other sizes
       measured (n = 33 to 1,000), so the trainer uses it on every instruction set and its path
       does not depend on the CPU.
