@@ -65,7 +65,8 @@ def _profiles(n: int, m: int, importance_base: float, densities: tuple, restarts
         importance=tuple(float(importance_base ** i) for i in range(n)), steps=10_000,
         batch_size=1024, restarts=restarts, seed=0, history_every=500)
     smoke = paper.replace(steps=300, batch_size=256, lr=1e-2, restarts=min(restarts, 2),
-                          history_every=None)
+                          history_every=None,
+                          eval_samples=8192)
     return {"paper": paper, "smoke": smoke}
 
 

@@ -66,7 +66,8 @@ def _profiles(n: int, importance_base: float, densities: tuple) -> dict:
         model="relu_hidden", n_features=n, n_hidden=5, feature_probability=densities,
         importance=tuple(float(importance_base ** i) for i in range(n)), steps=10_000,
         batch_size=1024, restarts=RESTARTS[n], seed=0, history_every=500)
-    smoke = paper.replace(steps=400, batch_size=256, lr=1e-2, restarts=2, history_every=None)
+    smoke = paper.replace(steps=400, batch_size=256, lr=1e-2, restarts=2, history_every=None,
+                          eval_samples=8192)
     return {"paper": paper, "smoke": smoke}
 
 
