@@ -343,13 +343,6 @@ __attribute__((target("avx512f,popcnt"))) static int64_t nonzero_avx512(const fl
 #define RV 2
 #define NONZERO nonzero_scalar
 #include "_sparse_step.h"
-#undef NAME
-#undef TARGET
-#undef VW
-#undef ZV
-#undef RV
-#undef UV
-#undef NONZERO
 
 #if WIDE_STEPS >= 1
 /* AVX2: 8 floats, 16 registers: S × 2 sums, 2 weight vectors and a broadcast in decode;
@@ -364,13 +357,6 @@ __attribute__((target("avx512f,popcnt"))) static int64_t nonzero_avx512(const fl
 #define RV 2
 #define NONZERO nonzero_avx2
 #include "_sparse_step.h"
-#undef NAME
-#undef TARGET
-#undef VW
-#undef ZV
-#undef RV
-#undef UV
-#undef NONZERO
 #endif
 
 #if WIDE_STEPS >= 2
@@ -384,13 +370,6 @@ __attribute__((target("avx512f,popcnt"))) static int64_t nonzero_avx512(const fl
 #define RV 2
 #define NONZERO nonzero_avx512
 #include "_sparse_step.h"
-#undef NAME
-#undef TARGET
-#undef VW
-#undef ZV
-#undef RV
-#undef UV
-#undef NONZERO
 #endif
 
 /* The instantiation sparse_tied_step runs on this CPU: 2 AVX-512, 1 AVX2, 0 the baseline. */

@@ -245,3 +245,11 @@ TARGET static void NAME(sparse_tied_step)(const float *restrict W, const float *
 }
 
 #undef VEC
+/* The parameters belong to this instantiation only: the next one defines its own. */
+#undef NAME
+#undef TARGET
+#undef VW
+#undef ZV
+#undef RV
+#undef UV
+#undef NONZERO
