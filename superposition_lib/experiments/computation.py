@@ -44,6 +44,7 @@ __all__ = [
     "computation_results",
     "control_frame",
     "feature_frame",
+    "importance_frame",
     "model_frame",
     "weight_frame",
 ]
@@ -156,7 +157,8 @@ def feature_frame(run: Run) -> pd.DataFrame:
         ``model``, ``density``, ``restart``, ``feature``, ``importance``, and per half
         (``pos_``, ``neg_``): ``gain`` (:func:`~superposition_lib.neurons.feature_gain`),
         ``neurons`` (how many neurons carry it) and ``own`` (whether a monosemantic neuron
-        carries it).
+        carries it); and for the whole feature ``computed`` (both halves represented: the
+        model outputs abs(x_i)) and ``own`` (both halves on monosemantic neurons of their own).
 
     Examples
     --------
@@ -179,7 +181,41 @@ def feature_frame(run: Run) -> pd.DataFrame:
         df[f"{name}_gain"] = gain[:, half].reshape(-1)
         df[f"{name}_neurons"] = c.sum(axis=1)[:, half].reshape(-1)
         df[f"{name}_own"] = own[:, half].reshape(-1)
+    df["computed"] = (df["pos_gain"] >= neurons.MIN_GAIN) & (df["neg_gain"] >= neurons.MIN_GAIN)
+    df["own"] = df["pos_own"] & df["neg_own"]
     return df
+
+
+def importance_frame(features: pd.DataFrame, top: int = 10) -> pd.DataFrame:
+    """Per density, for the ``top`` most important features and for the others: the share
+    computed with both halves and the share on neurons of their own.
+
+    Parameters
+    ----------
+    features : pandas.DataFrame
+        :func:`feature_frame` rows (features in importance order).
+    top : int
+        How many of the most important features form the first group.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``density`` (dense first), columns ``top_computed``, ``top_own``,
+        ``rest_computed``, ``rest_own``.
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"density": 1.0, "feature": [0, 1, 2], "computed": [True, True, False],
+    ...                   "own": [True, False, False]})
+    >>> importance_frame(f, top=2).iloc[0].tolist()
+    [1.0, 0.5, 0.0, 0.0]
+    """
+    group = np.where(features["feature"] < top, "top", "rest")
+    wide = (features.assign(group=group).groupby(["density", "group"])[["computed", "own"]]
+            .mean().unstack("group"))
+    wide.columns = [f"{g}_{q}" for q, g in wide.columns]
+    return (wide.reindex(columns=["top_computed", "top_own", "rest_computed", "rest_own"])
+            .sort_index(ascending=False))
 
 
 def asymmetric_pairs(W1: np.ndarray, W2: np.ndarray, ratio: float = ASYMMETRY
@@ -242,9 +278,9 @@ def asymmetric_pairs(W1: np.ndarray, W2: np.ndarray, ratio: float = ASYMMETRY
 
 
 def weight_frame(run: Run, models: pd.DataFrame, *, top: int = 8) -> pd.DataFrame:
-    """W₁ of some models in long form, each neuron rescaled so its largest weight magnitude is 1 (the
-    paper's view), neurons ordered by the most important feature one of whose halves they carry
-    (:func:`~superposition_lib.neurons.neuron_order`).
+    """W₁ of some models in long form, each neuron rescaled so its largest weight magnitude is 1
+    (the paper's view), neurons ordered by the most important feature one of whose halves they
+    carry (:func:`~superposition_lib.neurons.neuron_order`).
 
     Parameters
     ----------
@@ -320,13 +356,7 @@ def control_frame(runs: dict, top: int = 10) -> pd.DataFrame:
     frames = []
     for name, run in runs.items():
         models = model_frame(run)
-        features = feature_frame(run)
-        features = features[features["feature"] < top]
-        computed = ((features["pos_gain"] >= neurons.MIN_GAIN)
-                    & (features["neg_gain"] >= neurons.MIN_GAIN))
-        own = features["pos_own"] & features["neg_own"]
-        tops = pd.DataFrame({"density": features["density"], "top_computed": computed,
-                             "top_own": own}).groupby("density").mean()
+        tops = importance_frame(feature_frame(run), top)[["top_computed", "top_own"]]
         by = models.groupby("density").agg(
             seeds=("restart", "nunique"), loss=("loss", "mean"),
             polysemantic=("polysemantic", "mean"), both_halves=("both_halves", "mean"),
