@@ -129,14 +129,15 @@ book_chapters = {
     "learning-dynamics": "Learning dynamics",
     "privileged-basis": "Superposition in a privileged basis",
     "computation": "Computation in superposition",
+    "adversarial": "Superposition and adversarial vulnerability",
 }
 
 # The chapters each module's API page links back to ("In the book").
 book_module_chapters = {
-    "superposition_lib.config": ["toy-model", "learning-dynamics"],
+    "superposition_lib.config": ["toy-model", "learning-dynamics", "adversarial"],
     "superposition_lib.data": ["toy-model", "pca-vs-superposition", "continuous-features"],
     "superposition_lib.models": ["toy-model"],
-    "superposition_lib.train": ["toy-model", "learning-dynamics"],
+    "superposition_lib.train": ["toy-model", "learning-dynamics", "adversarial"],
     "superposition_lib.run": ["toy-model", "learning-dynamics"],
     "superposition_lib.metrics": ["uniform-geometry", "phase-change"],
     "superposition_lib.theory": ["phase-change"],
@@ -149,7 +150,8 @@ book_module_chapters = {
     "superposition_lib.geometry": ["uniform-geometry"],
     "superposition_lib.figures": ["toy-model", "uniform-geometry", "phase-change",
                                   "pca-vs-superposition", "continuous-features",
-                                  "learning-dynamics", "privileged-basis", "computation"],
+                                  "learning-dynamics", "privileged-basis", "computation",
+                                  "adversarial"],
     "superposition_lib.figures.toy_model": ["toy-model"],
     "superposition_lib.figures.uniform_geometry": ["uniform-geometry"],
     "superposition_lib.figures.phase_change": ["phase-change"],
@@ -163,4 +165,7 @@ book_module_chapters = {
     "superposition_lib.experiments.privileged_basis": ["privileged-basis"],
     "superposition_lib.experiments.computation": ["computation"],
     "superposition_lib.figures.privileged_basis": ["privileged-basis", "computation"],
+    "superposition_lib.adversarial": ["adversarial"],
+    "superposition_lib.experiments.adversarial": ["adversarial"],
+    "superposition_lib.figures.adversarial": ["adversarial"],
 }

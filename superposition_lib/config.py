@@ -49,13 +49,19 @@ OPTIMIZERS = ("adamw", "adam")
 LR_SCHEDULES = ("constant", "linear", "cosine", "warmup_cosine")
 #: Allowed values of ``ExperimentSpec.init``.
 INITS = ("xavier", "notebook")
+#: Allowed values of ``ExperimentSpec.attack`` (besides None, no attack).
+ATTACKS = ("random", "strongest")
+#: Models that ``ExperimentSpec.attack`` can train: tied ones, whose optimal attack on feature i
+#: is along (WᵀW)_i (see :mod:`~superposition_lib.adversarial`).
+ATTACKED_MODELS = ("linear", "relu_output")
 
 # Fields that do not change what is computed; they are left out of the cache key.
 _NOT_IN_KEY = ("name",)
 # Fields added after runs were cached: left out of to_dict (so of the key and the manifest) while
 # they hold these defaults, so that every earlier spec keeps its key and its stored manifest.
 _OMITTED_AT_DEFAULT = {"correlation": 1.0, "bump_width": None, "eval_samples": None,
-                       "snapshot_weights": True, "init_scale": 1.0}
+                       "snapshot_weights": True, "init_scale": 1.0, "attack": None,
+                       "attack_norm": 0.0}
 
 
 def canonical(value):
@@ -232,6 +238,17 @@ class ExperimentSpec:
     init_scale : float or sequence, default 1.0
         Factor on the standard deviation of ``init``: a number > 0, or one per instance (as
         for ``correlation``). Left out of the cache key while it is 1.0.
+    attack : str, optional
+        Adversarial training: every training input is replaced by its optimal L2 attack
+        x + ε (WᵀW)_i / ‖(WᵀW)_i‖ (the target stays x), for a feature i drawn uniformly per
+        sample (``"random"``) or the feature whose attack raises the sample's loss most among
+        :data:`~superposition_lib.adversarial.CANDIDATES` likely ones (``"strongest"``). Only
+        for tied models (``"linear"``, ``"relu_output"``). None (the default) trains on clean
+        inputs and is left out of the cache key.
+    attack_norm : float or sequence, default 0.0
+        The attack's norm ε as a fraction of the mean input norm of the training batch: a
+        number >= 0, or one per instance (as for ``correlation``). Must be 0 without
+        ``attack``; left out of the cache key while it is 0.
     seed : int
         Seed for initialisation, training data and evaluation data.
     restarts : int
@@ -297,6 +314,8 @@ class ExperimentSpec:
     eps: float = 1e-8
     init: str = "xavier"
     init_scale: float | tuple = 1.0
+    attack: str | None = None
+    attack_norm: float | tuple = 0.0
     seed: int = 0
     restarts: int = 1
     snapshot_every: int | None = None
@@ -376,7 +395,8 @@ class ExperimentSpec:
             raise ValueError(f"importance: a list of lists needs one row per instance "
                              f"({self.n_instances}); got {len(i)}")
         set_("importance", imp)
-        for name in ("correlation", "bump_width", "init_scale"):
+        self._check_attack()
+        for name in ("correlation", "bump_width", "init_scale", "attack_norm"):
             value = getattr(self, name)
             if isinstance(value, tuple) and len(value) != self.n_instances:
                 raise ValueError(f"{name}: a list needs one value per instance "
@@ -411,6 +431,22 @@ class ExperimentSpec:
         if not isinstance(self.name, str):
             raise ValueError(f"name: must be a string; got {_shown(self.name)}")
 
+    def _check_attack(self) -> None:
+        """Validate ``attack`` and ``attack_norm`` (a ValueError naming the field)."""
+        object.__setattr__(self, "attack_norm", _numbers(
+            "attack_norm", self.attack_norm, 1, lambda v: v >= 0,
+            "a number >= 0 or a list with one per instance"))
+        if self.attack is None:
+            if self.attack_norm != 0.0:
+                raise ValueError(f"attack_norm: only used with an attack (attack is None); got "
+                                 f"attack_norm={self.attack_norm!r}. Set attack to one of "
+                                 f"{', '.join(ATTACKS)}")
+            return
+        object.__setattr__(self, "attack", _allowed("attack", self.attack, ATTACKS))
+        if self.model not in ATTACKED_MODELS:
+            raise ValueError(f"attack: only for the tied models {', '.join(ATTACKED_MODELS)}; "
+                             f"got model={self.model!r}")
+
     # ----------------------------------------------------------------------------------------
     @property
     def n_instances(self) -> int:
@@ -421,7 +457,7 @@ class ExperimentSpec:
         i = np.asarray(self.importance)
         if i.ndim == 2:
             return len(i)
-        for value in (self.correlation, self.bump_width, self.init_scale):
+        for value in (self.correlation, self.bump_width, self.init_scale, self.attack_norm):
             if isinstance(value, (tuple, list, np.ndarray)):
                 return len(value)
         return 1
@@ -464,6 +500,18 @@ class ExperimentSpec:
         array([1. , 0.1])
         """
         return np.array(np.broadcast_to(np.asarray(self.init_scale, dtype=float),
+                                        (self.n_instances,)))
+
+    def attack_norm_array(self) -> np.ndarray:
+        """Per-instance attack norm (a fraction of the mean input norm), shape (instances,).
+
+        Examples
+        --------
+        >>> ExperimentSpec(feature_probability=[0.1, 0.1], attack="random",
+        ...                attack_norm=[0.0, 0.5]).attack_norm_array()
+        array([0. , 0.5])
+        """
+        return np.array(np.broadcast_to(np.asarray(self.attack_norm, dtype=float),
                                         (self.n_instances,)))
 
     def bump_width_array(self) -> np.ndarray | None:

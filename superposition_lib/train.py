@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from .adversarial import TrainingAttack
 from .config import ExperimentSpec
 from .data import FeatureDistribution, UniformStream
 from .models import (ARCHITECTURES, Workspace, _decoder, forward, fused_sparse_uniform_step,
@@ -646,6 +647,7 @@ def train_block(spec: ExperimentSpec, start: int = 0, stop: int | None = None, *
         fused_grads = {k: torch.empty_like(v) for k, v in params.items()}
     else:
         workspace = Workspace(count, spec.batch_size, spec.n_features, spec.n_hidden, device)
+    attack = None if spec.attack is None else TrainingAttack(spec, models, importance, device)
     opt_cls = torch.optim.AdamW if spec.optimizer == "adamw" else torch.optim.Adam
     optimizer = opt_cls(list(params.values()), lr=spec.lr, betas=spec.betas, eps=spec.eps,
                         weight_decay=spec.weight_decay if spec.optimizer == "adamw" else 0.0,
@@ -710,7 +712,10 @@ def train_block(spec: ExperimentSpec, start: int = 0, stop: int | None = None, *
                 loss = loss if step in history_at else None
             else:
                 x = dist.draw(stream)
-                loss, grads = loss_and_grads(params, x, dist.target(x), importance, spec.model,
+                target = dist.target(x)
+                if attack is not None:
+                    x = attack(params, x, step)
+                loss, grads = loss_and_grads(params, x, target, importance, spec.model,
                                              with_loss=step in history_at,
                                              workspace=workspace)
             if not (torch.isfinite(grads["b"]).all()
@@ -761,8 +766,9 @@ def train_block(spec: ExperimentSpec, start: int = 0, stop: int | None = None, *
 def separable(spec: ExperimentSpec, device: str | torch.device = "cpu") -> bool:
     """Whether blocks of the spec's models trained apart give :func:`train`'s run bit for bit.
 
-    True when the fused C step trains it: tied models on sparse uniform data, on the CPU, with
-    the C kernels built (:func:`~superposition_lib.models.fused_step_available`). That step
+    True when the fused C step trains it: tied models on sparse uniform data without an attack
+    (``ExperimentSpec.attack``), on the CPU, with the C kernels built
+    (:func:`~superposition_lib.models.fused_step_available`). That step
     computes every model on its own, with the same bits on every instruction set, so the answer
     depends on the spec and on the C compiler, not on the CPU. The general step's batched matrix
     products may sum in another order when the number of models changes (measured: last-bit
@@ -782,7 +788,8 @@ def separable(spec: ExperimentSpec, device: str | torch.device = "cpu") -> bool:
     >>> separable(ExperimentSpec(model="absolute_value", data="signed_uniform"))
     False
     """
-    return spec.data == "sparse_uniform" and fused_step_available(spec.model, device)
+    return (spec.data == "sparse_uniform" and spec.attack is None
+            and fused_step_available(spec.model, device))
 
 
 def _snapshot_batch(spec: ExperimentSpec, device: torch.device,

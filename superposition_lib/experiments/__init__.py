@@ -229,8 +229,8 @@ def list_experiments(chapter: str | None = None) -> list[Experiment]:
     Examples
     --------
     >>> sorted({e.chapter for e in list_experiments()})  # doctest: +NORMALIZE_WHITESPACE
-    ['computation', 'continuous-features', 'learning-dynamics', 'pca-vs-superposition',
-     'phase-change', 'privileged-basis', 'toy-model', 'uniform-geometry']
+    ['adversarial', 'computation', 'continuous-features', 'learning-dynamics',
+     'pca-vs-superposition', 'phase-change', 'privileged-basis', 'toy-model', 'uniform-geometry']
     """
     return [e for e in REGISTRY.values() if chapter is None or e.chapter == chapter]
 
@@ -413,8 +413,8 @@ def chapter_figures() -> dict[str, dict]:
     """
     return {m.CHAPTER: dict(m.FIGURES)
             for m in (toy_model, uniform_geometry, phase_change, pca_tradeoff, learning_dynamics,
-                      equivariant, privileged_basis, computation)}
+                      equivariant, privileged_basis, computation, adversarial)}
 
 
-from . import (computation, equivariant, learning_dynamics, pca_tradeoff, phase_change,
-               privileged_basis, toy_model, uniform_geometry)
+from . import (adversarial, computation, equivariant, learning_dynamics, pca_tradeoff,
+               phase_change, privileged_basis, toy_model, uniform_geometry)

@@ -7,7 +7,9 @@ live in a submodule of the same name (:mod:`~superposition_lib.figures.toy_model
 :mod:`~superposition_lib.figures.phase_change`,
 :mod:`~superposition_lib.figures.pca_tradeoff`,
 :mod:`~superposition_lib.figures.learning_dynamics`,
-:mod:`~superposition_lib.figures.equivariant`) and are re-exported here. This module holds what
+:mod:`~superposition_lib.figures.equivariant`,
+:mod:`~superposition_lib.figures.privileged_basis`,
+:mod:`~superposition_lib.figures.adversarial`) and are re-exported here. This module holds what
 they share. Charts need no network:
 
 - :func:`setup` (called once at the top of every chapter) enables the house theme and a renderer
@@ -49,6 +51,7 @@ __all__ = [
     "FIGURE_STYLE",
     "RENDERER",
     "THEME",
+    "adversarial_training",
     "basic_results",
     "best_of_n_heatmap",
     "candidate_diagram",
@@ -81,6 +84,8 @@ __all__ = [
     "theme",
     "tradeoff_map",
     "uniform_dimensionality",
+    "vulnerability_scatter",
+    "vulnerability_sweep",
     "width_profile",
     "write_bundle",
 ]
@@ -547,6 +552,7 @@ def export_chapter_figures(chapter: str | None = None, *, out_dir: str | os.Path
 
 
 # The chapters' figures (imported last: some import share_selections from this module).
+from .adversarial import adversarial_training, vulnerability_scatter, vulnerability_sweep
 from .equivariant import ring_map, width_profile
 from .learning_dynamics import (
     jump_chart,

@@ -1,0 +1,615 @@
+"""Adversarial attacks on tied toy models, and vulnerability relative to a model without
+superposition (Elhage et al., 2022, section "Superposition and Adversarial Examples").
+
+For a tied model x' = act(G x + b) with G = WᵀW (``act`` the identity or a ReLU), an input
+perturbation δ moves the output pre-activation by G δ. Among perturbations of norm ε, the one
+that raises feature i's pre-activation most is δ = ε d_i with d_i = G_i / ‖G_i‖ (G_i is the
+i-th row of G, equal to its column as G is symmetric): the *optimal attack on feature i*. It
+moves every output j by ε A_ij with A = D G, the rows of D being the d_i. A feature with
+W_i = 0 has no attack (d_i = 0).
+
+Without superposition (the top-m features by importance on orthogonal directions, W = [I | 0],
+b = 0), G = diag(1, …, 1, 0, …) and the attack on a kept feature i raises its output by exactly
+ε, whatever the input (inputs are non-negative), so the increase of the loss
+mean_j I_j (x'_j − x_j)² is ε² I_i / n; the strongest is ε² max_i I_i / n, in closed form.
+A model in superposition has ‖G_i‖ > ‖W_i‖² wherever W_i interferes with other features, and
+its attack also moves those features: :func:`vulnerability` divides its loss increase under the
+strongest attack by the baseline's.
+
+Shapes follow the library: W is (models, m, n), b (models, n), inputs (models, batch, n).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+
+from . import metrics
+from .config import ATTACKED_MODELS, ExperimentSpec
+from .data import FeatureDistribution
+from .models import ARCHITECTURES, forward
+from .run import Run
+
+__all__ = [
+    "ATTACK_FRACTION",
+    "CANDIDATES",
+    "TrainingAttack",
+    "attack_directions",
+    "attack_frame",
+    "attack_losses",
+    "baseline_increase",
+    "input_norms",
+    "moved_inputs",
+    "pgd_attack",
+    "pgd_frame",
+    "random_attack",
+    "sample_inputs",
+    "strongest_attack",
+    "vulnerability",
+]
+
+#: The paper's attack norm: a tenth of the mean input norm.
+ATTACK_FRACTION = 0.1
+
+#: Features tried per sample by the ``"strongest"`` training attack: those whose own output the
+#: attack would raise highest (z_i + ε ‖G_i‖), of which the exact strongest is kept.
+CANDIDATES = 4
+
+# Largest (models × samples × attacks × n) block of attacked outputs held at once.
+_BLOCK = 2 ** 24
+
+
+def _check_model(model: str) -> None:
+    if model not in ATTACKED_MODELS:
+        raise ValueError(f"model: the optimal attack is derived for the tied models "
+                         f"{', '.join(ATTACKED_MODELS)}; got {model!r}")
+
+
+def attack_directions(W) -> torch.Tensor:
+    """Unit directions d_i = (WᵀW)_i / ‖(WᵀW)_i‖ of the optimal attack on every feature.
+
+    Parameters
+    ----------
+    W : Tensor or array_like, shape (models, m, n)
+
+    Returns
+    -------
+    Tensor, shape (models, n, n)
+        Row i is d_i (zero for a feature with W_i = 0).
+
+    Examples
+    --------
+    >>> W = torch.tensor([[[1.0, -1.0, 0.0]]])          # an antipodal pair and a dead feature
+    >>> attack_directions(W)[0]
+    tensor([[ 0.7071, -0.7071,  0.0000],
+            [-0.7071,  0.7071,  0.0000],
+            [ 0.0000,  0.0000,  0.0000]])
+    """
+    W = torch.as_tensor(W, dtype=torch.float32)
+    G = W.transpose(1, 2) @ W
+    norm = G.norm(dim=2, keepdim=True)
+    return torch.where(norm > 0, G / norm.clamp_min(torch.finfo(G.dtype).tiny), 0.0)
+
+
+def input_norms(x: torch.Tensor) -> torch.Tensor:
+    """Mean input norm E‖x‖ of every model's batch, the unit of attack norms.
+
+    Parameters
+    ----------
+    x : Tensor, shape (models, batch, n)
+
+    Returns
+    -------
+    Tensor, shape (models,)
+
+    Examples
+    --------
+    >>> input_norms(torch.tensor([[[3.0, 4.0], [0.0, 1.0]]]))
+    tensor([3.])
+    """
+    return x.norm(dim=-1).mean(-1)
+
+
+def _per_sample_loss(out: torch.Tensor, target: torch.Tensor, importance: torch.Tensor
+                     ) -> torch.Tensor:
+    """mean_j I_j (out_j − target_j)² over the last axis; importance broadcasts from
+    (models, n)."""
+    shape = (importance.shape[0],) + (1,) * (out.dim() - 2) + (importance.shape[1],)
+    return ((out - target).square() * importance.reshape(shape)).mean(-1)
+
+
+def attack_losses(params: dict, x: torch.Tensor, norm: torch.Tensor, model: str,
+                  importance: torch.Tensor, features: torch.Tensor | None = None
+                  ) -> torch.Tensor:
+    """Every sample's loss under the optimal attack on each feature (or on some of them).
+
+    Parameters
+    ----------
+    params : dict of str to Tensor
+        ``W`` (models, m, n) and ``b`` (models, n) of a tied model.
+    x : Tensor, shape (models, batch, n)
+        Clean inputs; the target is ``x``.
+    norm : Tensor, shape (models,)
+        Attack norm ε of every model.
+    model : str
+        ``"linear"`` or ``"relu_output"``.
+    importance : Tensor, shape (models, n)
+    features : Tensor of int, shape (models, batch, k), optional
+        The attacks to evaluate per sample; all n features by default.
+
+    Returns
+    -------
+    Tensor, shape (models, batch, n) or (models, batch, k)
+        Loss mean_j I_j (x'_j − x_j)² of each sample under each attack.
+
+    Examples
+    --------
+    >>> params = {"W": torch.eye(2)[None], "b": torch.zeros(1, 2)}
+    >>> attack_losses(params, torch.zeros(1, 1, 2), torch.tensor([0.5]), "relu_output",
+    ...               torch.ones(1, 2))                    # (0.5² + 0) / 2 for either feature
+    tensor([[[0.1250, 0.1250]]])
+    """
+    _check_model(model)
+    W, b = params["W"], params["b"]
+    shift = (attack_directions(W) @ W.transpose(1, 2) @ W) * norm.view(-1, 1, 1)  # A (m, n, n)
+    z = torch.baddbmm(b.unsqueeze(1), x @ W.transpose(1, 2), W)          # (models, batch, n)
+    models, batch, n = x.shape
+    k = n if features is None else features.shape[-1]
+    chunk = max(1, _BLOCK // (models * k * n))
+    relu = ARCHITECTURES[model].output_relu
+    pieces = []
+    for a in range(0, batch, chunk):
+        z_a, x_a = z[:, a:a + chunk, None, :], x[:, a:a + chunk, None, :]
+        if features is None:
+            moved = z_a + shift[:, None]                                 # (models, c, n, n)
+        else:
+            rows = features[:, a:a + chunk].reshape(models, -1, 1).expand(-1, -1, n)
+            moved = z_a + torch.gather(shift, 1, rows).view(models, -1, k, n)
+        out = moved.relu_() if relu else moved
+        pieces.append(_per_sample_loss(out, x_a, importance))
+    return torch.cat(pieces, 1)
+
+
+def strongest_attack(params: dict, x: torch.Tensor, norm: torch.Tensor, model: str,
+                     importance: torch.Tensor, candidates: int | None = None
+                     ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The optimal attack on the feature that raises each sample's loss most.
+
+    Parameters
+    ----------
+    params, x, norm, model, importance
+        As for :func:`attack_losses`.
+    candidates : int, optional
+        Try only the features whose own pre-activation the attack raises highest,
+        z_i + ε ‖G_i‖ (cheap: O(n) per sample instead of O(n²)); all features by default.
+
+    Returns
+    -------
+    feature : Tensor of int, shape (models, batch)
+        The attacked feature of every sample.
+    loss : Tensor, shape (models, batch)
+        Its loss under that attack.
+
+    Examples
+    --------
+    >>> params = {"W": torch.tensor([[[1.0, 0.5]]]), "b": torch.zeros(1, 2)}
+    >>> feature, loss = strongest_attack(params, torch.zeros(1, 1, 2), torch.tensor([1.0]),
+    ...                                  "relu_output", torch.ones(1, 2))
+    >>> feature
+    tensor([[0]])
+    """
+    if candidates is None or candidates >= x.shape[-1]:
+        losses = attack_losses(params, x, norm, model, importance)
+        loss, feature = losses.max(-1)
+        return feature, loss
+    W, b = params["W"], params["b"]
+    G = W.transpose(1, 2) @ W
+    z = torch.baddbmm(b.unsqueeze(1), x @ W.transpose(1, 2), W)
+    rise = z + norm.view(-1, 1, 1) * G.norm(dim=2).unsqueeze(1)          # (models, batch, n)
+    tried = rise.topk(candidates, dim=-1).indices                         # (models, batch, k)
+    losses = attack_losses(params, x, norm, model, importance, tried)
+    loss, best = losses.max(-1)
+    return torch.gather(tried, 2, best.unsqueeze(-1)).squeeze(-1), loss
+
+
+def random_attack(W: torch.Tensor, x: torch.Tensor, norm: torch.Tensor,
+                  generator: torch.Generator) -> torch.Tensor:
+    """Inputs moved by the optimal attack on a feature drawn uniformly for every sample.
+
+    Parameters
+    ----------
+    W : Tensor, shape (models, m, n)
+    x : Tensor, shape (models, batch, n)
+    norm : Tensor, shape (models,)
+        Attack norm ε of every model.
+    generator : torch.Generator
+        Draws the attacked features.
+
+    Returns
+    -------
+    Tensor, shape (models, batch, n)
+        ``x + ε d_i`` with i drawn per sample.
+
+    Examples
+    --------
+    >>> x = torch.zeros(1, 3, 2)
+    >>> moved = random_attack(torch.eye(2)[None], x, torch.tensor([0.5]), torch.Generator())
+    >>> moved.norm(dim=-1)
+    tensor([[0.5000, 0.5000, 0.5000]])
+    """
+    models, batch, n = x.shape
+    feature = torch.randint(n, (models, batch), generator=generator, device=x.device)
+    return moved_inputs(W, x, norm, feature)
+
+
+def moved_inputs(W: torch.Tensor, x: torch.Tensor, norm: torch.Tensor, feature: torch.Tensor
+                 ) -> torch.Tensor:
+    """Inputs moved by the optimal attack on given features.
+
+    Parameters
+    ----------
+    W : Tensor, shape (models, m, n)
+    x : Tensor, shape (models, batch, n)
+    norm : Tensor, shape (models,)
+    feature : Tensor of int, shape (models, batch)
+
+    Returns
+    -------
+    Tensor, shape (models, batch, n)
+        ``x + ε d_feature``.
+
+    Examples
+    --------
+    >>> moved_inputs(torch.eye(2)[None], torch.zeros(1, 1, 2), torch.tensor([2.0]),
+    ...              torch.tensor([[1]]))
+    tensor([[[0., 2.]]])
+    """
+    n = x.shape[-1]
+    rows = feature.unsqueeze(-1).expand(-1, -1, n)
+    return x + norm.view(-1, 1, 1) * torch.gather(attack_directions(W).to(x.device), 1, rows)
+
+
+def pgd_attack(params: dict, x: torch.Tensor, norm: torch.Tensor, model: str,
+               importance: torch.Tensor, *, steps: int = 50, random_start: bool = False,
+               generator: torch.Generator | None = None) -> torch.Tensor:
+    """Every sample's loss under an L2 projected-gradient attack (the best iterate).
+
+    Gradient ascent on the loss with steps of length 2.5 ε / ``steps`` along the normalised
+    gradient, each followed by projection onto the ball ‖δ‖ ≤ ε. From δ = 0, an output whose
+    ReLU is off passes no gradient, so the ascent cannot aim at an absent feature: the gradient
+    masking that the paper expects to weaken gradient-based attacks on these models.
+
+    Parameters
+    ----------
+    params, x, norm, model, importance
+        As for :func:`attack_losses` (any model of :data:`~superposition_lib.models.ARCHITECTURES`
+        whose forward pass is differentiable).
+    steps : int
+        Ascent steps.
+    random_start : bool
+        Start from a uniformly random point of the sphere ‖δ‖ = ε instead of δ = 0.
+    generator : torch.Generator, optional
+        Draws the random start.
+
+    Returns
+    -------
+    Tensor, shape (models, batch)
+        The highest loss met along the ascent.
+
+    Examples
+    --------
+    A perfect model has zero error, so zero gradient, at every clean input: from δ = 0 the
+    ascent never moves, while a random start finds most of the optimal 0.5² / 2 = 0.125.
+
+    >>> params = {"W": torch.eye(2)[None], "b": torch.zeros(1, 2)}
+    >>> x = torch.tensor([[[1.0, 0.0]]])
+    >>> pgd_attack(params, x, torch.tensor([0.5]), "relu_output", torch.ones(1, 2))
+    tensor([[0.]])
+    >>> loss = pgd_attack(params, x, torch.tensor([0.5]), "relu_output", torch.ones(1, 2),
+    ...                   random_start=True, generator=torch.Generator().manual_seed(0))
+    >>> 0.1 < float(loss) <= 0.125
+    True
+    """
+    params = {k: v.detach() for k, v in params.items()}
+    radius = norm.view(-1, 1, 1)
+    if random_start:
+        delta = torch.randn(x.shape, generator=generator).to(x.device)
+        delta = delta / delta.norm(dim=-1, keepdim=True).clamp_min(1e-12) * radius
+    else:
+        delta = torch.zeros_like(x)
+    best = _per_sample_loss(forward(params, x + delta, model), x, importance)
+    for _ in range(steps):
+        delta.requires_grad_(True)
+        loss = _per_sample_loss(forward(params, x + delta, model), x, importance)
+        (grad,) = torch.autograd.grad(loss.sum(), delta)
+        with torch.no_grad():
+            step = grad / grad.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+            delta = delta + 2.5 * radius / steps * step
+            delta = delta * (radius / delta.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+                             ).clamp(max=1.0)
+            best = torch.maximum(best, _per_sample_loss(forward(params, x + delta, model), x,
+                                                        importance))
+    return best.detach()
+
+
+def baseline_increase(spec: ExperimentSpec, norm, models=None) -> np.ndarray:
+    """Loss increase under the strongest optimal attack of the model without superposition.
+
+    The baseline keeps the m most important features on orthogonal directions (W = [I | 0],
+    b = 0); the attack on kept feature i raises its output by ε whatever the (non-negative)
+    input, so the increase is ε² I_i / n, and the strongest is ε² max_i I_i / n (the most
+    important feature is kept), in closed form.
+
+    Parameters
+    ----------
+    spec : ExperimentSpec
+        Gives m, n and the importances (a tied model on non-negative data).
+    norm : array_like, shape (models,)
+        Attack norm ε of every model.
+    models : array_like of int, shape (models,), optional
+        Which models of ``spec`` (restarts included) ``norm`` belongs to, as ``Run.models``;
+        all of them by default.
+
+    Returns
+    -------
+    ndarray, shape (models,)
+
+    Examples
+    --------
+    >>> spec = ExperimentSpec(n_features=4, n_hidden=2, importance=[1.0, 0.5, 0.2, 2.0])
+    >>> baseline_increase(spec, [0.2])                    # 0.2² × 2 / 4
+    array([0.02])
+    """
+    _check_model(spec.model)
+    importance = np.repeat(spec.importance_array(), spec.restarts, axis=0)
+    if models is not None:
+        importance = importance[np.asarray(models)]
+    return np.asarray(norm, dtype=float) ** 2 * importance.max(1) / spec.n_features
+
+
+def sample_inputs(run: Run, samples: int, seed: int = 0) -> torch.Tensor:
+    """Fresh inputs from every model's training distribution, for attack statistics.
+
+    Parameters
+    ----------
+    run : Run
+    samples : int
+        Inputs per model.
+    seed : int
+        Seed of a stream of its own (not the run's evaluation samples).
+
+    Returns
+    -------
+    Tensor, shape (models, samples, n)
+
+    Examples
+    --------
+    >>> spec = ExperimentSpec(n_features=3, n_hidden=1, feature_probability=[0.5, 0.1],
+    ...                       steps=1)
+    >>> from superposition_lib import train
+    >>> sample_inputs(train(spec, progress=False), 4).shape
+    torch.Size([2, 4, 3])
+    """
+    dist = FeatureDistribution.from_spec(run.spec)
+    rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(7,))))
+    return dist.sample(samples, rng)[run.models]
+
+
+def _params(run: Run) -> dict:
+    return {"W": torch.as_tensor(run.W, dtype=torch.float32),
+            "b": torch.as_tensor(run.b, dtype=torch.float32)}
+
+
+def attack_frame(run: Run, *, fraction: float = ATTACK_FRACTION, samples: int = 2048,
+                 seed: int = 0) -> pd.DataFrame:
+    """Every model's loss under the strongest optimal attack, and its relative vulnerability.
+
+    Parameters
+    ----------
+    run : Run
+        Tied models (``linear`` or ``relu_output``) on non-negative data.
+    fraction : float
+        Attack norm as a fraction of the mean input norm (0.1 in the paper).
+    samples : int
+        Inputs per model (:func:`sample_inputs`).
+    seed : int
+        Seed of the inputs.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per model: ``model``, ``instance``, ``restart``, ``density`` (mean 1 − S),
+        ``inverse_density``, ``features_per_dimension`` ‖W‖_F² / m, ``input_norm``,
+        ``attack_norm`` ε, ``clean_loss`` and ``attacked_loss`` (means over the samples),
+        ``increase`` and its standard error ``increase_se``, ``baseline_increase``
+        (:func:`baseline_increase`), ``vulnerability`` (their ratio) with ``vulnerability_se``,
+        ``absent_target`` (the share of samples whose strongest attack is on a feature absent
+        from them) and ``own_output``: max_i I_i ‖(WᵀW)_i‖² / max_j I_j, the relative
+        vulnerability if the attack moved only the attacked feature's output (by ε ‖(WᵀW)_i‖,
+        which is ε ‖W_i‖² / √D_i) through an active ReLU.
+
+    Examples
+    --------
+    >>> from superposition_lib import train
+    >>> spec = ExperimentSpec(n_features=5, n_hidden=2, feature_probability=[1.0, 0.05],
+    ...                       steps=200)
+    >>> frame = attack_frame(train(spec, progress=False), samples=256)
+    >>> list(frame.columns[:4])
+    ['model', 'instance', 'restart', 'density']
+    """
+    _check_model(run.spec.model)
+    x = sample_inputs(run, samples, seed)
+    params = _params(run)
+    importance = torch.as_tensor(run.importance, dtype=torch.float32)
+    eps = fraction * input_norms(x)
+    with torch.no_grad():
+        clean = _per_sample_loss(forward(params, x, run.spec.model), x, importance)
+        feature, attacked = strongest_attack(params, x, eps, run.spec.model, importance)
+    increase = (attacked - clean).double().numpy()
+    present = torch.gather(x, 2, feature.unsqueeze(-1)).squeeze(-1) > 0
+    base = baseline_increase(run.spec, eps.double().numpy(), run.models)
+    p = run.feature_probability.mean(1)
+    se = increase.std(1, ddof=1) / np.sqrt(samples)
+    G = np.einsum("kmi,kmj->kij", run.W, run.W)
+    own = (run.importance * np.square(G).sum(2)).max(1) / run.importance.max(1)
+    return pd.DataFrame({
+        "model": run.models, "instance": run.instance, "restart": run.restart,
+        "density": p, "inverse_density": 1 / p,
+        "features_per_dimension": metrics.features_per_dimension(run.W),
+        "input_norm": input_norms(x).double().numpy(), "attack_norm": eps.double().numpy(),
+        "clean_loss": clean.double().mean(1).numpy(),
+        "attacked_loss": attacked.double().mean(1).numpy(),
+        "increase": increase.mean(1), "increase_se": se, "baseline_increase": base,
+        "vulnerability": increase.mean(1) / base, "vulnerability_se": se / base,
+        "absent_target": 1 - present.double().mean(1).numpy(), "own_output": own,
+    })
+
+
+def vulnerability(run: Run, *, fraction: float = ATTACK_FRACTION, samples: int = 2048,
+                  seed: int = 0) -> np.ndarray:
+    """Vulnerability of every model relative to the no-superposition baseline.
+
+    The mean loss increase under the strongest optimal attack of norm ``fraction`` × E‖x‖,
+    divided by the same increase for the model that keeps the top-m features orthogonally
+    (closed form, :func:`baseline_increase`). 1 means as vulnerable as a model without
+    superposition.
+
+    Parameters
+    ----------
+    run : Run
+        Tied models on non-negative data.
+    fraction, samples, seed
+        As for :func:`attack_frame`.
+
+    Returns
+    -------
+    ndarray, shape (models,)
+
+    Examples
+    --------
+    >>> from dataclasses import replace
+    >>> from superposition_lib import train
+    >>> spec = ExperimentSpec(n_features=5, n_hidden=2, feature_probability=0.2, steps=1)
+    >>> W = np.concatenate([np.eye(2), np.zeros((2, 3))], 1)[None]     # the baseline itself
+    >>> baseline = replace(train(spec, progress=False), W=W, b=np.zeros((1, 5)))
+    >>> vulnerability(baseline, samples=512).round(4)
+    array([1.])
+    """
+    return attack_frame(run, fraction=fraction, samples=samples, seed=seed)[
+        "vulnerability"].to_numpy()
+
+
+def pgd_frame(run: Run, *, fraction: float = ATTACK_FRACTION, samples: int = 512,
+              steps: int = 50, seed: int = 0) -> pd.DataFrame:
+    """The optimal attack against projected gradient ascent from δ = 0 and from a random start.
+
+    Parameters
+    ----------
+    run : Run
+        Tied models on non-negative data.
+    fraction : float
+        Attack norm as a fraction of the mean input norm.
+    samples : int
+        Inputs per model.
+    steps : int
+        Ascent steps of :func:`pgd_attack`.
+    seed : int
+        Seed of the inputs and of the random starts.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per model: ``model``, ``instance``, ``density``, ``inverse_density``,
+        ``features_per_dimension``; the mean loss increases ``optimal`` (strongest optimal
+        attack), ``pgd_zero``, ``pgd_random`` and ``pgd_best`` (per sample the better of the
+        two starts); ``baseline_increase`` (:func:`baseline_increase`); the ratios
+        ``zero_ratio`` and ``random_ratio`` of the gradient attacks to the optimal one; and
+        ``pgd_vulnerability``, ``pgd_best`` relative to the baseline (whose increase no attack
+        of norm ε can exceed: its loss rises by ‖δ‖² / n at most).
+
+    Examples
+    --------
+    >>> from superposition_lib import train
+    >>> spec = ExperimentSpec(n_features=5, n_hidden=2, feature_probability=0.05, steps=200)
+    >>> frame = pgd_frame(train(spec, progress=False), samples=64, steps=10)
+    >>> bool((frame["optimal"] > 0).all())
+    True
+    """
+    _check_model(run.spec.model)
+    x = sample_inputs(run, samples, seed)
+    params = _params(run)
+    importance = torch.as_tensor(run.importance, dtype=torch.float32)
+    eps = fraction * input_norms(x)
+    model = run.spec.model
+    with torch.no_grad():
+        clean = _per_sample_loss(forward(params, x, model), x, importance)
+        _, optimal = strongest_attack(params, x, eps, model, importance)
+    generator = torch.Generator().manual_seed(seed)
+    zero = pgd_attack(params, x, eps, model, importance, steps=steps)
+    rand = pgd_attack(params, x, eps, model, importance, steps=steps, random_start=True,
+                      generator=generator)
+    mean = lambda loss: (loss - clean).double().mean(1).numpy()  # noqa: E731
+    p = run.feature_probability.mean(1)
+    frame = pd.DataFrame({
+        "model": run.models, "instance": run.instance, "density": p, "inverse_density": 1 / p,
+        "features_per_dimension": metrics.features_per_dimension(run.W),
+        "optimal": mean(optimal), "pgd_zero": mean(zero), "pgd_random": mean(rand),
+        "pgd_best": mean(torch.maximum(zero, rand)),
+        "baseline_increase": baseline_increase(run.spec, eps.double().numpy(), run.models)})
+    frame["zero_ratio"] = frame["pgd_zero"] / frame["optimal"]
+    frame["random_ratio"] = frame["pgd_random"] / frame["optimal"]
+    frame["pgd_vulnerability"] = frame["pgd_best"] / frame["baseline_increase"]
+    return frame
+
+
+class TrainingAttack:
+    """The attack of adversarial training (``ExperimentSpec.attack``) for a block of models.
+
+    Called once per step, it moves the clean batch by the optimal attack of norm
+    ``attack_norm`` × the batch's mean input norm, on a random feature per sample or on the
+    strongest of :data:`CANDIDATES` candidates. The attack is computed from the current weights
+    and then held fixed while the gradient is taken (Danskin's theorem: the gradient of the
+    worst-case loss is the gradient at the worst case). Random features are drawn from a
+    stream of the spec's seed and the step, so a run resumed from a checkpoint draws the same.
+
+    Parameters
+    ----------
+    spec : ExperimentSpec
+        With ``attack`` set.
+    models : slice
+        The block of models trained.
+    importance : Tensor, shape (block models, n)
+    device : torch.device
+
+    Examples
+    --------
+    >>> spec = ExperimentSpec(n_features=3, n_hidden=2, attack="random", attack_norm=0.5)
+    >>> attack = TrainingAttack(spec, slice(None), torch.ones(1, 3), torch.device("cpu"))
+    >>> x = torch.rand(1, 4, 3)
+    >>> moved = attack({"W": torch.randn(1, 2, 3), "b": torch.zeros(1, 3)}, x, step=1)
+    >>> torch.allclose((moved - x).norm(dim=-1), 0.5 * input_norms(x).expand(4))
+    True
+    """
+
+    def __init__(self, spec: ExperimentSpec, models: slice, importance: torch.Tensor,
+                 device: torch.device):
+        _check_model(spec.model)
+        self.spec, self.models, self.importance = spec, models, importance
+        fraction = np.repeat(spec.attack_norm_array(), spec.restarts)[models]
+        self.fraction = torch.as_tensor(fraction, dtype=torch.float32, device=device)
+
+    def __call__(self, params: dict, x: torch.Tensor, step: int) -> torch.Tensor:
+        """The attacked batch, shape (models, batch, n), for training step ``step``."""
+        spec = self.spec
+        with torch.no_grad():
+            norm = self.fraction * input_norms(x)
+            if spec.attack == "random":
+                seed = np.random.SeedSequence(spec.seed, spawn_key=(4, step))
+                generator = torch.Generator().manual_seed(int(seed.generate_state(1)[0]))
+                feature = torch.randint(spec.n_features, (spec.n_models, x.shape[1]),
+                                        generator=generator)[self.models].to(x.device)
+            else:
+                feature, _ = strongest_attack(params, x, norm, spec.model, self.importance,
+                                              CANDIDATES)
+            return moved_inputs(params["W"], x, norm, feature)

@@ -1,0 +1,229 @@
+"""Adversarial attacks, vulnerability, adversarial training and the chapter's claims."""
+
+import tempfile
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from superposition_lib import ExperimentSpec, adversarial, experiments, train
+from superposition_lib.experiments import adversarial as ad
+from superposition_lib.models import forward
+from superposition_lib.store import RunStore
+from superposition_lib.train import separable
+
+
+def _run_with(W, b, importance=1.0, density=0.2):
+    """A one-model run of a tied ReLU-output spec, with the weights replaced."""
+    m, n = W.shape
+    spec = ExperimentSpec(n_features=n, n_hidden=m, feature_probability=density,
+                          importance=importance, steps=1)
+    return replace(train(spec, progress=False), W=np.asarray(W, float)[None],
+                   b=np.asarray(b, float)[None])
+
+
+@pytest.fixture(scope="module")
+def random_model():
+    g = torch.Generator().manual_seed(0)
+    params = {"W": torch.randn(2, 3, 7, generator=g) * 0.7,
+              "b": torch.randn(2, 7, generator=g) * 0.1}
+    x = (torch.rand(2, 16, 7, generator=g) < 0.3) * torch.rand(2, 16, 7, generator=g)
+    return params, x, torch.tensor([0.4, 0.9]), torch.rand(2, 7, generator=g) + 0.5
+
+
+def test_attack_losses_equal_the_loss_of_the_moved_inputs(random_model):
+    params, x, norm, importance = random_model
+    losses = adversarial.attack_losses(params, x, norm, "relu_output", importance)
+    for i in range(7):
+        feature = torch.full(x.shape[:2], i)
+        moved = adversarial.moved_inputs(params["W"], x, norm, feature)
+        assert torch.allclose((moved - x).norm(dim=-1), norm.view(-1, 1).expand(2, 16))
+        direct = ((forward(params, moved, "relu_output") - x).square() * importance[:, None]
+                  ).mean(-1)
+        assert torch.allclose(losses[..., i], direct, atol=1e-6)
+
+
+def test_the_optimal_attack_raises_its_feature_most(random_model):
+    params, x, norm, _ = random_model
+    d = adversarial.attack_directions(params["W"])                     # (models, n, n)
+    G = params["W"].transpose(1, 2) @ params["W"]
+    rise = torch.einsum("kij,kij->ki", G, d)                            # (G d_i)_i
+    others = torch.randn(2, 200, 7, generator=torch.Generator().manual_seed(1))
+    others = others / others.norm(dim=-1, keepdim=True)
+    assert (torch.einsum("kij,ksj->ksi", G, others) <= rise[:, None] + 1e-5).all()
+
+
+def test_strongest_attack_is_the_maximum_and_candidates_never_exceed_it(random_model):
+    params, x, norm, importance = random_model
+    all_losses = adversarial.attack_losses(params, x, norm, "relu_output", importance)
+    feature, loss = adversarial.strongest_attack(params, x, norm, "relu_output", importance)
+    assert torch.equal(loss, all_losses.max(-1).values)
+    assert torch.equal(torch.gather(all_losses, 2, feature[..., None])[..., 0], loss)
+    f2, l2 = adversarial.strongest_attack(params, x, norm, "relu_output", importance, 2)
+    assert (l2 <= loss + 1e-7).all()
+    assert torch.allclose(torch.gather(all_losses, 2, f2[..., None])[..., 0], l2)
+
+
+def test_the_baseline_is_as_vulnerable_as_its_closed_form():
+    # importances not in order: the baseline keeps the most important features, 1 and 2
+    W = np.zeros((2, 4))
+    W[0, 1] = W[1, 2] = 1.0
+    run = _run_with(W, np.zeros(4), importance=[0.5, 2.0, 1.0, 0.1])
+    frame = adversarial.attack_frame(run, samples=512)
+    assert frame["baseline_increase"].iloc[0] == pytest.approx(
+        frame["attack_norm"].iloc[0] ** 2 * 2.0 / 4)
+    assert frame["vulnerability"].iloc[0] == pytest.approx(1.0, rel=1e-4)
+
+
+def test_antipodal_pairs_are_twice_as_vulnerable_unless_both_partners_are_present():
+    W = torch.tensor([[[1.0, -1.0, 0.0, 0.0], [0.0, 0.0, 1.0, -1.0]]])
+    params, eps = {"W": W, "b": torch.zeros(1, 4)}, torch.tensor([0.1])
+    x = torch.tensor([[[0.0, 0.0, 0.0, 0.0], [0.7, 0.0, 0.0, 0.2], [0.0, 0.3, 0.9, 0.0],
+                       [0.5, 0.4, 0.0, 0.0]]])
+    clean = ((forward(params, x, "relu_output") - x) ** 2).mean(-1)
+    _, attacked = adversarial.strongest_attack(params, x, eps, "relu_output", torch.ones(1, 4))
+    relative = (attacked - clean) / (eps ** 2 / 4)
+    assert torch.allclose(relative[0, :3], torch.full((3,), 2.0), rtol=1e-4)
+    assert relative[0, 3] > 2.5       # both of a pair present: the interference error grows
+    frame = adversarial.attack_frame(_run_with(W[0].numpy(), np.zeros(4)), samples=512)
+    assert frame["own_output"].iloc[0] == pytest.approx(2.0)
+    assert frame["features_per_dimension"].iloc[0] == pytest.approx(2.0)
+
+
+def test_attacks_need_a_tied_model():
+    spec = ExperimentSpec(model="relu_hidden", n_features=4, n_hidden=2, steps=1)
+    with pytest.raises(ValueError, match="model: "):
+        adversarial.baseline_increase(spec, [0.1])
+
+
+def test_gradient_ascent_respects_the_ball_and_the_baseline_bound():
+    W = np.zeros((2, 5))
+    W[0, 0] = W[1, 1] = 1.0
+    frame = adversarial.pgd_frame(_run_with(W, np.zeros(5)), samples=128, steps=20)
+    row = frame.iloc[0]
+    assert row["pgd_zero"] >= 0 and row["pgd_random"] >= 0
+    assert row["pgd_vulnerability"] <= 1 + 1e-4           # no attack beats ε² max I / n here
+
+
+def test_gradient_ascent_cannot_start_where_the_error_is_zero():
+    params = {"W": torch.eye(2)[None], "b": torch.zeros(1, 2)}
+    x = torch.tensor([[[0.3, 0.0], [0.0, 0.0]]])
+    loss = adversarial.pgd_attack(params, x, torch.tensor([0.5]), "relu_output",
+                                  torch.ones(1, 2))
+    assert torch.equal(loss, torch.zeros(1, 2))
+
+
+# -- adversarial training ------------------------------------------------------------------
+
+def test_attack_fields_are_validated():
+    with pytest.raises(ValueError, match="attack_norm: only used with an attack"):
+        ExperimentSpec(attack_norm=0.5)
+    with pytest.raises(ValueError, match="attack: got 'pgd'; allowed values are random, "
+                                         "strongest"):
+        ExperimentSpec(attack="pgd")
+    with pytest.raises(ValueError, match="attack: only for the tied models"):
+        ExperimentSpec(model="relu_hidden", attack="random", attack_norm=0.5)
+    with pytest.raises(ValueError, match="attack_norm: must be a number >= 0"):
+        ExperimentSpec(attack="random", attack_norm=-0.1)
+    with pytest.raises(ValueError, match="attack_norm: a list needs one value per instance"):
+        ExperimentSpec(feature_probability=[0.1, 0.2], attack="random", attack_norm=[0, 1, 2])
+    plain = ExperimentSpec()
+    assert "attack" not in plain.to_dict() and "attack_norm" not in plain.to_dict()
+    attacked = ExperimentSpec(attack="random", attack_norm=0.0)
+    assert attacked.key() != plain.key()
+    assert ExperimentSpec.from_dict(attacked.to_dict()) == attacked
+
+
+def test_attacked_specs_take_the_general_step():
+    spec = ExperimentSpec(n_features=6, n_hidden=2, feature_probability=0.1)
+    assert not separable(spec.replace(attack="random", attack_norm=0.5))
+
+
+TINY = dict(n_features=6, n_hidden=2, feature_probability=[0.1, 0.1], steps=60, batch_size=32,
+            lr=1e-2, restarts=2, eval_samples=1024)
+
+
+def test_a_zero_attack_trains_the_plain_model_on_the_general_step():
+    attacked = train(ExperimentSpec(**TINY, attack="random", attack_norm=0.0), progress=False)
+    # the plain spec would take the fused step (other float rounding): compare to the
+    # general step by turning the attack on at norm 0 for one instance only
+    mixed = train(ExperimentSpec(**TINY, attack="random", attack_norm=[0.0, 0.7]),
+                  progress=False)
+    np.testing.assert_array_equal(attacked.W[:2], mixed.W[:2])
+    assert not np.allclose(attacked.W[2:], mixed.W[2:])
+
+
+@pytest.mark.parametrize("attack", ["random", "strongest"])
+def test_adversarial_training_resumes_exactly(tmp_path, attack):
+    spec = ExperimentSpec(**TINY, attack=attack, attack_norm=0.5)
+    checkpoint = tmp_path / "ckpt.pt"
+
+    def interrupt(step):
+        if step == 30:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(spec, progress=False, checkpoint=checkpoint, callback=interrupt,
+              checkpoint_every=0.0)
+    resumed = train(spec, progress=False, checkpoint=checkpoint)
+    np.testing.assert_array_equal(resumed.W, train(spec, progress=False).W)
+
+
+def test_adversarial_training_removes_superposition():
+    spec = ExperimentSpec(n_features=40, n_hidden=4, feature_probability=[0.1, 0.1],
+                          attack="random", attack_norm=[0.0, 1.0], steps=1500, batch_size=256,
+                          lr=1e-2, eval_samples=4096)
+    run = train(spec, progress=False)
+    fpd = ad.training_frame(run, samples=256)["features_per_dimension"].to_numpy()
+    assert fpd[0] > 3 and fpd[1] < 1
+
+
+def test_removal_norms_interpolate_per_seed():
+    f = pd.DataFrame({"attack": "random", "seed": [0] * 3 + [1] * 3 + [2] * 3,
+                      "attack_norm": [0.0, 0.5, 1.0] * 3,
+                      "features_per_dimension": [3.0, 1.5, 0.5, 3.0, 1.0, 0.8, 3, 2, 1.5]})
+    row = ad.removal_norms(f).iloc[0]
+    assert row["per_seed"][:2] == [0.75, 0.5] and np.isnan(row["per_seed"][2])
+    assert (row["seeds"], row["removed"]) == (3, 2)
+    assert row["norm"] == pytest.approx(0.625)
+    assert row["low"] <= 0.625 <= row["high"]
+
+
+# -- the chapter's experiments (smoke) -----------------------------------------------------
+
+@pytest.fixture(scope="module")
+def store():
+    return RunStore(tempfile.mkdtemp())
+
+
+@pytest.fixture(scope="module")
+def smoke(store):
+    return ad.adversarial_results("smoke", store=store)
+
+
+def test_profiles_follow_the_design():
+    spec = experiments.get("adversarial-training").spec("paper")
+    assert (spec.n_features, spec.n_hidden, spec.attack, spec.steps) == (100, 10, "random",
+                                                                          10_000)
+    assert spec.attack_norm_array().tolist() == list(ad.ATTACK_NORMS)
+    assert set(spec.feature_probability_array().ravel()) == {ad.DENSITY}
+    strongest = experiments.get("adversarial-training-strongest").spec("paper")
+    assert strongest.attack == "strongest"
+    assert strongest.replace(attack="random", attack_norm=spec.attack_norm, restarts=5,
+                             feature_probability=spec.feature_probability) == spec
+
+
+def test_smoke_results_hold_every_model(smoke):
+    assert len(smoke["vulnerability"]) == smoke["sweep"].W.shape[0]
+    assert len(smoke["training"]) == smoke["random"].W.shape[0] + smoke["strongest"].W.shape[0]
+    assert (smoke["training"].query("attack_norm == 0")["loss_ratio"].mean()
+            == pytest.approx(1.0))
+
+
+@pytest.mark.parametrize("label", sorted(ad.FIGURES))
+def test_figures_validate(label, store, smoke):
+    chart, data = ad.FIGURES[label]("smoke", store=store)[:2]
+    chart.to_dict(validate=True)
+    assert all(len(frame) > 0 for frame in data.values())
