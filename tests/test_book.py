@@ -395,6 +395,44 @@ def test_chapter_charts_validate_and_render(executed, path):
         assert svg.startswith("<svg") and "<path" in svg
 
 
+def sort_gaps(spec: dict, datasets: dict, data: str | None = None) -> list[str]:
+    """Every encoding of a Vega-Lite spec whose explicit ``sort`` list leaves out values its
+    field takes in the view's data (Vega-Lite puts those after the listed ones, out of order)."""
+    if isinstance(spec.get("data"), dict) and "name" in spec["data"]:
+        data = spec["data"]["name"]
+    gaps = []
+    for channel, enc in spec.get("encoding", {}).items():
+        if not (isinstance(enc, dict) and isinstance(enc.get("sort"), list) and "field" in enc
+                and data in datasets):
+            continue
+        values = {row[enc["field"]] for row in datasets[data] if enc["field"] in row}
+        missing = values - set(enc["sort"])
+        if missing:
+            gaps.append(f"{channel} ({enc['field']}): {sorted(map(str, missing))[:5]}")
+    for key in ("layer", "hconcat", "vconcat", "concat"):
+        for sub in spec.get(key, []):
+            gaps += sort_gaps(sub, datasets, data)
+    if isinstance(spec.get("spec"), dict):
+        gaps += sort_gaps(spec["spec"], datasets, data)
+    return gaps
+
+
+def test_sort_gaps_finds_values_left_out_of_a_sort_order():
+    spec = {"datasets": {"d": [{"x": "1.00"}, {"x": "10.00"}]}, "data": {"name": "d"},
+            "vconcat": [{"encoding": {"x": {"field": "x", "sort": ["10.00"]}}}]}
+    assert sort_gaps(spec, spec["datasets"]) == ["x (x): ['1.00']"]
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_explicit_sort_orders_list_every_value(executed, path):
+    """An ordinal axis sorted by a list puts values missing from the list at its end (the real
+    render of fig-polytopes showed 1.00 and 1.15 after 10.00): every list must be complete."""
+    for cell in executed[path.stem].cells:
+        for spec in (json.loads(m) for h in html_outputs(cell) for m in SPEC.findall(h)):
+            gaps = sort_gaps(spec, spec.get("datasets", {}))
+            assert not gaps, f"{cell.metadata['quarto'].get('label')}: {gaps}"
+
+
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
 def test_chapter_charts_fit_their_columns(executed, path):
     """Every chart (smoke data) fits the column its cell declares at a 1,400 px window."""
@@ -615,7 +653,8 @@ def test_chapter_page_draws_offline_in_chromium(executed, path, tmp_path):
 def test_paper_figures_fit_their_columns_in_chromium(chapter, tmp_path):
     """The site's figures, built from the committed paper runs with the house theme, fit the
     columns their cells declare at a 1,400 px window, as a browser draws them (its fonts make
-    charts up to 60 px wider than vl-convert's; smoke data can draw narrower charts)."""
+    charts up to 60 px wider than vl-convert's; smoke data can draw narrower charts), and their
+    explicit sort orders list every value of the paper data."""
     from superposition_lib import figures
     from superposition_lib.experiments import chapter_figures
     from superposition_lib.store import RunStore
@@ -623,9 +662,12 @@ def test_paper_figures_fit_their_columns_in_chromium(chapter, tmp_path):
     store = RunStore(ROOT / "data")
     columns = cell_columns(ROOT / "chapters" / f"{chapter}.qmd")
     figures.setup()
-    cells = [(columns[label], [figures.renderer(build(profile="paper", store=store)[0]
-                                                .to_dict())["text/html"]])
-             for label, build in chapter_figures()[chapter].items()]
+    specs = {label: build(profile="paper", store=store)[0].to_dict()
+             for label, build in chapter_figures()[chapter].items()}
+    for label, spec in specs.items():  # the paper data's sort orders, too
+        assert not sort_gaps(spec, spec.get("datasets", {})), label
+    cells = [(columns[label], [figures.renderer(spec)["text/html"]])
+             for label, spec in specs.items()]
     page, n_charts = _page(cells, tmp_path / f"{chapter}.html")
     dom = _chromium_dom(page, tmp_path)
     _assert_drawn(dom, n_charts)

@@ -129,7 +129,9 @@ def polytope_mix_chart(mix: pd.DataFrame, instances: pd.DataFrame) -> alt.VConca
     mix["1/(1 − S)"] = mix["inverse_density"].map(lambda v: f"{v:.2f}")
     inst = instances.copy()
     inst["1/(1 − S)"] = inst["inverse_density"].map(lambda v: f"{v:.2f}")
-    order = sorted(mix["1/(1 − S)"].unique(), key=float)
+    # one order for both panels, over the densities of both (the count panel has densities
+    # without represented features, which the mix lacks)
+    order = sorted(set(mix["1/(1 − S)"]) | set(inst["1/(1 − S)"]), key=float)
     pick = alt.selection_point(fields=["polytope"], bind="legend")
     x = alt.X("1/(1 − S):O", sort=order, title="1/(1 − S)")
     bars = alt.Chart(mix).mark_bar().encode(
