@@ -158,16 +158,21 @@ def attack_losses(params: dict, x: torch.Tensor, norm: torch.Tensor, model: str,
     k = n if features is None else features.shape[-1]
     chunk = max(1, _BLOCK // (models * k * n))
     relu = ARCHITECTURES[model].output_relu
+    weight = (importance / n).unsqueeze(-1)                              # (models, n, 1)
+    rows = shift.reshape(models * n, n)
     pieces = []
     for a in range(0, batch, chunk):
         z_a, x_a = z[:, a:a + chunk, None, :], x[:, a:a + chunk, None, :]
         if features is None:
             moved = z_a + shift[:, None]                                 # (models, c, n, n)
-        else:
-            rows = features[:, a:a + chunk].reshape(models, -1, 1).expand(-1, -1, n)
-            moved = z_a + torch.gather(shift, 1, rows).view(models, -1, k, n)
-        out = moved.relu_() if relu else moved
-        pieces.append(_per_sample_loss(out, x_a, importance))
+        else:  # one row of A per sample and attack, by a flat row index (a fast copy)
+            index = features[:, a:a + chunk] + n * torch.arange(models).view(-1, 1, 1)
+            moved = rows.index_select(0, index.reshape(-1)).view(models, -1, k, n)
+            moved += z_a
+        if relu:
+            moved.relu_()
+        moved.sub_(x_a).square_()                  # in place: this is the attack's whole cost
+        pieces.append(torch.bmm(moved.view(models, -1, n), weight).view(models, -1, k))
     return torch.cat(pieces, 1)
 
 
@@ -265,9 +270,10 @@ def moved_inputs(W: torch.Tensor, x: torch.Tensor, norm: torch.Tensor, feature: 
     ...              torch.tensor([[1]]))
     tensor([[[0., 2.]]])
     """
-    n = x.shape[-1]
-    rows = feature.unsqueeze(-1).expand(-1, -1, n)
-    return x + norm.view(-1, 1, 1) * torch.gather(attack_directions(W).to(x.device), 1, rows)
+    models, _, n = x.shape
+    index = feature + n * torch.arange(models, device=x.device).view(-1, 1)
+    d = attack_directions(W).to(x.device).reshape(models * n, n)
+    return x + norm.view(-1, 1, 1) * d.index_select(0, index.reshape(-1)).view(x.shape)
 
 
 def pgd_attack(params: dict, x: torch.Tensor, norm: torch.Tensor, model: str,

@@ -181,10 +181,16 @@ def test_adversarial_training_removes_superposition():
 
 
 def test_removal_norms_interpolate_per_seed():
-    f = pd.DataFrame({"attack": "random", "seed": [0] * 3 + [1] * 3 + [2] * 3,
+    f = pd.DataFrame({"attack": "random", "steps": 10, "seed": [0] * 3 + [1] * 3 + [2] * 3,
                       "attack_norm": [0.0, 0.5, 1.0] * 3,
-                      "features_per_dimension": [3.0, 1.5, 0.5, 3.0, 1.0, 0.8, 3, 2, 1.5]})
-    row = ad.removal_norms(f).iloc[0]
+                      "features_per_dimension": [3.0, 1.5, 0.5, 3.0, 1.0, 0.8, 3, 2, 1.5],
+                      "dimensionality": [0.2, 0.5, 0.95, 0.3, 1.0, 1.0, 0.25, 0.6, 0.8]})
+    by = ad.removal_norms(f).set_index("measure")
+    dimensionality = by.loc["dimensionality", "per_seed"]        # 0.9 reached from below
+    assert dimensionality[:2] == pytest.approx([0.5 + 0.4 / 0.45 * 0.5, 0.6 / 0.7 * 0.5],
+                                               abs=1e-4)
+    assert np.isnan(dimensionality[2])
+    row = by.loc["features_per_dimension"]
     assert row["per_seed"][:2] == [0.75, 0.5] and np.isnan(row["per_seed"][2])
     assert (row["seeds"], row["removed"]) == (3, 2)
     assert row["norm"] == pytest.approx(0.625)
@@ -227,3 +233,58 @@ def test_figures_validate(label, store, smoke):
     chart, data = ad.FIGURES[label]("smoke", store=store)[:2]
     chart.to_dict(validate=True)
     assert all(len(frame) > 0 for frame in data.values())
+
+
+# -- the chapter's claims, on the committed paper runs -------------------------------------
+
+@pytest.fixture(scope="module")
+def paper():
+    return ad.adversarial_results("paper")
+
+
+def test_paper_vulnerability_is_one_without_superposition_and_grows_with_it(paper):
+    v = paper["vulnerability"]
+    dense, sparse = v.iloc[0], v.iloc[-1]
+    assert dense["features_per_dimension"] < 1.01
+    assert 0.95 < dense["vulnerability"] < 1.1
+    assert sparse["vulnerability"] > 7 and sparse["vulnerability"] > 1.5 * sparse[
+        "features_per_dimension"]
+    assert v[["vulnerability", "features_per_dimension"]].corr("spearman").iloc[0, 1] > 0.95
+    ratio = v["vulnerability"] / v["features_per_dimension"]
+    assert ratio.iloc[-1] > ratio.iloc[0] + 0.5
+
+
+def test_paper_vulnerability_rises_along_the_antipodal_plateau(paper):
+    v = paper["vulnerability"]
+    plateau = v[(v["features_per_dimension"] - 2).abs() <= 0.1]
+    assert len(plateau) >= 5
+    assert plateau["vulnerability"].min() > 2
+    assert plateau["vulnerability"].iloc[-1] - plateau["vulnerability"].iloc[0] > 0.5
+    assert np.ptp(plateau["features_per_dimension"]) < 0.2
+
+
+def test_paper_the_attacked_output_explains_part_of_the_vulnerability(paper):
+    v = paper["vulnerability"]
+    superposed = v[v["features_per_dimension"] > 1.2]
+    share = superposed["own_output"] / superposed["vulnerability"]
+    assert (share > 0.5).all() and (share < 1).all()
+    assert v.iloc[-1]["absent_target"] > 0.5
+
+
+def test_paper_gradient_attacks_are_not_weakened_by_masking(paper):
+    v = paper["vulnerability"]
+    superposed = v[v["features_per_dimension"] > 1.2]
+    assert (superposed["zero_ratio"] > 1.1).all() and (superposed["random_ratio"] > 1.05).all()
+    flat = v[v["features_per_dimension"] <= 1.05]
+    assert ((flat[["zero_ratio", "random_ratio"]] - 1).abs() < 0.1).all().all()
+    assert (v["pgd_vulnerability"].iloc[-1] > v["vulnerability"].iloc[-1])
+
+
+def test_paper_vulnerability_over_seeds_separates_the_densities(paper):
+    s = paper["seed_summary"]
+    assert (s["seeds"] == 4).all()
+    dense, plateau, mid, sparse = (s.iloc[k] for k in range(4))
+    assert dense["vulnerability_high"] < plateau["vulnerability_low"]
+    assert plateau["vulnerability_high"] < mid["vulnerability_low"]
+    assert mid["vulnerability_high"] < sparse["vulnerability_low"]
+    assert 0.95 < dense["vulnerability_low"] and dense["vulnerability_high"] < 1.1

@@ -21,6 +21,13 @@ superposition".
     The same models against a stronger attack: per sample, the strongest optimal attack of
     :data:`~superposition_lib.adversarial.CANDIDATES` candidate features, at
     :data:`STRONGEST_NORMS`, 4 seeds each (the step costs about 3 times the random one).
+``adversarial-training-long``
+    The training-length control: ``adversarial-training`` at :data:`LONG_NORMS` (around the
+    norm that removes superposition) for 30,000 steps, 3 seeds.
+``vulnerability-seeds``
+    The uniform sweep's models at four of its densities (:data:`SEED_INVERSE_DENSITIES`), 4
+    seeds each: the seed-to-seed spread of the vulnerability, which the one-model-per-density
+    sweep cannot give.
 
 The ``paper`` profile trains 10,000 steps with batch 1024 at learning rate 1e-3; ``smoke`` trains
 200 steps of batch 128 at learning rate 0.01 with 2 seeds (seconds).
@@ -35,17 +42,23 @@ from .. import adversarial, metrics, stats
 from ..config import ExperimentSpec
 from ..run import Run
 from ..store import RunStore
-from . import Experiment, load, register
+from . import Experiment, get, load, register, uniform_geometry
 
 __all__ = [
     "ATTACK_NORMS",
     "CHAPTER",
     "DENSITY",
     "FIGURES",
+    "LONG_NORMS",
+    "LEARNED_NORM",
     "NO_SUPERPOSITION",
+    "OWN_DIMENSION",
+    "REMOVAL_MEASURES",
+    "SEED_INVERSE_DENSITIES",
     "STRONGEST_NORMS",
     "adversarial_results",
     "removal_norms",
+    "seed_summary",
     "sweep_frame",
     "training_frame",
 ]
@@ -63,8 +76,24 @@ ATTACK_NORMS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0, 1.2)
 STRONGEST_NORMS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8)
 
 #: Features per dimension ‖W‖_F² / m at or below which a model counts as without superposition
-#: (m orthogonal features of norm 1 give exactly 1).
+#: by the paper's measure (m orthogonal features of norm 1 give exactly 1).
 NO_SUPERPOSITION = 1.0
+
+#: Norm ‖W_i‖ above which a feature counts as learned, for the dimensionality measure: small
+#: enough to keep the features that adversarial training shrinks (to norms of about 0.3 at the
+#: largest attacks), large enough to leave out the ones it drops (below 0.05).
+LEARNED_NORM = 0.1
+
+#: Mean feature dimensionality D_i of the learned features at or above which a model counts as
+#: without superposition by geometry (1: every learned feature has a dimension of its own;
+#: antipodal pairs give 1/2). Scale-free, unlike ‖W‖_F² / m, which falls below 1 when the
+#: attack shrinks the weights while features still share dimensions.
+OWN_DIMENSION = 0.9
+
+#: The measures :func:`removal_norms` follows: column -> (threshold, whether superposition is
+#: gone at or above it (True) or at or below it (False)).
+REMOVAL_MEASURES = {"features_per_dimension": (NO_SUPERPOSITION, False),
+                    "dimensionality": (OWN_DIMENSION, True)}
 
 
 def _training_profiles(attack: str, norms: tuple, seeds: int) -> dict:
@@ -87,6 +116,31 @@ register(Experiment(
     "as adversarial-training, against the strongest of 4 candidate attacks per sample, attack "
     "norms 0-0.8, 4 seeds",
     _training_profiles("strongest", STRONGEST_NORMS, 4), best_of=False))
+
+#: Attack norms of the training-length control ``adversarial-training-long``.
+LONG_NORMS = (0.0, 0.4, 0.5, 0.6, 0.7, 0.8)
+
+register(Experiment(
+    "adversarial-training-long", CHAPTER,
+    "as adversarial-training at attack norms 0-0.8, 30k steps, 3 seeds: training length",
+    {profile: spec.replace(steps=3 * spec.steps)
+     for profile, spec in _training_profiles("random", LONG_NORMS, 3).items()}, best_of=False))
+
+#: 1/(1 − S) of ``vulnerability-seeds``, four of the uniform sweep's: the dense end, the
+#: antipodal plateau, 5 and 10.
+SEED_INVERSE_DENSITIES = tuple(uniform_geometry.INVERSE_DENSITIES[k] for k in (0, 9, 18, 24))
+
+
+def _seed_profiles() -> dict:
+    return {profile: spec.replace(
+        feature_probability=tuple(1.0 / v for v in SEED_INVERSE_DENSITIES), restarts=4)
+        for profile, spec in get("uniform-geometry").profiles.items()}
+
+
+register(Experiment(
+    "vulnerability-seeds", CHAPTER,
+    "the uniform sweep's models (400 features in 30 dims) at 4 of its densities, 4 seeds each",
+    _seed_profiles(), best_of=False))
 
 #: Samples per model of the attack statistics, and of the gradient attacks, by profile.
 _SAMPLES = {"paper": (1024, 256), "smoke": (64, 32)}
@@ -150,9 +204,11 @@ def training_frame(run: Run, *, samples: int = 1024) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        ``attack`` (the training attack), ``attack_norm`` (fraction of the mean input norm),
-        ``seed``, ``features_per_dimension``, ``represented`` (features with ‖W_i‖ > 0.5),
-        ``interference`` (mean over represented features of Σ_{j≠i} (Ŵ_i · W_j)²),
+        ``attack`` (the training attack), ``steps`` (of training), ``attack_norm`` (fraction of
+        the mean input norm),
+        ``seed``, ``features_per_dimension``, ``learned`` (features with ‖W_i‖ above
+        :data:`LEARNED_NORM`), ``represented`` (‖W_i‖ > 0.5), ``dimensionality`` (mean D_i
+        of the learned features),
         ``clean_loss`` (the run's evaluated loss), ``loss_ratio`` (clean loss over the mean
         clean loss of the run's plain models, norm 0) and ``vulnerability`` (to the paper's
         attack, norm 0.1, relative to the baseline).
@@ -167,15 +223,14 @@ def training_frame(run: Run, *, samples: int = 1024) -> pd.DataFrame:
     """
     norms = run.spec.attack_norm_array()[run.instance]
     norm_w = metrics.feature_norms(run.W)
-    represented = norm_w > 0.5
-    interference = metrics.superposition(run.W)
-    mean_interference = np.where(represented.any(1),
-                                 (interference * represented).sum(1)
-                                 / np.maximum(represented.sum(1), 1), 0.0)
+    learned = norm_w > LEARNED_NORM
+    D = metrics.feature_dimensionality(run.W)
     frame = pd.DataFrame({
-        "attack": run.spec.attack, "attack_norm": norms, "seed": run.restart,
-        "features_per_dimension": metrics.features_per_dimension(run.W),
-        "represented": represented.sum(1), "interference": mean_interference,
+        "attack": run.spec.attack, "steps": run.spec.steps, "attack_norm": norms,
+        "seed": run.restart, "features_per_dimension": metrics.features_per_dimension(run.W),
+        "learned": learned.sum(1), "represented": (norm_w > 0.5).sum(1),
+        "dimensionality": np.where(learned.any(1), (D * learned).sum(1)
+                                   / np.maximum(learned.sum(1), 1), np.nan),
         "clean_loss": run.loss,
         "vulnerability": adversarial.vulnerability(run, samples=samples)})
     plain = frame.loc[frame["attack_norm"] == 0, "clean_loss"].mean()
@@ -183,56 +238,97 @@ def training_frame(run: Run, *, samples: int = 1024) -> pd.DataFrame:
     return frame
 
 
-def removal_norms(frame: pd.DataFrame, threshold: float = NO_SUPERPOSITION) -> pd.DataFrame:
+def removal_norms(frame: pd.DataFrame, measures: dict | None = None) -> pd.DataFrame:
     """The attack norm at which adversarial training removes superposition, per seed and
-    overall.
+    overall, by each measure.
 
-    For every seed, the features per dimension are interpolated linearly between the attack
-    norms of the grid, and the norm where they first fall to ``threshold`` is that seed's
-    removal norm (NaN if they never do). The overall value is the mean over seeds with a
-    bootstrap interval over seeds.
+    For every seed, the measure is interpolated linearly between the attack norms of the grid,
+    and the norm where it first reaches its threshold is that seed's removal norm (NaN if it
+    never does). The overall value is the mean over seeds with a bootstrap interval over seeds.
 
     Parameters
     ----------
     frame : pandas.DataFrame
-        :func:`training_frame` of one or more runs (column ``attack`` tells them apart).
-    threshold : float
-        Features per dimension that count as no superposition.
+        :func:`training_frame` of one or more runs (columns ``attack`` and ``steps`` tell
+        them apart).
+    measures : dict, optional
+        Column -> (threshold, True if superposition is gone at or above it, False if at or
+        below); :data:`REMOVAL_MEASURES` by default.
 
     Returns
     -------
     pandas.DataFrame
-        One row per attack: ``attack``, ``seeds``, ``removed`` (seeds that reach the
-        threshold), ``norm`` (mean removal norm), ``low``, ``high`` (95% bootstrap interval)
-        and ``per_seed`` (the seeds' removal norms, a list).
+        One row per run (attack and steps) and measure: ``attack``, ``steps``, ``measure``,
+        ``threshold``, ``seeds``,
+        ``removed`` (seeds that reach the threshold), ``norm`` (mean removal norm), ``low``,
+        ``high`` (95% bootstrap interval) and ``per_seed`` (the seeds' removal norms, a list).
 
     Examples
     --------
-    >>> f = pd.DataFrame({"attack": "random", "seed": [0, 0, 0, 1, 1, 1],
+    >>> f = pd.DataFrame({"attack": "random", "steps": 100, "seed": [0, 0, 0, 1, 1, 1],
     ...                   "attack_norm": [0.0, 0.5, 1.0] * 2,
     ...                   "features_per_dimension": [3.0, 1.5, 0.5, 3.0, 1.0, 0.8]})
-    >>> removal_norms(f)[["norm", "removed"]].to_dict("records")
-    [{'norm': 0.625, 'removed': 2}]
+    >>> row = removal_norms(f, {"features_per_dimension": (1.0, False)}).iloc[0]
+    >>> row["per_seed"], float(row["norm"]), int(row["removed"])
+    ([0.75, 0.5], 0.625, 2)
     """
     rows = []
-    for attack, group in frame.groupby("attack", sort=False):
-        per_seed = []
-        for _, seed in group.groupby("seed"):
-            seed = seed.sort_values("attack_norm")
-            x, y = seed["attack_norm"].to_numpy(), seed["features_per_dimension"].to_numpy()
-            below = np.flatnonzero(y <= threshold)
-            if len(below) == 0:
-                per_seed.append(np.nan)
-                continue
-            k = below[0]
-            per_seed.append(float(x[0]) if k == 0 else
-                            float(x[k - 1] + (y[k - 1] - threshold) / (y[k - 1] - y[k])
-                                  * (x[k] - x[k - 1])))
-        values = np.asarray(per_seed)
-        norm, low, high = stats.bootstrap_interval(values)
-        rows.append({"attack": attack, "seeds": len(values),
-                     "removed": int(np.isfinite(values).sum()), "norm": norm, "low": low,
-                     "high": high, "per_seed": [round(v, 4) for v in values]})
+    for (attack, steps), group in frame.groupby(["attack", "steps"], sort=False):
+        for measure, (threshold, above) in (measures or REMOVAL_MEASURES).items():
+            per_seed = []
+            for _, seed in group.groupby("seed"):
+                seed = seed.sort_values("attack_norm")
+                x = seed["attack_norm"].to_numpy()
+                # distance past the threshold, > 0 while superposition remains
+                y = (threshold - seed[measure].to_numpy()) * (1 if above else -1)
+                gone = np.flatnonzero(y <= 0)
+                if len(gone) == 0:
+                    per_seed.append(np.nan)
+                    continue
+                k = gone[0]
+                per_seed.append(float(x[0]) if k == 0 else
+                                float(x[k - 1] + y[k - 1] / (y[k - 1] - y[k])
+                                      * (x[k] - x[k - 1])))
+            values = np.asarray(per_seed)
+            norm, low, high = stats.bootstrap_interval(values)
+            rows.append({"attack": attack, "steps": steps, "measure": measure, "threshold": threshold,
+                         "seeds": len(values), "removed": int(np.isfinite(values).sum()),
+                         "norm": norm, "low": low, "high": high,
+                         "per_seed": [round(float(v), 4) for v in values]})
+    return pd.DataFrame(rows)
+
+
+def seed_summary(frame: pd.DataFrame) -> pd.DataFrame:
+    """Relative vulnerability and features per dimension per density, over seeds.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        :func:`~superposition_lib.adversarial.attack_frame` of a run with several seeds per
+        density (``vulnerability-seeds``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per density: ``inverse_density``, ``seeds``, and for ``vulnerability`` and
+        ``features_per_dimension`` the mean over seeds with its 95% bootstrap interval
+        (columns ``<name>``, ``<name>_low``, ``<name>_high``).
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"inverse_density": [1.0, 1.0, 10.0, 10.0],
+    ...                   "vulnerability": [1.0, 1.1, 8.0, 9.0],
+    ...                   "features_per_dimension": [1.0, 1.0, 4.4, 4.6]})
+    >>> seed_summary(f)["vulnerability"].tolist()
+    [1.05, 8.5]
+    """
+    rows = []
+    for inverse, group in frame.groupby("inverse_density"):
+        row = {"inverse_density": inverse, "seeds": len(group)}
+        for name in ("vulnerability", "features_per_dimension"):
+            row[name], row[f"{name}_low"], row[f"{name}_high"] = stats.bootstrap_interval(
+                group[name].to_numpy())
+        rows.append(row)
     return pd.DataFrame(rows)
 
 
@@ -249,17 +345,18 @@ def adversarial_results(profile: str | None = None, *, store: RunStore | None = 
     -------
     dict
         ``sweep`` (the ``uniform-geometry`` run) and ``vulnerability`` (its
-        :func:`sweep_frame`); ``random`` and ``strongest`` (the adversarial-training runs),
-        ``training`` (both runs' :func:`training_frame`) and ``removal``
-        (:func:`removal_norms` of it); ``samples``, ``pgd_samples`` and ``pgd_steps`` (the
-        profile's attack statistics: inputs per model, and the gradient attacks' inputs and
-        steps).
+        :func:`sweep_frame`); ``seeds`` (the ``vulnerability-seeds`` run) and
+        ``seed_summary`` (:func:`seed_summary` of its attack frame); ``random``,
+        ``strongest`` and ``long`` (the adversarial-training runs), ``training`` (their
+        :func:`training_frame`) and ``removal`` (:func:`removal_norms` of it); ``samples``,
+        ``pgd_samples`` and ``pgd_steps`` (the profile's attack statistics: inputs per model,
+        and the gradient attacks' inputs and steps).
 
     Examples
     --------
     >>> import tempfile
     >>> R = adversarial_results("smoke", store=RunStore(tempfile.mkdtemp()))
-    >>> list(R["removal"]["attack"])
+    >>> sorted(set(R["removal"]["attack"]))
     ['random', 'strongest']
     """
     from .. import experiments
@@ -267,14 +364,18 @@ def adversarial_results(profile: str | None = None, *, store: RunStore | None = 
     profile = profile or experiments.current_profile()
     samples, pgd_samples = _SAMPLES[profile]
     sweep = load("uniform-geometry", profile, store=store)
+    seeds = load("vulnerability-seeds", profile, store=store)
     runs = {kind: load(name, profile, store=store) for kind, name in
             (("random", "adversarial-training"),
-             ("strongest", "adversarial-training-strongest"))}
+             ("strongest", "adversarial-training-strongest"),
+             ("long", "adversarial-training-long"))}
     training = pd.concat([training_frame(run, samples=samples) for run in runs.values()],
                          ignore_index=True)
     return {"sweep": sweep,
             "vulnerability": sweep_frame(sweep, samples=samples, pgd_samples=pgd_samples,
                                          pgd_steps=_PGD_STEPS[profile]),
+            "seeds": seeds,
+            "seed_summary": seed_summary(adversarial.attack_frame(seeds, samples=samples)),
             **runs, "training": training, "removal": removal_norms(training),
             "samples": samples, "pgd_samples": pgd_samples, "pgd_steps": _PGD_STEPS[profile]}
 
@@ -320,6 +421,7 @@ def figure_adversarial_training(profile: str | None = None, *,
     from .. import figures
 
     t = adversarial_results(profile, store=store)["training"]
+    t = t[t["steps"] == t["steps"].min()]     # the 10,000-step runs; the longer ones in a table
     return figures.adversarial_training(t), {"models": t}
 
 

@@ -99,16 +99,17 @@ def vulnerability_scatter(sweep: pd.DataFrame) -> alt.LayerChart:
 
 
 def adversarial_training(models: pd.DataFrame) -> alt.HConcatChart:
-    """Features per dimension, and clean loss, against the training attack's norm.
+    """Features per dimension, the learned features' dimensionality and the clean loss against
+    the training attack's norm.
 
-    One dot per seed, a line through the means, one colour per training attack; a rule at one
-    feature per dimension (no superposition).
+    One dot per seed, a line through the means, one colour per training attack; dashed rules
+    at one feature per dimension, at the dimensionality threshold and at the plain clean loss.
 
     Parameters
     ----------
     models : pandas.DataFrame
         One row per model: ``attack``, ``attack_norm``, ``seed``, ``features_per_dimension``,
-        ``represented``, ``interference``, ``loss_ratio``, ``vulnerability``.
+        ``learned``, ``represented``, ``dimensionality``, ``loss_ratio``, ``vulnerability``.
 
     Returns
     -------
@@ -117,11 +118,11 @@ def adversarial_training(models: pd.DataFrame) -> alt.HConcatChart:
     Examples
     --------
     >>> m = pd.DataFrame({"attack": "random", "attack_norm": [0.0, 1.0], "seed": 0,
-    ...                   "features_per_dimension": [4.0, 0.9], "represented": [40, 9],
-    ...                   "interference": [0.5, 0.0], "loss_ratio": [1.0, 1.3],
-    ...                   "vulnerability": [9.0, 0.5]})
+    ...                   "features_per_dimension": [4.0, 0.9], "learned": [40, 10],
+    ...                   "represented": [40, 9], "dimensionality": [0.25, 0.97],
+    ...                   "loss_ratio": [1.0, 1.3], "vulnerability": [9.0, 0.5]})
     >>> len(adversarial_training(m).to_dict(validate=True)["hconcat"])
-    2
+    3
     """
     x = alt.X("attack_norm:Q", title="training attack norm / mean input norm")
     colour = alt.Color("attack:N", title="training attack",
@@ -131,8 +132,9 @@ def adversarial_training(models: pd.DataFrame) -> alt.HConcatChart:
                alt.Tooltip("seed:O"),
                alt.Tooltip("features_per_dimension:Q", format=".3f",
                            title="features per dimension"),
+               alt.Tooltip("learned:Q", title="features with ‖W_i‖ > 0.1"),
                alt.Tooltip("represented:Q", title="features with ‖W_i‖ > 0.5"),
-               alt.Tooltip("interference:Q", format=".3f", title="mean interference"),
+               alt.Tooltip("dimensionality:Q", format=".3f", title="mean D_i of learned"),
                alt.Tooltip("loss_ratio:Q", format=".3f", title="clean loss / plain"),
                alt.Tooltip("vulnerability:Q", format=".3f", title="relative vulnerability")]
 
@@ -143,7 +145,8 @@ def adversarial_training(models: pd.DataFrame) -> alt.HConcatChart:
         means = base.mark_line().encode(x=x, y=f"mean({field}):Q", color=colour)
         guide = alt.Chart(pd.DataFrame({"y": [rule]})).mark_rule(
             strokeDash=[4, 4], color="#888").encode(y="y:Q")
-        return alt.layer(dots, means, guide).properties(width=330, height=250)
+        return alt.layer(dots, means, guide).properties(width=215, height=230)
 
     return alt.hconcat(panel("features_per_dimension", "features per dimension", 1.0),
-                       panel("loss_ratio", "clean loss / clean loss without attack", 1.0))
+                       panel("dimensionality", "mean D_i of learned features", 0.9),
+                       panel("loss_ratio", "clean loss / without attack", 1.0))
