@@ -77,6 +77,21 @@ def test_a_collapsed_pair_points_along_its_principal_component(store):
     assert f["pc_cos_best"] >= 0.9 and f["pc_pairs_best"] >= 3
 
 
+def _encodings(spec: dict, channel: str) -> list[dict]:
+    """Every ``channel`` encoding of a Vega-Lite spec, at any depth."""
+    found = []
+    if isinstance(spec, dict):
+        enc = spec.get("encoding", {}).get(channel)
+        if isinstance(enc, dict):
+            found.append(enc)
+        for value in spec.values():
+            found += _encodings(value, channel)
+    elif isinstance(spec, list):
+        for value in spec:
+            found += _encodings(value, channel)
+    return found
+
+
 def test_the_map_runs_under_smoke_with_its_references(store):
     models = pt.map_frame("smoke", store=store)
     cells = pt.map_cells(models)
@@ -97,6 +112,12 @@ def test_the_map_runs_under_smoke_with_its_references(store):
     spec = json.dumps(chart.to_dict(validate=True))
     assert len(spec) < 1.5e6
     assert spec.count('"views"') == 2          # click and hover selections over the heatmaps
+    # the geometry panels' legend lists the map's pairs and no others, and no shape legend
+    pairs = experiments.get("pca-map").spec("smoke").n_features // 2
+    sets = [enc["scale"]["domain"] for enc in _encodings(chart.to_dict(), "color")
+            if enc.get("field") == "set"]
+    assert sets and all(domain == list(range(pairs)) for domain in sets)
+    assert all(enc.get("legend", {}) is None for enc in _encodings(chart.to_dict(), "shape"))
 
 
 def test_the_other_figures_validate(store):

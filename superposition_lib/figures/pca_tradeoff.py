@@ -20,22 +20,31 @@ __all__ = [
 _STRATEGY_SCALE = alt.Scale(domain=["pca", "collapsed", "mixture", "superposition"],
                             range=["#b9b9b9", "#4269d0", "#a463f2", "#e4572e"])
 #: Colours of the correlated sets (pairs), shared by every geometry panel.
-_SET_SCALE = alt.Scale(domain=list(range(6)),
-                       range=["#4269d0", "#e4572e", "#3ca951", "#efb118", "#a463f2", "#6cc5b0"])
+#: Colours of the correlated sets, in order.
+_SET_COLOURS = ["#4269d0", "#e4572e", "#3ca951", "#efb118", "#a463f2", "#6cc5b0"]
 _LIM = alt.Scale(domain=[-1.2, 1.2], nice=False)
 
 
-def _arrows(data, *, size: int = 120) -> alt.LayerChart:
-    """Feature directions as segments from the origin, coloured by set (x, y, set, feature)."""
+def _set_scale(data: pd.DataFrame) -> alt.Scale:
+    """The colour scale of the sets in ``data`` (column ``set``), and of no others."""
+    sets = sorted(int(v) for v in pd.unique(data["set"]))
+    return alt.Scale(domain=sets, range=[_SET_COLOURS[k % len(_SET_COLOURS)] for k in sets])
+
+
+def _arrows(data, scale: alt.Scale, *, size: int = 120) -> alt.LayerChart:
+    """Feature directions as segments from the origin, coloured by set (x, y, set, feature)
+    with ``scale`` (:func:`_set_scale` of the whole figure's data); the tip's shape (circle,
+    square) tells the members of a pair apart without a legend of its own (the figures' titles
+    and captions say so)."""
     base = alt.Chart(data).transform_calculate(zero="0")
     rule = base.mark_rule(strokeWidth=2).encode(
         x=alt.X("zero:Q", scale=_LIM, title=None, axis=None),
         y=alt.Y("zero:Q", scale=_LIM, title=None, axis=None),
         x2="x:Q", y2="y:Q",
-        color=alt.Color("set:N", scale=_SET_SCALE, title="set (pair)"))
+        color=alt.Color("set:N", scale=scale, title="set (pair)"))
     tip = base.mark_point(filled=True, size=40).encode(
-        x="x:Q", y="y:Q", color=alt.Color("set:N", scale=_SET_SCALE),
-        shape=alt.Shape("member:N", title="member",
+        x="x:Q", y="y:Q", color=alt.Color("set:N", scale=scale),
+        shape=alt.Shape("member:N", legend=None,
                         scale=alt.Scale(domain=["a", "b"], range=["circle", "square"])),
         tooltip=["feature:O", "set:O", alt.Tooltip("x:Q", format=".3f"),
                  alt.Tooltip("y:Q", format=".3f"), alt.Tooltip("norm:Q", format=".3f")])
@@ -71,6 +80,7 @@ def direction_grid(directions: pd.DataFrame) -> alt.VConcatChart:
                      "y", "norm"]].copy()
     df["member"] = np.where(df["feature"] % 2 == 0, "a", "b")
     df = df.round(4)
+    scale = _set_scale(df)
     seeds = int(df["seed"].max())
     seed = alt.param(name="seed", value=-1, bind=alt.binding_range(
         min=-1, max=seeds, step=1, name="seed (−1 = lowest loss) "))
@@ -79,7 +89,7 @@ def direction_grid(directions: pd.DataFrame) -> alt.VConcatChart:
         panels = []
         for p in sorted(df[df["experiment"] == name]["density"].unique(), reverse=True):
             sub = df[(df["experiment"] == name) & (df["density"] == p)]
-            chart = _arrows(sub).transform_filter(
+            chart = _arrows(sub, scale).transform_filter(
                 "(seed < 0 && datum.best) || datum.seed == seed").properties(
                 title=f"{name}, density {p:g}")
             panels.append(chart)
@@ -252,10 +262,11 @@ def tradeoff_map(cells: pd.DataFrame, models: pd.DataFrame) -> alt.VConcatChart:
     geo = pd.concat(long, ignore_index=True)
     geo["norm"] = np.hypot(geo["x"], geo["y"])
     geo[["x", "y", "norm"]] = geo[["x", "y", "norm"]].round(3)
+    scale = _set_scale(geo)
     panels = []
     for s in sorted(geo["seed"].unique()):
         sub = geo[geo["seed"] == s]
-        arrows = _arrows(sub, size=170).transform_filter(shown)
+        arrows = _arrows(sub, scale, size=170).transform_filter(shown)
         label = alt.Chart(sub[sub["feature"] == 0]).transform_filter(shown).mark_text(
             align="left", baseline="top", fontSize=11, dx=2, dy=2).encode(
             x=alt.value(0), y=alt.value(0),
