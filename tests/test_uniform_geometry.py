@@ -98,3 +98,34 @@ def test_paper_pentagon_jumps_to_two_digons():
     best = pentagon[pentagon["best"]].sort_values("ratio")
     assert best["geometry"].iloc[0] == "two digons"
     assert best["geometry"].iloc[-1] == "pentagon"
+
+
+@pytest.mark.skipif(not _has_paper("pentagon-nonuniform"), reason="paper run not in data/")
+def test_paper_pentagon_figure_draws_no_angle_for_a_dropped_feature():
+    pentagon = ug.pentagon_frame("paper", store=DATA)
+    dropped = pentagon["norm4"] < ug.DROPPED_NORM
+    assert dropped.any() and pentagon.loc[dropped, "angle4"].isna().all()
+    assert pentagon.loc[~dropped, "angle4"].notna().all()
+    chart, data = ug.FIGURES["fig-pentagon"]("paper", store=DATA)[:2]
+    spec = chart.to_dict()
+    angles = [row for rows in spec["datasets"].values() for row in rows
+              if row.get("quantity") == "angle / 72°"]
+    best = pentagon[pentagon["best"]]
+    assert len(angles) == int((best["norm4"] >= ug.DROPPED_NORM).sum())
+
+
+@pytest.mark.skipif(not _has_paper("uniform-geometry"), reason="paper run not in data/")
+def test_paper_reference_line_labels_do_not_overlap():
+    import json
+    import re
+
+    import vl_convert as vlc
+
+    spec = ug.FIGURES["fig-dimensionality"]("paper", store=DATA)[0].to_dict()
+    svg = vlc.vegalite_to_svg(json.dumps(spec))
+    names = "|".join(re.escape(f"{k} ") for k in ("tetrahedron", "triangle", "digon", "pentagon",
+                                                   "square antiprism"))
+    ys = sorted(float(m.group(1)) for m in re.finditer(
+        r'<text[^>]*translate\([\d.\-]+,([\d.\-]+)\)[^>]*>(?:' + names + r')[\d/]+</text>', svg))
+    assert len(ys) == 5
+    assert min(np.diff(ys)) >= 10          # the labels' font size: lines of text never overlap

@@ -28,6 +28,7 @@ from . import Experiment, load, register
 
 __all__ = [
     "CHAPTER",
+    "DROPPED_NORM",
     "INVERSE_DENSITIES",
     "PENTAGON_BASE_DENSITY",
     "PENTAGON_RATIOS",
@@ -58,6 +59,11 @@ PENTAGON_RATIOS = tuple(float(v) for v in np.geomspace(0.1, 10.0, 21))
 #: D_i of regular polytopes: m/k for k features in m dimensions.
 REFERENCE_LINES = {"tetrahedron": 3 / 4, "triangle": 2 / 3, "digon": 1 / 2,
                    "pentagon": 2 / 5, "square antiprism": 3 / 8}
+
+
+#: ‖W_i‖ below which the pentagon experiment's varied feature counts as dropped (the book's
+#: threshold for a represented feature).
+DROPPED_NORM = 0.5
 
 
 def _uniform_profiles() -> dict:
@@ -275,7 +281,8 @@ def pentagon_frame(profile: str | None = None, *, store: RunStore | None = None,
         feature's density over the others'), ``density5``, ``loss``, ``geometry``
         (``"pentagon"``, ``"two digons"`` with feature 4 dropped, or ``"other"``), ``norm4``
         and ``d4`` (‖W_4‖ and D_4 of the varied feature), ``angle4`` (the angle in degrees
-        between the varied feature and its nearest neighbour; 72 in a regular pentagon),
+        between the varied feature and its nearest neighbour, 72 in a regular pentagon; NaN
+        where the feature is dropped, ‖W_4‖ < :data:`DROPPED_NORM`),
         ``best`` (lowest loss of its instance).
 
     Examples
@@ -292,10 +299,12 @@ def pentagon_frame(profile: str | None = None, *, store: RunStore | None = None,
     unit = run.W / np.maximum(np.linalg.norm(run.W, axis=1, keepdims=True), 1e-12)
     cos = np.einsum("kd,kdj->kj", unit[:, :, 4], unit[:, :, :4])
     angle = np.degrees(np.arccos(np.clip(cos.max(axis=1), -1, 1)))
+    norm4 = metrics.feature_norms(run.W)[:, 4]
+    angle[norm4 < DROPPED_NORM] = np.nan          # a dropped feature's direction means nothing
     df = pd.DataFrame({
         "instance": run.instance, "restart": run.restart,
         "ratio": p[:, 4] / p[:, 0], "density5": p[:, 4], "loss": run.loss, "geometry": geo,
-        "norm4": metrics.feature_norms(run.W)[:, 4],
+        "norm4": norm4,
         "d4": metrics.feature_dimensionality(run.W)[:, 4], "angle4": angle})
     df["best"] = df["loss"] == df.groupby("instance")["loss"].transform("min")
     return df

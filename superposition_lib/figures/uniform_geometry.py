@@ -76,16 +76,19 @@ def uniform_dimensionality(instances: pd.DataFrame, features: pd.DataFrame) -> a
     ).add_params(pick)
     rules = alt.Chart(_REFERENCE).mark_rule(strokeDash=[4, 4], color="#888").encode(
         y="D:Q", tooltip=["line:N"])
-    labels = alt.Chart(_REFERENCE).mark_text(align="left", dx=4, fontSize=10,
-                                             color="#555").encode(
+    # 2/5 and 3/8 are 0.025 apart, 8 px on this axis: their labels go above and below
+    labels = [alt.Chart(_REFERENCE[_REFERENCE["D"].isin(keep)]).mark_text(
+        align="left", dx=4, fontSize=10, color="#555", baseline=baseline).encode(
         y="D:Q", x=alt.value(width), text="line:N")
+        for keep, baseline in (([3 / 4, 2 / 3, 1 / 2], "middle"), ([2 / 5], "bottom"),
+                               ([3 / 8], "top"))]
     star_tip = [alt.Tooltip("inverse_density:Q", format=".3f", title="1/(1 − S)"),
                 alt.Tooltip("d_star:Q", format=".3f", title="D*"),
                 alt.Tooltip("n_represented:Q", title="represented"),
                 alt.Tooltip("loss:Q", format=".4g")]
     star = alt.Chart(inst).mark_line(color="black", point=alt.OverlayMarkDef(color="black"),
                                      strokeWidth=2).encode(x=x, y="d_star:Q", tooltip=star_tip)
-    top = alt.layer(rules, labels, dots, star).properties(width=width, height=320)
+    top = alt.layer(rules, *labels, dots, star).properties(width=width, height=320)
     sums = alt.Chart(inst).mark_line(point=True, color="#4269d0").encode(
         x=x, y=alt.Y("sum_d:Q", title="Σ D_i", scale=alt.Scale(zero=True)),
         tooltip=[alt.Tooltip("inverse_density:Q", format=".3f", title="1/(1 − S)"),
@@ -169,7 +172,7 @@ def pentagon_transition(pentagon: pd.DataFrame) -> alt.HConcatChart:
     altair.HConcatChart
         Left: the loss of every restart (dots) and the lowest loss of each geometry (lines)
         against the varied feature's relative density (log x). Right: ‖W_4‖ and D_4 of the best
-        model, and its angle to the nearest feature / 72°.
+        model, and its angle to the nearest feature / 72° where it is represented.
 
     Examples
     --------
@@ -207,6 +210,7 @@ def pentagon_transition(pentagon: pd.DataFrame) -> alt.HConcatChart:
                      var_name="quantity", value_name="value")
     long["quantity"] = long["quantity"].map({"norm4": "‖W_4‖", "d4": "D_4",
                                              "angle / 72°": "angle / 72°"})
+    long = long.dropna(subset=["value"])   # no angle for a dropped feature
     right = alt.Chart(long).mark_line(point=True).encode(
         x=x, y=alt.Y("value:Q", title="best model"),
         color=alt.Color("quantity:N", title="feature 4",
