@@ -115,7 +115,9 @@ def test_export_writes_every_format(tmp_path):
 def test_export_static_companion_replaces_svg_and_png(tmp_path):
     f = _features()
     chart = figures.intro_geometry(f, _gram(f))
-    figures.export(chart, f, "fig-s", tmp_path, static=figures.intro_geometry_static(f))
+    figures.export(chart, f, "fig-s", tmp_path,
+                   static=figures.intro_geometry_static(f, _gram(f)))
     svg = (tmp_path / "fig-s.svg").read_text()
     assert "1.000" in svg and "0.100" in svg  # both densities side by side
+    assert "WᵀW" in svg                        # with the Gram row the caption describes
     assert json.loads((tmp_path / "fig-s.vl.json").read_text())["params"]  # spec stays live

@@ -324,7 +324,7 @@ def figure_intro(profile: str | None = None, *, store: RunStore | None = None):
 
     features, gram = intro_frames(profile, store=store)
     return (figures.intro_geometry(features, gram), {"features": features, "gram": gram},
-            figures.intro_geometry_static(features))
+            figures.intro_geometry_static(features, gram))
 
 
 def figure_basic(profile: str | None = None, *, store: RunStore | None = None):

@@ -102,7 +102,7 @@ def intro_geometry(features: pd.DataFrame, gram: pd.DataFrame) -> alt.Chart:
     return alt.hconcat(*columns).add_params(step).resolve_scale(color="independent")
 
 
-def intro_geometry_static(features: pd.DataFrame) -> alt.FacetChart:
+def intro_geometry_static(features: pd.DataFrame, gram: pd.DataFrame) -> alt.VConcatChart:
     """Static companion of :func:`intro_geometry`: every density at once, for SVG and PNG.
 
     Parameters
@@ -110,35 +110,52 @@ def intro_geometry_static(features: pd.DataFrame) -> alt.FacetChart:
     features : pandas.DataFrame
         As for :func:`intro_geometry` (columns ``model``, ``density``, ``feature``,
         ``importance``, ``w0``, ``w1``).
+    gram : pandas.DataFrame
+        As for :func:`intro_geometry` (columns ``model``, ``density``, ``i``, ``j``,
+        ``value``).
 
     Returns
     -------
-    altair.FacetChart
-        Small multiples of the feature directions: one row per model kind, one column per
-        density (dense on the left).
+    altair.VConcatChart
+        For each model kind (linear, then ReLU), a row of feature directions and below it a
+        row of WᵀW heatmaps, one column per density (dense on the left), as the interactive
+        figure's caption describes.
 
     Examples
     --------
     >>> f = pd.DataFrame({"model": "ReLU", "instance": 0, "density": 1.0, "feature": [0, 1],
     ...                   "importance": [1.0, 0.9], "w0": [1.0, 0.0], "w1": [0.0, 1.0]})
-    >>> "facet" in intro_geometry_static(f).to_dict(validate=True)
-    True
+    >>> g = pd.DataFrame({"model": "ReLU", "density": 1.0, "i": [0, 0, 1, 1],
+    ...                   "j": [0, 1, 0, 1], "value": [1.0, 0.0, 0.0, 1.0]})
+    >>> [len(row["vconcat"]) for row in intro_geometry_static(f, g).to_dict()["vconcat"]]
+    [2]
     """
+    label = lambda d: f"{d:.3f}"  # noqa: E731
     feats = features[["model", "density", "feature", "importance", "w0", "w1"]].round(4)
-    feats = feats.assign(origin=0.0, **{"1−S": feats["density"].map(lambda d: f"{d:.3f}")})
+    feats = feats.assign(origin=0.0, **{"1−S": feats["density"].map(label)})
+    grams = gram[["model", "density", "i", "j", "value"]].round(4)
+    grams = grams.assign(**{"1−S": grams["density"].map(label)})
     lim = float(max(1.2, np.abs(feats[["w0", "w1"]].to_numpy()).max() * 1.1))
     scale = alt.Scale(domain=[-lim, lim])
-    color = alt.Color("importance:Q", scale=alt.Scale(scheme="viridis", reverse=True))
-    base = alt.Chart().encode(color=color)
-    arrows = base.mark_rule(strokeWidth=2).encode(
-        x=alt.X("origin:Q", scale=scale, title=None), y=alt.Y("origin:Q", scale=scale, title=None),
-        x2="w0:Q", y2="w1:Q")
-    heads = base.mark_circle(size=40, opacity=1).encode(
-        x=alt.X("w0:Q", scale=scale), y=alt.Y("w1:Q", scale=scale))
     order = sorted(feats["1−S"].unique(), key=float, reverse=True)
-    return alt.layer(arrows, heads, data=feats).properties(width=110, height=110).facet(
-        row=alt.Row("model:N", title=None, sort=["linear", "ReLU"]),
-        column=alt.Column("1−S:N", title="density 1 − S", sort=order))
+    column = alt.Column("1−S:N", title="density 1 − S", sort=order)
+    color = alt.Color("importance:Q", scale=alt.Scale(scheme="viridis", reverse=True))
+    rows = []
+    for model in [k for k in ("linear", "ReLU") if k in set(feats["model"])]:
+        base = alt.Chart().encode(color=color)
+        arrows = base.mark_rule(strokeWidth=2).encode(
+            x=alt.X("origin:Q", scale=scale, title=None),
+            y=alt.Y("origin:Q", scale=scale, title=None), x2="w0:Q", y2="w1:Q")
+        heads = base.mark_circle(size=40, opacity=1).encode(
+            x=alt.X("w0:Q", scale=scale), y=alt.Y("w1:Q", scale=scale))
+        directions = alt.layer(arrows, heads, data=feats[feats["model"] == model]).properties(
+            width=110, height=110).facet(column=column, title=f"{model}: feature directions W_i")
+        heat = alt.Chart(grams[grams["model"] == model]).mark_rect().encode(
+            x=alt.X("j:O", title=None), y=alt.Y("i:O", title=None),
+            color=alt.Color("value:Q", scale=_GRAM_SCALE, title="WᵀW")).properties(
+            width=110, height=110).facet(column=column, title=f"{model}: WᵀW")
+        rows.append(alt.vconcat(directions, heat).resolve_scale(color="independent"))
+    return alt.vconcat(*rows).resolve_scale(color="independent")
 
 
 def _panel(df: pd.DataFrame) -> pd.DataFrame:
