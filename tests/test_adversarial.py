@@ -223,7 +223,9 @@ def test_profiles_follow_the_design():
 
 def test_smoke_results_hold_every_model(smoke):
     assert len(smoke["vulnerability"]) == smoke["sweep"].W.shape[0]
-    assert len(smoke["training"]) == smoke["random"].W.shape[0] + smoke["strongest"].W.shape[0]
+    assert len(smoke["training"]) == sum(smoke[k].W.shape[0]
+                                         for k in ("random", "strongest", "long"))
+    assert len(smoke["seed_summary"]) == len(ad.SEED_INVERSE_DENSITIES)
     assert (smoke["training"].query("attack_norm == 0")["loss_ratio"].mean()
             == pytest.approx(1.0))
 
@@ -288,3 +290,66 @@ def test_paper_vulnerability_over_seeds_separates_the_densities(paper):
     assert plateau["vulnerability_high"] < mid["vulnerability_low"]
     assert mid["vulnerability_high"] < sparse["vulnerability_low"]
     assert 0.95 < dense["vulnerability_low"] and dense["vulnerability_high"] < 1.1
+
+
+def test_paper_the_dense_model_is_a_projection(paper):
+    W = paper["sweep"].W[0]
+    eig = np.linalg.eigvalsh(W @ W.T)          # WWᵀ = I: WᵀW projects onto m dimensions
+    assert np.median(np.abs(eig - 1)) < 0.01 and np.abs(eig - 1).max() < 0.1
+
+
+def _training(paper, attack, steps=10_000):
+    t = paper["training"]
+    return t[(t["attack"] == attack) & (t["steps"] == steps)]
+
+
+def test_paper_random_attack_removes_superposition_below_the_papers_norm(paper):
+    by = paper["removal"].set_index(["attack", "steps", "measure"])
+    fpd = by.loc[("random", 10_000, "features_per_dimension")]
+    dim = by.loc[("random", 10_000, "dimensionality")]
+    assert fpd["removed"] == fpd["seeds"] == 5 and dim["removed"] == dim["seeds"]
+    assert fpd["high"] < dim["low"]                      # features per dimension reach 1 first
+    assert 0.55 < dim["low"] and dim["high"] < 0.8       # below the paper's ~80%
+    t = _training(paper, "random")
+    at_fpd = t[t["attack_norm"] == 0.5]                  # just past the fpd crossing
+    assert (at_fpd["learned"] > 10).all() and (at_fpd["dimensionality"] < 0.6).all()
+    past = t[t["attack_norm"] >= 0.8]
+    assert (past["learned"] <= 10).all() and (past["dimensionality"] > 0.9).all()
+    assert (t[t["attack_norm"] == t["attack_norm"].max()]["features_per_dimension"] < 0.2).all()
+    assert t[t["attack_norm"] == t["attack_norm"].max()]["vulnerability"].max() < 1
+
+
+@pytest.mark.parametrize("threshold", [0.8, 0.85, 0.9, 0.95])
+def test_paper_removal_norm_hardly_depends_on_the_dimensionality_threshold(paper, threshold):
+    row = ad.removal_norms(_training(paper, "random"),
+                           {"dimensionality": (threshold, True)}).iloc[0]
+    assert row["removed"] == row["seeds"] and 0.6 < row["norm"] < 0.75
+
+
+def test_paper_longer_training_gives_the_same_removal_norm(paper):
+    by = paper["removal"].set_index(["attack", "steps", "measure"])
+    short = by.loc[("random", 10_000, "dimensionality"), "norm"]
+    long = by.loc[("random", 30_000, "dimensionality")]
+    assert long["removed"] == long["seeds"] and abs(long["norm"] - short) < 0.05
+
+
+def test_paper_the_stronger_attack_makes_superposition_uniform_not_absent(paper):
+    by = paper["removal"].set_index(["attack", "steps", "measure"])
+    strong = by.loc[("strongest", 10_000, "features_per_dimension")]
+    weak = by.loc[("random", 10_000, "features_per_dimension")]
+    assert strong["removed"] == strong["seeds"] and strong["high"] < weak["low"]
+    assert by.loc[("strongest", 10_000, "dimensionality"), "removed"] == 0
+    t = _training(paper, "strongest")
+    plain = t[t["attack_norm"] == 0]["learned"].mean()
+    attacked = t[t["attack_norm"] >= 0.3]
+    assert (attacked["learned"] > plain).all() and (attacked["dimensionality"] < 0.25).all()
+    top = t[t["attack_norm"] == t["attack_norm"].max()]
+    assert top["vulnerability"].mean() < 1
+
+
+def test_paper_adversarial_training_costs_clean_loss(paper):
+    for attack in ("random", "strongest"):
+        t = _training(paper, attack)
+        means = t.groupby("attack_norm")["loss_ratio"].mean()
+        assert means.iloc[-1] > 1.2                               # 20% or more at the top norm
+        assert np.diff(means.to_numpy()).min() > -0.01            # rising, up to noise
