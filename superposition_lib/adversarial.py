@@ -152,7 +152,7 @@ def attack_losses(params: dict, x: torch.Tensor, norm: torch.Tensor, model: str,
     """
     _check_model(model)
     W, b = params["W"], params["b"]
-    shift = (attack_directions(W) @ W.transpose(1, 2) @ W) * norm.view(-1, 1, 1)  # A (m, n, n)
+    shift = (attack_directions(W) @ W.transpose(1, 2) @ W) * norm.view(-1, 1, 1)  # (k, n, n)
     z = torch.baddbmm(b.unsqueeze(1), x @ W.transpose(1, 2), W)          # (models, batch, n)
     models, batch, n = x.shape
     k = n if features is None else features.shape[-1]
