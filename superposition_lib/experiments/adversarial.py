@@ -291,8 +291,8 @@ def removal_norms(frame: pd.DataFrame, measures: dict | None = None) -> pd.DataF
                                       * (x[k] - x[k - 1])))
             values = np.asarray(per_seed)
             norm, low, high = stats.bootstrap_interval(values)
-            rows.append({"attack": attack, "steps": steps, "measure": measure, "threshold": threshold,
-                         "seeds": len(values), "removed": int(np.isfinite(values).sum()),
+            rows.append({"attack": attack, "steps": steps, "measure": measure,
+                         "threshold": threshold, "seeds": len(values), "removed": int(np.isfinite(values).sum()),
                          "norm": norm, "low": low, "high": high,
                          "per_seed": [round(float(v), 4) for v in values]})
     return pd.DataFrame(rows)
