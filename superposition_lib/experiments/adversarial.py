@@ -148,9 +148,12 @@ _SAMPLES = {"paper": (1024, 256), "smoke": (64, 32)}
 _PGD_STEPS = {"paper": 50, "smoke": 10}
 
 
-# sweep_frame's results in this process, by the run's spec key, models and arguments: the
-# chapter and its three figures ask for the same frame, which takes about a minute to compute.
+# sweep_frame's results in this process, by the run's spec key, models and arguments, and
+# adversarial_results' frames by profile and the runs' spec keys: the chapter and its three
+# figures ask for the same frames, which take about a minute to compute. A run's key fixes its
+# weights, so a cached frame always belongs to the runs it is returned for.
 _SWEEPS: dict[tuple, pd.DataFrame] = {}
+_RESULTS: dict[tuple, dict] = {}
 
 
 def sweep_frame(run: Run, *, samples: int = 1024, pgd_samples: int = 256, pgd_steps: int = 50
@@ -369,15 +372,19 @@ def adversarial_results(profile: str | None = None, *, store: RunStore | None = 
             (("random", "adversarial-training"),
              ("strongest", "adversarial-training-strongest"),
              ("long", "adversarial-training-long"))}
-    training = pd.concat([training_frame(run, samples=samples) for run in runs.values()],
-                         ignore_index=True)
-    return {"sweep": sweep,
+    key = (profile, sweep.spec.key(), seeds.spec.key(),
+           *(run.spec.key() for run in runs.values()))
+    if key not in _RESULTS:
+        training = pd.concat([training_frame(run, samples=samples) for run in runs.values()],
+                             ignore_index=True)
+        _RESULTS[key] = {
             "vulnerability": sweep_frame(sweep, samples=samples, pgd_samples=pgd_samples,
                                          pgd_steps=_PGD_STEPS[profile]),
-            "seeds": seeds,
             "seed_summary": seed_summary(adversarial.attack_frame(seeds, samples=samples)),
-            **runs, "training": training, "removal": removal_norms(training),
-            "samples": samples, "pgd_samples": pgd_samples, "pgd_steps": _PGD_STEPS[profile]}
+            "training": training, "removal": removal_norms(training)}
+    frames = {name: frame.copy() for name, frame in _RESULTS[key].items()}
+    return {"sweep": sweep, "seeds": seeds, **runs, **frames, "samples": samples,
+            "pgd_samples": pgd_samples, "pgd_steps": _PGD_STEPS[profile]}
 
 
 def figure_vulnerability(profile: str | None = None, *, store: RunStore | None = None):
