@@ -402,9 +402,19 @@ def sample_inputs(run: Run, samples: int, seed: int = 0) -> torch.Tensor:
     return dist.sample(samples, rng)[run.models]
 
 
-def _params(run: Run) -> dict:
-    return {"W": torch.as_tensor(run.W, dtype=torch.float32),
-            "b": torch.as_tensor(run.b, dtype=torch.float32)}
+def _attacked(run: Run, fraction: float, samples: int, seed: int) -> tuple:
+    """What both attack frames start from: the inputs x, parameters, importances, attack norms
+    ε, the clean per-sample losses, and the strongest optimal attack's features and losses."""
+    _check_model(run.spec.model)
+    x = sample_inputs(run, samples, seed)
+    params = {"W": torch.as_tensor(run.W, dtype=torch.float32),
+              "b": torch.as_tensor(run.b, dtype=torch.float32)}
+    importance = torch.as_tensor(run.importance, dtype=torch.float32)
+    eps = fraction * input_norms(x)
+    with torch.no_grad():
+        clean = _per_sample_loss(forward(params, x, run.spec.model), x, importance)
+        feature, attacked = strongest_attack(params, x, eps, run.spec.model, importance)
+    return x, params, importance, eps, clean, feature, attacked
 
 
 def attack_frame(run: Run, *, fraction: float = ATTACK_FRACTION, samples: int = 2048,
@@ -444,21 +454,14 @@ def attack_frame(run: Run, *, fraction: float = ATTACK_FRACTION, samples: int = 
     >>> list(frame.columns[:4])
     ['model', 'instance', 'restart', 'density']
     """
-    _check_model(run.spec.model)
-    x = sample_inputs(run, samples, seed)
-    params = _params(run)
-    importance = torch.as_tensor(run.importance, dtype=torch.float32)
-    eps = fraction * input_norms(x)
-    with torch.no_grad():
-        clean = _per_sample_loss(forward(params, x, run.spec.model), x, importance)
-        feature, attacked = strongest_attack(params, x, eps, run.spec.model, importance)
+    x, _, _, eps, clean, feature, attacked = _attacked(run, fraction, samples, seed)
     increase = (attacked - clean).double().numpy()
     present = torch.gather(x, 2, feature.unsqueeze(-1)).squeeze(-1) > 0
     base = baseline_increase(run.spec, eps.double().numpy(), run.models)
     p = run.feature_probability.mean(1)
     se = increase.std(1, ddof=1) / np.sqrt(samples)
-    G = np.einsum("kmi,kmj->kij", run.W, run.W)
-    own = (run.importance * np.square(G).sum(2)).max(1) / run.importance.max(1)
+    row_norms = np.square(metrics.gram(run.W)).sum(2)                   # ‖G_i‖², (models, n)
+    own = (run.importance * row_norms).max(1) / run.importance.max(1)
     return pd.DataFrame({
         "model": run.models, "instance": run.instance, "restart": run.restart,
         "density": p, "inverse_density": 1 / p,
@@ -542,15 +545,8 @@ def pgd_frame(run: Run, *, fraction: float = ATTACK_FRACTION, samples: int = 512
     >>> bool((frame["optimal"] > 0).all())
     True
     """
-    _check_model(run.spec.model)
-    x = sample_inputs(run, samples, seed)
-    params = _params(run)
-    importance = torch.as_tensor(run.importance, dtype=torch.float32)
-    eps = fraction * input_norms(x)
+    x, params, importance, eps, clean, _, optimal = _attacked(run, fraction, samples, seed)
     model = run.spec.model
-    with torch.no_grad():
-        clean = _per_sample_loss(forward(params, x, model), x, importance)
-        _, optimal = strongest_attack(params, x, eps, model, importance)
     generator = torch.Generator().manual_seed(seed)
     zero = pgd_attack(params, x, eps, model, importance, steps=steps)
     rand = pgd_attack(params, x, eps, model, importance, steps=steps, random_start=True,

@@ -345,6 +345,8 @@ def test_paper_the_stronger_attack_makes_superposition_uniform_not_absent(paper)
     assert (attacked["learned"] > plain).all() and (attacked["dimensionality"] < 0.25).all()
     top = t[t["attack_norm"] == t["attack_norm"].max()]
     assert top["vulnerability"].mean() < 1
+    # every learned feature equally weak: norms within [0.2, 0.45], none near 1
+    assert top["smallest_learned"].min() > 0.2 and top["largest_learned"].max() < 0.45
 
 
 def test_paper_adversarial_training_costs_clean_loss(paper):

@@ -211,7 +211,8 @@ def training_frame(run: Run, *, samples: int = 1024) -> pd.DataFrame:
         the mean input norm),
         ``seed``, ``features_per_dimension``, ``learned`` (features with ‖W_i‖ above
         :data:`LEARNED_NORM`), ``represented`` (‖W_i‖ > 0.5), ``dimensionality`` (mean D_i
-        of the learned features),
+        of the learned features), ``smallest_learned`` and ``largest_learned`` (their least
+        and greatest ‖W_i‖),
         ``clean_loss`` (the run's evaluated loss), ``loss_ratio`` (clean loss over the mean
         clean loss of the run's plain models, norm 0) and ``vulnerability`` (to the paper's
         attack, norm 0.1, relative to the baseline).
@@ -234,6 +235,9 @@ def training_frame(run: Run, *, samples: int = 1024) -> pd.DataFrame:
         "learned": learned.sum(1), "represented": (norm_w > 0.5).sum(1),
         "dimensionality": np.where(learned.any(1), (D * learned).sum(1)
                                    / np.maximum(learned.sum(1), 1), np.nan),
+        "smallest_learned": np.where(learned.any(1),
+                                     np.where(learned, norm_w, np.inf).min(1), np.nan),
+        "largest_learned": norm_w.max(1),
         "clean_loss": run.loss,
         "vulnerability": adversarial.vulnerability(run, samples=samples)})
     plain = frame.loc[frame["attack_norm"] == 0, "clean_loss"].mean()
