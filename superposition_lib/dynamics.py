@@ -111,6 +111,7 @@ library (:mod:`superposition_lib.metrics`).
 from __future__ import annotations
 
 import itertools
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -152,9 +153,8 @@ SETS = ((0, 1, 2), (3, 4, 5))
 #: below the initial split of every size (a feature of n = 400 in m = 30 that is dropped moves
 #: from about m/n = 0.075 to 0).
 INITIAL_MOVE = 0.05
-_PLATEAU_COLUMNS = ["feature", "level", "step_start", "step_end", "n_snapshots", "median",
-                    "initial"]
-_JUMP_COLUMNS = ["feature", "step_start", "step_end", "step", "level_before", "level_after"]
+_PLATEAU_DTYPES = {"feature": int, "level": float, "step_start": np.int64, "step_end": np.int64,
+                   "n_snapshots": int, "median": float, "initial": bool}
 
 
 # ------------------------------------------------------------------------------------------
@@ -376,10 +376,11 @@ def plateaus(D, steps, *, levels: Sequence[float] = LEVELS, tol: float = 0.03,
             else:
                 runs.append([level[a], a, b - 1, list(range(a, b))])
         rows += [(feature, lv[k], steps[a], steps[b], len(on),
-                  float(np.median(D[on, feature])), a < start) for k, a, b, on in runs]
-    return pd.DataFrame(rows, columns=_PLATEAU_COLUMNS).astype(
-        {"feature": int, "level": float, "step_start": np.int64, "step_end": np.int64,
-         "n_snapshots": int, "median": float, "initial": bool})
+                  statistics.median(D[on, feature].tolist()), a < start)
+                 for k, a, b, on in runs]
+    columns = list(zip(*rows)) or [()] * len(_PLATEAU_DTYPES)
+    return pd.DataFrame({name: np.array(values, dtype=dtype) for (name, dtype), values
+                         in zip(_PLATEAU_DTYPES.items(), columns)})
 
 
 def _loss_at(loss, steps, loss_steps, at) -> np.ndarray:
@@ -462,21 +463,22 @@ def energy_level_jumps(D, steps, loss=None, *, loss_steps=None,
         raise ValueError(f"max_transition must be a non-negative number; got {max_transition!r}")
     table = plateaus(D, steps, levels=levels, tol=tol, leave=leave, min_span=min_span,
                      min_points=min_points, max_drift=max_drift)
-    rows = []
-    for feature, group in table.groupby("feature", sort=True):
-        g = list(group.itertuples())
-        for before, after in itertools.pairwise(g):
-            start, end = int(before.step_end), int(after.step_start)
-            if ((initial_state and before.initial) or before.level == after.level
-                    or np.log10(end) - np.log10(start) > max_transition
-                    or abs(after.median - before.median)
-                    < min_change * abs(after.level - before.level)):
-                continue
-            rows.append((int(feature), start, end, float(np.sqrt(start * end)),
-                         float(before.level), float(after.level)))
-    jumps = pd.DataFrame(rows, columns=_JUMP_COLUMNS).astype(
-        {"feature": int, "step_start": np.int64, "step_end": np.int64, "step": float,
-         "level_before": float, "level_after": float})
+    # consecutive plateaus of one feature (the table is ordered by feature and step)
+    before = {c: table[c].to_numpy()[:-1] for c in table.columns}
+    after = {c: table[c].to_numpy()[1:] for c in table.columns}
+    start, end = before["step_end"], after["step_start"]
+    level_gap = np.abs(after["level"] - before["level"])
+    with np.errstate(divide="ignore"):
+        window = np.log10(end) - np.log10(start)
+    jump = ((before["feature"] == after["feature"]) & (level_gap > 0)
+            & ~(before["initial"] & initial_state) & (window <= max_transition)
+            & (np.abs(after["median"] - before["median"]) >= min_change * level_gap))
+    start, end = start[jump], end[jump]
+    jumps = pd.DataFrame({"feature": before["feature"][jump].astype(int),
+                          "step_start": start.astype(np.int64), "step_end": end.astype(np.int64),
+                          "step": np.sqrt(start.astype(float) * end),
+                          "level_before": before["level"][jump].astype(float),
+                          "level_after": after["level"][jump].astype(float)})
     if loss is not None:
         jumps["loss_before"] = _loss_at(loss, steps, loss_steps, jumps.step_start)
         jumps["loss_after"] = _loss_at(loss, steps, loss_steps, jumps.step_end)

@@ -43,6 +43,7 @@ from ..config import ExperimentSpec
 from ..run import Run
 from ..store import RunStore
 from . import Experiment, get, load, register, uniform_geometry
+from .memo import remembered
 
 __all__ = [
     "ATTACK_NORMS",
@@ -148,12 +149,9 @@ _SAMPLES = {"paper": (1024, 256), "smoke": (64, 32)}
 _PGD_STEPS = {"paper": 50, "smoke": 10}
 
 
-# sweep_frame's results in this process, by the run's spec key, models and arguments, and
-# adversarial_results' frames by profile and the runs' spec keys: the chapter and its three
-# figures ask for the same frames, which take about a minute to compute. A run's key fixes its
-# weights, so a cached frame always belongs to the runs it is returned for.
-_SWEEPS: dict[tuple, pd.DataFrame] = {}
-_RESULTS: dict[tuple, dict] = {}
+#: The adversarial-training runs of :func:`adversarial_results` by the attack they show.
+_TRAINING_RUNS = {"random": "adversarial-training", "strongest": "adversarial-training-strongest",
+                  "long": "adversarial-training-long"}
 
 
 def sweep_frame(run: Run, *, samples: int = 1024, pgd_samples: int = 256, pgd_steps: int = 50
@@ -184,14 +182,11 @@ def sweep_frame(run: Run, *, samples: int = 1024, pgd_samples: int = 256, pgd_st
     >>> len(frame), bool((frame["vulnerability"] > 0).all())
     (3, True)
     """
-    key = (run.spec.key(), tuple(run.models), samples, pgd_samples, pgd_steps)
-    if key not in _SWEEPS:
-        frame = adversarial.attack_frame(run, samples=samples)
-        pgd = adversarial.pgd_frame(run, samples=pgd_samples, steps=pgd_steps)
-        for column in ("pgd_vulnerability", "zero_ratio", "random_ratio"):
-            frame[column] = pgd[column].to_numpy()
-        _SWEEPS[key] = frame
-    return _SWEEPS[key].copy()
+    frame = adversarial.attack_frame(run, samples=samples)
+    pgd = adversarial.pgd_frame(run, samples=pgd_samples, steps=pgd_steps)
+    for column in ("pgd_vulnerability", "zero_ratio", "random_ratio"):
+        frame[column] = pgd[column].to_numpy()
+    return frame
 
 
 def training_frame(run: Run, *, samples: int = 1024) -> pd.DataFrame:
@@ -339,6 +334,7 @@ def seed_summary(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+@remembered("uniform-geometry", "vulnerability-seeds", *_TRAINING_RUNS.values())
 def adversarial_results(profile: str | None = None, *, store: RunStore | None = None) -> dict:
     """Everything the chapter shows.
 
@@ -366,28 +362,17 @@ def adversarial_results(profile: str | None = None, *, store: RunStore | None = 
     >>> sorted(set(R["removal"]["attack"]))
     ['random', 'strongest']
     """
-    from .. import experiments
-
-    profile = profile or experiments.current_profile()
     samples, pgd_samples = _SAMPLES[profile]
     sweep = load("uniform-geometry", profile, store=store)
     seeds = load("vulnerability-seeds", profile, store=store)
-    runs = {kind: load(name, profile, store=store) for kind, name in
-            (("random", "adversarial-training"),
-             ("strongest", "adversarial-training-strongest"),
-             ("long", "adversarial-training-long"))}
-    key = (profile, sweep.spec.key(), seeds.spec.key(),
-           *(run.spec.key() for run in runs.values()))
-    if key not in _RESULTS:
-        training = pd.concat([training_frame(run, samples=samples) for run in runs.values()],
-                             ignore_index=True)
-        _RESULTS[key] = {
+    runs = {kind: load(name, profile, store=store) for kind, name in _TRAINING_RUNS.items()}
+    training = pd.concat([training_frame(run, samples=samples) for run in runs.values()],
+                         ignore_index=True)
+    return {"sweep": sweep, "seeds": seeds, **runs,
             "vulnerability": sweep_frame(sweep, samples=samples, pgd_samples=pgd_samples,
                                          pgd_steps=_PGD_STEPS[profile]),
             "seed_summary": seed_summary(adversarial.attack_frame(seeds, samples=samples)),
-            "training": training, "removal": removal_norms(training)}
-    frames = {name: frame.copy() for name, frame in _RESULTS[key].items()}
-    return {"sweep": sweep, "seeds": seeds, **runs, **frames, "samples": samples,
+            "training": training, "removal": removal_norms(training), "samples": samples,
             "pgd_samples": pgd_samples, "pgd_steps": _PGD_STEPS[profile]}
 
 

@@ -39,6 +39,7 @@ from ..run import Run
 from ..store import RunStore
 from ..train import learning_rate
 from . import Experiment, load, register
+from .memo import remembered
 
 __all__ = [
     "CHAPTER",
@@ -254,10 +255,6 @@ for _name, _n, _m, _lr, _schedule in SEARCH:
 # ------------------------------------------------------------------------------------------
 # Energy levels
 # ------------------------------------------------------------------------------------------
-def _dims(run: Run, k: int) -> np.ndarray:
-    return run.snapshots.feature_dimensionality()[:, k]
-
-
 def jump_frame(run: Run) -> pd.DataFrame:
     """Every energy-level jump of every model of a run.
 
@@ -286,9 +283,10 @@ def jump_frame(run: Run) -> pd.DataFrame:
     True
     """
     S = run.snapshots
+    dims = S.feature_dimensionality()
     frames = []
     for k in range(S.loss.shape[1]):
-        D = _dims(run, k)
+        D = dims[:, k]
         j = dynamics.energy_level_jumps(D, S.steps, S.loss[:, k])
         plat = dynamics.plateaus(D, S.steps)
         digon = plat[~plat["initial"] & np.isclose(plat["level"], 0.5)]
@@ -338,9 +336,10 @@ def model_frame(run: Run, jumps: pd.DataFrame | None = None) -> pd.DataFrame:
     if jumps is None:
         jumps = jump_frame(run)
     S = run.snapshots
+    dims = S.feature_dimensionality()
     rows = []
     for k in range(S.loss.shape[1]):
-        D = _dims(run, k)
+        D = dims[:, k]
         mine = jumps[jumps["model"] == k]
         split = dynamics.split_step(D, S.steps)
         frac = log_frac = frac_first = log_first = rate = np.nan
@@ -549,7 +548,7 @@ def trajectory_frame(run: Run, model: int) -> pd.DataFrame:
     """
     S = run.snapshots
     keep = S.steps > 0
-    D = _dims(run, model)[keep]
+    D = S.select([model]).feature_dimensionality()[keep, 0]
     df = pd.DataFrame({"step": S.steps[keep], "loss": S.loss[keep, model]})
     for i in range(D.shape[1]):
         df[f"D|{i}"] = D[:, i]
@@ -860,6 +859,7 @@ def energy_findings(models: pd.DataFrame, jumps: pd.DataFrame,
     }
 
 
+@remembered("energy-levels")
 def energy_frames(profile: str | None = None, *, store: RunStore | None = None) -> dict:
     """Everything the chapter needs from ``energy-levels``.
 
@@ -1093,6 +1093,7 @@ def transition_counts(models: pd.DataFrame, jumps: pd.DataFrame, top: int = 4
     return counts.groupby("size").head(top).reset_index(drop=True)
 
 
+@remembered(*SCALE_RUNS)
 def scale_results(profile: str | None = None, *, store: RunStore | None = None) -> dict:
     """Everything the chapter needs to compare energy levels across model sizes.
 
@@ -1487,6 +1488,7 @@ def search_findings(models: pd.DataFrame, jumps: pd.DataFrame, settings: pd.Data
     }
 
 
+@remembered(SEARCH_CONTRAST, *(s[0] for s in SEARCH))
 def search_frames(profile: str | None = None, *, store: RunStore | None = None) -> dict:
     """Everything the chapter needs from the search: :data:`SEARCH` and its contrast.
 
@@ -1768,6 +1770,7 @@ def stage_findings(paths: pd.DataFrame) -> dict:
     }
 
 
+@remembered("geometric-stages")
 def stage_frames(profile: str | None = None, *, store: RunStore | None = None) -> dict:
     """Everything the chapter needs from ``geometric-stages``.
 
@@ -1855,6 +1858,7 @@ def figure_superposition_over_training(profile: str | None = None, *,
         "superposition": e["superposition"]}
 
 
+@remembered("geometric-stages-init")
 def stage_init_results(profile: str | None = None, *, store: RunStore | None = None) -> dict:
     """The ``geometric-stages-init`` experiment: which stages the models visit, by initial
     scale and density.
