@@ -9,7 +9,10 @@ models, so each gets an interval:
 - :func:`wilson_interval`: the Wilson score interval of a binomial proportion k/n (e.g. the
   share of seeds that reach a configuration), which stays inside [0, 1] and is not degenerate
   at k = 0 or k = n (Wilson 1927, "Probable inference, the law of succession, and statistical
-  inference", JASA 22:209).
+  inference", JASA 22:209);
+- :func:`vote_range`: for a grid whose cells each take the majority class of their seeds,
+  the share of cells whose majority matches a reference (the theory's class, say), and the
+  range it spans when the cells whose vote is not settled at 95% go either way.
 
 Examples
 --------
@@ -27,7 +30,7 @@ from statistics import NormalDist
 
 import numpy as np
 
-__all__ = ["bootstrap_interval", "wilson_interval"]
+__all__ = ["bootstrap_interval", "majority", "vote_range", "wilson_interval"]
 
 
 def bootstrap_interval(values, clusters=None, *,
@@ -131,3 +134,82 @@ def wilson_interval(k: int, n: int, confidence: float = 0.95) -> tuple[float, fl
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
     return float(p), float(max(0.0, centre - half)), float(min(1.0, centre + half))
+
+
+def majority(labels, losses) -> np.ndarray:
+    """Each cell's most common label among its seeds; a tie goes to the label whose seeds have
+    the lower mean loss (as :func:`~superposition_lib.experiments.seed_vote`).
+
+    Parameters
+    ----------
+    labels : array_like of int, shape (cells, seeds)
+        Label codes, 0 <= code.
+    losses : array_like of float, shape (cells, seeds)
+        The seeds' losses (>= 0).
+
+    Returns
+    -------
+    numpy.ndarray of int, shape (cells,)
+
+    Examples
+    --------
+    >>> majority([[0, 0, 1], [0, 1, 2]], [[1.0, 1.0, 0.1], [0.3, 0.2, 0.4]]).tolist()
+    [0, 1]
+    """
+    labels = np.asarray(labels)
+    losses = np.asarray(losses, dtype=np.float64)
+    if labels.shape != losses.shape or labels.ndim != 2:
+        raise ValueError(f"labels and losses must have one shape (cells, seeds); got "
+                         f"{labels.shape} and {losses.shape}")
+    onehot = labels[..., None] == np.arange(labels.max() + 1)       # (cells, seeds, codes)
+    count = onehot.sum(1)
+    mean = (onehot * losses[..., None]).sum(1) / np.maximum(count, 1)
+    # a loss term below one vote: it only orders labels with the same count
+    key = np.where(count > 0, count - mean / (2 * np.abs(losses).max() + 1e-300), -np.inf)
+    return key.argmax(1)
+
+
+def vote_range(labels, losses, reference, confidence: float = 0.95
+               ) -> tuple[float, float, float]:
+    """Share of grid cells whose seeds' majority (:func:`majority`) equals a reference label,
+    and the range it could take with other seeds.
+
+    A cell's vote is *settled* when the Wilson interval (:func:`wilson_interval`) of the share
+    of its seeds with the reference label lies wholly above 1/2 (it agrees) or wholly below
+    (it disagrees); otherwise another set of seeds could flip it. The range runs from the
+    share of settled agreeing cells to one minus the share of settled disagreeing cells. (A
+    bootstrap over seeds does not suit a majority vote: resampled seeds split more often, which
+    biases the resampled agreement low.)
+
+    Parameters
+    ----------
+    labels : array_like, shape (cells, seeds)
+        Every seed's label (any hashable values).
+    losses : array_like of float, shape (cells, seeds)
+        Every seed's loss, for ties.
+    reference : array_like, shape (cells,)
+        The label each cell is compared with.
+    confidence : float
+        Coverage of each cell's interval, in (0, 1).
+
+    Returns
+    -------
+    (share, low, high) : tuple of float
+
+    Examples
+    --------
+    >>> labels = [["a"] * 9, ["b"] * 9, ["a"] * 5 + ["b"] * 4]
+    >>> share, lo, hi = vote_range(labels, np.ones((3, 9)), ["a", "a", "a"])
+    >>> [round(v, 3) for v in (share, lo, hi)]
+    [0.667, 0.333, 0.667]
+    """
+    labels = np.asarray(labels)
+    values, codes = np.unique(np.concatenate([labels.ravel(), np.asarray(reference).ravel()]),
+                              return_inverse=True)
+    codes = codes[:labels.size].reshape(labels.shape)
+    ref = np.searchsorted(values, np.asarray(reference))
+    share = float((majority(codes, losses) == ref).mean())
+    seeds = labels.shape[1]
+    bounds = np.array([wilson_interval(k, seeds, confidence)[1:] for k in range(seeds + 1)])
+    low, high = bounds[(codes == ref[:, None]).sum(1)].T
+    return share, float((low > 0.5).mean()), float(1 - (high < 0.5).mean())

@@ -122,6 +122,30 @@ def _seeds(spec: ExperimentSpec) -> tuple[torch.Generator, int, np.random.Genera
     return init_gen, data_key, np.random.Generator(np.random.PCG64(evaluation))
 
 
+def initial_params(spec: ExperimentSpec) -> dict[str, np.ndarray]:
+    """The parameters every model of ``spec`` starts training from, as :func:`train` draws
+    them: :func:`~superposition_lib.models.init_params` from the spec's initialisation seed.
+
+    Parameters
+    ----------
+    spec : ExperimentSpec
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        ``"W"`` shape (models, m, n), ``"b"`` shape (models, n) and, for untied models,
+        ``"W_out"`` shape (models, n, m); models in the order of the run's.
+
+    Examples
+    --------
+    >>> spec = ExperimentSpec(n_features=5, n_hidden=2, feature_probability=[1, .1], steps=1)
+    >>> W0 = initial_params(spec)["W"]
+    >>> W0.shape, bool(np.allclose(W0, initial_params(spec)["W"]))
+    ((2, 2, 5), True)
+    """
+    return {k: v.numpy() for k, v in init_params(spec, _seeds(spec)[0]).items()}
+
+
 def evaluate(params: dict[str, torch.Tensor], dist: FeatureDistribution,
              importance: torch.Tensor, model: str, generator: np.random.Generator,
              relative_se: float = EVAL_RELATIVE_SE, max_samples: int = EVAL_MAX_SAMPLES

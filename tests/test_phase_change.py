@@ -73,3 +73,82 @@ def test_theory_frames_for_the_charts():
                                   "loss": [1.0], "theory_loss": [1.0]}),
                     pd.DataFrame({"class": ["dedicated"], "kept": [True]}))
     assert 0.6 < f["n2_threshold"] < 0.65
+
+
+# ------------------------------------------------------------------------------------------
+# The committed paper runs: the claims of the chapter's "Stuck seeds" and n = 3 paragraphs
+# ------------------------------------------------------------------------------------------
+DATA = RunStore(pc.__file__.rsplit("superposition_lib", 1)[0] + "data")
+
+
+@pytest.fixture(scope="module")
+def paper_grids():
+    return {name: pc.phase_frames("paper", store=DATA, experiment=name) for name in pc.GRIDS}
+
+
+@pytest.fixture(scope="module")
+def paper_stuck(paper_grids):
+    return {name: pc.stuck_summary(cells, models)
+            for name, (models, cells) in paper_grids.items()}
+
+
+def test_paper_single_feature_seeds_are_local_minima(paper_grids):
+    f = pc.findings(*paper_grids["phase-change"][::-1])
+    assert f["mixed_cells"] > 100 and f["superposition_lower"] > 0.95, f
+
+
+@pytest.mark.parametrize("name", pc.GRIDS)
+def test_paper_stuck_seeds_are_the_same_sign_starts_not_the_unequal_ones(paper_stuck, name):
+    s = paper_stuck[name]
+    # same-sign starts get stuck far more often than opposite-sign ones (intervals apart)
+    assert s["stuck_same_sign"][1] > 0.35 and s["stuck_opposite_sign"][2] < 0.07, s
+    assert s["same_sign_of_stuck"][1] > 0.85, s
+    # which feature survives is about a coin flip on the initial magnitudes
+    assert 0.45 < s["survivor_stronger"][0] < 0.6, s
+    share, low, high = s["agreement"]
+    assert low <= share <= high
+
+
+def test_paper_small_initial_weights_do_not_remove_stuck_seeds(paper_stuck):
+    small, xavier = paper_stuck["phase-change-small-init"], paper_stuck["phase-change"]
+    assert small["stuck"][1] > 0.15 and small["stuck"][1] >= xavier["stuck"][1], (small, xavier)
+    assert small["agreement"][0] <= xavier["agreement"][0]
+
+
+@pytest.fixture(scope="module")
+def paper_n3():
+    return pc.n3_frames("paper", store=DATA)
+
+
+def test_classify_n3_ignores_rotations_and_the_order_of_features_0_and_1():
+    from superposition_lib import theory
+
+    angle = 0.7
+    R = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    for name, c in theory.CANDIDATES[3].items():
+        W = np.asarray(c.W, dtype=float)
+        assert pc.classify_n3([R @ W, (R @ W)[:, [1, 0, 2]], -W])[0] == name
+        assert set(pc.classify_n3([R @ W, (R @ W)[:, [1, 0, 2]], -W])) == {name}
+    assert pc.classify_n3(0.6 * np.asarray(theory.CANDIDATES[3]["triangle"].W)) == "other"
+
+
+def test_paper_n3_trained_diagram_follows_the_theory_with_its_three_departures(paper_n3):
+    models, cells = paper_n3
+    f = pc.n3_trained_findings(cells, models)
+    t = f["by_theory"]
+    assert f["agreement_best"][0] >= 0.8 and f["agreement"][1] <= f["agreement"][0]
+    # the antipodal arrangement is a local minimum where the theory pairs features 0 and 1
+    assert t.loc["dedicated_pair", "majority"] < 0.6 < t.loc["dedicated_pair", "best"]
+    # dense, r > 1: no majority drops an importance-1 feature; 0 and 1 share one direction
+    assert t.loc["dedicated", "majority"] == 0 and t.loc["dedicated", "best_ratio"] <= 1.0
+    run_W = pc.load("phase-change-n3", "paper", store=DATA).W
+    kept = models[models["kept"]].merge(cells[["cell", "theory"]], on="cell")
+    W = run_W[models.index[models["kept"]][kept["theory"].to_numpy() == "dedicated"]]
+    norms = np.linalg.norm(W, axis=1)
+    cos01 = np.abs((W[:, :, 0] * W[:, :, 1]).sum(1)) / (norms[:, 0] * norms[:, 1])
+    assert np.median(cos01) > 0.99 and np.median(norms[:, 2]) > 0.95
+    assert abs(np.median(norms[:, 0] ** 2 + norms[:, 1] ** 2) - 1) < 0.1
+    # the triangle: no majority, and the lowest-loss seeds beat the regular one
+    assert f["triangle_cells"] >= 1 and f["triangle_trained"] == 0
+    assert t.loc["triangle", "best_ratio"] < 0.99
+    assert t.loc["antipodal", "below"] > 0

@@ -29,10 +29,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .. import metrics, theory
+from .. import metrics, stats, theory
 from ..config import ExperimentSpec
 from ..run import Run
 from ..store import RunStore
+from ..train import initial_params
 from . import Experiment, load, register, seed_vote
 
 __all__ = [
@@ -40,14 +41,23 @@ __all__ = [
     "CLASSES",
     "DENSITIES",
     "FIGURES",
+    "GRIDS",
+    "N3_DENSITIES",
+    "N3_IMPORTANCES",
+    "N3_TOLERANCE",
     "RELATIVE_IMPORTANCES",
     "SEEDS",
+    "SMALL_INIT_SCALE",
     "cell_frame",
     "classify",
+    "classify_n3",
     "findings",
     "model_frame",
     "n3_findings",
+    "n3_frames",
+    "n3_trained_findings",
     "phase_frames",
+    "stuck_summary",
     "theory_boundaries",
     "theory_frame",
 ]
@@ -71,29 +81,54 @@ CLASSES = (*theory.CLASSES, "other")
 NORM_THRESHOLD = 0.5
 
 
-def _grid_spec(importances, densities, seeds: int, **training) -> ExperimentSpec:
+def _grid_spec(importances, densities, seeds: int, n: int = 2, **training) -> ExperimentSpec:
+    # n features in n - 1 dimensions: the last one is the extra feature
     r, p = np.meshgrid(np.asarray(importances), np.asarray(densities), indexing="ij")
     return ExperimentSpec(
-        model="relu_output", n_features=2, n_hidden=1,
-        feature_probability=tuple((float(q), float(q)) for q in p.ravel()),
-        importance=tuple((1.0, float(x)) for x in r.ravel()),
+        model="relu_output", n_features=n, n_hidden=n - 1,
+        feature_probability=tuple((float(q),) * n for q in p.ravel()),
+        importance=tuple((1.0,) * (n - 1) + (float(x),) for x in r.ravel()),
         restarts=seeds, seed=0, **training)
 
 
-def _profiles() -> dict:
+def _profiles(init_scale: float = 1.0, n: int = 2) -> dict:
     # 9,000 models: the final loss of each is estimated on at most 2^16 samples (enough to rank
     # the seeds of a cell), and the training loss is kept every 1,000 steps.
-    paper = _grid_spec(RELATIVE_IMPORTANCES, DENSITIES, SEEDS, steps=10_000, batch_size=1024,
-                       history_every=1000, eval_samples=1 << 16)
-    smoke = _grid_spec(RELATIVE_IMPORTANCES, DENSITIES, 3, steps=400, batch_size=256, lr=1e-2,
-                       history_every=100, eval_samples=1 << 12)
+    grid = (RELATIVE_IMPORTANCES, DENSITIES) if n == 2 else (N3_IMPORTANCES, N3_DENSITIES)
+    paper = _grid_spec(*grid, SEEDS, n, steps=10_000, batch_size=1024,
+                       history_every=1000, eval_samples=1 << 16, init_scale=init_scale)
+    smoke = _grid_spec(*grid, 3, n, steps=400, batch_size=256, lr=1e-2,
+                       history_every=100, eval_samples=1 << 12, init_scale=init_scale)
     return {"paper": paper, "smoke": smoke}
 
+
+#: Factor on the Xavier standard deviation (sqrt(2/3) ≈ 0.82 for n = 2, m = 1) in
+#: ``phase-change-small-init``: the weights start near 0.08, where the importance and density
+#: rather than the draw decide which feature grows first.
+SMALL_INIT_SCALE = 0.1
 
 register(Experiment(
     "phase-change", CHAPTER,
     "2 features in 1 dim: extra feature's importance 0.1-10 x density 1-0.01, 30 x 30, 10 seeds",
     _profiles(), best_of=False))
+#: Relative importance r of the extra feature in ``phase-change-n3``: 20 values, 0.1 to 10.
+N3_IMPORTANCES = tuple(float(v) for v in np.geomspace(0.1, 10.0, 20))
+
+#: Density of the three features in ``phase-change-n3``: 20 values, 1 to 0.01.
+N3_DENSITIES = tuple(float(v) for v in np.geomspace(1.0, 0.01, 20))
+
+register(Experiment(
+    "phase-change-n3", CHAPTER,
+    "3 features in 2 dims: extra feature's importance 0.1-10 x density 1-0.01, 20 x 20, 10 seeds",
+    _profiles(n=3), best_of=False))
+
+#: The runs of the n = 2 grid: the paper's initialisation and the small one.
+GRIDS = ("phase-change", "phase-change-small-init")
+
+register(Experiment(
+    "phase-change-small-init", CHAPTER,
+    "phase-change with initial weights 10x smaller (std 0.08): do the stuck seeds remain?",
+    _profiles(SMALL_INIT_SCALE), best_of=False))
 
 
 def classify(W) -> np.ndarray:
@@ -136,7 +171,9 @@ def model_frame(run: Run) -> pd.DataFrame:
         Columns ``cell`` (the instance), ``relative_importance`` r, ``density`` p, ``seed``,
         ``w0``, ``w1``, ``b0``, ``b1``, ``norm_extra`` = ``|w₁|``, ``superposition_extra``
         (:func:`~superposition_lib.metrics.superposition` of feature 1), ``loss``, ``class``
-        (:func:`classify`) and ``kept`` (False for the highest-loss seed of each cell).
+        (:func:`classify`), ``kept`` (False for the highest-loss seed of each cell) and
+        ``w0_init``, ``w1_init`` (the weights the model started from,
+        :func:`~superposition_lib.train.initial_params`).
 
     Examples
     --------
@@ -159,6 +196,8 @@ def model_frame(run: Run) -> pd.DataFrame:
         "loss": run.loss,
         "class": classify(W),
     })
+    W_init = initial_params(run.spec)["W"][run.instance * run.spec.restarts + run.restart]
+    df["w0_init"], df["w1_init"] = W_init[:, 0, 0], W_init[:, 0, 1]
     worst = df.groupby("cell")["loss"].transform("max") == df["loss"]
     first_worst = worst & ~df[worst].duplicated("cell").reindex(df.index, fill_value=False)
     df["kept"] = ~first_worst
@@ -284,9 +323,9 @@ def cell_frame(models: pd.DataFrame) -> pd.DataFrame:
     return _add_edges(cells)
 
 
-def phase_frames(profile: str | None = None, *, store: RunStore | None = None
-                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The ``phase-change`` run as (models, cells) frames.
+def phase_frames(profile: str | None = None, *, store: RunStore | None = None,
+                 experiment: str = "phase-change") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A run of the n = 2 grid as (models, cells) frames.
 
     Parameters
     ----------
@@ -294,6 +333,8 @@ def phase_frames(profile: str | None = None, *, store: RunStore | None = None
         ``"paper"`` or ``"smoke"``; defaults to the current profile.
     store : RunStore, optional
         Where runs are cached.
+    experiment : str
+        ``"phase-change"`` or ``"phase-change-small-init"``.
 
     Returns
     -------
@@ -309,8 +350,69 @@ def phase_frames(profile: str | None = None, *, store: RunStore | None = None
     >>> len(cells)
     900
     """
-    models = model_frame(load("phase-change", profile, store=store))
+    if experiment not in GRIDS:
+        raise ValueError(f"experiment must be one of {', '.join(GRIDS)}; got {experiment!r}")
+    models = model_frame(load(experiment, profile, store=store))
     return models, cell_frame(models)
+
+
+def stuck_summary(cells: pd.DataFrame, models: pd.DataFrame) -> dict:
+    """Which seeds get stuck with one feature where the theory says superposition, by how
+    they started.
+
+    With m = 1 an antipodal pair needs w₀ w₁ < 0, so a model whose two weights start with the
+    same sign must carry one of them through zero to reach it.
+
+    Parameters
+    ----------
+    cells : pandas.DataFrame
+        :func:`cell_frame` rows.
+    models : pandas.DataFrame
+        :func:`model_frame` rows (with the initial weights).
+
+    Returns
+    -------
+    dict
+        Each rate as (rate, low, high), the Wilson 95% interval over the kept models of the
+        cells the theory calls superposition: ``stuck`` (they represent one feature only),
+        ``stuck_same_sign`` and ``stuck_opposite_sign`` (the same among models whose weights
+        started with the same or opposite signs), ``same_sign_of_stuck`` (the stuck models
+        that started with the same signs) and ``survivor_stronger`` (the stuck models whose
+        surviving feature started with the larger weight, 1/2 if the start's magnitudes do
+        not matter); ``models`` (their number) and ``agreement`` (share of cells where the
+        kept seeds' majority agrees with the theory, and its range over the cells whose vote
+        is not settled, :func:`~superposition_lib.stats.vote_range`).
+
+    Examples
+    --------
+    >>> from superposition_lib.train import train
+    >>> from superposition_lib.experiments import get
+    >>> models = model_frame(train(get("phase-change").spec("smoke").replace(steps=20),
+    ...                            progress=False))
+    >>> s = stuck_summary(cell_frame(models), models)
+    >>> s["stuck"][1] <= s["stuck"][0] <= s["stuck"][2]
+    True
+    """
+    kept = models[models["kept"]].merge(cells[["cell", "theory"]], on="cell")
+    sup = kept[kept["theory"] == "superposition"]
+    stuck = sup["class"].isin(["not_represented", "dedicated"]).to_numpy()
+    same = (sup["w0_init"] * sup["w1_init"] > 0).to_numpy()
+    lead = (np.abs(sup["w1_init"]) > np.abs(sup["w0_init"])).to_numpy()
+    survivor = (sup["class"] == "dedicated").to_numpy()
+
+    def rate(hit, of):
+        return stats.wilson_interval(int(np.sum(hit & of)), int(np.sum(of)))
+
+    grid = kept.sort_values(["cell", "seed"])
+    seeds = int(grid.groupby("cell").size().iloc[0])
+    by_cell = grid.drop_duplicates("cell")
+    return {"models": int(len(sup)), "stuck": rate(stuck, np.ones_like(stuck)),
+            "stuck_same_sign": rate(stuck, same), "stuck_opposite_sign": rate(stuck, ~same),
+            "same_sign_of_stuck": rate(same, stuck),
+            "survivor_stronger": rate(survivor == lead, stuck),
+            "agreement": stats.vote_range(grid["class"].to_numpy().reshape(-1, seeds),
+                                             grid["loss"].to_numpy().reshape(-1, seeds),
+                                             by_cell["theory"].to_numpy())}
 
 
 def _near_candidate(models: pd.DataFrame, tol: float = 0.1) -> float:
@@ -439,6 +541,244 @@ def n3_findings(grid: pd.DataFrame) -> dict:
                           float(tri["relative_importance"].max())) if len(tri) else None)}
 
 
+#: Largest entry-wise distance between a model's WᵀW and a candidate's at which
+#: :func:`classify_n3` names the candidate (the candidates' Gram matrices differ by 0.5 or more).
+N3_TOLERANCE = 0.25
+
+
+def _n3_grams() -> tuple[list[str], np.ndarray]:
+    """Every n = 3 candidate's WᵀW, also with features 0 and 1 swapped (they are alike)."""
+    names, grams = [], []
+    for name, c in theory.CANDIDATES[3].items():
+        for order in ([0, 1, 2], [1, 0, 2]):
+            W = np.asarray(c.W, dtype=float)[:, order]
+            names.append(name)
+            grams.append(W.T @ W)
+    return names, np.stack(grams)
+
+
+def classify_n3(W) -> np.ndarray:
+    """Which n = 3, m = 2 candidate each model is: the one whose WᵀW is nearest (entry-wise
+    maximum distance, features 0 and 1 interchangeable), or ``"other"`` when none is within
+    :data:`N3_TOLERANCE`. WᵀW does not change under rotations and reflections of the hidden
+    space, so neither does the class.
+
+    Parameters
+    ----------
+    W : array_like, shape (..., 2, 3)
+        Weights; feature 2 is the extra feature.
+
+    Returns
+    -------
+    numpy.ndarray of str, shape (...)
+        A name of :data:`~superposition_lib.theory.CANDIDATES` ``[3]`` or ``"other"``.
+
+    Examples
+    --------
+    >>> c = np.cos(2 * np.pi / 3), np.sin(2 * np.pi / 3)
+    >>> classify_n3([[[1, c[0], c[0]], [0, c[1], -c[1]]],
+    ...              [[0, 1, -1], [1, 0, 0]], [[0.5, 0, 0], [0, 0, 0]]]).tolist()
+    ['triangle', 'antipodal', 'other']
+    """
+    W = np.asarray(W, dtype=float)
+    names, grams = _n3_grams()
+    gram = np.swapaxes(W, -1, -2) @ W                                     # (..., 3, 3)
+    dist = np.abs(gram[..., None, :, :] - grams).max(axis=(-1, -2))        # (..., candidates)
+    nearest = np.asarray(names)[dist.argmin(-1)]
+    return np.where(dist.min(-1) <= N3_TOLERANCE, nearest, "other")
+
+
+def paired_losses(W, b, density, importance, *, samples: int = 1 << 20,
+                  seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Losses of trained models and of their cells' cheapest n = 3 candidates (at their
+    optimal biases), each pair on the same inputs, so that their difference is measured far
+    more precisely than either loss (at density 0.01 two features collide in one input in
+    10,000, and the training run's own estimate is noisy there).
+
+    Parameters
+    ----------
+    W : array_like, shape (cells, 2, 3)
+        Trained weights, one model per cell.
+    b : array_like, shape (cells, 3)
+        Their biases.
+    density : array_like, shape (cells,)
+        Density of the three features.
+    importance : array_like, shape (cells, 3)
+        Importances (1, 1, r).
+    samples : int
+        Inputs per model.
+    seed : int
+        Seed of the inputs.
+
+    Returns
+    -------
+    trained, candidate : numpy.ndarray, shape (cells,)
+        The two losses; ``candidate`` is the cheapest of
+        :data:`~superposition_lib.theory.CANDIDATES` ``[3]`` on the same inputs.
+
+    Examples
+    --------
+    A trained model that is exactly the antipodal candidate at its optimal biases:
+
+    >>> c = theory.CANDIDATES[3]["antipodal"]
+    >>> W, b = c.W[None], c.biases([0.05])
+    >>> trained, cand = paired_losses(W, b, [0.05], [[1.0, 1.0, 0.5]], samples=1 << 14)
+    >>> bool(np.isclose(trained[0], cand[0], rtol=1e-6))
+    True
+    """
+    import torch
+
+    from ..data import FeatureDistribution
+    from ..train import evaluate
+
+    density = np.asarray(density, dtype=float)
+    importance = np.asarray(importance, dtype=float)
+    losses = theory.candidate_losses(density, importance[:, 2], n_features=3)
+    names = losses["solution"].to_numpy()
+    cand_W = np.stack([theory.CANDIDATES[3][k].W for k in names])
+    cand_b = np.concatenate([theory.CANDIDATES[3][k].biases([p]) for k, p in zip(names, density)])
+    dist = FeatureDistribution("sparse_uniform", np.repeat(density[:, None], 3, axis=1))
+    imp = torch.as_tensor(importance, dtype=torch.float32)
+    out = []
+    for weights, biases in ((W, b), (cand_W, cand_b)):
+        params = {"W": torch.as_tensor(np.asarray(weights), dtype=torch.float32),
+                  "b": torch.as_tensor(np.asarray(biases), dtype=torch.float32)}
+        loss, _, _ = evaluate(params, dist, imp, "relu_output", np.random.default_rng(seed),
+                              relative_se=0.0, max_samples=samples)
+        out.append(loss)
+    return out[0], out[1]
+
+
+def n3_frames(profile: str | None = None, *, store: RunStore | None = None
+              ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The ``phase-change-n3`` run as (models, cells) frames, next to the theory.
+
+    Parameters
+    ----------
+    profile : str, optional
+        ``"paper"`` or ``"smoke"``; defaults to the current profile.
+    store : RunStore, optional
+        Where runs are cached.
+
+    Returns
+    -------
+    models : pandas.DataFrame
+        One row per model: ``cell``, ``relative_importance``, ``density``, ``seed``, ``loss``,
+        ``candidate`` (:func:`classify_n3`) and ``kept`` (False for the highest-loss seed of
+        each cell, as for n = 2).
+    cells : pandas.DataFrame
+        One row per cell: ``relative_importance``, ``density``, ``candidate`` (majority of the
+        kept seeds, :func:`~superposition_lib.experiments.seed_vote`), ``share``,
+        ``best_candidate`` (the lowest-loss seed's), ``loss`` (mean kept loss), ``best_loss``
+        (the lowest), ``theory`` (the cheapest candidate), ``theory_loss``, ``agree``,
+        ``paired_loss`` and ``paired_theory_loss`` (the lowest-loss seed and the cheapest
+        candidate on the same 4 times ``eval_samples`` inputs, :func:`paired_losses`) and the
+        edges.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> models, cells = n3_frames("smoke", store=RunStore(tempfile.mkdtemp()))
+    >>> len(cells), bool(cells["theory"].isin(list(theory.CANDIDATES[3])).all())
+    (400, True)
+    """
+    run = load("phase-change-n3", profile, store=store)
+    models = pd.DataFrame({"cell": run.instance,
+                           "relative_importance": run.importance[:, 2],
+                           "density": run.feature_probability[:, 2], "seed": run.restart,
+                           "loss": run.loss, "candidate": classify_n3(run.W)})
+    worst = models.groupby("cell")["loss"].transform("max") == models["loss"]
+    models["kept"] = ~(worst & ~models[worst].duplicated("cell").reindex(models.index,
+                                                                          fill_value=False))
+    kept = models[models["kept"]]
+    g = kept.groupby("cell")
+    cells = g[["relative_importance", "density"]].first()
+    cells[["candidate", "share", "best_candidate"]] = seed_vote(kept, "candidate")[
+        ["candidate", "share", "best_candidate"]]
+    cells["loss"] = g["loss"].mean()
+    best_rows = g["loss"].idxmin()
+    cells["best_loss"] = kept.loc[best_rows, "loss"].to_numpy()
+    cells = cells.reset_index()
+    th = theory.candidate_losses(cells["density"], cells["relative_importance"], n_features=3)
+    cells["theory"] = th["solution"].to_numpy()
+    cells["theory_loss"] = th[list(theory.CANDIDATES[3])].min(axis=1).to_numpy()
+    cells["agree"] = cells["candidate"] == cells["theory"]
+    cells["paired_loss"], cells["paired_theory_loss"] = paired_losses(
+        run.W[best_rows], run.b[best_rows], cells["density"],
+        run.importance[best_rows], samples=4 * run.spec.eval_samples)
+    return models, _add_edges(cells)
+
+
+def n3_trained_findings(cells: pd.DataFrame, models: pd.DataFrame) -> dict:
+    """The numbers the chapter states about the trained n = 3 diagram.
+
+    Parameters
+    ----------
+    cells, models : pandas.DataFrame
+        :func:`n3_frames`.
+
+    Returns
+    -------
+    dict
+        ``cells``; ``agreement`` (share of cells whose majority candidate is the theory's,
+        with its range over unsettled votes, :func:`~superposition_lib.stats.vote_range`);
+        ``agreement_best`` (the same for the lowest-loss seed, with a Wilson interval over
+        cells); ``other`` (share of kept models near no candidate, Wilson interval);
+        ``triangle_cells`` (cells the theory gives the triangle) and ``triangle_trained``
+        (cells whose majority is the triangle); ``confusion`` (theory -> trained -> cells);
+        ``loss_ratio`` (median over cells of mean kept loss / the cheapest candidate's);
+        ``by_theory`` (a table, one row per theoretical candidate: ``cells``, ``majority`` and
+        ``best`` (shares of its cells where the majority or the lowest-loss seed is that
+        candidate), ``best_ratio`` (median of the lowest-loss seed's loss / the candidate's,
+        both on the same inputs) and ``below`` (cells where that ratio is below 0.99: a
+        solution outside the five unit-norm candidates does better)).
+
+    Examples
+    --------
+    >>> cells = pd.DataFrame({"cell": [0, 1], "candidate": ["triangle", "antipodal"],
+    ...                       "best_candidate": ["triangle", "triangle"],
+    ...                       "theory": ["triangle", "triangle"], "agree": [True, False],
+    ...                       "loss": [1.0, 2.0], "best_loss": [1.0, 0.9],
+    ...                       "theory_loss": [1.0, 1.0], "paired_loss": [1.0, 0.9],
+    ...                       "paired_theory_loss": [1.0, 1.0]})
+    >>> models = pd.DataFrame({"cell": [0, 0, 1, 1], "seed": [0, 1, 0, 1], "kept": True,
+    ...                        "candidate": ["triangle"] * 3 + ["antipodal"],
+    ...                        "loss": [1.0, 1.0, 1.0, 3.0]})
+    >>> f = n3_trained_findings(cells, models)
+    >>> f["agreement"][0], f["agreement_best"][0], f["triangle_trained"]
+    (1.0, 1.0, 1)
+    >>> [float(v) for v in f["by_theory"].loc["triangle", ["cells", "best", "below"]]]
+    [2.0, 1.0, 1.0]
+    """
+    kept = models[models["kept"]].sort_values(["cell", "seed"])
+    seeds = int(kept.groupby("cell").size().iloc[0])
+    theory_by_cell = cells.set_index("cell")["theory"]
+    confusion = pd.crosstab(cells["theory"], cells["candidate"])
+    n = len(cells)
+    return {
+        "cells": int(n),
+        "agreement": stats.vote_range(kept["candidate"].to_numpy().reshape(-1, seeds),
+                                      kept["loss"].to_numpy().reshape(-1, seeds),
+                                      theory_by_cell.loc[kept["cell"].unique()].to_numpy()),
+        "agreement_best": stats.wilson_interval(
+            int((cells["best_candidate"] == cells["theory"]).sum()), n),
+        "other": stats.wilson_interval(int((kept["candidate"] == "other").sum()), len(kept)),
+        "triangle_cells": int((cells["theory"] == "triangle").sum()),
+        "triangle_trained": int((cells["candidate"] == "triangle").sum()),
+        "confusion": {t: {c: int(v) for c, v in row.items() if v}
+                      for t, row in confusion.iterrows()},
+        "loss_ratio": float(np.median(cells["loss"] / cells["theory_loss"])),
+        "by_theory": cells.assign(
+            majority=cells["candidate"] == cells["theory"],
+            best=cells["best_candidate"] == cells["theory"],
+            best_ratio=cells["paired_loss"] / cells["paired_theory_loss"],
+            below=cells["paired_loss"] < 0.99 * cells["paired_theory_loss"]
+        ).groupby("theory").agg(
+                cells=("cell", "size"), majority=("majority", "mean"), best=("best", "mean"),
+                best_ratio=("best_ratio", "median"), below=("below", "sum")),
+    }
+
+
 def _fine_densities() -> np.ndarray:
     return np.geomspace(0.01, 1.0, 400)
 
@@ -460,7 +800,8 @@ def figure_phase_n2(profile: str | None = None, *, store: RunStore | None = None
 
 
 def figure_phase_n3(profile: str | None = None, *, store: RunStore | None = None):
-    """The chapter's ``fig-phase-n3`` (theory only, so ``profile`` and ``store`` are unused).
+    """The chapter's ``fig-phase-n3``: the theory on a 60 × 60 grid and the trained
+    ``phase-change-n3`` models, (chart, data).
 
     Examples
     --------
@@ -471,8 +812,9 @@ def figure_phase_n3(profile: str | None = None, *, store: RunStore | None = None
 
     grid = theory_frame(np.geomspace(0.1, 10.0, 60), np.geomspace(1.0, 0.01, 60), n_features=3)
     boundaries = theory_boundaries(_fine_densities(), n_features=3)
-    return figures.candidate_diagram(grid, boundaries), {"theory": grid,
-                                                         "boundaries": boundaries}
+    _, cells = n3_frames(profile, store=store)
+    return (figures.candidate_diagram(grid, boundaries, cells),
+            {"theory": grid, "boundaries": boundaries, "cells": cells})
 
 
 #: The chapter's figures by label: functions ``(profile, store) -> (chart, data[, static])``.

@@ -16,8 +16,8 @@ _PHASE_SCALE = alt.Scale(domain=["not_represented", "dedicated", "superposition"
                          range=["#b9b9b9", "#4269d0", "#e4572e", "#1f1f1f"])
 #: Colours of the n = 3 candidates: the extra feature's class hue, lighter for the variants.
 _CANDIDATE_SCALE = alt.Scale(
-    domain=["not_represented", "dedicated", "dedicated_pair", "antipodal", "triangle"],
-    range=["#b9b9b9", "#4269d0", "#97bbf5", "#e4572e", "#efb118"])
+    domain=["not_represented", "dedicated", "dedicated_pair", "antipodal", "triangle", "other"],
+    range=["#b9b9b9", "#4269d0", "#97bbf5", "#e4572e", "#efb118", "#1f1f1f"])
 
 
 def _phase_axes():
@@ -148,8 +148,10 @@ def phase_diagram(cells: pd.DataFrame, models: pd.DataFrame,
     return alt.vconcat(top, alt.layer(detail, zero)).resolve_scale(color="independent")
 
 
-def candidate_diagram(theory_cells: pd.DataFrame, boundaries: pd.DataFrame) -> alt.LayerChart:
-    """The theoretical phase diagram of n = 3, m = 2, coloured by the cheapest candidate.
+def candidate_diagram(theory_cells: pd.DataFrame, boundaries: pd.DataFrame,
+                      trained: pd.DataFrame | None = None) -> alt.LayerChart | alt.HConcatChart:
+    """The phase diagram of n = 3, m = 2, coloured by the cheapest candidate, and beside it
+    the trained models' majority candidate.
 
     Parameters
     ----------
@@ -158,11 +160,14 @@ def candidate_diagram(theory_cells: pd.DataFrame, boundaries: pd.DataFrame) -> a
     boundaries : pandas.DataFrame
         :func:`~superposition_lib.experiments.phase_change.theory_boundaries` with
         ``n_features=3``.
+    trained : pandas.DataFrame, optional
+        The cells of :func:`~superposition_lib.experiments.phase_change.n3_frames`.
 
     Returns
     -------
-    altair.LayerChart
-        Heatmap over (density, r) with the boundaries; tooltips give every candidate's loss.
+    altair.LayerChart or altair.HConcatChart
+        Heatmap over (density, r) with the boundaries; tooltips give every candidate's loss
+        (theory) or the vote (trained).
 
     Examples
     --------
@@ -175,14 +180,32 @@ def candidate_diagram(theory_cells: pd.DataFrame, boundaries: pd.DataFrame) -> a
     names = [c for c in _CANDIDATE_SCALE.domain if c in theory_cells.columns]
     df = theory_cells[["density", "relative_importance", "solution", "extra", *names,
                        "r_lo", "r_hi", "p_lo", "p_hi"]].round(7)
-    x, y = _phase_axes()
-    tip = [alt.Tooltip("relative_importance:Q", format=".3f", title="r"),
-           alt.Tooltip("density:Q", format=".3f", title="density"),
-           alt.Tooltip("solution:N", title="cheapest"), alt.Tooltip("extra:N", title="extra"),
+    place = [alt.Tooltip("relative_importance:Q", format=".3f", title="r"),
+             alt.Tooltip("density:Q", format=".3f", title="density")]
+    tip = [*place, alt.Tooltip("solution:N", title="cheapest"),
+           alt.Tooltip("extra:N", title="extra"),
            *[alt.Tooltip(f"{c}:Q", format=".3g", title=f"loss: {c}") for c in names]]
+    width = 340 if trained is None else 270
+    panel = _candidate_panel(df, "solution", tip, boundaries, "n = 3, m = 2: theory", width)
+    if trained is None:
+        return panel
+    cells = trained[["density", "relative_importance", "candidate", "share", "best_candidate",
+                     "theory", "loss", "theory_loss", "r_lo", "r_hi", "p_lo", "p_hi"]].round(7)
+    tip = [*place, alt.Tooltip("candidate:N", title="trained (majority)"),
+           alt.Tooltip("share:Q", format=".0%", title="share of kept seeds"),
+           alt.Tooltip("best_candidate:N", title="lowest-loss seed"),
+           alt.Tooltip("theory:N", title="theory"),
+           alt.Tooltip("loss:Q", format=".4g", title="mean loss"),
+           alt.Tooltip("theory_loss:Q", format=".4g", title="cheapest candidate's loss")]
+    return alt.hconcat(panel, _candidate_panel(cells, "candidate", tip, boundaries,
+                                               "trained (majority of kept seeds)", width))
+
+
+def _candidate_panel(df: pd.DataFrame, field: str, tip: list, boundaries: pd.DataFrame,
+                     title: str, width: int) -> alt.LayerChart:
+    x, y = _phase_axes()
     rect = alt.Chart(df).mark_rect(clip=True).encode(
         x=x, x2="p_hi:Q", y=y, y2="r_hi:Q",
-        color=alt.Color("solution:N", scale=_CANDIDATE_SCALE, title="cheapest candidate"),
-        tooltip=tip)
+        color=alt.Color(f"{field}:N", scale=_CANDIDATE_SCALE, title="candidate"), tooltip=tip)
     return alt.layer(rect, _boundary_lines(boundaries)).properties(
-        width=340, height=280, title="n = 3, m = 2: theory")
+        width=width, height=280, title=title)
