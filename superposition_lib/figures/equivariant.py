@@ -75,7 +75,7 @@ def ring_map(cells: pd.DataFrame, models: pd.DataFrame) -> alt.VConcatChart:
     altair.VConcatChart
         Five heatmaps (arrangement, circle share, features per dimension, loss relative to the
         PCA optimum and to the no-superposition baseline) over width (x) and density (y), with
-        tooltips per cell. Clicking a cell in any heatmap selects it (outlined everywhere);
+        tooltips per cell; a dot marks the arrangement cells whose seeds do not all agree. Clicking a cell in any heatmap selects it (outlined everywhere);
         below, every seed's ring in the cell under the pointer, or in the selected cell when the
         pointer is off the heatmaps: each feature's direction W_i coloured by its orientation,
         consecutive orientations joined by a grey line (the PCA circle is a regular n-gon
@@ -128,6 +128,11 @@ def ring_map(cells: pd.DataFrame, models: pd.DataFrame) -> alt.VConcatChart:
                  title) for field, title, scheme, domain in _METRICS)]
     charts, views = cell_heatmaps(df, panels, x=x, y=y, tooltip=tip, pick=pick,
                                   name="ring_heat", width=260, height=130)
+    # the arrangement is a vote of a few seeds: mark the cells where they split
+    split = alt.Chart(df).transform_filter("datum.share < 1").mark_point(
+        shape="circle", size=16, filled=True, color="#1f1f1f", opacity=0.8).encode(
+        x=x, y=y, tooltip=tip)
+    charts[0] = alt.layer(charts[0], split)
     top = alt.hconcat(*charts[:3]).resolve_scale(color="independent")
     mid = alt.hconcat(*charts[3:]).resolve_scale(color="independent")
 
