@@ -41,9 +41,15 @@ def test_every_experiment_has_every_profile_and_smoke_is_smaller():
         assert paper.name == smoke.name == exp.name
         assert smoke.steps * smoke.batch_size * smoke.restarts < \
             paper.steps * paper.batch_size * paper.restarts
-        assert (smoke.n_features, smoke.n_hidden, smoke.feature_probability) == \
-            (paper.n_features, paper.n_hidden, paper.feature_probability)
+        # the same grid of densities (seed runs repeat each density fewer times in smoke)
+        assert (smoke.n_features, smoke.n_hidden, _grid(smoke)) == \
+            (paper.n_features, paper.n_hidden, _grid(paper))
         assert paper.key() != smoke.key()
+
+
+def _grid(spec) -> set:
+    """The distinct per-instance densities of a spec."""
+    return {tuple(np.atleast_1d(p)) for p in spec.feature_probability}
 
 
 def test_paper_profile_matches_the_paper():
@@ -135,3 +141,38 @@ def test_cli_run_and_figures_export(store, tmp_path, capsys):
     assert {"fig-basic.html", "fig-basic.png", "fig-basic.svg", "fig-basic.vl.json",
             "fig-basic-features.csv", "fig-intro-gram.csv"} <= names
     pd.read_csv(tmp_path / "toy-model" / "fig-basic-features.csv")
+
+
+# ------------------------------------------------------------------------------------------
+# The committed paper runs: the toy-model chapter's counts over seeds and restarts
+# ------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def paper_counts():
+    from pathlib import Path
+
+    return toy_model.count_frames("paper", store=RunStore(Path(__file__).parents[1] / "data"))
+
+
+def test_paper_sixteen_restarts_escape_the_intro_local_minimum(paper_counts):
+    best4, best16 = paper_counts["intro_best4"], paper_counts["intro_best16"]
+    d_mid = sorted(best4["density"].unique(), reverse=True)[2]
+    assert round(d_mid, 3) == 0.514
+    mid4 = best4[best4["density"] == d_mid].set_index("seed")
+    mid16 = best16[best16["density"] == d_mid].set_index("seed")
+    assert (mid16["features"] == "0 1 2 3").all()
+    wrong = mid4["features"] != "0 1 2 3"
+    assert wrong.sum() >= 2
+    assert (mid4.loc[wrong, "loss"] > mid16.loc[wrong[wrong].index, "loss"] * 1.01).all()
+
+
+def test_paper_counts_over_seeds_match_the_paper_except_at_the_sparsest(paper_counts):
+    c = paper_counts["basic"].set_index("density")
+    assert c.loc[1.0, "mean"] == 5 and 7 <= c.loc[0.3, "mean"] <= 8 and c.loc[0.1, "mean"] == 9
+    assert c.loc[0.001, "high"] < 16  # not "nearly all 20" at norm > 0.5 ...
+    assert paper_counts["basic_01"].set_index("density").loc[0.001, "min"] >= 17  # ... at 0.1
+    long = paper_counts["long"].set_index("density")
+    assert abs(long.loc[0.001, "mean"] - c.loc[0.001, "mean"]) <= 2
+    n80 = paper_counts["n80"].set_index("density")
+    assert (paper_counts["n80_linear"]["mean"] == 20).all()
+    assert n80.loc[1.0, "mean"] == 20 and n80["mean"].is_monotonic_increasing  # densest first
+    assert n80.loc[0.001, "mean"] > 3 * 20
