@@ -20,7 +20,8 @@ def store():
 def test_every_experiment_has_a_cheaper_smoke_profile_on_the_same_grid():
     names = [e.name for e in experiments.list_experiments(pt.CHAPTER)]
     assert names == ["corr-pairs", "anticorr-pairs", "corr-hexagon", "indep-hexagon",
-                     "corr-sets10", "collapse", "pca-map"]
+                     "corr-sets10", "collapse", "pca-map", "collapse-n6", "collapse-long",
+                     "pca-map-long"]
     for name in names:
         paper, smoke = (experiments.get(name).spec(p) for p in ("paper", "smoke"))
         assert (smoke.n_features, smoke.n_hidden) == (paper.n_features, paper.n_hidden)
@@ -137,3 +138,33 @@ def test_hexagon_detection():
     h = pt.hexagon_frame(pd.concat([hexagon, triangle]))
     assert h["hexagon"].tolist() == [True, False]
     assert h["directions"].tolist() == [6, 3] and h["merged_pairs"].tolist() == [0, 3]
+
+
+def test_paper_collapse_persists_with_four_pairs_not_three_whatever_the_training():
+    """The chapter's controls: three pairs trained like the four-pair sweep collapse as the
+    paper says (all pairs when dense, few when sparse); four pairs stay collapsed when sparse,
+    after 4,000 steps of batch 256 and after 10,000 of batch 1024 alike."""
+    from pathlib import Path
+
+    data = RunStore(Path(__file__).parents[1] / "data")
+    c = pt.collapse_comparison({name: pt.collapse_frame("paper", store=data, experiment=name)
+                                for name in pt.COLLAPSE_RUNS})
+    sparse = c[c["density"] <= 0.12].groupby("run")["share"].mean()
+    assert sparse["collapse-n6"] < 0.3 < 0.6 < sparse["collapse"]
+    assert abs(sparse["collapse-long"] - sparse["collapse"]) < 0.1
+    n6 = c[c["run"] == "collapse-n6"]
+    assert (n6.loc[n6["density"].between(0.5, 0.8), "best"] == 3).all()
+    # the intervals over seeds separate three pairs from four at the sparse densities
+    by = c[c["density"] <= 0.12].pivot(index="density", columns="run")
+    assert (by["share_high"]["collapse-n6"] < by["share_low"]["collapse"]).mean() >= 0.8
+
+
+def test_paper_map_strategies_survive_longer_training_with_larger_batches():
+    from pathlib import Path
+
+    data = RunStore(Path(__file__).parents[1] / "data")
+    cells = pt.map_cells(pt.map_frame("paper", store=data))
+    control = pt.map_cells(pt.map_frame("paper", store=data, experiment="pca-map-long"))
+    mc = pt.map_control(cells, control)
+    assert mc["cells"] == 36 and mc["agree"][0] >= 0.85, mc
+    assert 0.75 <= mc["unanimous"][0] < 1, mc

@@ -23,10 +23,17 @@ densities for its correlated-feature figures; we use sparse features (density 1 
     n = 8 in m = 2: four correlated pairs (correlation 1) at :data:`COLLAPSE_DENSITIES` (16
     values from 1 to 0.01, log-spaced), :data:`COLLAPSE_SEEDS` seeds each; the lowest-loss seed
     of every density is the best-of-N model whose collapsed sets are counted.
+``collapse-n6``, ``collapse-long``
+    ``collapse`` with the paper's three pairs (n = 6), trained the same way, and ``collapse``
+    trained 10,000 steps of batch 1024 (the hexagons' training): like-for-like and
+    training-length controls.
 ``pca-map``
     The trade-off map: the same n = 8, m = 2 model over :data:`MAP_CORRELATIONS` (12 values of
     the presence correlation c from 0 to 1) × :data:`MAP_DENSITIES` (12 values from 1 to 0.01,
     log-spaced), :data:`MAP_SEEDS` seeds per cell, all in one batched spec.
+``pca-map-long``
+    Every other correlation and density of ``pca-map`` (6 × 6 cells, 3 seeds) trained 10,000
+    steps of batch 1024: the map's control for training length and batch size.
 
 How a model uses its capacity (:func:`classify_strategy`): every pair is *collapsed*
 (:func:`~superposition_lib.pca.collapsed_sets`: both members represented and along their sum
@@ -62,15 +69,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .. import metrics, pca
+from .. import metrics, pca, stats
 from ..config import ExperimentSpec
 from ..run import Run
 from ..store import RunStore
-from . import Experiment, load, register, seed_vote
+from . import Experiment, get, load, register, seed_vote
 
 __all__ = [
     "CHAPTER",
     "COLLAPSE_DENSITIES",
+    "COLLAPSE_RUNS",
     "COLLAPSE_SEEDS",
     "FIGURES",
     "GEOMETRY_DENSITIES",
@@ -83,6 +91,7 @@ __all__ = [
     "STRATEGIES",
     "boundary_frame",
     "classify_strategy",
+    "collapse_comparison",
     "collapse_frame",
     "direction_frame",
     "findings",
@@ -90,6 +99,7 @@ __all__ = [
     "gram_frame",
     "hexagon_frame",
     "map_cells",
+    "map_control",
     "map_frame",
     "pair_frame",
     "pc_cosines",
@@ -151,23 +161,23 @@ def _geometry(n: int, m: int, data: str, set_size: int | None,
             "smoke": spec(4, **_SMOKE)}
 
 
-def _collapse() -> dict:
+def _collapse(n: int = 8, training=None) -> dict:
     def spec(seeds: int, **training) -> ExperimentSpec:
-        return ExperimentSpec(model="relu_output", n_features=8, n_hidden=2, data="correlated",
+        return ExperimentSpec(model="relu_output", n_features=n, n_hidden=2, data="correlated",
                               set_size=2, feature_probability=list(COLLAPSE_DENSITIES),
                               restarts=seeds, seed=0, **training)
-    return {"paper": spec(COLLAPSE_SEEDS, **_BIG), "smoke": spec(2, **_BIG_SMOKE)}
+    return {"paper": spec(COLLAPSE_SEEDS, **(training or _BIG)), "smoke": spec(2, **_BIG_SMOKE)}
 
 
-def _map() -> dict:
-    c, p = np.meshgrid(MAP_CORRELATIONS, MAP_DENSITIES, indexing="ij")
+def _map(every: int = 1, training=None) -> dict:
+    c, p = np.meshgrid(MAP_CORRELATIONS[::every], MAP_DENSITIES[::every], indexing="ij")
 
     def spec(seeds: int, **training) -> ExperimentSpec:
         return ExperimentSpec(model="relu_output", n_features=8, n_hidden=2, data="correlated",
                               set_size=2, feature_probability=[float(x) for x in p.ravel()],
                               correlation=[float(x) for x in c.ravel()], restarts=seeds,
                               seed=0, **training)
-    return {"paper": spec(MAP_SEEDS, **_BIG), "smoke": spec(1, **_BIG_SMOKE)}
+    return {"paper": spec(MAP_SEEDS, **(training or _BIG)), "smoke": spec(1, **_BIG_SMOKE)}
 
 
 for _name, _desc, _profiles in (
@@ -184,7 +194,13 @@ for _name, _desc, _profiles in (
         ("collapse", "4 correlated pairs in 2 dims, density 1-0.01: sets collapsed on their PC",
          _collapse()),
         ("pca-map", "4 pairs in 2 dims: correlation 0-1 x density 1-0.01, 12 x 12, 3 seeds",
-         _map())):
+         _map()),
+        ("collapse-n6", "collapse with the paper's 3 pairs (n = 6), trained as collapse",
+         _collapse(6)),
+        ("collapse-long", "collapse trained 10,000 steps of batch 1024 (length and batch control)",
+         _collapse(8, _LONG)),
+        ("pca-map-long", "every other cell of pca-map, trained 10,000 steps of batch 1024",
+         _map(2, _LONG))):
     register(Experiment(_name, CHAPTER, _desc, _profiles, best_of=False))
 
 
@@ -513,9 +529,14 @@ def _model_metrics(run: Run) -> pd.DataFrame:
         "strategy": classify_strategy(W)})
 
 
-def collapse_frame(profile: str | None = None, *, store: RunStore | None = None
-                   ) -> pd.DataFrame:
-    """The ``collapse`` run: one row per model, with its collapsed sets and strategy.
+#: The collapse sweeps: the chapter's (n = 8), the paper's three pairs trained the same way,
+#: and n = 8 trained longer with larger batches.
+COLLAPSE_RUNS = ("collapse", "collapse-n6", "collapse-long")
+
+
+def collapse_frame(profile: str | None = None, *, store: RunStore | None = None,
+                   experiment: str = "collapse") -> pd.DataFrame:
+    """A collapse sweep: one row per model, with its collapsed sets and strategy.
 
     Parameters
     ----------
@@ -523,6 +544,8 @@ def collapse_frame(profile: str | None = None, *, store: RunStore | None = None
         ``"paper"`` or ``"smoke"``; defaults to the current profile.
     store : RunStore, optional
         Where runs are cached.
+    experiment : str
+        One of :data:`COLLAPSE_RUNS`.
 
     Returns
     -------
@@ -537,7 +560,10 @@ def collapse_frame(profile: str | None = None, *, store: RunStore | None = None
     >>> len(df), int(df["best"].sum())
     (32, 16)
     """
-    run = load("collapse", profile, store=store)
+    if experiment not in COLLAPSE_RUNS:
+        raise ValueError(f"experiment must be one of {', '.join(COLLAPSE_RUNS)}; "
+                         f"got {experiment!r}")
+    run = load(experiment, profile, store=store)
     df = _model_metrics(run)
     W = run.W.astype(float)
     for i in range(W.shape[2]):
@@ -547,8 +573,49 @@ def collapse_frame(profile: str | None = None, *, store: RunStore | None = None
     return df
 
 
-def map_frame(profile: str | None = None, *, store: RunStore | None = None) -> pd.DataFrame:
-    """The ``pca-map`` run: one row per model.
+def collapse_comparison(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """The collapse sweeps side by side: per sweep and density, how many pairs collapse.
+
+    Parameters
+    ----------
+    frames : dict of str to pandas.DataFrame
+        Sweep name -> :func:`collapse_frame`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per sweep and density: ``run``, ``pairs``, ``density``, ``seeds``, ``best``
+        (collapsed pairs of the lowest-loss seed), ``share`` (mean share of pairs collapsed
+        over seeds) with its 95% bootstrap interval over seeds ``share_low``, ``share_high``,
+        and ``all`` (seeds that collapse every pair) with its Wilson interval ``all_low``,
+        ``all_high``.
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"density": [0.1] * 4, "seed": [0, 1, 2, 3],
+    ...                   "collapsed": [3, 3, 2, 3], "best": [True, False, False, False]})
+    >>> c = collapse_comparison({"collapse-n6": f})
+    >>> c[["pairs", "best", "share", "all"]].values.tolist()
+    [[3.0, 3.0, 0.9166666666666666, 0.75]]
+    """
+    rows = []
+    for name, df in frames.items():
+        pairs = int(get(name).spec("paper").n_features // 2)
+        for density, g in df.groupby("density", sort=False):
+            share = g["collapsed"].to_numpy(dtype=float) / pairs
+            mean, low, high = stats.bootstrap_interval(share)
+            full, full_low, full_high = stats.wilson_interval(
+                int((g["collapsed"] == pairs).sum()), len(g))
+            rows.append({"run": name, "pairs": pairs, "density": float(density),
+                         "seeds": len(g), "best": int(g.loc[g["best"], "collapsed"].iloc[0]),
+                         "share": mean, "share_low": low, "share_high": high, "all": full,
+                         "all_low": full_low, "all_high": full_high})
+    return pd.DataFrame(rows)
+
+
+def map_frame(profile: str | None = None, *, store: RunStore | None = None,
+              experiment: str = "pca-map") -> pd.DataFrame:
+    """A run of the trade-off map: one row per model.
 
     Parameters
     ----------
@@ -556,6 +623,8 @@ def map_frame(profile: str | None = None, *, store: RunStore | None = None) -> p
         ``"paper"`` or ``"smoke"``; defaults to the current profile.
     store : RunStore, optional
         Where runs are cached.
+    experiment : str
+        ``"pca-map"`` or its control ``"pca-map-long"``.
 
     Returns
     -------
@@ -575,13 +644,54 @@ def map_frame(profile: str | None = None, *, store: RunStore | None = None) -> p
     >>> len(df), df["correlation"].nunique(), df["density"].nunique()
     (144, 12, 12)
     """
-    run = load("pca-map", profile, store=store)
+    if experiment not in ("pca-map", "pca-map-long"):
+        raise ValueError(f"experiment must be 'pca-map' or 'pca-map-long'; got {experiment!r}")
+    run = load(experiment, profile, store=store)
     df = _model_metrics(run)
     W = run.W.astype(float)
     for i in range(W.shape[2]):
         df[f"w{i}x"], df[f"w{i}y"] = W[:, 0, i], W[:, 1, i]
         df[f"b{i}"] = run.b[:, i].astype(float)
     return df
+
+
+def map_control(cells: pd.DataFrame, control: pd.DataFrame) -> dict:
+    """How far the map's strategies hold under longer training with larger batches.
+
+    Parameters
+    ----------
+    cells : pandas.DataFrame
+        :func:`map_cells` of ``pca-map``.
+    control : pandas.DataFrame
+        :func:`map_cells` of ``pca-map-long`` (a subset of the cells).
+
+    Returns
+    -------
+    dict
+        ``cells`` (shared cells), ``agree`` (share of them with the same majority strategy,
+        Wilson interval: (share, low, high)), ``changes`` (map strategy -> control strategy ->
+        cells, for the cells that differ) and ``unanimous`` (share of the map's cells whose
+        seeds all agree, Wilson interval).
+
+    Examples
+    --------
+    >>> a = pd.DataFrame({"correlation": [0.0, 1.0], "density": 0.1,
+    ...                   "strategy": ["pca", "collapsed"], "share": [1.0, 2 / 3]})
+    >>> b = a.assign(strategy=["pca", "mixture"])
+    >>> c = map_control(a, b)
+    >>> c["cells"], c["agree"][0], c["changes"]
+    (2, 0.5, {'collapsed': {'mixture': 1}})
+    """
+    keys = ["correlation", "density"]
+    both = cells.round({k: 9 for k in keys}).merge(control.round({k: 9 for k in keys}),
+                                                   on=keys, suffixes=("", "_control"))
+    same = both["strategy"] == both["strategy_control"]
+    changes = pd.crosstab(both.loc[~same, "strategy"], both.loc[~same, "strategy_control"])
+    return {"cells": int(len(both)),
+            "agree": stats.wilson_interval(int(same.sum()), len(both)),
+            "changes": {a: {b: int(v) for b, v in row.items() if v}
+                        for a, row in changes.iterrows()},
+            "unanimous": stats.wilson_interval(int((cells["share"] == 1).sum()), len(cells))}
 
 
 def map_cells(models: pd.DataFrame) -> pd.DataFrame:

@@ -287,7 +287,8 @@ def cell_frame(models: pd.DataFrame) -> pd.DataFrame:
     pandas.DataFrame
         Columns ``cell``, ``relative_importance``, ``density``, ``class`` (majority of the kept
         seeds; ties go to the class with the lowest mean loss), ``share`` (fraction of kept seeds
-        in that class), ``best_class`` (the class of the lowest-loss seed), ``norm_extra`` and ``superposition_extra`` (means over the kept seeds),
+        in that class), ``best_class`` (the class of the lowest-loss seed), ``norm_extra`` and
+        ``superposition_extra`` (means over the kept seeds),
         ``loss`` (mean kept loss), ``theory`` (:func:`~superposition_lib.theory.candidate_losses`
         ``extra``), ``theory_loss`` (the cheapest candidate's expected loss), ``agree``,
         ``near_boundary`` (a neighbouring cell of the grid has another theoretical class), and
