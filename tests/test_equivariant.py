@@ -171,3 +171,20 @@ def test_neighbour_correlation_sets_the_polygon_boundary_independently_of_n():
 def test_constant_mode_density_needs_a_width_above_one_half():
     with pytest.raises(ValueError, match="width"):
         eq.constant_mode_density(16, 0.5)
+
+
+def test_paper_a_third_dimension_takes_the_second_harmonic_not_the_constant_mode():
+    """The chapter's "Three dimensions" claims, on the committed runs."""
+    from pathlib import Path
+
+    dims = eq.dimension_frame("paper", store=RunStore(Path(__file__).parents[1] / "data"))
+    d2 = dims[dims["m"] == 2].set_index("width")
+    d3 = dims[dims["m"] == 3].set_index("width")
+    wide = d3[d3["pca_share_0"] > 0.3]
+    assert wide.index.min() <= 1.2 and (d3.loc[d3.index >= 1.2, "pca_share_0"] > 0.3).all()
+    middle = wide[wide.index < wide.index.max()]
+    assert (middle["share_0"] < 0.05).all()
+    assert (middle["share_2_low"] > 0.2).sum() >= 3
+    widest = d3.loc[d3.index.max()]
+    assert 0.15 < widest["share_0"] < 0.35 and widest["loss_vs_pca"] > 0.9
+    assert d3["loss_vs_pca"].min() < d2["loss_vs_pca"].min()

@@ -19,6 +19,8 @@ only, so the features are mutually exclusive and every frequency k ≥ 1 ties.
     The map's sparsest row (p = 0.01) again, with batches of :data:`SPARSE_BATCH` instead of
     256: whether the sparse rows differ from the others because their batches hold only a
     few bumps.
+``equivariant-m3``
+    The map's row at density :data:`LARGE_DENSITY` with three hidden dimensions instead of two.
 ``equivariant-n32``
     A second size: n = 32 orientations in m = 2, at density :data:`LARGE_DENSITY` over the
     widths of :data:`LARGE_WIDTHS`, :data:`MAP_SEEDS` seeds each, trained the same way. It
@@ -49,7 +51,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .. import metrics, pca
+from .. import metrics, pca, stats
 from ..config import ExperimentSpec
 from ..data import FeatureDistribution
 from ..run import Run
@@ -59,6 +61,7 @@ from . import Experiment, load, register, seed_vote
 __all__ = [
     "CHAPTER",
     "CIRCLE_SHARE",
+    "DIMENSION_FREQUENCIES",
     "FIGURES",
     "LARGE_DENSITY",
     "LARGE_N_FEATURES",
@@ -73,6 +76,7 @@ __all__ = [
     "RINGS",
     "classify_ring",
     "constant_mode_density",
+    "dimension_frame",
     "findings",
     "map_cells",
     "map_frame",
@@ -125,11 +129,12 @@ POLYGON_SHARE = 0.5
 NORM_THRESHOLD = 0.5
 
 
-def _ring_profiles(n: int, widths, densities, seeds: int, batch_size: int = 256) -> dict:
+def _ring_profiles(n: int, widths, densities, seeds: int, batch_size: int = 256,
+                   m: int = N_HIDDEN) -> dict:
     w, p = np.meshgrid(widths, densities, indexing="ij")
 
     def spec(restarts: int, **training) -> ExperimentSpec:
-        return ExperimentSpec(model="relu_output", n_features=n, n_hidden=N_HIDDEN,
+        return ExperimentSpec(model="relu_output", n_features=n, n_hidden=m,
                               data="equivariant", feature_probability=[float(x) for x in p.ravel()],
                               bump_width=[float(x) for x in w.ravel()], importance=1.0,
                               restarts=restarts, seed=0, **training)
@@ -151,6 +156,10 @@ register(Experiment(
     "equivariant-n32", CHAPTER,
     "32 orientations in 2 dims: bump width 0.5-11.2 at density 0.16, 4 seeds",
     _ring_profiles(LARGE_N_FEATURES, LARGE_WIDTHS, (LARGE_DENSITY,), MAP_SEEDS), best_of=False))
+register(Experiment(
+    "equivariant-m3", CHAPTER,
+    "16 orientations in 3 dims: the map's widths at density 0.16, 4 seeds",
+    _ring_profiles(N_FEATURES, MAP_WIDTHS, (LARGE_DENSITY,), MAP_SEEDS, m=3), best_of=False))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -330,6 +339,64 @@ def ring_frame(run: Run) -> pd.DataFrame:
     for i in range(W.shape[2]):
         df[f"w{i}x"], df[f"w{i}y"] = W[:, 0, i], W[:, 1, i]
     return df
+
+
+#: Fourier frequencies :func:`dimension_frame` reports separately (higher ones are summed).
+DIMENSION_FREQUENCIES = (0, 1, 2)
+
+
+def dimension_frame(profile: str | None = None, *, store: RunStore | None = None
+                    ) -> pd.DataFrame:
+    """Two hidden dimensions against three: the map's row at :data:`LARGE_DENSITY` and
+    ``equivariant-m3``, by bump width.
+
+    Parameters
+    ----------
+    profile : str, optional
+        ``"paper"`` or ``"smoke"``; defaults to the current profile.
+    store : RunStore, optional
+        Where runs are cached.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per m and width: ``m``, ``width``, ``seeds``, seed means of ``loss_vs_pca``
+        (against the linear optimum with m dimensions) and ``features_per_dim``, and for every
+        frequency k of :data:`DIMENSION_FREQUENCIES` the seed mean of its share of ‖W‖_F²
+        (``share_k``, :func:`~superposition_lib.pca.fourier_weight_shares`) with its 95%
+        bootstrap interval over seeds (``share_k_low``, ``share_k_high``) and the share of the
+        linear optimum with m dimensions (``pca_share_k``,
+        :func:`~superposition_lib.pca.linear_optimal_W`); ``share_higher`` holds the rest.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> df = dimension_frame("smoke", store=RunStore(tempfile.mkdtemp()))
+    >>> sorted(df["m"].unique().tolist()), len(df) == 2 * len(MAP_WIDTHS)
+    ([2, 3], True)
+    """
+    rows = []
+    for name in ("equivariant-map", "equivariant-m3"):
+        run = load(name, profile, store=store)
+        models = ring_frame(run)
+        models = models[np.isclose(models["density"], LARGE_DENSITY)]
+        W = run.W[models["model"].to_numpy()]
+        shares = pca.fourier_weight_shares(W)
+        cov = pca.spec_covariance(run.spec)
+        for width, idx in models.groupby("width").indices.items():
+            optimum = pca.fourier_weight_shares(pca.linear_optimal_W(
+                cov[models["cell"].iloc[idx[0]]], m=W.shape[1]))
+            row = {"m": int(W.shape[1]), "width": float(width), "seeds": len(idx),
+                   "loss_vs_pca": float(models["loss_vs_pca"].iloc[idx].mean()),
+                   "features_per_dim": float(models["features_per_dim"].iloc[idx].mean())}
+            for k in DIMENSION_FREQUENCIES:
+                row[f"share_{k}"], row[f"share_{k}_low"], row[f"share_{k}_high"] = (
+                    stats.bootstrap_interval(shares[idx, k]))
+                row[f"pca_share_{k}"] = float(optimum[k])
+            row["share_higher"] = float(shares[idx, max(DIMENSION_FREQUENCIES) + 1:]
+                                        .sum(-1).mean())
+            rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def constant_mode_density(n: int, width: float) -> float:
