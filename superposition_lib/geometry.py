@@ -13,7 +13,11 @@ module recovers that structure from W:
    polytopes above that are neighbours has abs(cos) ≥ 1/3, while features in orthogonal subspaces
    have cos ≈ 0).
 3. Every connected component is one polytope, named from its number of features k and the
-   dimension d of the space it spans (:func:`name_polytope`).
+   dimension d of the space it spans (:func:`name_polytope`). A component of one feature is a
+   *dedicated* dimension only when the feature has nearly a dimension to itself, D_i ≥
+   :data:`DEDICATED_D` (:func:`~superposition_lib.metrics.feature_dimensionality`); otherwise it
+   is *isolated*: no single neighbour interferes with it above the edge threshold, but many
+   weak ones together take a share of its dimension.
 
 Conventions follow :mod:`superposition_lib.metrics`: W has shape (m, n) and column ``W[:, i]`` is
 feature i's direction.
@@ -24,9 +28,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .metrics import _as_float64
+from .metrics import _as_float64, feature_dimensionality
 
 __all__ = [
+    "DEDICATED_D",
     "NAMES",
     "component_labels",
     "feature_graph",
@@ -34,6 +39,10 @@ __all__ = [
     "polytopes",
     "span_dimension",
 ]
+
+#: Feature dimensionality from which a lone feature counts as a dedicated dimension (below it,
+#: :func:`polytopes` calls it ``"isolated"``).
+DEDICATED_D = 0.9
 
 #: Names of the polytopes :func:`name_polytope` recognises, by (k features, d dimensions),
 #: besides ``"dedicated"`` (k = 1) and ``"other"`` (anything else).
@@ -194,7 +203,8 @@ def polytopes(W, *, norm_threshold: float = 0.5, edge_threshold: float = 0.2) ->
         One row per model and feature: ``model`` (index along the first axis; 0 for a single
         W), ``feature``, ``represented``, ``component`` (−1 if not represented, else numbered
         within the model), ``size`` k and ``span`` d of its component, ``polytope`` (its
-        :func:`name_polytope`, or ``"not represented"``), and ``tegum`` (True when the model's
+        :func:`name_polytope`; ``"isolated"`` for a lone feature with D_i below
+        :data:`DEDICATED_D`; ``"not represented"``), and ``tegum`` (True when the model's
         polytopes are a tegum product: the spans of all its components add up to at most m,
         so they can be, and by the graph's construction nearly are, mutually orthogonal).
 
@@ -215,6 +225,7 @@ def polytopes(W, *, norm_threshold: float = 0.5, edge_threshold: float = 0.2) ->
     W = _as_float64(W)
     batch = W.reshape(-1, *W.shape[-2:])
     m, n = batch.shape[1:]
+    dims = feature_dimensionality(batch)                                    # (models, n)
     frames = []
     for k, Wk in enumerate(batch):
         adj = feature_graph(Wk, norm_threshold=norm_threshold, edge_threshold=edge_threshold)
@@ -232,6 +243,8 @@ def polytopes(W, *, norm_threshold: float = 0.5, edge_threshold: float = 0.2) ->
             size[members] = len(members)
             span[members] = span_dimension(Wk[:, members])
             name[members] = name_polytope(Wk[:, members])
+            if len(members) == 1 and dims[k, members[0]] < DEDICATED_D:
+                name[members] = "isolated"
         total_span = sum(span[np.flatnonzero(comp == c)[0]] for c in range(next_id))
         frames.append(pd.DataFrame({
             "model": k, "feature": np.arange(n), "represented": rep, "component": comp,

@@ -129,3 +129,32 @@ def test_paper_reference_line_labels_do_not_overlap():
         r'<text[^>]*translate\([\d.\-]+,([\d.\-]+)\)[^>]*>(?:' + names + r')[\d/]+</text>', svg))
     assert len(ys) == 5
     assert min(np.diff(ys)) >= 10          # the labels' font size: lines of text never overlap
+
+
+def test_paper_components_not_lines_name_the_polytopes():
+    """The chapter's component-based reading: near-line counts mix polytopes, lone features are
+    isolated rather than dedicated, and the rare named polytopes sit below their lines."""
+    instances, features = ug.uniform_frames("paper", store=DATA)
+    f = ug.findings(instances, features)
+    near_38 = f["line_components"]["square antiprism"]
+    assert near_38.get("square antiprism", 0) < 0.1 * sum(near_38.values())
+    assert f["polytopes"].get("dedicated", 0) == 0 and f["polytopes"]["isolated"] >= 10
+    t = f["polytope_d"]
+    assert t.loc["isolated", "high_d"] < 0.9
+    assert t.loc["digon", "on_line"] > 0.8 and t.loc["pentagon", "on_line"] > 0.75
+    for name in ("triangle", "tetrahedron", "square antiprism"):
+        assert t.loc[name, "median_d"] < t.loc[name, "regular"], name
+    assert f["polytopes"]["digon"] > 10 * f["polytopes"]["pentagon"]
+
+
+@pytest.mark.skipif(not _has_paper("pentagon-nonuniform"), reason="paper run not in data/")
+def test_paper_pentagon_breaks_sparser_than_the_paper_but_single_fits_do_not():
+    instances, features = ug.uniform_frames("paper", store=DATA)
+    pentagon = ug.pentagon_frame("paper", store=DATA)
+    f = ug.findings(instances, features, pentagon)
+    assert f["pentagon_cross"] < 0.3
+    curves = ug.pentagon_curves(pentagon).pivot(index="ratio", columns="geometry",
+                                                values="loss")
+    at = curves.index[np.argmin(np.abs(np.log(curves.index / 0.4)))]
+    assert curves.loc[at, "two digons"] > 1.1 * curves.loc[at, "pentagon"]
+    assert f["pentagon_half_digons"] >= 0.35

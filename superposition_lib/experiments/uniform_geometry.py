@@ -32,6 +32,7 @@ __all__ = [
     "INVERSE_DENSITIES",
     "PENTAGON_BASE_DENSITY",
     "PENTAGON_RATIOS",
+    "POLYTOPE_D",
     "REFERENCE_LINES",
     "feature_frame",
     "findings",
@@ -39,6 +40,7 @@ __all__ = [
     "pentagon_curves",
     "pentagon_frame",
     "polytope_mix",
+    "polytope_table",
     "uniform_frames",
 ]
 
@@ -66,10 +68,10 @@ REFERENCE_LINES = {"tetrahedron": 3 / 4, "triangle": 2 / 3, "digon": 1 / 2,
 DROPPED_NORM = 0.5
 
 
-def _uniform_profiles() -> dict:
+def _uniform_profiles(inverse_densities=INVERSE_DENSITIES, steps: int = 10_000) -> dict:
     paper = ExperimentSpec(model="relu_output", n_features=400, n_hidden=30,
-                           feature_probability=tuple(1.0 / v for v in INVERSE_DENSITIES),
-                           importance=1.0, steps=10_000, batch_size=1024, seed=0)
+                           feature_probability=tuple(1.0 / v for v in inverse_densities),
+                           importance=1.0, steps=steps, batch_size=1024, seed=0)
     # smoke: the same models and densities (as every experiment's smoke profile), far fewer and
     # smaller steps at a 10x learning rate: seconds on one core.
     smoke = paper.replace(steps=200, batch_size=64, lr=1e-2, history_every=None)
@@ -337,6 +339,48 @@ def pentagon_curves(pentagon: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+#: The D_i a vertex of each kind of component has when the polytope is regular.
+POLYTOPE_D = {"dedicated": 1.0, **REFERENCE_LINES}
+
+
+def polytope_table(features: pd.DataFrame, *, tol: float = 0.03) -> pd.DataFrame:
+    """Each kind of component and how close its features sit to its regular D_i.
+
+    Parameters
+    ----------
+    features : pandas.DataFrame
+        :func:`feature_frame` rows of represented features (``polytope``, ``component``,
+        ``instance``, ``dimensionality``).
+    tol : float
+        Distance from the regular value that counts as on it.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``polytope``: ``components``, ``features``, ``regular`` (D_i of a regular
+        polytope's vertex, NaN for ``"isolated"`` and ``"other"``), ``median_d``, ``low_d`` and
+        ``high_d`` (the 5th and 95th percentiles) and ``on_line`` (share of its features within
+        ``tol`` of ``regular``).
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"instance": 0, "component": [0, 0, 1], "dimensionality": [0.5, 0.49,
+    ...                   0.7], "polytope": ["digon", "digon", "isolated"]})
+    >>> polytope_table(f).loc["digon", ["components", "features", "on_line"]].tolist()
+    [1.0, 2.0, 1.0]
+    """
+    rows = {}
+    for name, g in features.groupby("polytope"):
+        regular = POLYTOPE_D.get(name, np.nan)
+        d = g["dimensionality"].to_numpy()
+        rows[name] = {"components": len(g.drop_duplicates(["instance", "component"])),
+                      "features": len(g), "regular": regular, "median_d": float(np.median(d)),
+                      "low_d": float(np.quantile(d, 0.05)), "high_d": float(np.quantile(d, 0.95)),
+                      "on_line": (float((np.abs(d - regular) < tol).mean())
+                                  if np.isfinite(regular) else np.nan)}
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("polytope")
+
+
 def findings(instances: pd.DataFrame, features: pd.DataFrame,
              pentagon: pd.DataFrame | None = None, *, tol: float = 0.03) -> dict:
     """The numbers the chapter states, computed from the frames.
@@ -364,8 +408,12 @@ def findings(instances: pd.DataFrame, features: pd.DataFrame,
         one of :data:`REFERENCE_LINES` or of 1; ``line_counts``: features near each line;
         ``sum_d_over_m``: (min, max) of Σ D_i / m; ``polytopes``: components of each kind over
         the whole sweep; ``tegum_fraction``: fraction of models whose polytopes are a tegum
-        product. With ``pentagon``: ``pentagon_switch`` (lowest ratio at which the best model
+        product; ``line_components``: for each line, the features near it by the polytope
+        their component is; ``polytope_d``: :func:`polytope_table` of the represented
+        features. With ``pentagon``: ``pentagon_switch`` (lowest ratio at which the best model
         is a pentagon), ``pentagon_last_digons`` (highest ratio at which it is two digons),
+        ``pentagon_half_digons`` (highest ratio at which at least half of the restarts end as
+        two digons), ``pentagon_digon_share`` (ratio -> share of restarts ending as two digons),
         ``pentagon_cross`` (ratio where the best pentagon's and the best two digons' losses
         cross, interpolated in log ratio; NaN if they never do), ``pentagon_angle`` (the varied
         feature's angle to its nearest neighbour in the best pentagon at the lowest and at the
@@ -386,7 +434,7 @@ def findings(instances: pd.DataFrame, features: pd.DataFrame,
     comps = rep.drop_duplicates(["instance", "component"])["polytope"].value_counts()
     dense = features[features["inverse_density"] == inst["inverse_density"].iloc[0]]
     sparse = rep[rep["inverse_density"] == inst["inverse_density"].iloc[-1]]
-    named = rep[~rep["polytope"].isin(["other", "dedicated"])]
+    named = rep[~rep["polytope"].isin(["other", "dedicated", "isolated"])]
     out = {
         "d_star_dense": float(inst["d_star"].iloc[0]),
         "dense_max_norm": float(dense["norm"].max()),
@@ -404,12 +452,21 @@ def findings(instances: pd.DataFrame, features: pd.DataFrame,
                          float((inst["sum_d"] / inst["m"]).max())),
         "polytopes": {str(k): int(v) for k, v in comps.items()},
         "tegum_fraction": float(inst["tegum"].mean()),
+        "line_components": {
+            name: {str(k): int(v) for k, v in rep.loc[np.abs(rep["dimensionality"] - v) < tol,
+                                                        "polytope"].value_counts().items()}
+            for name, v in lines.items()},
+        "polytope_d": polytope_table(rep, tol=tol),
     }
     if pentagon is not None:
         best = pentagon[pentagon["best"]].sort_values("ratio")
         pent = best[best["geometry"] == "pentagon"]
         digons = best[best["geometry"] == "two digons"]
         out["pentagon_switch"] = float(pent["ratio"].min()) if len(pent) else np.nan
+        share = (pentagon["geometry"] == "two digons").groupby(pentagon["ratio"]).mean()
+        out["pentagon_half_digons"] = (float(share[share >= 0.5].index.max())
+                                       if (share >= 0.5).any() else np.nan)
+        out["pentagon_digon_share"] = {float(k): float(v) for k, v in share.items()}
         out["pentagon_last_digons"] = float(digons["ratio"].max()) if len(digons) else np.nan
         curves = pentagon_curves(pentagon).pivot(index="ratio", columns="geometry", values="loss")
         cross = np.nan

@@ -14,11 +14,11 @@ __all__ = [
     "uniform_dimensionality",
 ]
 
-_POLYTOPES = ["dedicated", "tetrahedron", "triangle", "digon", "pentagon", "square antiprism",
-              "other"]
-_POLYTOPE_SCALE = alt.Scale(domain=_POLYTOPES, range=["#1f1f1f", "#6cc5b0", "#3ca951",
-                                                      "#4269d0", "#ff8ab7", "#a463f2",
-                                                      "#9d9d9d"])
+_POLYTOPES = ["dedicated", "isolated", "tetrahedron", "triangle", "digon", "pentagon",
+              "square antiprism", "other"]
+_POLYTOPE_SCALE = alt.Scale(domain=_POLYTOPES, range=["#1f1f1f", "#97bbf5", "#6cc5b0",
+                                                      "#3ca951", "#4269d0", "#ff8ab7",
+                                                      "#a463f2", "#9d9d9d"])
 _REFERENCE = pd.DataFrame({"line": ["tetrahedron 3/4", "triangle 2/3", "digon 1/2",
                                     "pentagon 2/5", "square antiprism 3/8"],
                            "D": [3 / 4, 2 / 3, 1 / 2, 2 / 5, 3 / 8]})
