@@ -327,7 +327,7 @@ def test_inline_expressions_read_names_bound_once(path):
 MAX_GENERATED_PROSE = 700
 #: Chapters whose chunks still write such paragraphs; issue 18 (item 7) moves them into inline
 #: expressions. Strict: a chapter that passes must leave this set.
-LONG_PROSE_PENDING = {"continuous-features", "pca-vs-superposition"}
+LONG_PROSE_PENDING = {"continuous-features"}
 
 
 @pytest.mark.parametrize("path", [
