@@ -325,14 +325,7 @@ def test_inline_expressions_read_names_bound_once(path):
 #: Longest prose paragraph a chunk may write (tables and lists excepted): longer text belongs in
 #: the ``.qmd`` source with inline expressions, where a reader of the source can follow it.
 MAX_GENERATED_PROSE = 700
-#: Chapters whose chunks still write such paragraphs; issue 18 (item 7) moves them into inline
-#: expressions. Strict: a chapter that passes must leave this set.
-LONG_PROSE_PENDING = {"continuous-features"}
-
-
-@pytest.mark.parametrize("path", [
-    pytest.param(p, marks=pytest.mark.xfail(strict=True, reason="issue 18, item 7"))
-    if p.stem in LONG_PROSE_PENDING else p for p in CHAPTERS], ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
 def test_chunks_write_tables_not_walls_of_prose(executed, path):
     long = [f"{cell.metadata['quarto'].get('label')}: {len(paragraph)} characters"
             for cell in executed[path.stem].cells for text in markdown_outputs(cell)
