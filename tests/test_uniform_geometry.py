@@ -158,3 +158,14 @@ def test_paper_pentagon_breaks_sparser_than_the_paper_but_single_fits_do_not():
     at = curves.index[np.argmin(np.abs(np.log(curves.index / 0.4)))]
     assert curves.loc[at, "two digons"] > 1.1 * curves.loc[at, "pentagon"]
     assert f["pentagon_half_digons"] >= 0.35
+
+
+def test_paper_longer_training_regularises_pentagons_but_keeps_the_clusters():
+    _, short = ug.uniform_frames("paper", store=DATA)
+    _, long = ug.uniform_frames("paper", store=DATA, experiment="uniform-geometry-long")
+    c = ug.length_comparison(short, long).set_index(["steps", "polytope"])
+    assert c.loc[("50,000", "pentagon"), "on_line"] > c.loc[("10,000", "pentagon"), "on_line"]
+    assert c.loc[("50,000", "pentagon"), "features"] >= c.loc[("10,000", "pentagon"), "features"]
+    gain = c.loc[("50,000", "all"), "on_line"] - c.loc[("10,000", "all"), "on_line"]
+    assert 0 < gain < 0.15
+    assert c.loc[("50,000", "other"), "features"] > 0.8 * c.loc[("10,000", "other"), "features"]

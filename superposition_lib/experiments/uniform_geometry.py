@@ -5,6 +5,9 @@
     n = 400 features of importance 1 in m = 30 dimensions (ReLU output), one model per density,
     1/(1 − S) from 1 to 10: :data:`INVERSE_DENSITIES` (log-spaced, denser between 2 and 5, where
     D* moves fastest).
+``uniform-geometry-long``
+    The same model at every third density of :data:`INVERSE_DENSITIES`, trained 50,000 steps:
+    the paper's remark that longer training gives cleaner polytopes.
 ``pentagon-nonuniform``
     n = 5 features of importance 1 in m = 2 dimensions; four features have density 0.05 and the
     fifth's density is 0.05 × :data:`PENTAGON_RATIOS` (0.1× to 10×). Every instance keeps all of
@@ -37,6 +40,7 @@ __all__ = [
     "feature_frame",
     "findings",
     "instance_frame",
+    "length_comparison",
     "pentagon_curves",
     "pentagon_frame",
     "polytope_mix",
@@ -95,6 +99,10 @@ register(Experiment(
     "uniform-geometry", CHAPTER,
     "400 features in 30 dims, importance 1, 25 densities with 1/(1-S) from 1 to 10",
     _uniform_profiles()))
+register(Experiment(
+    "uniform-geometry-long", CHAPTER,
+    "uniform-geometry at every third density trained 50,000 steps (are polytopes cleaner?)",
+    _uniform_profiles(INVERSE_DENSITIES[::3], steps=50_000)))
 register(Experiment(
     "pentagon-nonuniform", CHAPTER,
     "5 features in 2 dims, four at density 0.05, the fifth from 0.1x to 10x; all restarts kept",
@@ -225,8 +233,9 @@ def polytope_mix(features: pd.DataFrame) -> pd.DataFrame:
 
 
 def uniform_frames(profile: str | None = None, *, store: RunStore | None = None,
-                   progress: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Instance and feature frames of the ``uniform-geometry`` sweep.
+                   progress: bool = False, experiment: str = "uniform-geometry"
+                   ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Instance and feature frames of the ``uniform-geometry`` sweep (or its long control).
 
     Parameters
     ----------
@@ -236,6 +245,8 @@ def uniform_frames(profile: str | None = None, *, store: RunStore | None = None,
         Where runs are cached; the default store if omitted.
     progress : bool
         Show a progress bar if the run has to be trained.
+    experiment : str
+        ``"uniform-geometry"`` or ``"uniform-geometry-long"``.
 
     Returns
     -------
@@ -248,7 +259,10 @@ def uniform_frames(profile: str | None = None, *, store: RunStore | None = None,
     >>> len(instances), len(features)
     (25, 10000)
     """
-    run = load("uniform-geometry", profile, store=store, progress=progress)
+    if experiment not in ("uniform-geometry", "uniform-geometry-long"):
+        raise ValueError(f"experiment must be 'uniform-geometry' or 'uniform-geometry-long'; "
+                         f"got {experiment!r}")
+    run = load(experiment, profile, store=store, progress=progress)
     features = feature_frame(run)
     return instance_frame(run, features), features
 
@@ -337,6 +351,48 @@ def pentagon_curves(pentagon: pd.DataFrame) -> pd.DataFrame:
     out = g.agg(loss=("loss", "min"), restarts=("loss", "size"),
                 best=("best", "any")).reset_index()
     return out
+
+
+def length_comparison(short: pd.DataFrame, long: pd.DataFrame, *, tol: float = 0.03
+                      ) -> pd.DataFrame:
+    """The same densities trained 10,000 and 50,000 steps: are the polytopes cleaner?
+
+    Parameters
+    ----------
+    short, long : pandas.DataFrame
+        :func:`feature_frame` of ``uniform-geometry`` and ``uniform-geometry-long``; only the
+        densities of ``long`` are compared.
+    tol : float
+        Distance from a polytope's regular D_i that counts as on it.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per run (``steps``) and kind of component: ``features`` (represented features
+        in it over the compared densities) and ``on_line`` (share within ``tol`` of the regular
+        D_i, :func:`polytope_table`); plus a row ``"all"`` whose ``on_line`` is the share of
+        all represented features on their own component's line and ``features`` their number.
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"instance": 0, "inverse_density": 2.0, "represented": True,
+    ...                   "component": [0, 0], "polytope": "digon",
+    ...                   "dimensionality": [0.5, 0.45]})
+    >>> c = length_comparison(f, f.assign(dimensionality=0.5))
+    >>> c.loc[c["polytope"] == "all", "on_line"].tolist()
+    [0.5, 1.0]
+    """
+    keep = short["inverse_density"].round(6).isin(long["inverse_density"].round(6))
+    rows = []
+    for steps, frame in (("10,000", short[keep]), ("50,000", long)):
+        rep = frame[frame["represented"]]
+        table = polytope_table(rep, tol=tol).reset_index()
+        regular = rep["polytope"].map(POLYTOPE_D)
+        on = (np.abs(rep["dimensionality"] - regular) < tol).sum()
+        rows.append(table.assign(steps=steps)[["steps", "polytope", "features", "on_line"]])
+        rows.append(pd.DataFrame({"steps": [steps], "polytope": ["all"],
+                                  "features": [len(rep)], "on_line": [on / max(len(rep), 1)]}))
+    return pd.concat(rows, ignore_index=True)
 
 
 #: The D_i a vertex of each kind of component has when the polytope is regular.
