@@ -198,10 +198,15 @@ def model_frame(run: Run) -> pd.DataFrame:
     })
     W_init = initial_params(run.spec)["W"][run.instance * run.spec.restarts + run.restart]
     df["w0_init"], df["w1_init"] = W_init[:, 0, 0], W_init[:, 0, 1]
-    worst = df.groupby("cell")["loss"].transform("max") == df["loss"]
-    first_worst = worst & ~df[worst].duplicated("cell").reindex(df.index, fill_value=False)
-    df["kept"] = ~first_worst
+    df["kept"] = _kept(df)
     return df
+
+
+def _kept(models: pd.DataFrame) -> pd.Series:
+    """False for the highest-loss model of every cell (the first one on a tie), as the paper
+    drops the worst seed of each cell."""
+    worst = models.groupby("cell")["loss"].transform("max") == models["loss"]
+    return ~(worst & ~models[worst].duplicated("cell").reindex(models.index, fill_value=False))
 
 
 def _edges(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -688,9 +693,7 @@ def n3_frames(profile: str | None = None, *, store: RunStore | None = None
                            "relative_importance": run.importance[:, 2],
                            "density": run.feature_probability[:, 2], "seed": run.restart,
                            "loss": run.loss, "candidate": classify_n3(run.W)})
-    worst = models.groupby("cell")["loss"].transform("max") == models["loss"]
-    models["kept"] = ~(worst & ~models[worst].duplicated("cell").reindex(models.index,
-                                                                          fill_value=False))
+    models["kept"] = _kept(models)
     kept = models[models["kept"]]
     g = kept.groupby("cell")
     cells = g[["relative_importance", "density"]].first()
