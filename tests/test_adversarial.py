@@ -1,6 +1,5 @@
 """Adversarial attacks, vulnerability, adversarial training and the chapter's claims."""
 
-import tempfile
 from dataclasses import replace
 
 import numpy as np
@@ -11,7 +10,6 @@ import torch
 from superposition_lib import ExperimentSpec, adversarial, experiments, train
 from superposition_lib.experiments import adversarial as ad
 from superposition_lib.models import forward
-from superposition_lib.store import RunStore
 from superposition_lib.train import separable
 
 
@@ -200,8 +198,8 @@ def test_removal_norms_interpolate_per_seed():
 # -- the chapter's experiments (smoke) -----------------------------------------------------
 
 @pytest.fixture(scope="module")
-def store():
-    return RunStore(tempfile.mkdtemp())
+def store(smoke_store):
+    return smoke_store
 
 
 @pytest.fixture(scope="module")

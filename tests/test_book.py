@@ -123,9 +123,9 @@ def svg_width(spec: dict | str) -> float:
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    """One temporary run store for the module, so each smoke run trains once."""
-    return tmp_path_factory.mktemp("store")
+def store(smoke_store):
+    """The session's smoke store, so each smoke run trains once."""
+    return smoke_store.root
 
 
 @pytest.fixture(scope="module")

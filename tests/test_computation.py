@@ -1,6 +1,5 @@
 """The computation experiments (absolute value): profiles, frames and charts (smoke)."""
 
-import tempfile
 
 import numpy as np
 import pandas as pd
@@ -8,12 +7,11 @@ import pytest
 
 from superposition_lib import experiments, neurons
 from superposition_lib.experiments import computation as cp
-from superposition_lib.store import RunStore
 
 
 @pytest.fixture(scope="module")
-def store():
-    return RunStore(tempfile.mkdtemp())
+def store(smoke_store):
+    return smoke_store
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,5 @@
 """Continuous equivariant features: Fourier shares, ring arrangements, the width x density map."""
 
-import tempfile
 
 import numpy as np
 import pytest
@@ -14,8 +13,8 @@ from superposition_lib.train import evaluate
 
 
 @pytest.fixture(scope="module")
-def store():
-    return RunStore(tempfile.mkdtemp())
+def store(smoke_store):
+    return smoke_store
 
 
 def _ring(k: int, n: int = 16, scale: float = 0.7) -> np.ndarray:

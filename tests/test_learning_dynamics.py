@@ -1,7 +1,6 @@
 """The learning-dynamics experiments: profiles, frames, findings and charts."""
 
 import json
-import tempfile
 
 import numpy as np
 import pandas as pd
@@ -51,8 +50,8 @@ def test_the_search_covers_what_the_issue_asks():
 
 
 @pytest.fixture(scope="module")
-def store():
-    return RunStore(tempfile.mkdtemp())
+def store(smoke_store):
+    return smoke_store
 
 
 @pytest.fixture(scope="module")
@@ -145,7 +144,6 @@ def test_charts_render(energy, stages):
 def test_small_init_superposition_appears_earlier_in_the_descent_for_sparser_features(tmp_path):
     """The chapter's claim about energy-levels-small-init, at smoke size."""
     from superposition_lib.experiments import load
-    from superposition_lib.store import RunStore
 
     run = load("energy-levels-small-init", "smoke", store=RunStore(tmp_path))
     onset = ld.superposition_onset(run, ld.superposition_frame(run)).sort_values("density")

@@ -1,7 +1,6 @@
 """PCA versus superposition: correlated-feature geometry, collapse, and the trade-off map."""
 
 import json
-import tempfile
 
 import numpy as np
 import pandas as pd
@@ -13,8 +12,8 @@ from superposition_lib.store import RunStore
 
 
 @pytest.fixture(scope="module")
-def store():
-    return RunStore(tempfile.mkdtemp())
+def store(smoke_store):
+    return smoke_store
 
 
 def test_every_experiment_has_a_cheaper_smoke_profile_on_the_same_grid():

@@ -1,6 +1,5 @@
 """The phase-change experiment: the classification rule, seed dropping, and agreement with theory."""
 
-import tempfile
 
 import numpy as np
 import pandas as pd
@@ -41,9 +40,8 @@ def test_the_worst_seed_is_dropped_and_the_majority_wins():
 
 
 @pytest.fixture(scope="module")
-def smoke():
-    store = RunStore(tempfile.mkdtemp())
-    return pc.phase_frames("smoke", store=store)
+def smoke(smoke_store):
+    return pc.phase_frames("smoke", store=smoke_store)
 
 
 def test_smoke_grid_mostly_agrees_with_theory_away_from_boundaries(smoke):

@@ -1,7 +1,6 @@
 """The privileged-basis experiments: profiles, frames and charts (smoke), and the chapter's
 claims on the committed paper runs."""
 
-import tempfile
 
 import numpy as np
 import pandas as pd
@@ -9,12 +8,11 @@ import pytest
 
 from superposition_lib import experiments, neurons
 from superposition_lib.experiments import privileged_basis as pb
-from superposition_lib.store import RunStore
 
 
 @pytest.fixture(scope="module")
-def store():
-    return RunStore(tempfile.mkdtemp())
+def store(smoke_store):
+    return smoke_store
 
 
 @pytest.fixture(scope="module")

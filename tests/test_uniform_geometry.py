@@ -20,10 +20,9 @@ DATA = RunStore(ROOT / "data")
 
 
 @pytest.fixture(scope="module")
-def smoke(tmp_path_factory):
-    store = RunStore(tmp_path_factory.mktemp("store"))
-    instances, features = ug.uniform_frames("smoke", store=store)
-    return instances, features, ug.pentagon_frame("smoke", store=store)
+def smoke(smoke_store):
+    instances, features = ug.uniform_frames("smoke", store=smoke_store)
+    return instances, features, ug.pentagon_frame("smoke", store=smoke_store)
 
 
 def _has_paper(name):
