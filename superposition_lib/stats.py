@@ -30,7 +30,7 @@ from statistics import NormalDist
 
 import numpy as np
 
-__all__ = ["bootstrap_interval", "majority", "vote_range", "wilson_interval"]
+__all__ = ["bootstrap_interval", "vote_range", "wilson_interval"]
 
 
 def bootstrap_interval(values, clusters=None, *,
@@ -136,43 +136,10 @@ def wilson_interval(k: int, n: int, confidence: float = 0.95) -> tuple[float, fl
     return float(p), float(max(0.0, centre - half)), float(min(1.0, centre + half))
 
 
-def majority(labels, losses) -> np.ndarray:
-    """Each cell's most common label among its seeds; a tie goes to the label whose seeds have
-    the lower mean loss (as :func:`~superposition_lib.experiments.seed_vote`).
-
-    Parameters
-    ----------
-    labels : array_like of int, shape (cells, seeds)
-        Label codes, 0 <= code.
-    losses : array_like of float, shape (cells, seeds)
-        The seeds' losses (>= 0).
-
-    Returns
-    -------
-    numpy.ndarray of int, shape (cells,)
-
-    Examples
-    --------
-    >>> majority([[0, 0, 1], [0, 1, 2]], [[1.0, 1.0, 0.1], [0.3, 0.2, 0.4]]).tolist()
-    [0, 1]
-    """
-    labels = np.asarray(labels)
-    losses = np.asarray(losses, dtype=np.float64)
-    if labels.shape != losses.shape or labels.ndim != 2:
-        raise ValueError(f"labels and losses must have one shape (cells, seeds); got "
-                         f"{labels.shape} and {losses.shape}")
-    onehot = labels[..., None] == np.arange(labels.max() + 1)       # (cells, seeds, codes)
-    count = onehot.sum(1)
-    mean = (onehot * losses[..., None]).sum(1) / np.maximum(count, 1)
-    # a loss term below one vote: it only orders labels with the same count
-    key = np.where(count > 0, count - mean / (2 * np.abs(losses).max() + 1e-300), -np.inf)
-    return key.argmax(1)
-
-
-def vote_range(labels, losses, reference, confidence: float = 0.95
+def vote_range(agree, votes, seeds: int, confidence: float = 0.95
                ) -> tuple[float, float, float]:
-    """Share of grid cells whose seeds' majority (:func:`majority`) equals a reference label,
-    and the range it could take with other seeds.
+    """Share of grid cells whose seeds' majority equals a reference label, and the range it
+    could take with other seeds.
 
     A cell's vote is *settled* when the Wilson interval (:func:`wilson_interval`) of the share
     of its seeds with the reference label lies wholly above 1/2 (it agrees) or wholly below
@@ -183,12 +150,13 @@ def vote_range(labels, losses, reference, confidence: float = 0.95
 
     Parameters
     ----------
-    labels : array_like, shape (cells, seeds)
-        Every seed's label (any hashable values).
-    losses : array_like of float, shape (cells, seeds)
-        Every seed's loss, for ties.
-    reference : array_like, shape (cells,)
-        The label each cell is compared with.
+    agree : array_like of bool, shape (cells,)
+        Whether each cell's majority (e.g. from
+        :func:`~superposition_lib.experiments.seed_vote`) is the reference label.
+    votes : array_like of int, shape (cells,)
+        Seeds of each cell with the reference label.
+    seeds : int
+        Seeds per cell.
     confidence : float
         Coverage of each cell's interval, in (0, 1).
 
@@ -198,18 +166,15 @@ def vote_range(labels, losses, reference, confidence: float = 0.95
 
     Examples
     --------
-    >>> labels = [["a"] * 9, ["b"] * 9, ["a"] * 5 + ["b"] * 4]
-    >>> share, lo, hi = vote_range(labels, np.ones((3, 9)), ["a", "a", "a"])
+    >>> share, lo, hi = vote_range([True, False, True], [9, 0, 5], seeds=9)
     >>> [round(v, 3) for v in (share, lo, hi)]
     [0.667, 0.333, 0.667]
     """
-    labels = np.asarray(labels)
-    values, codes = np.unique(np.concatenate([labels.ravel(), np.asarray(reference).ravel()]),
-                              return_inverse=True)
-    codes = codes[:labels.size].reshape(labels.shape)
-    ref = np.searchsorted(values, np.asarray(reference))
-    share = float((majority(codes, losses) == ref).mean())
-    seeds = labels.shape[1]
+    agree = np.asarray(agree, dtype=bool)
+    votes = np.asarray(votes)
+    if agree.shape != votes.shape or agree.ndim != 1:
+        raise ValueError(f"agree and votes must have one shape (cells,); got {agree.shape} and "
+                         f"{votes.shape}")
     bounds = np.array([wilson_interval(k, seeds, confidence)[1:] for k in range(seeds + 1)])
-    low, high = bounds[(codes == ref[:, None]).sum(1)].T
-    return share, float((low > 0.5).mean()), float(1 - (high < 0.5).mean())
+    low, high = bounds[votes].T
+    return float(agree.mean()), float((low > 0.5).mean()), float(1 - (high < 0.5).mean())

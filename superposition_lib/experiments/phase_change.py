@@ -409,16 +409,24 @@ def stuck_summary(cells: pd.DataFrame, models: pd.DataFrame) -> dict:
     def rate(hit, of):
         return stats.wilson_interval(int(np.sum(hit & of)), int(np.sum(of)))
 
-    grid = kept.sort_values(["cell", "seed"])
-    seeds = int(grid.groupby("cell").size().iloc[0])
-    by_cell = grid.drop_duplicates("cell")
     return {"models": int(len(sup)), "stuck": rate(stuck, np.ones_like(stuck)),
             "stuck_same_sign": rate(stuck, same), "stuck_opposite_sign": rate(stuck, ~same),
             "same_sign_of_stuck": rate(same, stuck),
             "survivor_stronger": rate(survivor == lead, stuck),
-            "agreement": stats.vote_range(grid["class"].to_numpy().reshape(-1, seeds),
-                                             grid["loss"].to_numpy().reshape(-1, seeds),
-                                             by_cell["theory"].to_numpy())}
+            "agreement": _agreement(cells, kept, "class")}
+
+
+def _agreement(cells: pd.DataFrame, kept: pd.DataFrame, label: str) -> tuple:
+    """:func:`~superposition_lib.stats.vote_range` of the cells' majority ``label`` against
+    their ``theory``; ``kept`` holds the voting seeds, as many in every cell."""
+    seeds = kept.groupby("cell").size()
+    if seeds.nunique() != 1:
+        raise ValueError(f"every cell needs as many kept seeds; got {sorted(seeds.unique())}")
+    theory_of = cells.set_index("cell")["theory"]
+    votes = (kept[label] == kept["cell"].map(theory_of)).groupby(kept["cell"]).sum()
+    by_cell = cells.set_index("cell")
+    return stats.vote_range(by_cell[label] == by_cell["theory"], votes.reindex(by_cell.index),
+                            int(seeds.iloc[0]))
 
 
 def _near_candidate(models: pd.DataFrame, tol: float = 0.1) -> float:
@@ -746,24 +754,20 @@ def n3_trained_findings(cells: pd.DataFrame, models: pd.DataFrame) -> dict:
     ...                       "theory_loss": [1.0, 1.0], "paired_loss": [1.0, 0.9],
     ...                       "paired_theory_loss": [1.0, 1.0]})
     >>> models = pd.DataFrame({"cell": [0, 0, 1, 1], "seed": [0, 1, 0, 1], "kept": True,
-    ...                        "candidate": ["triangle"] * 3 + ["antipodal"],
-    ...                        "loss": [1.0, 1.0, 1.0, 3.0]})
+    ...                        "candidate": ["triangle"] * 2 + ["antipodal"] * 2,
+    ...                        "loss": [1.0, 1.0, 2.0, 2.0]})
     >>> f = n3_trained_findings(cells, models)
     >>> f["agreement"][0], f["agreement_best"][0], f["triangle_trained"]
-    (1.0, 1.0, 1)
+    (0.5, 1.0, 1)
     >>> [float(v) for v in f["by_theory"].loc["triangle", ["cells", "best", "below"]]]
     [2.0, 1.0, 1.0]
     """
-    kept = models[models["kept"]].sort_values(["cell", "seed"])
-    seeds = int(kept.groupby("cell").size().iloc[0])
-    theory_by_cell = cells.set_index("cell")["theory"]
+    kept = models[models["kept"]]
     confusion = pd.crosstab(cells["theory"], cells["candidate"])
     n = len(cells)
     return {
         "cells": int(n),
-        "agreement": stats.vote_range(kept["candidate"].to_numpy().reshape(-1, seeds),
-                                      kept["loss"].to_numpy().reshape(-1, seeds),
-                                      theory_by_cell.loc[kept["cell"].unique()].to_numpy()),
+        "agreement": _agreement(cells, kept, "candidate"),
         "agreement_best": stats.wilson_interval(
             int((cells["best_candidate"] == cells["theory"]).sum()), n),
         "other": stats.wilson_interval(int((kept["candidate"] == "other").sum()), len(kept)),
