@@ -171,14 +171,14 @@ def seed_frame(run: Run, restarts: int | None = None, threshold: float = 0.5) ->
     >>> len(df) == run.spec.n_instances, bool(df["represented"].between(0, 5).all())
     (True, True)
     """
-    pick = run.restart < (restarts if restarts is not None else run.spec.restarts)
-    norms = metrics.feature_norms(run.W)
-    df = pd.DataFrame({"density": run.feature_probability[:, 0], "seed": run.instance,
-                       "loss": run.loss, "represented": (norms > threshold).sum(1),
-                       "features": [" ".join(map(str, np.flatnonzero(v > threshold)))
-                                    for v in norms]})
-    best = df[pick].sort_values("loss", kind="stable").groupby("seed").head(1)
-    return best.sort_values("seed").reset_index(drop=True)
+    if restarts is not None:
+        run = run.select(np.flatnonzero(run.restart < restarts))
+    best = run.best()
+    norms = metrics.feature_norms(best.W)
+    return pd.DataFrame({"density": best.feature_probability[:, 0], "seed": best.instance,
+                         "loss": best.loss, "represented": (norms > threshold).sum(1),
+                         "features": [" ".join(map(str, np.flatnonzero(v > threshold)))
+                                      for v in norms]})
 
 
 def count_summary(seeds: pd.DataFrame) -> pd.DataFrame:
