@@ -341,7 +341,7 @@ def ring_frame(run: Run) -> pd.DataFrame:
     return df
 
 
-#: Fourier frequencies :func:`dimension_frame` reports separately (higher ones are summed).
+#: Fourier frequencies whose shares :func:`dimension_frame` reports.
 DIMENSION_FREQUENCIES = (0, 1, 2)
 
 
@@ -366,7 +366,7 @@ def dimension_frame(profile: str | None = None, *, store: RunStore | None = None
         (``share_k``, :func:`~superposition_lib.pca.fourier_weight_shares`) with its 95%
         bootstrap interval over seeds (``share_k_low``, ``share_k_high``) and the share of the
         linear optimum with m dimensions (``pca_share_k``,
-        :func:`~superposition_lib.pca.linear_optimal_W`); ``share_higher`` holds the rest.
+        :func:`~superposition_lib.pca.linear_optimal_W`).
 
     Examples
     --------
@@ -393,8 +393,6 @@ def dimension_frame(profile: str | None = None, *, store: RunStore | None = None
                 row[f"share_{k}"], row[f"share_{k}_low"], row[f"share_{k}_high"] = (
                     stats.bootstrap_interval(shares[idx, k]))
                 row[f"pca_share_{k}"] = float(optimum[k])
-            row["share_higher"] = float(shares[idx, max(DIMENSION_FREQUENCIES) + 1:]
-                                        .sum(-1).mean())
             rows.append(row)
     return pd.DataFrame(rows)
 
