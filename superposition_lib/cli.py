@@ -353,13 +353,13 @@ def _run_on_dask(args: argparse.Namespace, chosen: list, profile: str, store: Ru
 
 
 def _cmd_figures_export(args: argparse.Namespace) -> int:
-    from . import experiments, figures
+    from . import book, experiments
 
     try:
         profile = experiments.current_profile(args.profile)
-        written = figures.export_chapter_figures(args.chapter, out_dir=args.out, profile=profile,
-                                                 store=RunStore(args.store),
-                                                 train=True if args.train else None)
+        written = book.export_chapter_figures(args.chapter, out_dir=args.out, profile=profile,
+                                              store=RunStore(args.store),
+                                              train=True if args.train else None)
     except ValueError as e:
         raise _UsageError(e) from None
     except KeyboardInterrupt:

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from superposition_lib import ExperimentSpec, adversarial, experiments, train
+from superposition_lib.book import adversarial as book
 from superposition_lib.experiments import adversarial as ad
 from superposition_lib.models import forward
 from superposition_lib.train import separable
@@ -228,9 +229,9 @@ def test_smoke_results_hold_every_model(smoke):
             == pytest.approx(1.0))
 
 
-@pytest.mark.parametrize("label", sorted(ad.FIGURES))
+@pytest.mark.parametrize("label", sorted(book.FIGURES))
 def test_figures_validate(label, store, smoke):
-    chart, data = ad.FIGURES[label]("smoke", store=store)[:2]
+    chart, data = book.FIGURES[label]("smoke", store=store)[:2]
     chart.to_dict(validate=True)
     assert all(len(frame) > 0 for frame in data.values())
 

@@ -522,7 +522,7 @@ def _assert_drawn(dom: str, n_charts: int) -> None:
 @pytest.fixture(scope="module")
 def exported(executed, store, tmp_path_factory):
     """Every figure's downloads, exported under the smoke profile: (root, {label: paths})."""
-    from superposition_lib.figures import export_chapter_figures
+    from superposition_lib.book import export_chapter_figures
     from superposition_lib.store import RunStore
 
     root = tmp_path_factory.mktemp("exported")
@@ -648,7 +648,7 @@ def test_paper_figures_fit_their_columns_in_chromium(chapter, tmp_path):
     charts up to 60 px wider than vl-convert's; smoke data can draw narrower charts), and their
     explicit sort orders list every value of the paper data."""
     from superposition_lib import figures
-    from superposition_lib.experiments import chapter_figures
+    from superposition_lib.book import chapter_figures
     from superposition_lib.store import RunStore
 
     store = RunStore(ROOT / "data")

@@ -236,11 +236,11 @@ def test_sigterm_stops_train_with_its_checkpoint_kept(tmp_path):
 
 
 def test_figures_export_interrupted_prints_one_line(tmp_path, monkeypatch):
-    from superposition_lib import figures
+    from superposition_lib import book
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(figures, "export_chapter_figures", interrupted)
+    monkeypatch.setattr(book, "export_chapter_figures", interrupted)
     status, _, err = _run(["figures", "export", "--out", str(tmp_path)])
     assert status == 130 and err.strip() == "interrupted; figures written so far are kept"

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from superposition_lib import experiments, neurons
+from superposition_lib.book import computation as book
 from superposition_lib.experiments import computation as cp
 
 
@@ -65,9 +66,9 @@ def test_weight_frame_keeps_the_top_weights_and_sums_the_rest(smoke):
     assert (first[first["feature"] >= 0].groupby("neuron").size() <= 3).all()
 
 
-@pytest.mark.parametrize("label", sorted(cp.FIGURES))
+@pytest.mark.parametrize("label", sorted(book.FIGURES))
 def test_figures_validate(label, store):
-    out = cp.FIGURES[label]("smoke", store=store)
+    out = book.FIGURES[label]("smoke", store=store)
     for chart in (out[0], *out[2:]):
         chart.to_dict(validate=True)
     assert all(isinstance(df, pd.DataFrame) and len(df) for df in out[1].values())

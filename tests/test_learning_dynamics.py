@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from superposition_lib import dynamics
+from superposition_lib.book import learning_dynamics as book
 from superposition_lib.experiments import get
 from superposition_lib.experiments import learning_dynamics as ld
 from superposition_lib.figures import learning_dynamics as fig
@@ -121,9 +122,9 @@ def test_paper_order_counts_subsequences():
     assert ld.stage_findings(paths)["paper_order"] == 2
 
 
-@pytest.mark.parametrize("label", sorted(ld.FIGURES))
+@pytest.mark.parametrize("label", sorted(book.FIGURES))
 def test_figures_validate_and_stay_small(label, store):
-    chart, data = ld.FIGURES[label]("smoke", store=store)
+    chart, data = book.FIGURES[label]("smoke", store=store)
     spec = chart.to_dict(validate=True)
     assert len(json.dumps(spec)) < 1_500_000
     assert all(isinstance(v, pd.DataFrame) for v in data.values())

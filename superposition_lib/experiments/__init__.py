@@ -16,6 +16,10 @@ The profile is chosen with the environment variable ``SUPERPOSITION_PROFILE`` (d
     df = toy_model.feature_frame(run)         # tidy DataFrame
     figures.intro_geometry(df, gram)          # Altair chart
 
+Each chapter's figures, which join its frames to charts, live one layer up, in
+:mod:`superposition_lib.book`, so that this package does not import
+:mod:`superposition_lib.figures` (``tests/test_layers.py`` checks it).
+
 Examples
 --------
 >>> from superposition_lib import experiments
@@ -42,7 +46,6 @@ __all__ = [
     "PROFILES",
     "REGISTRY",
     "Experiment",
-    "chapter_figures",
     "current_profile",
     "get",
     "list_experiments",
@@ -399,22 +402,16 @@ def seed_vote(models: pd.DataFrame, label: str) -> pd.DataFrame:
     return out
 
 
-def chapter_figures() -> dict[str, dict]:
-    """Every chapter's figures: chapter stem -> {figure label -> builder}.
-
-    A builder is called as ``build(profile=..., store=...)`` and returns ``(chart, data)`` or
-    ``(chart, data, static)``, where ``data`` maps a short name to the tidy DataFrame behind the
-    chart and ``static`` is what SVG and PNG exports show instead of the interactive chart.
-
-    Examples
-    --------
-    >>> sorted(chapter_figures()["toy-model"])
-    ['fig-basic', 'fig-intro']
-    """
-    return {m.CHAPTER: dict(m.FIGURES)
-            for m in (toy_model, uniform_geometry, phase_change, pca_tradeoff, learning_dynamics,
-                      equivariant, privileged_basis, computation, adversarial)}
-
-
-from . import (adversarial, computation, equivariant, learning_dynamics, pca_tradeoff,
-               phase_change, privileged_basis, toy_model, uniform_geometry)
+# Every chapter's experiments register themselves on import (imported last: they import this
+# module).
+from . import (  # noqa: F401
+    adversarial,
+    computation,
+    equivariant,
+    learning_dynamics,
+    pca_tradeoff,
+    phase_change,
+    privileged_basis,
+    toy_model,
+    uniform_geometry,
+)

@@ -49,7 +49,6 @@ __all__ = [
     "ATTACK_NORMS",
     "CHAPTER",
     "DENSITY",
-    "FIGURES",
     "LONG_NORMS",
     "LEARNED_NORM",
     "NO_SUPERPOSITION",
@@ -374,54 +373,3 @@ def adversarial_results(profile: str | None = None, *, store: RunStore | None = 
             "seed_summary": seed_summary(adversarial.attack_frame(seeds, samples=samples)),
             "training": training, "removal": removal_norms(training), "samples": samples,
             "pgd_samples": pgd_samples, "pgd_steps": _PGD_STEPS[profile]}
-
-
-def figure_vulnerability(profile: str | None = None, *, store: RunStore | None = None):
-    """The chapter's ``fig-vulnerability``: (chart, data).
-
-    Examples
-    --------
-    >>> FIGURES["fig-vulnerability"] is figure_vulnerability
-    True
-    """
-    from .. import figures
-
-    v = adversarial_results(profile, store=store)["vulnerability"]
-    return figures.vulnerability_sweep(v), {"sweep": v}
-
-
-def figure_vulnerability_scatter(profile: str | None = None, *,
-                                 store: RunStore | None = None):
-    """The chapter's ``fig-vulnerability-scatter``: (chart, data).
-
-    Examples
-    --------
-    >>> FIGURES["fig-vulnerability-scatter"] is figure_vulnerability_scatter
-    True
-    """
-    from .. import figures
-
-    v = adversarial_results(profile, store=store)["vulnerability"]
-    return figures.vulnerability_scatter(v), {"sweep": v}
-
-
-def figure_adversarial_training(profile: str | None = None, *,
-                                store: RunStore | None = None):
-    """The chapter's ``fig-adversarial-training``: (chart, data).
-
-    Examples
-    --------
-    >>> FIGURES["fig-adversarial-training"] is figure_adversarial_training
-    True
-    """
-    from .. import figures
-
-    t = adversarial_results(profile, store=store)["training"]
-    t = t[t["steps"] == t["steps"].min()]     # the 10,000-step runs; the longer ones in a table
-    return figures.adversarial_training(t), {"models": t}
-
-
-#: The chapter's figures by label: functions ``(profile, store) -> (chart, data[, static])``.
-FIGURES = {"fig-vulnerability": figure_vulnerability,
-           "fig-vulnerability-scatter": figure_vulnerability_scatter,
-           "fig-adversarial-training": figure_adversarial_training}

@@ -37,7 +37,6 @@ __all__ = [
     "ASYMMETRY",
     "CHAPTER",
     "DENSITIES",
-    "FIGURES",
     "LONG_DENSITIES",
     "SMALL_DENSITIES",
     "asymmetric_pairs",
@@ -412,50 +411,3 @@ def computation_results(profile: str | None = None, *, store: RunStore | None = 
     long = load("abs-value-long", profile, store=store)
     out["control"] = control_frame({"abs-value": out["large"], "abs-value-long": long})
     return out
-
-
-def figure_abs_small(profile: str | None = None, *, store: RunStore | None = None):
-    """The chapter's ``fig-abs-small``: (chart, data, static chart).
-
-    Examples
-    --------
-    >>> FIGURES["fig-abs-small"] is figure_abs_small
-    True
-    """
-    from .. import figures
-
-    w = computation_results(profile, store=store)["small_weights"]
-    return figures.neuron_bars(w), {"weights": w}, figures.neuron_bars_static(w, columns=3)
-
-
-def figure_abs_neurons(profile: str | None = None, *, store: RunStore | None = None):
-    """The chapter's ``fig-abs-neurons``: (chart, data, static chart).
-
-    Examples
-    --------
-    >>> FIGURES["fig-abs-neurons"] is figure_abs_neurons
-    True
-    """
-    from .. import figures
-
-    w = computation_results(profile, store=store)["large_weights"]
-    return figures.neuron_bars(w), {"weights": w}, figures.neuron_bars_static(w, columns=4)
-
-
-def figure_abs_counts(profile: str | None = None, *, store: RunStore | None = None):
-    """The chapter's ``fig-abs-counts``: (chart, data).
-
-    Examples
-    --------
-    >>> FIGURES["fig-abs-counts"] is figure_abs_counts
-    True
-    """
-    from .. import figures
-
-    m = computation_results(profile, store=store)["large_models"]
-    return figures.neuron_counts(m), {"models": m}
-
-
-#: The chapter's figures by label: functions ``(profile, store) -> (chart, data[, static])``.
-FIGURES = {"fig-abs-small": figure_abs_small, "fig-abs-neurons": figure_abs_neurons,
-           "fig-abs-counts": figure_abs_counts}

@@ -62,7 +62,6 @@ __all__ = [
     "CHAPTER",
     "CIRCLE_SHARE",
     "DIMENSION_FREQUENCIES",
-    "FIGURES",
     "LARGE_DENSITY",
     "LARGE_N_FEATURES",
     "LARGE_WIDTHS",
@@ -698,39 +697,3 @@ def findings(cells: pd.DataFrame, models: pd.DataFrame) -> dict:
                                  circle.groupby("width")["mean_bias"].median().items()},
     }
 
-
-# ---------------------------------------------------------------------------------------------
-# Figures
-
-
-def figure_map(profile: str | None = None, *, store: RunStore | None = None):
-    """The chapter's ``fig-equivariant-map``: (chart, data).
-
-    Examples
-    --------
-    >>> FIGURES["fig-equivariant-map"] is figure_map
-    True
-    """
-    from ..figures import equivariant as fig
-
-    models = map_frame(profile, store=store)
-    cells = map_cells(models)
-    return fig.ring_map(cells, models), {"cells": cells, "models": models}
-
-
-def figure_width_profile(profile: str | None = None, *, store: RunStore | None = None):
-    """The chapter's ``fig-width-profile``: (chart, data).
-
-    Examples
-    --------
-    >>> FIGURES["fig-width-profile"] is figure_width_profile
-    True
-    """
-    from ..figures import equivariant as fig
-
-    cells = map_cells(map_frame(profile, store=store))
-    return fig.width_profile(cells), {"cells": cells}
-
-
-#: The chapter's figures by label: functions ``(profile, store) -> (chart, data)``.
-FIGURES = {"fig-equivariant-map": figure_map, "fig-width-profile": figure_width_profile}

@@ -45,7 +45,6 @@ __all__ = [
     "CHAPTER",
     "ENERGY_DENSITIES",
     "ENERGY_SEEDS",
-    "FIGURES",
     "SEARCH",
     "SEARCH_CONTRAST",
     "SEARCH_DENSITIES",
@@ -1124,48 +1123,6 @@ def scale_results(profile: str | None = None, *, store: RunStore | None = None) 
             "tolerances": tolerance_frame(list(runs.values()))}
 
 
-def figure_energy_levels(profile: str | None = None, *, store: RunStore | None = None):
-    """The chapter's ``fig-energy-levels``: the paper-style figure for every model of the
-    paper-scale runs, (chart, data).
-
-    Examples
-    --------
-    >>> FIGURES["fig-energy-levels"] is figure_energy_levels
-    True
-    """
-    from ..figures import learning_dynamics as fig
-
-    r = scale_results(profile, store=store)
-    shown = r["models"]["size"] > 20
-    labels = set(r["models"].loc[shown, "label"])
-    pick = {name: frame[frame["label"].isin(labels)]
-            for name, frame in (("trajectories", r["trajectories"]), ("losses", r["losses"]),
-                                ("jumps", r["jumps"]))}
-    # From step 10 on (over the first decade the weights barely move) and every other
-    # snapshot: the page carries 30 models, and every table stays under 5,000 rows.
-    traj = pick["trajectories"].dropna(axis=1, how="all")
-    steps = np.unique(traj["step"][traj["step"] >= 10])[::2]
-    traj = traj[traj["step"].isin(steps)]
-    losses = pick["losses"][pick["losses"]["step"].isin(steps)]
-    return (fig.energy_level_chart(traj, losses, pick["jumps"]),
-            {"trajectories": traj, "losses": losses, "jumps": pick["jumps"]})
-
-
-def figure_scale_statistics(profile: str | None = None, *, store: RunStore | None = None):
-    """The chapter's ``fig-scale-statistics``: jump statistics by model size with their
-    intervals, (chart, data).
-
-    Examples
-    --------
-    >>> FIGURES["fig-scale-statistics"] is figure_scale_statistics
-    True
-    """
-    from ..figures import learning_dynamics as fig
-
-    stats = scale_results(profile, store=store)["statistics"]
-    return fig.scale_statistics_chart(stats), {"statistics": stats}
-
-
 # ------------------------------------------------------------------------------------------
 # The energy-level search
 # ------------------------------------------------------------------------------------------
@@ -1808,56 +1765,6 @@ def stage_frames(profile: str | None = None, *, store: RunStore | None = None) -
             "geometry": stage_geometry_frame(run, k), "findings": find}
 
 
-# ------------------------------------------------------------------------------------------
-# Figures
-# ------------------------------------------------------------------------------------------
-def figure_jumps(profile: str | None = None, *, store: RunStore | None = None):
-    """The chapter's ``fig-jumps``: (chart, data).
-
-    Examples
-    --------
-    >>> FIGURES["fig-jumps"] is figure_jumps
-    True
-    """
-    from ..figures import learning_dynamics as fig
-
-    e = energy_frames(profile, store=store)
-    jumps = e["jumps"][e["jumps"]["model"] == e["exemplar"]]
-    return (fig.jump_chart(e["trajectory"], jumps),
-            {"trajectory": e["trajectory"], "jumps": jumps})
-
-
-def figure_jump_statistics(profile: str | None = None, *, store: RunStore | None = None):
-    """The chapter's ``fig-jump-statistics``: (chart, data).
-
-    Examples
-    --------
-    >>> FIGURES["fig-jump-statistics"] is figure_jump_statistics
-    True
-    """
-    from ..figures import learning_dynamics as fig
-
-    e = energy_frames(profile, store=store)
-    return (fig.jump_statistics(e["models"], e["jumps"]),
-            {"models": e["models"], "jumps": e["jumps"]})
-
-
-def figure_superposition_over_training(profile: str | None = None, *,
-                                       store: RunStore | None = None):
-    """The chapter's ``fig-superposition-over-training``: (chart, data).
-
-    Examples
-    --------
-    >>> FIGURES["fig-superposition-over-training"] is figure_superposition_over_training
-    True
-    """
-    from ..figures import learning_dynamics as fig
-
-    e = energy_frames(profile, store=store)
-    return fig.superposition_over_training(e["superposition"]), {
-        "superposition": e["superposition"]}
-
-
 @remembered("geometric-stages-init")
 def stage_init_results(profile: str | None = None, *, store: RunStore | None = None) -> dict:
     """The ``geometric-stages-init`` experiment: which stages the models visit, by initial
@@ -1886,91 +1793,3 @@ def stage_init_results(profile: str | None = None, *, store: RunStore | None = N
     run = load("geometric-stages-init", profile, store=store)
     paths = path_frame(stage_frame(run))
     return {"run": run, "paths": paths, "shares": path_shares(paths)}
-
-
-def figure_stage_init(profile: str | None = None, *, store: RunStore | None = None):
-    """The chapter's ``fig-stage-init``: the share of models visiting each stage, by initial
-    scale and density, (chart, data).
-
-    Examples
-    --------
-    >>> FIGURES["fig-stage-init"] is figure_stage_init
-    True
-    """
-    from ..figures import learning_dynamics as fig
-
-    shares = stage_init_results(profile, store=store)["shares"]
-    return fig.path_share_chart(shares), {"shares": shares}
-
-
-def figure_stages(profile: str | None = None, *, store: RunStore | None = None):
-    """The chapter's ``fig-stages``: (chart, data).
-
-    Examples
-    --------
-    >>> FIGURES["fig-stages"] is figure_stages
-    True
-    """
-    from ..figures import learning_dynamics as fig
-
-    s = stage_frames(profile, store=store)
-    bands = s["paths"][s["paths"]["model"] == s["exemplar"]]
-    return fig.stage_explorer(s["geometry"], bands), {"geometry": s["geometry"],
-                                                      "bands": bands}
-
-
-def figure_stage_paths(profile: str | None = None, *, store: RunStore | None = None):
-    """The chapter's ``fig-stage-paths``: (chart, data).
-
-    Examples
-    --------
-    >>> FIGURES["fig-stage-paths"] is figure_stage_paths
-    True
-    """
-    from ..figures import learning_dynamics as fig
-
-    s = stage_frames(profile, store=store)
-    return fig.stage_paths(s["paths"]), {"paths": s["paths"]}
-
-
-def figure_energy_search(profile: str | None = None, *, store: RunStore | None = None):
-    """The chapter's ``fig-energy-search``: (chart, data).
-
-    Examples
-    --------
-    >>> FIGURES["fig-energy-search"] is figure_energy_search
-    True
-    """
-    from ..figures import learning_dynamics as fig
-
-    f = search_frames(profile, store=store)
-    return fig.search_chart(f["cells"], f["jumps"]), {"cells": f["cells"], "jumps": f["jumps"]}
-
-
-def figure_latest_jump(profile: str | None = None, *, store: RunStore | None = None):
-    """The chapter's ``fig-latest-jump``: the model of the search's latest jump, (chart, data).
-
-    Examples
-    --------
-    >>> FIGURES["fig-latest-jump"] is figure_latest_jump
-    True
-    """
-    from ..figures import learning_dynamics as fig
-
-    f = search_frames(profile, store=store)
-    late = f["findings"]["latest_jump"]
-    run = load(late["setting"], profile, store=store)
-    traj = trajectory_frame(run, late["model"])
-    jumps = f["jumps"][(f["jumps"]["setting"] == late["setting"])
-                       & (f["jumps"]["model"] == late["model"])]
-    return fig.jump_chart(traj, jumps), {"trajectory": traj, "jumps": jumps}
-
-
-#: The chapter's figures by label: functions ``(profile, store) -> (chart, data)``.
-FIGURES = {"fig-energy-levels": figure_energy_levels,
-           "fig-scale-statistics": figure_scale_statistics,
-           "fig-energy-search": figure_energy_search, "fig-latest-jump": figure_latest_jump,
-           "fig-jumps": figure_jumps, "fig-jump-statistics": figure_jump_statistics,
-           "fig-superposition-over-training": figure_superposition_over_training,
-           "fig-stages": figure_stages, "fig-stage-paths": figure_stage_paths,
-           "fig-stage-init": figure_stage_init}

@@ -40,7 +40,6 @@ __all__ = [
     "CHAPTER",
     "CLASSES",
     "DENSITIES",
-    "FIGURES",
     "GRIDS",
     "N3_DENSITIES",
     "N3_IMPORTANCES",
@@ -785,45 +784,3 @@ def n3_trained_findings(cells: pd.DataFrame, models: pd.DataFrame) -> dict:
                 cells=("cell", "size"), majority=("majority", "mean"), best=("best", "mean"),
                 best_ratio=("best_ratio", "median"), below=("below", "sum")),
     }
-
-
-def _fine_densities() -> np.ndarray:
-    return np.geomspace(0.01, 1.0, 400)
-
-
-def figure_phase_n2(profile: str | None = None, *, store: RunStore | None = None):
-    """The chapter's ``fig-phase-n2``: (chart, data).
-
-    Examples
-    --------
-    >>> FIGURES["fig-phase-n2"] is figure_phase_n2
-    True
-    """
-    from .. import figures
-
-    models, cells = phase_frames(profile, store=store)
-    boundaries = theory_boundaries(_fine_densities())
-    return (figures.phase_diagram(cells, models, boundaries),
-            {"cells": cells, "models": models, "boundaries": boundaries})
-
-
-def figure_phase_n3(profile: str | None = None, *, store: RunStore | None = None):
-    """The chapter's ``fig-phase-n3``: the theory on a 60 × 60 grid and the trained
-    ``phase-change-n3`` models, (chart, data).
-
-    Examples
-    --------
-    >>> FIGURES["fig-phase-n3"] is figure_phase_n3
-    True
-    """
-    from .. import figures
-
-    grid = theory_frame(np.geomspace(0.1, 10.0, 60), np.geomspace(1.0, 0.01, 60), n_features=3)
-    boundaries = theory_boundaries(_fine_densities(), n_features=3)
-    _, cells = n3_frames(profile, store=store)
-    return (figures.candidate_diagram(grid, boundaries, cells),
-            {"theory": grid, "boundaries": boundaries, "cells": cells})
-
-
-#: The chapter's figures by label: functions ``(profile, store) -> (chart, data[, static])``.
-FIGURES = {"fig-phase-n2": figure_phase_n2, "fig-phase-n3": figure_phase_n3}

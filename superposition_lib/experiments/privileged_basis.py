@@ -36,7 +36,6 @@ __all__ = [
     "CHAPTER",
     "CODE_DENSITIES",
     "DENSITIES",
-    "FIGURES",
     "RESTARTS",
     "best_of_n_frame",
     "long_weights",
@@ -356,53 +355,3 @@ def privileged_results(profile: str | None = None, *, store: RunStore | None = N
             "shares": regime_shares(models),
             "code_models": pd.concat(code_models, ignore_index=True),
             "code_weights": pd.concat(code_weights, ignore_index=True)}
-
-
-def figure_neurons(profile: str | None = None, *, store: RunStore | None = None):
-    """The chapter's ``fig-neurons``: (chart, data, static chart).
-
-    Examples
-    --------
-    >>> FIGURES["fig-neurons"] is figure_neurons
-    True
-    """
-    from .. import figures
-
-    w = privileged_results(profile, store=store)["weights"]
-    return figures.neuron_bars(w), {"weights": w}, figures.neuron_bars_static(w)
-
-
-def figure_best_of_n(profile: str | None = None, *, store: RunStore | None = None):
-    """The chapter's ``fig-best-of-n``: (chart, data).
-
-    Examples
-    --------
-    >>> FIGURES["fig-best-of-n"] is figure_best_of_n
-    True
-    """
-    from .. import figures
-
-    c = privileged_results(profile, store=store)["curves"]
-    return figures.best_of_n_heatmap(c), {"curves": c}
-
-
-def figure_dense_code(profile: str | None = None, *, store: RunStore | None = None):
-    """The chapter's ``fig-dense-code``: the best n = 20 and n = 30 models, (chart, data,
-    static chart).
-
-    Examples
-    --------
-    >>> FIGURES["fig-dense-code"] is figure_dense_code
-    True
-    """
-    from .. import figures
-
-    w = privileged_results(profile, store=store)["code_weights"]
-    w = w.assign(regime=[f"n = {n} · {r}" for n, r in zip(w["n"], w["regime"])])
-    return (figures.neuron_bars(w, label="model (n = 20 then n = 30, dense to sparse)"),
-            {"weights": w}, figures.neuron_bars_static(w, columns=7))
-
-
-#: The chapter's figures by label: functions ``(profile, store) -> (chart, data[, static])``.
-FIGURES = {"fig-neurons": figure_neurons, "fig-best-of-n": figure_best_of_n,
-           "fig-dense-code": figure_dense_code}

@@ -473,38 +473,3 @@ def findings(intro: pd.DataFrame, basic: pd.DataFrame, m_basic: int = 5) -> dict
         "max_superposition_sparse": float(sparse.loc[sparse["represented"],
                                                      "superposition"].max()),
     }
-
-
-def figure_intro(profile: str | None = None, *, store: RunStore | None = None):
-    """The chapter's ``fig-intro``: (chart, data, static chart) from :func:`intro_frames`.
-
-    The static chart (every density side by side) is what the SVG and PNG downloads show.
-
-    Examples
-    --------
-    >>> FIGURES["fig-intro"] is figure_intro
-    True
-    """
-    from .. import figures
-
-    features, gram = intro_frames(profile, store=store)
-    return (figures.intro_geometry(features, gram), {"features": features, "gram": gram},
-            figures.intro_geometry_static(features, gram))
-
-
-def figure_basic(profile: str | None = None, *, store: RunStore | None = None):
-    """The chapter's ``fig-basic``: (chart, data) from :func:`basic_frames`.
-
-    Examples
-    --------
-    >>> FIGURES["fig-basic"] is figure_basic
-    True
-    """
-    from .. import figures
-
-    features, gram = basic_frames(profile, store=store)
-    return figures.basic_results(features, gram), {"features": features, "gram": gram}
-
-
-#: The chapter's figures by label: functions ``(profile, store) -> (chart, data[, static])``.
-FIGURES = {"fig-intro": figure_intro, "fig-basic": figure_basic}

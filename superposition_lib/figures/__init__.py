@@ -1,8 +1,10 @@
 """Altair figures of the book: one house theme, one function per figure, offline export.
 
 Every figure function takes tidy :class:`pandas.DataFrame` objects (as produced by the
-``superposition_lib.experiments`` modules) and returns an Altair chart. Each chapter's figures
-live in a submodule of the same name (:mod:`~superposition_lib.figures.toy_model`,
+``superposition_lib.experiments`` modules) and returns an Altair chart. This package never
+imports the experiments: :mod:`superposition_lib.book`, the layer above both, computes each
+figure's frames and draws them. Each chapter's figures live in a submodule of the same name
+(:mod:`~superposition_lib.figures.toy_model`,
 :mod:`~superposition_lib.figures.uniform_geometry`,
 :mod:`~superposition_lib.figures.phase_change`,
 :mod:`~superposition_lib.figures.pca_tradeoff`,
@@ -15,8 +17,8 @@ they share. Charts need no network:
 - :func:`setup` (called once at the top of every chapter) enables the house theme and a renderer
   that writes ``<div id=…></div><script>vegaEmbed(…)</script>`` and loads vl-convert's Vega
   JavaScript bundle once per page (per kernel) from :data:`BUNDLE_SRC`, a file of the site that
-  :func:`export_chapter_figures` writes, so a rendered Quarto page draws its charts without a
-  CDN (the bundle is one file for all pages, not 0.9 MB inlined into each);
+  :func:`superposition_lib.book.export_chapter_figures` writes, so a rendered Quarto page draws
+  its charts without a CDN (the bundle is one file for all pages, not 0.9 MB inlined into each);
 - :func:`export` writes a figure as standalone offline HTML, SVG, PNG, its Vega-Lite JSON and its
   data as CSV, so it can be cited and re-plotted.
 
@@ -47,7 +49,6 @@ import pandas as pd
 __all__ = [
     "BUNDLE",
     "BUNDLE_SRC",
-    "FIGURES_ENV",
     "FIGURE_STYLE",
     "RENDERER",
     "THEME",
@@ -61,7 +62,6 @@ __all__ = [
     "collapse_curve",
     "direction_grid",
     "export",
-    "export_chapter_figures",
     "gram_heatmaps",
     "intro_geometry",
     "intro_geometry_static",
@@ -94,8 +94,6 @@ __all__ = [
 THEME = "superposition"
 #: Name of the registered offline renderer.
 RENDERER = "superposition_offline"
-#: Environment variable overriding where :func:`export_chapter_figures` writes by default.
-FIGURES_ENV = "SUPERPOSITION_FIGURES"
 #: File name of the Vega JavaScript bundle (vega, vega-lite and vega-embed) written by
 #: :func:`write_bundle` into the root of the figure downloads.
 BUNDLE = "vega-bundle.js"
@@ -479,76 +477,6 @@ def export(chart: alt.TopLevelMixin, data: pd.DataFrame | Mapping[str, pd.DataFr
         df.to_csv(path, index=False)
         paths.append(path)
     return paths
-
-
-def export_chapter_figures(chapter: str | None = None, *, out_dir: str | os.PathLike | None = None,
-                           profile: str | None = None, store=None,
-                           train: bool | None = None) -> dict[str, list[Path]]:
-    """Export every figure of a chapter (or of all chapters) with :func:`export`.
-
-    Parameters
-    ----------
-    chapter : str, optional
-        A chapter's file stem (e.g. ``"toy-model"``); all chapters if omitted.
-    out_dir : path, optional
-        Root directory; files go to ``out_dir/CHAPTER/``. Defaults to ``$SUPERPOSITION_FIGURES``,
-        else ``chapters/figures``.
-    profile : str, optional
-        Experiment profile (default ``$SUPERPOSITION_PROFILE``, else ``paper``).
-    store : RunStore, optional
-        Where runs are loaded from (default ``RunStore()``).
-    train : bool, optional
-        Whether the chapters' missing runs may be trained first. The default, None, trains only
-        ``smoke`` runs, as :func:`superposition_lib.experiments.load` does: the book's
-        pre-render step exports the ``paper`` figures from the committed runs alone.
-
-    Returns
-    -------
-    dict of str to list of Path
-        Files written per figure label, and the Vega bundle (:func:`write_bundle`) under
-        :data:`BUNDLE`.
-
-    Raises
-    ------
-    ValueError
-        For an unknown chapter.
-    superposition_lib.store.MissingRunError
-        Before anything is built, if runs of the chapters are missing and may not be trained;
-        the message names every missing experiment and the command that trains them.
-
-    Examples
-    --------
-    >>> export_chapter_figures("nope")  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    ValueError: unknown chapter 'nope'; chapters with figures are toy-model, ...
-    """
-    from .. import experiments
-    from ..store import MissingRunError, RunStore
-
-    registry = experiments.chapter_figures()
-    if chapter is not None and chapter not in registry:
-        raise ValueError(f"unknown chapter {chapter!r}; chapters with figures are "
-                         f"{', '.join(registry)}")
-    profile = experiments.current_profile(profile)
-    store = RunStore() if store is None else store
-    needed = [e for ch in registry if chapter in (None, ch)
-              for e in experiments.list_experiments(ch)]
-    absent = experiments.missing(needed, profile, store)
-    if absent and not (profile == "smoke" if train is None else train):
-        raise MissingRunError(experiments.missing_message(absent, profile, store))
-    for exp in absent:
-        experiments.load(exp.name, profile, store=store, progress=True, train=True)
-    root = Path(out_dir or os.environ.get(FIGURES_ENV) or "chapters/figures")
-    written = {BUNDLE: [write_bundle(root)]}
-    for ch, figs in registry.items():
-        if chapter is not None and ch != chapter:
-            continue
-        for label, build in figs.items():
-            chart, data, *static = build(profile=profile, store=store)
-            written[label] = export(chart, data, label, root / ch,
-                                    static=static[0] if static else None)
-    return written
 
 
 # The chapters' figures (imported last: some import share_selections from this module).
