@@ -20,7 +20,7 @@ def test_every_experiment_has_a_cheaper_smoke_profile_on_the_same_grid():
     names = [e.name for e in experiments.list_experiments(pt.CHAPTER)]
     assert names == ["corr-pairs", "anticorr-pairs", "corr-hexagon", "indep-hexagon",
                      "corr-sets10", "collapse", "pca-map", "collapse-n6", "collapse-long",
-                     "pca-map-long"]
+                     "pca-map-long", "pair-map"]
     for name in names:
         paper, smoke = (experiments.get(name).spec(p) for p in ("paper", "smoke"))
         assert (smoke.n_features, smoke.n_hidden) == (paper.n_features, paper.n_hidden)
@@ -43,8 +43,8 @@ def test_strategy_rule():
          [np.cos(b), np.sin(b)],                                  # octagon: nothing collapsed
          [[s, s, 1, 0, -s, -s, 0, 0], [0, 0, 0, 1, 0, 0, 0, 0]],  # two collapsed, one split
          [[1, 0, 0, 0, 0, 0, 0, 0], [0, 1, 0, 0, 0, 0, 0, 0]]]    # two dedicated features
-    assert pt.classify_strategy(W).tolist() == ["pca", "collapsed", "superposition", "mixture",
-                                                "pca"]
+    assert pt.classify_strategy(W).tolist() == ["linear", "collapsed", "superposition",
+                                                "mixture", "linear"]
 
 
 def test_correlated_pairs_end_orthogonal_and_anticorrelated_pairs_antipodal(store):
@@ -102,13 +102,25 @@ def test_the_map_runs_under_smoke_with_its_references(store):
     assert (models["no_superposition"] >= models["linear_optimal"] - 1e-12).all()
     indep = models[models["correlation"] == 0]
     assert np.allclose(indep["no_superposition"], indep["linear_optimal"])
-    assert indep["pca_alignment"].isna().all()
-    assert models.loc[models["correlation"] > 0, "pca_alignment"].between(0, 1).all()
+    pairs_differ = (models["correlation"] > 0) & (models["density"] < 1)
+    assert models.loc[pairs_differ, "pca_alignment"].between(0, 1).all()
+    assert models.loc[~pairs_differ, "pca_alignment"].isna().all()
     f = pt.findings(cells, models, pt.collapse_frame("smoke", store=store))
     assert f["cells"] == 144 and sum(f["strategy_cells"].values()) == 144
     b = pt.boundary_frame(cells)
     assert len(b) == 12
-    chart, _ = pt.FIGURES["fig-map"]("smoke", store=store)
+    # where pairs are exchangeable with non-partners (c = 0, p = 1) neither the collapse count
+    # nor the alignment is shown; the chance level is measured beside the count everywhere
+    same = (cells["correlation"] == 0) | (cells["density"] == 1)
+    assert cells.loc[same, ["collapsed", "pca_alignment"]].isna().all().all()
+    assert cells.loc[~same, ["collapsed", "pca_alignment"]].notna().all().all()
+    assert models["collapsed_chance"].between(0, 4).all()
+    chart, data = pt.FIGURES["fig-map"]("smoke", store=store)
+    # the two-pair theory's boundary is drawn over the strategy heatmap
+    lines = [layer for layer in chart.to_dict()["vconcat"][0]["hconcat"][0].get("layer", [])
+             if layer["mark"]["type"] == "line"]
+    assert len(lines) == 1 and lines[0]["encoding"]["y"]["field"] == "c"
+    assert data["boundary"]["c"].is_monotonic_increasing
     spec = json.dumps(chart.to_dict(validate=True))
     assert len(spec) < 1.5e6
     assert spec.count('"views"') == 2          # click and hover selections over the heatmaps
@@ -167,3 +179,33 @@ def test_paper_map_strategies_survive_longer_training_with_larger_batches():
     mc = pt.map_control(cells, control)
     assert mc["cells"] == 36 and mc["agree"][0] >= 0.85, mc
     assert 0.75 <= mc["unanimous"][0] < 1, mc
+
+
+def test_paper_pair_map_follows_the_two_pair_theory():
+    """The chapter's "A theory for two pairs": trained two-pair models take the theory's
+    cheapest arrangement and lose what it says; four pairs collapse beyond its boundary."""
+    from pathlib import Path
+
+    data = RunStore(Path(__file__).parents[1] / "data")
+    pf = pt.pair_map_findings(pt.pair_map_frame("paper", store=data))
+    assert pf["best"][1] >= 0.9 and pf["majority"][0] >= 0.9, pf
+    cells, share = pf["by_theory"]["collapsed"]
+    assert cells >= 20 and share == 1.0
+    firm = pf["loss_ratio"][pf["loss_ratio"]["se"] < 0.03]
+    assert len(firm) >= 8 and (firm["mean"] - 1).abs().max() < 0.02, firm
+    four = pt.theory_cells(pt.map_cells(pt.map_frame("paper", store=data)))
+    assert (four.loc[four["strategy"] == "linear", "theory"] == "collapsed").all()
+    assert (four.loc[four["strategy"] == "collapsed", "theory"] == "orthogonal").mean() > 0.5
+
+
+def test_paper_collapse_counts_are_chance_only_where_pairs_are_exchangeable():
+    from pathlib import Path
+
+    data = RunStore(Path(__file__).parents[1] / "data")
+    for frame in (pt.map_frame("paper", store=data), pt.collapse_frame("paper", store=data)):
+        cc = pt.collapse_chance(frame).set_index("group")
+        same = cc.loc["exchangeable"]
+        assert same["collapsed_low"] <= same["chance_high"]
+        assert same["chance_low"] <= same["collapsed_high"]
+        beyond = cc.loc["beyond linear"]
+        assert beyond["collapsed_low"] > 10 * beyond["chance_high"], cc

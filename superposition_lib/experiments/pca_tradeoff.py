@@ -31,6 +31,10 @@ densities for its correlated-feature figures; we use sparse features (density 1 
     The trade-off map: the same n = 8, m = 2 model over :data:`MAP_CORRELATIONS` (12 values of
     the presence correlation c from 0 to 1) × :data:`MAP_DENSITIES` (12 values from 1 to 0.01,
     log-spaced), :data:`MAP_SEEDS` seeds per cell, all in one batched spec.
+``pair-map``
+    The map's grid for two pairs (n = 4, m = 2), :data:`PAIR_MAP_SEEDS` seeds per cell: the
+    setting of :mod:`~superposition_lib.pair_theory`, whose cheapest arrangement every cell is
+    compared with.
 ``pca-map-long``
     Every other correlation and density of ``pca-map`` (6 × 6 cells, 3 seeds) trained 10,000
     steps of batch 1024: the map's control for training length and batch size.
@@ -40,9 +44,10 @@ How a model uses its capacity (:func:`classify_strategy`): every pair is *collap
 (a + b)/√2), *split* (both represented, not collapsed), *single* (one member represented) or
 *dropped*. Then the model is
 
-- ``"pca"`` if it holds at most :data:`PCA_FPD` = 1.25 features per dimension ‖W‖_F²/m: no
-  room for superposition, the linear model's regime (WᵀW close to a rank-m projection, which
-  is what the linear optimum, the PCA solution, looks like);
+- ``"linear"`` if it holds at most :data:`PCA_FPD` = 1.25 features per dimension ‖W‖_F²/m:
+  no room for superposition, the linear model's regime (WᵀW close to a rank-m projection, which
+  is what the linear optimum looks like: the PCA solution for c > 0, and any projection at
+  c = 0, where no direction is principal);
 - otherwise ``"collapsed"`` if at least one pair is collapsed and none is split: every
   represented pair is read along its principal component, and those components share the m
   dimensions in superposition;
@@ -69,7 +74,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .. import metrics, pca, stats
+from .. import metrics, pair_theory, pca, stats
 from ..config import ExperimentSpec
 from ..run import Run
 from ..store import RunStore
@@ -87,10 +92,12 @@ __all__ = [
     "MAP_CORRELATIONS",
     "MAP_DENSITIES",
     "MAP_SEEDS",
+    "PAIR_MAP_SEEDS",
     "PCA_FPD",
     "STRATEGIES",
     "boundary_frame",
     "classify_strategy",
+    "collapse_chance",
     "collapse_comparison",
     "collapse_frame",
     "direction_frame",
@@ -102,8 +109,12 @@ __all__ = [
     "map_control",
     "map_frame",
     "pair_frame",
+    "pair_map_findings",
+    "pair_map_frame",
     "pc_cosines",
     "sets_frame",
+    "theory_boundary",
+    "theory_cells",
 ]
 
 #: The chapter's file stem.
@@ -133,10 +144,13 @@ MAP_DENSITIES = tuple(float(v) for v in np.geomspace(1.0, 0.01, 12))
 #: Seeds per cell of the map (paper profile).
 MAP_SEEDS = 3
 
-#: The strategies of :func:`classify_strategy`.
-STRATEGIES = ("pca", "collapsed", "mixture", "superposition")
+#: Seeds per cell of ``pair-map`` (paper profile).
+PAIR_MAP_SEEDS = 6
 
-#: Features per dimension ‖W‖_F²/m up to which a model counts as ``"pca"`` (linear regime).
+#: The strategies of :func:`classify_strategy`.
+STRATEGIES = ("linear", "collapsed", "mixture", "superposition")
+
+#: Features per dimension ‖W‖_F²/m up to which a model counts as ``"linear"``.
 PCA_FPD = 1.25
 
 #: ‖W_i‖ above which a feature counts as represented (as in the other chapters).
@@ -169,15 +183,15 @@ def _collapse(n: int = 8, training=None) -> dict:
     return {"paper": spec(COLLAPSE_SEEDS, **(training or _BIG)), "smoke": spec(2, **_BIG_SMOKE)}
 
 
-def _map(every: int = 1, training=None) -> dict:
+def _map(every: int = 1, training=None, n: int = 8, seeds: int = MAP_SEEDS) -> dict:
     c, p = np.meshgrid(MAP_CORRELATIONS[::every], MAP_DENSITIES[::every], indexing="ij")
 
     def spec(seeds: int, **training) -> ExperimentSpec:
-        return ExperimentSpec(model="relu_output", n_features=8, n_hidden=2, data="correlated",
+        return ExperimentSpec(model="relu_output", n_features=n, n_hidden=2, data="correlated",
                               set_size=2, feature_probability=[float(x) for x in p.ravel()],
                               correlation=[float(x) for x in c.ravel()], restarts=seeds,
                               seed=0, **training)
-    return {"paper": spec(MAP_SEEDS, **(training or _BIG)), "smoke": spec(1, **_BIG_SMOKE)}
+    return {"paper": spec(seeds, **(training or _BIG)), "smoke": spec(1, **_BIG_SMOKE)}
 
 
 for _name, _desc, _profiles in (
@@ -200,7 +214,9 @@ for _name, _desc, _profiles in (
         ("collapse-long", "collapse trained 10,000 steps of batch 1024 (length and batch control)",
          _collapse(8, _LONG)),
         ("pca-map-long", "every other cell of pca-map, trained 10,000 steps of batch 1024",
-         _map(2, _LONG))):
+         _map(2, _LONG)),
+        ("pair-map", "pca-map with 2 pairs (n = 4) and 6 seeds: the pair theory's setting",
+         _map(n=4, seeds=PAIR_MAP_SEEDS))):
     register(Experiment(_name, CHAPTER, _desc, _profiles, best_of=False))
 
 
@@ -242,7 +258,7 @@ def classify_strategy(W, set_size: int = 2) -> np.ndarray:
     >>> sup_W = [[1, 0, -1, 0], [0, 1, 0, -1]]        # four features in two dimensions
     >>> mix_W = [[s, s, 1, 0, -s, -s], [0, 0, 0, 1, 0, 0]]   # collapsed, split, collapsed
     >>> [classify_strategy(W).item() for W in (pca_W, square, sup_W, mix_W)]
-    ['pca', 'collapsed', 'superposition', 'mixture']
+    ['linear', 'collapsed', 'superposition', 'mixture']
     """
     W = np.asarray(W, dtype=float)
     collapsed, rep = _pair_states(W, set_size)
@@ -251,7 +267,7 @@ def classify_strategy(W, set_size: int = 2) -> np.ndarray:
     fpd = metrics.features_per_dimension(W)
     return np.select(
         [fpd <= PCA_FPD, (n_coll >= 1) & (split == 0), n_coll >= 1],
-        ["pca", "collapsed", "mixture"], "superposition")
+        ["linear", "collapsed", "mixture"], "superposition")
 
 
 def pair_frame(run: Run) -> pd.DataFrame:
@@ -506,25 +522,38 @@ def pc_cosines(W) -> np.ndarray:
     return np.array(out)
 
 
+def _exchangeable(correlation, density) -> np.ndarray:
+    """Where the members of a pair are indistinguishable from features of different pairs:
+    c = 0, or p = 1 (every feature always present), so the pair's covariance c·p(1 − p)/4 is 0."""
+    return (np.asarray(correlation) == 0) | (np.asarray(density) >= 1)
+
+
 def _model_metrics(run: Run) -> pd.DataFrame:
     W = run.W.astype(float)
     cov = pca.spec_covariance(run.spec)[run.instance]
     m = W.shape[1]
     collapsed, rep = _pair_states(W)
+    # the chance level: the same count with every a_i paired with the next pair's b
+    n = W.shape[2]
+    repaired = np.roll(np.arange(n).reshape(-1, 2), -1, axis=0)[:, 1]
+    cross = np.stack([np.arange(0, n, 2), repaired], axis=1).ravel()
+    chance = _pair_states(W[..., cross])[0] if n >= 4 else np.zeros_like(collapsed)
     lin = pca.linear_optimal_loss(cov, m=m)
     nosup = pca.no_superposition_loss(cov, m=m)
     corr = run.spec.correlation_array()[run.instance]
     align = pca.pca_alignment(W, cov, components=m)
-    # at c = 0 every direction is principal (the covariance is a multiple of the identity):
-    # the alignment is 1 by definition and says nothing, so it is left out
-    align = np.where(corr == 0, np.nan, align)
+    # where a pair's covariance c·p(1 − p)/4 vanishes every direction is principal (the
+    # covariance is a multiple of the identity): the alignment is 1 by definition and says
+    # nothing, so it is left out
+    align = np.where(_exchangeable(corr, run.feature_probability[:, 0]), np.nan, align)
     return pd.DataFrame({
         "model": np.arange(len(W)), "cell": run.instance, "seed": run.restart,
         "correlation": corr, "density": run.feature_probability[:, 0],
         "loss": run.loss, "linear_optimal": lin, "no_superposition": nosup,
         "loss_vs_pca": run.loss / lin, "loss_vs_nosup": run.loss / nosup,
         "pca_alignment": align, "features_per_dim": metrics.features_per_dimension(W),
-        "collapsed": collapsed.sum(-1), "split": ((rep >= 2) & ~collapsed).sum(-1),
+        "collapsed": collapsed.sum(-1), "collapsed_chance": chance.sum(-1),
+        "split": ((rep >= 2) & ~collapsed).sum(-1),
         "represented": (np.linalg.norm(W, axis=1) > NORM_THRESHOLD).sum(-1),
         "strategy": classify_strategy(W)})
 
@@ -632,8 +661,10 @@ def map_frame(profile: str | None = None, *, store: RunStore | None = None,
         Columns ``model``, ``cell``, ``seed``, ``correlation`` c, ``density`` p, ``loss``,
         ``linear_optimal`` (the PCA solution's exact loss), ``no_superposition``,
         ``loss_vs_pca`` and ``loss_vs_nosup`` (the ratios), ``pca_alignment`` (top-2 principal
-        subspace; NaN at c = 0, where every direction is principal), ``features_per_dim``
-        ‖W‖_F²/m, ``collapsed`` (sets on their principal component), ``split``,
+        subspace; NaN at c = 0 and at p = 1, where every direction is principal), ``features_per_dim``
+        ‖W‖_F²/m, ``collapsed`` (sets on their principal component), ``collapsed_chance``
+        (the same count for the pairs (a_i, b_{i+1}) of features from different sets: the
+        chance level), ``split``,
         ``represented``, ``strategy`` (:func:`classify_strategy`), and ``w0x``, ``w0y``, …,
         ``w7x``, ``w7y`` (the feature directions) and ``b0`` … ``b7``.
 
@@ -653,6 +684,212 @@ def map_frame(profile: str | None = None, *, store: RunStore | None = None,
         df[f"w{i}x"], df[f"w{i}y"] = W[:, 0, i], W[:, 1, i]
         df[f"b{i}"] = run.b[:, i].astype(float)
     return df
+
+
+def theory_boundary(points: int = 200) -> pd.DataFrame:
+    """The two-pair theory's collapse boundary over the map's density range.
+
+    Parameters
+    ----------
+    points : int
+        Log-spaced densities from the map's densest to its sparsest (the densest capped at
+        0.999: at p = 1 the data do not depend on c).
+
+    Returns
+    -------
+    pandas.DataFrame
+        :func:`~superposition_lib.pair_theory.collapse_boundary`: ``p`` and ``c`` = c*(p),
+        above which a collapsed pair is cheaper than orthogonal members.
+
+    Examples
+    --------
+    >>> b = theory_boundary(5)
+    >>> bool(b["c"].is_monotonic_increasing)      # sparser features need more correlation
+    True
+    """
+    p = np.geomspace(min(max(MAP_DENSITIES), 0.999), min(MAP_DENSITIES), points)
+    return pair_theory.collapse_boundary(p)
+
+
+def collapse_chance(models: pd.DataFrame) -> pd.DataFrame:
+    """Collapsed pairs against their chance level.
+
+    Where c = 0 or p = 1 the members of a pair are indistinguishable from two features of
+    different pairs, so any "collapsed" pair there is a chance alignment of two directions
+    within the threshold. Re-pairing a_i with b_{i+1} (``collapsed_chance`` of
+    :func:`map_frame`) gives the count such chance produces, everywhere.
+
+    Parameters
+    ----------
+    models : pandas.DataFrame
+        :func:`map_frame` or :func:`collapse_frame` rows.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per group present: ``"exchangeable"`` (c = 0 or p = 1), then ``"linear"`` and
+        ``"beyond linear"`` (the other models, by whether their strategy is ``"linear"``):
+        ``models``, and the mean ``collapsed`` and ``chance`` per model with 95% bootstrap
+        intervals over models (``collapsed_low``, ``collapsed_high``, ``chance_low``,
+        ``chance_high``).
+
+    Examples
+    --------
+    >>> m = pd.DataFrame({"strategy": ["linear", "linear", "mixture", "collapsed"],
+    ...                   "correlation": [0.0, 1.0, 0.0, 1.0], "density": 0.5,
+    ...                   "collapsed": [2, 4, 1, 4], "collapsed_chance": [1, 0, 1, 0]})
+    >>> collapse_chance(m)[["group", "models", "collapsed", "chance"]].values.tolist()
+    [['exchangeable', 2, 1.5, 1.0], ['linear', 1, 4.0, 0.0], ['beyond linear', 1, 4.0, 0.0]]
+    """
+    same = _exchangeable(models["correlation"], models["density"])
+    linear = models["strategy"] == "linear"
+    groups = {"exchangeable": same, "linear": ~same & linear, "beyond linear": ~same & ~linear}
+    rows = []
+    for name, mask in groups.items():
+        if not mask.any():
+            continue
+        row = {"group": name, "models": int(mask.sum())}
+        for col, key in (("collapsed", "collapsed"), ("collapsed_chance", "chance")):
+            row[key], row[f"{key}_low"], row[f"{key}_high"] = stats.bootstrap_interval(
+                models.loc[mask, col].to_numpy(dtype=float))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+#: How a trained ``pair-map`` model can agree with the two-pair theory's cheapest arrangement:
+#: at c = 0 orthogonal and antipodal members are the same arrangement (every pair is
+#: independent), and a collapsed pair is the linear regime's reading (at c = 0 any projection
+#: costs the same).
+_AGREES = {"orthogonal": ("orthogonal",), "antipodal": ("antipodal",),
+           "collapsed": ("collapsed", "linear")}
+
+
+def pair_map_frame(profile: str | None = None, *, store: RunStore | None = None
+                   ) -> pd.DataFrame:
+    """``pair-map``: every model's arrangement next to the two-pair theory's prediction.
+
+    Parameters
+    ----------
+    profile : str, optional
+        ``"paper"`` or ``"smoke"``; defaults to the current profile.
+    store : RunStore, optional
+        Where runs are cached.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per model: ``model``, ``cell``, ``seed``, ``correlation``, ``density``,
+        ``loss``, ``features_per_dim``; ``arrangement``: ``"linear"`` (at most
+        :data:`PCA_FPD` features per dimension), else the geometry of :func:`pair_frame` when
+        both pairs share it (``"orthogonal"``, ``"antipodal"``, ``"collapsed"``), else
+        ``"other"``; ``theory`` (:func:`~superposition_lib.pair_theory.pair_losses`' cheapest
+        arrangement, orthogonal at c = 0 where it ties with antipodal), ``theory_loss`` (its
+        loss) and ``agrees``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> df = pair_map_frame("smoke", store=RunStore(tempfile.mkdtemp()))
+    >>> len(df), sorted(df["theory"].unique())
+    (144, ['collapsed', 'orthogonal'])
+    """
+    run = load("pair-map", profile, store=store)
+    pairs = pair_frame(run).pivot(index="model", columns="pair", values="geometry")
+    same = pairs.nunique(axis=1) == 1
+    W = run.W.astype(float)
+    fpd = metrics.features_per_dimension(W)
+    df = pd.DataFrame({
+        "model": np.arange(len(W)), "cell": run.instance, "seed": run.restart,
+        "correlation": run.spec.correlation_array()[run.instance],
+        "density": run.feature_probability[:, 0], "loss": run.loss, "features_per_dim": fpd,
+        "arrangement": np.where(fpd <= PCA_FPD, "linear",
+                                np.where(same & pairs[0].isin(list(_AGREES)), pairs[0],
+                                         "other"))})
+    cells = df.drop_duplicates("cell")
+    theory = pair_theory.pair_losses(cells["density"], cells["correlation"])
+    theory.index = cells["cell"].to_numpy()
+    df["theory"] = theory.loc[df["cell"], "best"].to_numpy()
+    df["theory_loss"] = theory.loc[df["cell"], list(pair_theory.ARRANGEMENTS)].min(axis=1).to_numpy()
+    allowed = [_AGREES[t] + (("antipodal",) if t == "orthogonal" and c == 0 else ())
+               for t, c in zip(df["theory"], df["correlation"])]
+    df["agrees"] = [a in ok for a, ok in zip(df["arrangement"], allowed)]
+    return df
+
+
+def pair_map_findings(models: pd.DataFrame) -> dict:
+    """How far the trained two-pair map follows its theory.
+
+    Parameters
+    ----------
+    models : pandas.DataFrame
+        :func:`pair_map_frame` rows.
+
+    Returns
+    -------
+    dict
+        ``cells``; ``majority`` (share of cells whose majority arrangement agrees with the
+        theory, with its :func:`~superposition_lib.stats.vote_range`: (share, low, high));
+        ``best`` (share of cells whose lowest-loss seed agrees, Wilson interval);
+        ``models`` (share of all models that agree, Wilson interval); ``by_theory``
+        (theory arrangement -> (cells, share of them whose lowest-loss seed agrees));
+        ``arrangements`` (arrangement -> models); ``loss_ratio`` (a frame indexed by density:
+        ``mean`` and standard error ``se`` of loss / theory loss over the models that agree,
+        and their number ``models``; averaged rather than taken from the lowest-loss seed,
+        whose noisy loss estimate is biased low by the selection).
+
+    Examples
+    --------
+    >>> models = pd.DataFrame({"cell": [0, 0, 1, 1], "density": 0.1,
+    ...     "loss": [1.0, 2.0, 1.0, 2.0],
+    ...     "arrangement": ["orthogonal", "other", "collapsed", "collapsed"],
+    ...     "theory": ["orthogonal", "orthogonal", "collapsed", "collapsed"],
+    ...     "theory_loss": [1.0, 1.0, 1.0, 1.0], "agrees": [True, False, True, True]})
+    >>> f = pair_map_findings(models)
+    >>> f["best"][0], f["by_theory"]
+    (1.0, {'collapsed': (1, 1.0), 'orthogonal': (1, 1.0)})
+    """
+    vote = seed_vote(models, "agrees")
+    seeds = models.groupby("cell").size()
+    if seeds.nunique() != 1:
+        raise ValueError(f"models: every cell needs as many seeds; got {sorted(seeds.unique())}")
+    best = models.loc[vote["best_row"]].set_index("cell")
+    votes = models.groupby("cell")["agrees"].sum().loc[vote.index]
+    agreeing = models[models["agrees"]]
+    return {
+        "cells": len(vote),
+        "majority": stats.vote_range(vote["agrees"].astype(bool), votes, int(seeds.iloc[0])),
+        "best": stats.wilson_interval(int(best["agrees"].sum()), len(best)),
+        "models": stats.wilson_interval(int(models["agrees"].sum()), len(models)),
+        "by_theory": {str(t): (len(g), float(g["agrees"].mean()))
+                      for t, g in best.groupby("theory")},
+        "arrangements": {str(k): int(v) for k, v in
+                         models["arrangement"].value_counts().items()},
+        "loss_ratio": (agreeing["loss"] / agreeing["theory_loss"]).groupby(
+            agreeing["density"]).agg(mean="mean", se="sem", models="size"),
+    }
+
+
+def theory_cells(cells: pd.DataFrame) -> pd.DataFrame:
+    """Map cells with the two-pair theory's cheapest arrangement at their (p, c).
+
+    Parameters
+    ----------
+    cells : pandas.DataFrame
+        :func:`map_cells` rows (or any frame with ``density`` and ``correlation``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy with ``theory``: :func:`~superposition_lib.pair_theory.pair_losses`' ``best``.
+
+    Examples
+    --------
+    >>> cells = pd.DataFrame({"density": [1.0, 0.01], "correlation": [0.5, 0.5]})
+    >>> theory_cells(cells)["theory"].tolist()
+    ['collapsed', 'orthogonal']
+    """
+    best = pair_theory.pair_losses(cells["density"], cells["correlation"])["best"]
+    return cells.assign(theory=best.to_numpy())
 
 
 def map_control(cells: pd.DataFrame, control: pd.DataFrame) -> dict:
@@ -676,8 +913,8 @@ def map_control(cells: pd.DataFrame, control: pd.DataFrame) -> dict:
     Examples
     --------
     >>> a = pd.DataFrame({"correlation": [0.0, 1.0], "density": 0.1,
-    ...                   "strategy": ["pca", "collapsed"], "share": [1.0, 2 / 3]})
-    >>> b = a.assign(strategy=["pca", "mixture"])
+    ...                   "strategy": ["linear", "collapsed"], "share": [1.0, 2 / 3]})
+    >>> b = a.assign(strategy=["linear", "mixture"])
     >>> c = map_control(a, b)
     >>> c["cells"], c["agree"][0], c["changes"]
     (2, 0.5, {'collapsed': {'mixture': 1}})
@@ -706,7 +943,9 @@ def map_cells(models: pd.DataFrame) -> pd.DataFrame:
     -------
     pandas.DataFrame
         Columns ``cell``, ``correlation``, ``density``, the seed means of ``pca_alignment``,
-        ``features_per_dim``, ``collapsed``, ``loss_vs_pca`` and ``loss_vs_nosup``,
+        ``features_per_dim``, ``loss_vs_pca`` and ``loss_vs_nosup``, ``collapsed`` (NaN where
+        c = 0 or p = 1: there a pair is indistinguishable from two features of different pairs
+        and its count is chance, see :func:`collapse_chance`),
         ``linear_optimal``, ``no_superposition``, ``strategy`` (majority of the seeds; ties to
         the lower mean loss), ``share`` (its fraction of seeds), ``best_seed`` and
         ``best_strategy`` (the lowest-loss seed and its strategy).
@@ -717,15 +956,19 @@ def map_cells(models: pd.DataFrame) -> pd.DataFrame:
     ...     "density": 0.1, "loss": [1.0, 2.0, 3.0], "pca_alignment": 1.0,
     ...     "features_per_dim": 1.0, "collapsed": 2, "loss_vs_pca": 1.0, "loss_vs_nosup": 0.5,
     ...     "linear_optimal": 1.0, "no_superposition": 2.0,
-    ...     "strategy": ["mixture", "pca", "pca"]})
+    ...     "strategy": ["mixture", "linear", "linear"]})
     >>> map_cells(models)[["strategy", "share", "best_strategy"]].values.tolist()
-    [['pca', 0.6666666666666666, 'mixture']]
+    [['linear', 0.6666666666666666, 'mixture']]
     """
     vote = seed_vote(models, "strategy")
     g = models.groupby("cell")
     cells = g[["correlation", "density", "linear_optimal", "no_superposition"]].first()
-    cols = ["pca_alignment", "features_per_dim", "collapsed", "loss_vs_pca", "loss_vs_nosup"]
+    cols = ["pca_alignment", "features_per_dim", "loss_vs_pca", "loss_vs_nosup"]
     cells[cols] = g[cols].mean()
+    # where pairs are exchangeable with non-partners a "collapsed" pair is chance alignment
+    # (collapse_chance), so its count is left out, as the alignment is
+    cells["collapsed"] = g["collapsed"].mean().where(
+        ~_exchangeable(cells["correlation"], cells["density"]))
     cells[["strategy", "share"]] = vote[["strategy", "share"]]
     cells["best_seed"] = models.loc[vote["best_row"], "seed"].to_numpy()
     cells["best_strategy"] = vote["best_strategy"]
@@ -750,8 +993,8 @@ def boundary_frame(cells: pd.DataFrame) -> pd.DataFrame:
     Examples
     --------
     >>> cells = pd.DataFrame({"correlation": 1.0, "density": [1.0, 0.1, 0.01],
-    ...     "strategy": ["pca", "collapsed", "mixture"]})
-    >>> boundary_frame(cells)[["pca_min", "collapsed_max", "mixture_max"]].values.tolist()
+    ...     "strategy": ["linear", "collapsed", "mixture"]})
+    >>> boundary_frame(cells)[["linear_min", "collapsed_max", "mixture_max"]].values.tolist()
     [[1.0, 0.1, 0.01]]
     """
     rows = []
@@ -849,9 +1092,9 @@ def findings(cells: pd.DataFrame, models: pd.DataFrame, collapse: pd.DataFrame) 
     -------
     dict
         Map: ``cells``, ``models``, ``strategy_cells`` (strategy → cells), ``unanimous``
-        (fraction of cells whose seeds agree), ``pca_min_density`` (lowest density of a
-        ``"pca"`` cell) and ``pca_all_above`` (the lowest density d such that every cell at
-        density ≥ d is ``"pca"``), ``superposition_max_correlation`` (highest c of a
+        (fraction of cells whose seeds agree), ``linear_min_density`` (lowest density of a
+        ``"linear"`` cell) and ``linear_all_above`` (the lowest density d such that every cell
+        at density ≥ d is ``"linear"``), ``superposition_max_correlation`` (highest c of a
         ``"superposition"`` cell), ``superposition_densities`` (min, max density of those
         cells), ``collapsed_min_correlation`` (lowest c of a ``"collapsed"`` cell),
         ``collapsed_densities`` (min, max density of those cells), ``mixture_max_density``
@@ -869,7 +1112,7 @@ def findings(cells: pd.DataFrame, models: pd.DataFrame, collapse: pd.DataFrame) 
     Examples
     --------
     >>> cells = pd.DataFrame({"correlation": [0.0, 1.0, 1.0], "density": [0.01, 1.0, 0.1],
-    ...     "strategy": ["superposition", "pca", "collapsed"], "share": [1.0, 1.0, 1.0],
+    ...     "strategy": ["superposition", "linear", "collapsed"], "share": [1.0, 1.0, 1.0],
     ...     "pca_alignment": [np.nan, 1.0, 1.0], "features_per_dim": [2.0, 1.0, 2.0],
     ...     "loss_vs_pca": [0.5, 1.0, 0.4], "loss_vs_nosup": [0.4, 0.9, 0.3]})
     >>> models = pd.DataFrame({"loss": [1.0], "linear_optimal": [2.0],
@@ -877,7 +1120,7 @@ def findings(cells: pd.DataFrame, models: pd.DataFrame, collapse: pd.DataFrame) 
     >>> collapse = pd.DataFrame({"density": [1.0, 1.0], "seed": [0, 1],
     ...                          "best": [True, False], "collapsed": [4, 1]})
     >>> f = findings(cells, models, collapse)
-    >>> f["pca_all_above"], f["superposition_max_correlation"], f["collapse_mean"]
+    >>> f["linear_all_above"], f["superposition_max_correlation"], f["collapse_mean"]
     (1.0, 0.0, {1.0: 2.5})
     """
     def span(df):
@@ -887,7 +1130,7 @@ def findings(cells: pd.DataFrame, models: pd.DataFrame, collapse: pd.DataFrame) 
     by = {s: cells[cells["strategy"] == s] for s in STRATEGIES}
     above = np.nan
     for d in np.sort(cells["density"].unique())[::-1]:     # walk down from the densest column
-        if not (cells[cells["density"] == d]["strategy"] == "pca").all():
+        if not (cells[cells["density"] == d]["strategy"] == "linear").all():
             break
         above = float(d)
     best = collapse[collapse["best"]].sort_values("density")
@@ -898,8 +1141,8 @@ def findings(cells: pd.DataFrame, models: pd.DataFrame, collapse: pd.DataFrame) 
         "models": len(models),
         "strategy_cells": {s: len(by[s]) for s in STRATEGIES},
         "unanimous": float((cells["share"] == 1).mean()),
-        "pca_min_density": span(by["pca"])[0],
-        "pca_all_above": above,
+        "linear_min_density": span(by["linear"])[0],
+        "linear_all_above": above,
         "superposition_max_correlation": (float(by["superposition"]["correlation"].max())
                                           if len(by["superposition"]) else np.nan),
         "superposition_densities": span(by["superposition"]),
@@ -1007,7 +1250,9 @@ def figure_map(profile: str | None = None, *, store: RunStore | None = None):
 
     models = map_frame(profile, store=store)
     cells = map_cells(models)
-    return fig.tradeoff_map(cells, models), {"cells": cells, "models": models}
+    boundary = theory_boundary()
+    return (fig.tradeoff_map(cells, models, boundary),
+            {"cells": cells, "models": models, "boundary": boundary})
 
 
 #: The chapter's figures by label: functions ``(profile, store) -> (chart, data)``.

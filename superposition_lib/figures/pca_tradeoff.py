@@ -17,7 +17,7 @@ __all__ = [
 
 #: Colours of the strategies of
 #: :func:`~superposition_lib.experiments.pca_tradeoff.classify_strategy`.
-_STRATEGY_SCALE = alt.Scale(domain=["pca", "collapsed", "mixture", "superposition"],
+_STRATEGY_SCALE = alt.Scale(domain=["linear", "collapsed", "mixture", "superposition"],
                             range=["#b9b9b9", "#4269d0", "#a463f2", "#e4572e"])
 #: Colours of the correlated sets (pairs), shared by every geometry panel.
 #: Colours of the correlated sets, in order.
@@ -148,7 +148,7 @@ def collapse_curve(models: pd.DataFrame) -> alt.LayerChart:
     --------
     >>> m = pd.DataFrame({"density": [1.0, 1.0, 0.1, 0.1], "seed": [0, 1, 0, 1],
     ...                   "best": [True, False, False, True], "collapsed": [2, 1, 0, 0],
-    ...                   "loss": 0.1, "strategy": "pca"})
+    ...                   "loss": 0.1, "strategy": "linear"})
     >>> collapse_curve(m).to_dict(validate=True)["layer"][0]["mark"]["type"]
     'point'
     """
@@ -180,13 +180,37 @@ def collapse_curve(models: pd.DataFrame) -> alt.LayerChart:
 _METRICS = (
     ("pca_alignment", "PCA alignment (share of ‖W‖² in the top-2 subspace)", "blues", [0, 1]),
     ("features_per_dim", "features per dimension ‖W‖²/m", "oranges", None),
-    ("collapsed", "pairs collapsed on (a + b)/√2 (seed mean)", "purples", [0, 4]),
+    ("collapsed", "pairs collapsed on (a + b)/√2 (seed mean beyond the linear regime)",
+     "purples", [0, 4]),
     ("loss_vs_pca", "loss / linear optimum (PCA)", "redblue", None),
     ("loss_vs_nosup", "loss / no-superposition baseline", "redblue", None),
 )
 
 
-def tradeoff_map(cells: pd.DataFrame, models: pd.DataFrame) -> alt.VConcatChart:
+def _boundary_line(boundary: pd.DataFrame, cells: pd.DataFrame, width: int, height: int
+                   ) -> alt.Chart:
+    """The curve (p, c) drawn over a heatmap of ``cells``: its density columns are equally
+    spaced in log density and its correlation rows in c, so the curve is placed on quantitative
+    scales that span the heatmap's bands exactly (hidden axes)."""
+    dens = np.sort(cells["density"].unique())[::-1]
+    cors = np.sort(cells["correlation"].unique())
+    step_x = np.log(dens[0] / dens[1]) if len(dens) > 1 else 1.0
+    step_y = cors[1] - cors[0] if len(cors) > 1 else 1.0
+    line = boundary.assign(col=np.log(dens[0] / boundary["p"]) / step_x).round(4)
+    x = alt.X("col:Q", axis=None, scale=alt.Scale(domain=[-0.5, len(dens) - 0.5], nice=False,
+                                                 zero=False))
+    y = alt.Y("c:Q", axis=None, scale=alt.Scale(
+        domain=[cors[0] - step_y / 2, cors[-1] + step_y / 2], nice=False, zero=False))
+    return alt.Chart(line).mark_line(color="#1f1f1f", strokeWidth=2.5, strokeDash=[6, 3],
+                                     clip=True).encode(
+        x=x, y=y, order="col:Q",
+        tooltip=[alt.Tooltip("p:Q", format=".3g", title="density"),
+                 alt.Tooltip("c:Q", format=".3f", title="theory boundary c*")]
+    ).properties(width=width, height=height)
+
+
+def tradeoff_map(cells: pd.DataFrame, models: pd.DataFrame,
+                 boundary: pd.DataFrame | None = None) -> alt.VConcatChart:
     """The PCA ↔ superposition map over (density, correlation), linked to a cell's geometry.
 
     Parameters
@@ -196,6 +220,10 @@ def tradeoff_map(cells: pd.DataFrame, models: pd.DataFrame) -> alt.VConcatChart:
     models : pandas.DataFrame
         :func:`~superposition_lib.experiments.pca_tradeoff.map_frame` rows of the same cells
         (with the direction columns ``w0x``, ``w0y``, …).
+    boundary : pandas.DataFrame, optional
+        A theory boundary with columns ``p`` and ``c`` (for instance
+        :func:`~superposition_lib.pair_theory.collapse_boundary`), drawn over the strategy
+        heatmap as a dashed line.
 
     Returns
     -------
@@ -209,12 +237,12 @@ def tradeoff_map(cells: pd.DataFrame, models: pd.DataFrame) -> alt.VConcatChart:
     Examples
     --------
     >>> cells = pd.DataFrame({"cell": [0, 1], "correlation": [0.0, 1.0], "density": 0.1,
-    ...     "strategy": ["superposition", "pca"], "share": 1.0, "best_strategy": "pca",
+    ...     "strategy": ["superposition", "linear"], "share": 1.0, "best_strategy": "linear",
     ...     "pca_alignment": [np.nan, 1.0], "features_per_dim": [2.0, 1.0],
     ...     "collapsed": [0.0, 2.0], "loss_vs_pca": [0.5, 1.0], "loss_vs_nosup": [0.4, 0.9],
     ...     "linear_optimal": 0.1, "no_superposition": 0.2})
     >>> models = pd.DataFrame({"cell": [0, 1], "seed": 0, "loss": 0.05,
-    ...     "strategy": ["superposition", "pca"], "collapsed": [0, 2],
+    ...     "strategy": ["superposition", "linear"], "collapsed": [0, 2],
     ...     **{f"w{i}{c}": 0.5 for i in range(8) for c in "xy"}})
     >>> len(tradeoff_map(cells, models).to_dict(validate=True)["vconcat"])
     3
@@ -247,6 +275,9 @@ def tradeoff_map(cells: pd.DataFrame, models: pd.DataFrame) -> alt.VConcatChart:
                 for field, title, scheme, domain in _METRICS)]
     charts, views = cell_heatmaps(df, panels, x=x, y=y, tooltip=tip, pick=pick,
                                   name="map_heat", width=230, height=190)
+    if boundary is not None:
+        charts[0] = alt.layer(charts[0], _boundary_line(boundary, df, 230, 190)).resolve_scale(
+            x="independent", y="independent")
     top = alt.hconcat(*charts[:3]).resolve_scale(color="independent")
     mid = alt.hconcat(*charts[3:]).resolve_scale(color="independent")
 
