@@ -176,3 +176,16 @@ def test_paper_counts_over_seeds_match_the_paper_except_at_the_sparsest(paper_co
     assert (paper_counts["n80_linear"]["mean"] == 20).all()
     assert n80.loc[1.0, "mean"] == 20 and n80["mean"].is_monotonic_increasing  # densest first
     assert n80.loc[0.001, "mean"] > 3 * 20
+
+
+def test_paper_most_important_feature_keeps_its_own_direction_at_0_1_but_not_the_figure_seed(
+        paper_counts):
+    first = paper_counts["first_orthogonal"].set_index("density")
+    assert first.loc[0.1, "orthogonal"] >= 0.75 * first.loc[0.1, "seeds"]
+    assert first.loc[0.03, "orthogonal"] <= 1
+    from superposition_lib import experiments
+
+    shown = toy_model.feature_frame(experiments.load("basic-linear", "paper"),
+                                    experiments.load("basic-relu", "paper"))
+    row = shown[(shown["model"] == "ReLU") & (shown["feature"] == 0) & (shown["density"] == 0.1)]
+    assert row["superposition"].item() > 0.5

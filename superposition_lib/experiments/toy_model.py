@@ -41,12 +41,14 @@ __all__ = [
     "INTRO_DENSITIES",
     "LONG_DENSITIES",
     "MODEL_LABELS",
+    "ORTHOGONAL_TOL",
     "PAPER_BASIC_COUNTS",
     "SEEDS",
     "basic_frames",
     "count_frames",
     "count_summary",
     "feature_frame",
+    "first_feature_orthogonal",
     "findings",
     "gram_frame",
     "intro_frames",
@@ -161,7 +163,9 @@ def seed_frame(run: Run, restarts: int | None = None, threshold: float = 0.5) ->
     -------
     pandas.DataFrame
         Columns ``density``, ``seed`` (the instance), ``loss``, ``represented`` (features with
-        ‖W_i‖ > ``threshold``) and ``features`` (their indices, e.g. ``"0 1 2 3"``).
+        ‖W_i‖ > ``threshold``), ``features`` (their indices, e.g. ``"0 1 2 3"``) and
+        ``first_superposition`` (:func:`~superposition_lib.metrics.superposition` of feature 0,
+        the most important: 0 when it has a direction of its own).
 
     Examples
     --------
@@ -178,7 +182,43 @@ def seed_frame(run: Run, restarts: int | None = None, threshold: float = 0.5) ->
     return pd.DataFrame({"density": best.feature_probability[:, 0], "seed": best.instance,
                          "loss": best.loss, "represented": (norms > threshold).sum(1),
                          "features": [" ".join(map(str, np.flatnonzero(v > threshold)))
-                                      for v in norms]})
+                                      for v in norms],
+                         "first_superposition": metrics.superposition(best.W)[:, 0]})
+
+
+#: Superposition Σ_{j≠0} (Ŵ_0 · W_j)² below which feature 0 counts as orthogonal to the rest.
+ORTHOGONAL_TOL = 0.05
+
+
+def first_feature_orthogonal(seeds: pd.DataFrame) -> pd.DataFrame:
+    """In how many seeds the most important feature has a direction of its own, per density.
+
+    Parameters
+    ----------
+    seeds : pandas.DataFrame
+        :func:`seed_frame` rows.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per density, densest first: ``density``, ``seeds``, ``orthogonal`` (seeds whose
+        feature 0 has superposition below :data:`ORTHOGONAL_TOL`), and ``share``, ``low``,
+        ``high`` (its Wilson interval).
+
+    Examples
+    --------
+    >>> seeds = pd.DataFrame({"density": [0.1, 0.1, 0.1, 0.03],
+    ...                       "first_superposition": [0.0, 0.0, 0.9, 1.0]})
+    >>> first_feature_orthogonal(seeds)[["density", "seeds", "orthogonal"]].values.tolist()
+    [[0.1, 3.0, 2.0], [0.03, 1.0, 0.0]]
+    """
+    rows = []
+    for density, group in seeds.groupby("density", sort=False):
+        k = int((group["first_superposition"] < ORTHOGONAL_TOL).sum())
+        share, low, high = stats.wilson_interval(k, len(group))
+        rows.append({"density": density, "seeds": len(group), "orthogonal": k,
+                     "share": share, "low": low, "high": high})
+    return pd.DataFrame(rows).sort_values("density", ascending=False, ignore_index=True)
 
 
 def count_summary(seeds: pd.DataFrame) -> pd.DataFrame:
@@ -229,7 +269,8 @@ def count_frames(profile: str | None = None, *, store: RunStore | None = None) -
         counting ‖W_i‖ > 0.1), ``long`` (of
         ``basic-relu-long``), ``n80`` and ``n80_linear`` (of ``basic-relu-n80`` and
         ``basic-linear-n80``); ``intro_best4`` and ``intro_best16`` (:func:`seed_frame` of
-        ``intro-relu-seeds`` with the first 4 and all 16 restarts).
+        ``intro-relu-seeds`` with the first 4 and all 16 restarts); ``first_orthogonal``
+        (:func:`first_feature_orthogonal` of ``basic-relu-seeds``).
 
     Examples
     --------
@@ -242,7 +283,9 @@ def count_frames(profile: str | None = None, *, store: RunStore | None = None) -
         return count_summary(seed_frame(load(name, profile, store=store), threshold=threshold))
 
     intro = load("intro-relu-seeds", profile, store=store)
-    return {"basic": summary("basic-relu-seeds"), "basic_01": summary("basic-relu-seeds", 0.1),
+    basic = seed_frame(load("basic-relu-seeds", profile, store=store))
+    return {"basic": count_summary(basic), "basic_01": summary("basic-relu-seeds", 0.1),
+            "first_orthogonal": first_feature_orthogonal(basic),
             "long": summary("basic-relu-long"),
             "n80": summary("basic-relu-n80"), "n80_linear": summary("basic-linear-n80"),
             "intro_best4": seed_frame(intro, restarts=4), "intro_best16": seed_frame(intro)}
