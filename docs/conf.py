@@ -141,6 +141,7 @@ book_module_chapters = {
     "superposition_lib.run": ["toy-model", "learning-dynamics"],
     "superposition_lib.metrics": ["uniform-geometry", "phase-change"],
     "superposition_lib.theory": ["phase-change"],
+    "superposition_lib.pair_theory": ["pca-vs-superposition"],
     "superposition_lib.dynamics": ["learning-dynamics"],
     "superposition_lib.pca": ["pca-vs-superposition", "continuous-features"],
     "superposition_lib.presets": ["toy-model"],

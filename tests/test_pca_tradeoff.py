@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from superposition_lib import experiments, pca
+from superposition_lib.book import pca_tradeoff as book_pt
 from superposition_lib.experiments import pca_tradeoff as pt
 from superposition_lib.store import RunStore
 
@@ -115,7 +116,7 @@ def test_the_map_runs_under_smoke_with_its_references(store):
     assert cells.loc[same, ["collapsed", "pca_alignment"]].isna().all().all()
     assert cells.loc[~same, ["collapsed", "pca_alignment"]].notna().all().all()
     assert models["collapsed_chance"].between(0, 4).all()
-    chart, data = pt.FIGURES["fig-map"]("smoke", store=store)
+    chart, data = book_pt.FIGURES["fig-map"]("smoke", store=store)
     # the two-pair theory's boundary is drawn over the strategy heatmap
     lines = [layer for layer in chart.to_dict()["vconcat"][0]["hconcat"][0].get("layer", [])
              if layer["mark"]["type"] == "line"]
@@ -134,7 +135,7 @@ def test_the_map_runs_under_smoke_with_its_references(store):
 
 def test_the_other_figures_validate(store):
     for label in ("fig-pairs", "fig-sets10", "fig-collapse"):
-        chart, data = pt.FIGURES[label]("smoke", store=store)
+        chart, data = book_pt.FIGURES[label]("smoke", store=store)
         assert len(json.dumps(chart.to_dict(validate=True))) < 1.5e6
         assert all(isinstance(v, pd.DataFrame) and len(v) for v in data.values())
 

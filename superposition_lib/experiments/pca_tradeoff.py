@@ -85,7 +85,6 @@ __all__ = [
     "COLLAPSE_DENSITIES",
     "COLLAPSE_RUNS",
     "COLLAPSE_SEEDS",
-    "FIGURES",
     "GEOMETRY_DENSITIES",
     "GEOMETRY_SEEDS",
     "HEXAGON_DENSITIES",
@@ -1184,77 +1183,3 @@ def _pc_stats(collapse: pd.DataFrame) -> dict:
             "pc_cos_all": float((every > 0.95).mean()) if len(every) else np.nan,
             "pc_cos_min_best": float(best.min()) if len(best) else np.nan,
             "pc_pairs_best": len(best)}
-
-
-# ---------------------------------------------------------------------------------------------
-# Figures
-
-
-def figure_pairs(profile: str | None = None, *, store: RunStore | None = None):
-    """The chapter's ``fig-pairs``: (chart, data).
-
-    Examples
-    --------
-    >>> FIGURES["fig-pairs"] is figure_pairs
-    True
-    """
-    from ..figures import pca_tradeoff as fig
-
-    frames = []
-    for name, size in (("corr-pairs", 2), ("anticorr-pairs", 2), ("corr-hexagon", 2),
-                       ("indep-hexagon", None)):
-        d = direction_frame(load(name, profile, store=store), size)
-        d.insert(0, "experiment", name)
-        frames.append(d)
-    directions = pd.concat(frames, ignore_index=True)
-    return fig.direction_grid(directions), {"directions": directions}
-
-
-def figure_sets10(profile: str | None = None, *, store: RunStore | None = None):
-    """The chapter's ``fig-sets10``: (chart, data).
-
-    Examples
-    --------
-    >>> FIGURES["fig-sets10"] is figure_sets10
-    True
-    """
-    from ..figures import pca_tradeoff as fig
-
-    gram = gram_frame(load("corr-sets10", profile, store=store))
-    return fig.gram_heatmaps(gram), {"gram": gram}
-
-
-def figure_collapse(profile: str | None = None, *, store: RunStore | None = None):
-    """The chapter's ``fig-collapse``: (chart, data).
-
-    Examples
-    --------
-    >>> FIGURES["fig-collapse"] is figure_collapse
-    True
-    """
-    from ..figures import pca_tradeoff as fig
-
-    df = collapse_frame(profile, store=store)
-    return fig.collapse_curve(df), {"models": df}
-
-
-def figure_map(profile: str | None = None, *, store: RunStore | None = None):
-    """The chapter's ``fig-map``: (chart, data).
-
-    Examples
-    --------
-    >>> FIGURES["fig-map"] is figure_map
-    True
-    """
-    from ..figures import pca_tradeoff as fig
-
-    models = map_frame(profile, store=store)
-    cells = map_cells(models)
-    boundary = theory_boundary()
-    return (fig.tradeoff_map(cells, models, boundary),
-            {"cells": cells, "models": models, "boundary": boundary})
-
-
-#: The chapter's figures by label: functions ``(profile, store) -> (chart, data)``.
-FIGURES = {"fig-pairs": figure_pairs, "fig-sets10": figure_sets10,
-           "fig-collapse": figure_collapse, "fig-map": figure_map}
