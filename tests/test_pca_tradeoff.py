@@ -118,9 +118,12 @@ def test_the_map_runs_under_smoke_with_its_references(store):
     assert models["collapsed_chance"].between(0, 4).all()
     chart, data = book_pt.FIGURES["fig-map"]("smoke", store=store)
     # the two-pair theory's boundary is drawn over the strategy heatmap
-    lines = [layer for layer in chart.to_dict()["vconcat"][0]["hconcat"][0].get("layer", [])
-             if layer["mark"]["type"] == "line"]
+    layers = chart.to_dict()["vconcat"][0]["hconcat"][0]["layer"]
+    lines = [layer for layer in layers if layer.get("mark", {}).get("type") == "line"]
     assert len(lines) == 1 and lines[0]["encoding"]["y"]["field"] == "c"
+    # ... over the heatmap, whose cells split by the seeds carry a dot
+    marks = [layer["mark"]["type"] for layer in layers[0]["layer"]]
+    assert marks == ["rect", "point"]
     assert data["boundary"]["c"].is_monotonic_increasing
     spec = json.dumps(chart.to_dict(validate=True))
     assert len(spec) < 1.5e6

@@ -78,6 +78,7 @@ __all__ = [
     "ring_map",
     "setup",
     "share_selections",
+    "split_cells",
     "stage_explorer",
     "stage_paths",
     "superposition_over_training",
@@ -393,6 +394,34 @@ def cell_heatmaps(data: pd.DataFrame, panels, *, x: alt.X, y: alt.Y, tooltip: li
             strokeWidth=alt.condition(pick, alt.value(2.5), alt.value(0)),
         ).properties(width=width, height=height, title=title, name=views[-1]))
     return charts, views
+
+
+def split_cells(data: pd.DataFrame, *, x: alt.X, y: alt.Y, tooltip: list) -> alt.Chart:
+    """A dot on every grid cell whose seeds split their vote (column ``share`` < 1), to layer
+    over a heatmap of majority votes drawn with the same ``x`` and ``y``.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per cell, with ``share`` (the majority's fraction of the seeds).
+    x, y : altair.X, altair.Y
+        The heatmap's axes.
+    tooltip : list
+        Tooltip fields (the heatmap's, so hovering a dot shows the cell).
+
+    Returns
+    -------
+    altair.Chart
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"a": [0, 1], "b": [0, 0], "share": [1.0, 2 / 3]})
+    >>> split_cells(df, x=alt.X("a:O"), y=alt.Y("b:O"), tooltip=["share:Q"]).mark.type
+    'point'
+    """
+    return alt.Chart(data).transform_filter("datum.share < 1").mark_point(
+        shape="circle", size=16, filled=True, color="#1f1f1f", opacity=0.8).encode(
+        x=x, y=y, tooltip=tooltip)
 
 
 def chart_svg(chart: alt.TopLevelMixin) -> str:

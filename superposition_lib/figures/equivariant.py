@@ -7,7 +7,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from . import cell_heatmaps, cell_selections, metric_color, share_selections
+from . import cell_heatmaps, cell_selections, metric_color, share_selections, split_cells
 
 __all__ = [
     "ring_map",
@@ -129,10 +129,7 @@ def ring_map(cells: pd.DataFrame, models: pd.DataFrame) -> alt.VConcatChart:
     charts, views = cell_heatmaps(df, panels, x=x, y=y, tooltip=tip, pick=pick,
                                   name="ring_heat", width=260, height=130)
     # the arrangement is a vote of a few seeds: mark the cells where they split
-    split = alt.Chart(df).transform_filter("datum.share < 1").mark_point(
-        shape="circle", size=16, filled=True, color="#1f1f1f", opacity=0.8).encode(
-        x=x, y=y, tooltip=tip)
-    charts[0] = alt.layer(charts[0], split)
+    charts[0] = alt.layer(charts[0], split_cells(df, x=x, y=y, tooltip=tip))
     top = alt.hconcat(*charts[:3]).resolve_scale(color="independent")
     mid = alt.hconcat(*charts[3:]).resolve_scale(color="independent")
 

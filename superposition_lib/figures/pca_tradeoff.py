@@ -6,7 +6,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from . import cell_heatmaps, cell_selections, metric_color, share_selections
+from . import cell_heatmaps, cell_selections, metric_color, share_selections, split_cells
 
 __all__ = [
     "collapse_curve",
@@ -180,8 +180,7 @@ def collapse_curve(models: pd.DataFrame) -> alt.LayerChart:
 _METRICS = (
     ("pca_alignment", "PCA alignment (share of ‖W‖² in the top-2 subspace)", "blues", [0, 1]),
     ("features_per_dim", "features per dimension ‖W‖²/m", "oranges", None),
-    ("collapsed", "pairs collapsed on (a + b)/√2 (seed mean beyond the linear regime)",
-     "purples", [0, 4]),
+    ("collapsed", "pairs collapsed on (a + b)/√2 (seed mean)", "purples", [0, 4]),
     ("loss_vs_pca", "loss / linear optimum (PCA)", "redblue", None),
     ("loss_vs_nosup", "loss / no-superposition baseline", "redblue", None),
 )
@@ -230,7 +229,8 @@ def tradeoff_map(cells: pd.DataFrame, models: pd.DataFrame,
     altair.VConcatChart
         Six heatmaps (strategy, PCA alignment, features per dimension, collapsed pairs, loss
         relative to the PCA optimum and to the no-superposition baseline) over density (x) and
-        correlation (y), with tooltips per cell. Clicking a cell in any heatmap selects it
+        correlation (y), with tooltips per cell; a dot marks the strategy cells whose seeds
+        split. Clicking a cell in any heatmap selects it
         (outlined everywhere); below, every seed's feature directions in the cell under the
         pointer, or in the selected cell when the pointer is off the heatmaps.
 
@@ -275,6 +275,8 @@ def tradeoff_map(cells: pd.DataFrame, models: pd.DataFrame,
                 for field, title, scheme, domain in _METRICS)]
     charts, views = cell_heatmaps(df, panels, x=x, y=y, tooltip=tip, pick=pick,
                                   name="map_heat", width=230, height=190)
+    # the strategy is a vote of a few seeds: mark the cells where they split
+    charts[0] = alt.layer(charts[0], split_cells(df, x=x, y=y, tooltip=tip))
     if boundary is not None:
         charts[0] = alt.layer(charts[0], _boundary_line(boundary, df, 230, 190)).resolve_scale(
             x="independent", y="independent")
