@@ -23,14 +23,6 @@ FORBIDDEN = {
     "superposition_lib.figures": ("superposition_lib.experiments", "superposition_lib.book"),
 }
 
-#: Modules whose figure wrappers have not moved to superposition_lib.book yet: they still import
-#: superposition_lib.figures. Delete a line when its wrappers move (the test fails until then).
-KNOWN_CROSSINGS = {
-    "superposition_lib/experiments/pca_tradeoff.py",
-    "superposition_lib/experiments/uniform_geometry.py",
-}
-
-
 def module_name(path: Path) -> str:
     """``superposition_lib/a/b.py`` -> ``superposition_lib.a.b`` (``__init__.py``: the package)."""
     parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
@@ -98,11 +90,6 @@ def test_the_layers_cover_every_module_of_both_packages():
 def test_experiments_and_figures_do_not_import_each_other(path):
     rel = path.relative_to(PACKAGE.parent).as_posix()
     found = crossings(path)
-    if rel in KNOWN_CROSSINGS:
-        assert found, (f"{rel} no longer imports across the layers; delete it from "
-                       f"KNOWN_CROSSINGS in tests/test_layers.py")
-        assert all(name.startswith("superposition_lib.figures") for name in found), found
-        return
     assert not found, (f"{rel} imports {', '.join(found)}; figure builders that join "
                        f"experiments to charts belong in superposition_lib.book")
 

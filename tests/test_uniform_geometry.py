@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from superposition_lib import experiments, figures
+from superposition_lib.book import uniform_geometry as book_ug
 from superposition_lib.experiments import uniform_geometry as ug
 from superposition_lib.store import RunStore
 
@@ -105,7 +106,7 @@ def test_paper_pentagon_figure_draws_no_angle_for_a_dropped_feature():
     dropped = pentagon["norm4"] < ug.DROPPED_NORM
     assert dropped.any() and pentagon.loc[dropped, "angle4"].isna().all()
     assert pentagon.loc[~dropped, "angle4"].notna().all()
-    chart, data = ug.FIGURES["fig-pentagon"]("paper", store=DATA)[:2]
+    chart, data = book_ug.FIGURES["fig-pentagon"]("paper", store=DATA)[:2]
     spec = chart.to_dict()
     angles = [row for rows in spec["datasets"].values() for row in rows
               if row.get("quantity") == "angle / 72°"]
@@ -120,7 +121,7 @@ def test_paper_reference_line_labels_do_not_overlap():
 
     import vl_convert as vlc
 
-    spec = ug.FIGURES["fig-dimensionality"]("paper", store=DATA)[0].to_dict()
+    spec = book_ug.FIGURES["fig-dimensionality"]("paper", store=DATA)[0].to_dict()
     svg = vlc.vegalite_to_svg(json.dumps(spec))
     names = "|".join(re.escape(f"{k} ") for k in ("tetrahedron", "triangle", "digon", "pentagon",
                                                    "square antiprism"))
@@ -168,3 +169,17 @@ def test_paper_longer_training_regularises_pentagons_but_keeps_the_clusters():
     gain = c.loc[("50,000", "all"), "on_line"] - c.loc[("10,000", "all"), "on_line"]
     assert 0 < gain < 0.15
     assert c.loc[("50,000", "other"), "features"] > 0.8 * c.loc[("10,000", "other"), "features"]
+
+
+def test_paper_d_star_plateau_holds_over_seeds():
+    """The chapter's seed check: every seed of ``uniform-geometry-seeds`` has D* within 0.05
+    of 1/2 over the same stretch of densities as the main run, and their D* agree closely."""
+    seeds = ug.seed_frame("paper", store=DATA)
+    plateaus = ug.plateau_seeds(seeds)
+    assert len(plateaus) == ug.UNIFORM_SEEDS and (plateaus["densities"] >= 8).all()
+    assert plateaus["low"].between(2.0, 2.5).all() and plateaus["high"].between(3.5, 4.5).all()
+    d = ug.d_star_summary(seeds)
+    assert (d["max"] - d["min"]).max() < 0.05
+    instances, _ = ug.uniform_frames("paper", store=DATA)
+    main = instances.sort_values("inverse_density")["d_star"].to_numpy()
+    assert np.all(main > d["min"] - 0.02) and np.all(main < d["max"] + 0.02)

@@ -8,6 +8,9 @@
 ``uniform-geometry-long``
     The same model at every third density of :data:`INVERSE_DENSITIES`, trained 50,000 steps:
     the paper's remark that longer training gives cleaner polytopes.
+``uniform-geometry-seeds``
+    The same model at every density of :data:`INVERSE_DENSITIES`, :data:`UNIFORM_SEEDS`
+    independent seeds each: intervals on D* and on the plateau at 1/2.
 ``pentagon-nonuniform``
     n = 5 features of importance 1 in m = 2 dimensions; four features have density 0.05 and the
     fifth's density is 0.05 × :data:`PENTAGON_RATIOS` (0.1× to 10×). Every instance keeps all of
@@ -23,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .. import geometry, metrics
+from .. import geometry, metrics, stats
 from ..config import ExperimentSpec
 from ..run import Run
 from ..store import RunStore
@@ -37,14 +40,18 @@ __all__ = [
     "PENTAGON_RATIOS",
     "POLYTOPE_D",
     "REFERENCE_LINES",
+    "UNIFORM_SEEDS",
+    "d_star_summary",
     "feature_frame",
     "findings",
     "instance_frame",
     "length_comparison",
     "pentagon_curves",
     "pentagon_frame",
+    "plateau_seeds",
     "polytope_mix",
     "polytope_table",
+    "seed_frame",
     "uniform_frames",
 ]
 
@@ -72,9 +79,16 @@ REFERENCE_LINES = {"tetrahedron": 3 / 4, "triangle": 2 / 3, "digon": 1 / 2,
 DROPPED_NORM = 0.5
 
 
-def _uniform_profiles(inverse_densities=INVERSE_DENSITIES, steps: int = 10_000) -> dict:
+#: Independent seeds per density in ``uniform-geometry-seeds``.
+UNIFORM_SEEDS = 4
+
+
+def _uniform_profiles(inverse_densities=INVERSE_DENSITIES, steps: int = 10_000,
+                      seeds: int = 1) -> dict:
+    # ``seeds`` > 1 repeats every density: one independently initialised model per seed
     paper = ExperimentSpec(model="relu_output", n_features=400, n_hidden=30,
-                           feature_probability=tuple(1.0 / v for v in inverse_densities),
+                           feature_probability=tuple(1.0 / v for v in inverse_densities
+                                                     for _ in range(seeds)),
                            importance=1.0, steps=steps, batch_size=1024, seed=0)
     # smoke: the same models and densities (as every experiment's smoke profile), far fewer and
     # smaller steps at a 10x learning rate: seconds on one core.
@@ -103,6 +117,10 @@ register(Experiment(
     "uniform-geometry-long", CHAPTER,
     "uniform-geometry at every third density trained 50,000 steps (are polytopes cleaner?)",
     _uniform_profiles(INVERSE_DENSITIES[::3], steps=50_000)))
+register(Experiment(
+    "uniform-geometry-seeds", CHAPTER,
+    f"uniform-geometry with {UNIFORM_SEEDS} seeds at every density (intervals on D*)",
+    _uniform_profiles(seeds=UNIFORM_SEEDS)))
 register(Experiment(
     "pentagon-nonuniform", CHAPTER,
     "5 features in 2 dims, four at density 0.05, the fifth from 0.1x to 10x; all restarts kept",
@@ -265,6 +283,99 @@ def uniform_frames(profile: str | None = None, *, store: RunStore | None = None,
     run = load(experiment, profile, store=store, progress=progress)
     features = feature_frame(run)
     return instance_frame(run, features), features
+
+
+def seed_frame(profile: str | None = None, *, store: RunStore | None = None) -> pd.DataFrame:
+    """D* of every model of ``uniform-geometry-seeds``.
+
+    Parameters
+    ----------
+    profile : str, optional
+        ``"paper"`` or ``"smoke"``; defaults to ``$SUPERPOSITION_PROFILE``, else ``"paper"``.
+    store : RunStore, optional
+        Where runs are cached; the default store if omitted.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per model: ``density``, ``inverse_density``, ``seed`` (0, 1, … within its
+        density), ``d_star`` = m/‖W‖_F² and ``loss``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> seeds = seed_frame("smoke", store=RunStore(tempfile.mkdtemp()))
+    >>> len(seeds) == UNIFORM_SEEDS * len(INVERSE_DENSITIES), seeds["seed"].nunique()
+    (True, 4)
+    """
+    run = load("uniform-geometry-seeds", profile, store=store)
+    density = run.feature_probability[:, 0]
+    df = pd.DataFrame({"density": density, "inverse_density": 1.0 / density,
+                       "d_star": metrics.dimensions_per_feature(run.W), "loss": run.loss})
+    df.insert(2, "seed", df.groupby("density").cumcount())
+    return df
+
+
+def d_star_summary(seeds: pd.DataFrame) -> pd.DataFrame:
+    """D* per density over seeds.
+
+    Parameters
+    ----------
+    seeds : pandas.DataFrame
+        :func:`seed_frame` rows.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per density, densest first: ``inverse_density``, ``seeds``, ``mean`` with its
+        95% bootstrap interval ``low``, ``high``, and ``min``, ``max`` over the seeds.
+
+    Examples
+    --------
+    >>> seeds = pd.DataFrame({"inverse_density": [1.0, 1.0, 3.0, 3.0],
+    ...                       "d_star": [1.0, 1.0, 0.5, 0.6]})
+    >>> d_star_summary(seeds)[["inverse_density", "mean", "min", "max"]].values.tolist()
+    [[1.0, 1.0, 1.0, 1.0], [3.0, 0.55, 0.5, 0.6]]
+    """
+    rows = []
+    for inv, g in seeds.groupby("inverse_density"):
+        mean, low, high = stats.bootstrap_interval(g["d_star"].to_numpy())
+        rows.append({"inverse_density": float(inv), "seeds": len(g), "mean": mean, "low": low,
+                     "high": high, "min": float(g["d_star"].min()),
+                     "max": float(g["d_star"].max())})
+    return pd.DataFrame(rows)
+
+
+def plateau_seeds(seeds: pd.DataFrame, tol: float = 0.05) -> pd.DataFrame:
+    """The plateau of D* at 1/2 in every seed: where abs(D* − 1/2) < ``tol``.
+
+    Parameters
+    ----------
+    seeds : pandas.DataFrame
+        :func:`seed_frame` rows.
+    tol : float
+        Distance from 1/2 within which D* counts as on the plateau.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per seed: ``seed``, ``densities`` (on the plateau), ``low`` and ``high`` (the
+        lowest and highest 1/(1 − S) on it; NaN if none).
+
+    Examples
+    --------
+    >>> seeds = pd.DataFrame({"seed": [0, 0, 0, 1, 1, 1], "inverse_density": [2, 3, 4] * 2,
+    ...                       "d_star": [0.6, 0.52, 0.47, 0.53, 0.5, 0.4]})
+    >>> plateau_seeds(seeds)[["densities", "low", "high"]].values.tolist()
+    [[2.0, 3.0, 4.0], [2.0, 2.0, 3.0]]
+    """
+    rows = []
+    for seed, g in seeds.groupby("seed"):
+        on = g.loc[np.abs(g["d_star"] - 0.5) < tol, "inverse_density"]
+        rows.append({"seed": seed, "densities": len(on),
+                     "low": float(on.min()) if len(on) else np.nan,
+                     "high": float(on.max()) if len(on) else np.nan})
+    return pd.DataFrame(rows)
 
 
 def _pentagon_geometry(poly: pd.DataFrame) -> str:
@@ -539,52 +650,3 @@ def findings(instances: pd.DataFrame, features: pd.DataFrame,
         out["pentagon_angle"] = ((float(pent["angle4"].iloc[0]), float(pent["angle4"].iloc[-1]))
                                  if len(pent) else (np.nan, np.nan))
     return out
-
-
-def figure_dimensionality(profile: str | None = None, *, store: RunStore | None = None):
-    """The chapter's ``fig-dimensionality``: (chart, data).
-
-    Examples
-    --------
-    >>> FIGURES["fig-dimensionality"] is figure_dimensionality
-    True
-    """
-    from .. import figures
-
-    instances, features = uniform_frames(profile, store=store)
-    return (figures.uniform_dimensionality(instances, features),
-            {"instances": instances, "features": features})
-
-
-def figure_polytopes(profile: str | None = None, *, store: RunStore | None = None):
-    """The chapter's ``fig-polytopes``: (chart, data).
-
-    Examples
-    --------
-    >>> FIGURES["fig-polytopes"] is figure_polytopes
-    True
-    """
-    from .. import figures
-
-    instances, features = uniform_frames(profile, store=store)
-    mix = polytope_mix(features)
-    return figures.polytope_mix_chart(mix, instances), {"mix": mix, "instances": instances}
-
-
-def figure_pentagon(profile: str | None = None, *, store: RunStore | None = None):
-    """The chapter's ``fig-pentagon``: (chart, data).
-
-    Examples
-    --------
-    >>> FIGURES["fig-pentagon"] is figure_pentagon
-    True
-    """
-    from .. import figures
-
-    pentagon = pentagon_frame(profile, store=store)
-    return figures.pentagon_transition(pentagon), {"models": pentagon}
-
-
-#: The chapter's figures by label: functions ``(profile, store) -> (chart, data[, static])``.
-FIGURES = {"fig-dimensionality": figure_dimensionality, "fig-polytopes": figure_polytopes,
-           "fig-pentagon": figure_pentagon}

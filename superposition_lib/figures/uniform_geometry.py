@@ -24,7 +24,8 @@ _REFERENCE = pd.DataFrame({"line": ["tetrahedron 3/4", "triangle 2/3", "digon 1/
                            "D": [3 / 4, 2 / 3, 1 / 2, 2 / 5, 3 / 8]})
 
 
-def uniform_dimensionality(instances: pd.DataFrame, features: pd.DataFrame) -> alt.VConcatChart:
+def uniform_dimensionality(instances: pd.DataFrame, features: pd.DataFrame,
+                           seeds: pd.DataFrame | None = None) -> alt.VConcatChart:
     """D* and every feature's D_i against 1/(1 − S), with reference lines; Σ D_i against m below.
 
     Parameters
@@ -36,6 +37,10 @@ def uniform_dimensionality(instances: pd.DataFrame, features: pd.DataFrame) -> a
         :func:`~superposition_lib.experiments.uniform_geometry.feature_frame` (columns
         ``inverse_density``, ``dimensionality``, ``represented``, ``polytope``); represented
         features are binned to D_i rounded to 0.01 so the chart stays small.
+    seeds : pandas.DataFrame, optional
+        :func:`~superposition_lib.experiments.uniform_geometry.d_star_summary` of more seeds
+        (columns ``inverse_density``, ``seeds``, ``mean``, ``low``, ``high``, ``min``,
+        ``max``): drawn as a grey band from the lowest to the highest D* of the seeds.
 
     Returns
     -------
@@ -88,7 +93,19 @@ def uniform_dimensionality(instances: pd.DataFrame, features: pd.DataFrame) -> a
                 alt.Tooltip("loss:Q", format=".4g")]
     star = alt.Chart(inst).mark_line(color="black", point=alt.OverlayMarkDef(color="black"),
                                      strokeWidth=2).encode(x=x, y="d_star:Q", tooltip=star_tip)
-    top = alt.layer(rules, *labels, dots, star).properties(width=width, height=320)
+    layers = [rules, *labels, dots, star]
+    if seeds is not None:
+        band = alt.Chart(seeds.round(4)).mark_area(color="#9a9a9a", opacity=0.35).encode(
+            x=x, y="min:Q", y2="max:Q",
+            tooltip=[alt.Tooltip("inverse_density:Q", format=".3f", title="1/(1 − S)"),
+                     alt.Tooltip("seeds:Q", title="seeds"),
+                     alt.Tooltip("mean:Q", format=".3f", title="D*, seed mean"),
+                     alt.Tooltip("low:Q", format=".3f", title="95% interval from"),
+                     alt.Tooltip("high:Q", format=".3f", title="to"),
+                     alt.Tooltip("min:Q", format=".3f", title="lowest seed"),
+                     alt.Tooltip("max:Q", format=".3f", title="highest seed")])
+        layers.insert(0, band)
+    top = alt.layer(*layers).properties(width=width, height=320)
     sums = alt.Chart(inst).mark_line(point=True, color="#4269d0").encode(
         x=x, y=alt.Y("sum_d:Q", title="Σ D_i", scale=alt.Scale(zero=True)),
         tooltip=[alt.Tooltip("inverse_density:Q", format=".3f", title="1/(1 − S)"),
