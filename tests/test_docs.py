@@ -18,6 +18,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import doctest
+import functools
 import importlib
 import importlib.util
 import inspect
@@ -47,15 +48,17 @@ KNOWN_GAPS: set[str] = set()
 
 
 # -- What is public ------------------------------------------------------------------------------
-def public_modules() -> list[str]:
+@functools.cache
+def public_modules() -> tuple[str, ...]:
     """Every module of the package without a ``_``-prefixed name component, sorted."""
     names = [PACKAGE]
     for info in pkgutil.walk_packages(superposition_lib.__path__, PACKAGE + "."):
         if not any(part.startswith("_") for part in info.name.split(".")):
             names.append(info.name)
-    return sorted(names)
+    return tuple(sorted(names))
 
 
+@functools.cache  # canonical_name asks for every module's names once per constant
 def _assigned_names(module) -> list[str]:
     """Names bound by top-level assignments in a module's source, in order."""
     try:
@@ -235,7 +238,7 @@ def built_docs(tmp_path_factory):
     env["SUPERPOSITION_REPO"] = str(REPO)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     result = subprocess.run(
-        [sys.executable, "-m", "sphinx", "-W", "-n", "--keep-going", "-q", "-b", "html",
+        [sys.executable, "-m", "sphinx", "-W", "-n", "--keep-going", "-q", "-j", "2", "-b", "html",
          str(source), str(out)],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=900, check=False)
     return result, out
