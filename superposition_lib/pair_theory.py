@@ -204,8 +204,10 @@ def pair_phase_map(densities, correlations) -> pd.DataFrame:
     Examples
     --------
     >>> grid = pair_phase_map([1.0, 0.01], [0.0, 1.0])
-    >>> grid[["p", "c", "best"]].values.tolist()
-    [[1.0, 0.0, 'collapsed'], [1.0, 1.0, 'collapsed'], [0.01, 0.0, 'orthogonal'], [0.01, 1.0, 'orthogonal']]
+    >>> grid[["p", "c"]].values.tolist()
+    [[1.0, 0.0], [1.0, 1.0], [0.01, 0.0], [0.01, 1.0]]
+    >>> grid["best"].tolist()
+    ['collapsed', 'collapsed', 'orthogonal', 'orthogonal']
     """
     p, c = np.meshgrid(np.asarray(densities, dtype=float), np.asarray(correlations, dtype=float),
                        indexing="ij")

@@ -17,8 +17,15 @@ from __future__ import annotations
 import pandas as pd
 
 from ..experiments import load
-from ..experiments.pca_tradeoff import (CHAPTER, collapse_frame, direction_frame, gram_frame,
-                                        map_cells, map_frame, theory_boundary)
+from ..experiments.pca_tradeoff import (
+    CHAPTER,
+    collapse_frame,
+    direction_frame,
+    gram_frame,
+    map_cells,
+    map_frame,
+    theory_boundary,
+)
 from ..figures import pca_tradeoff as fig
 from ..store import RunStore
 

@@ -16,8 +16,14 @@ Examples
 from __future__ import annotations
 
 from .. import figures
-from ..experiments.uniform_geometry import (CHAPTER, d_star_summary, pentagon_frame,
-                                            polytope_mix, seed_frame, uniform_frames)
+from ..experiments.uniform_geometry import (
+    CHAPTER,
+    d_star_summary,
+    pentagon_frame,
+    polytope_mix,
+    seed_frame,
+    uniform_frames,
+)
 from ..store import RunStore
 
 __all__ = ["CHAPTER", "FIGURES"]

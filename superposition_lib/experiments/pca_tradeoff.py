@@ -808,7 +808,8 @@ def pair_map_frame(profile: str | None = None, *, store: RunStore | None = None
     theory = pair_theory.pair_losses(cells["density"], cells["correlation"])
     theory.index = cells["cell"].to_numpy()
     df["theory"] = theory.loc[df["cell"], "best"].to_numpy()
-    df["theory_loss"] = theory.loc[df["cell"], list(pair_theory.ARRANGEMENTS)].min(axis=1).to_numpy()
+    cheapest = theory[list(pair_theory.ARRANGEMENTS)].min(axis=1)
+    df["theory_loss"] = cheapest.loc[df["cell"]].to_numpy()
     allowed = [_AGREES[t] + (("antipodal",) if t == "orthogonal" and c == 0 else ())
                for t, c in zip(df["theory"], df["correlation"])]
     df["agrees"] = [a in ok for a, ok in zip(df["arrangement"], allowed)]
