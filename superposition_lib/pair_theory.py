@@ -39,8 +39,8 @@ correlations above (:func:`collapse_boundary`)::
 Losses follow the library's convention: the squared error averaged over the features. At
 p = 1 the data do not depend on c and ``single`` and ``collapsed`` tie at 1/24 (every
 projection is a PCA solution of independent uniforms); ``orthogonal`` and ``antipodal`` tie at
-c = 0, and ``orthogonal`` never loses to
-``antipodal`` for c > 0, which is the paper's "correlated features prefer to be orthogonal".
+c = 0, and ``orthogonal`` wins for every c > 0: the paper's "correlated features prefer to be
+orthogonal".
 """
 
 from __future__ import annotations
@@ -61,6 +61,7 @@ __all__ = [
 
 #: The arrangements of :func:`pair_losses`, in the order of its columns.
 ARRANGEMENTS = ("orthogonal", "antipodal", "collapsed")
+
 
 def _check(name: str, values: np.ndarray, low: float, high: float) -> None:
     if np.any(~np.isfinite(values) | (values < low) | (values > high)):
