@@ -189,3 +189,9 @@ def test_paper_most_important_feature_keeps_its_own_direction_at_0_1_but_not_the
                                     experiments.load("basic-relu", "paper"))
     row = shown[(shown["model"] == "ReLU") & (shown["feature"] == 0) & (shown["density"] == 0.1)]
     assert row["superposition"].item() > 0.5
+
+
+def test_a_dropped_first_feature_does_not_count_as_having_its_own_direction():
+    seeds = pd.DataFrame({"density": [0.1, 0.1], "first_superposition": [0.0, 0.0],
+                          "first_norm": [1.0, 0.0]})
+    assert toy_model.first_feature_orthogonal(seeds)["orthogonal"].tolist() == [1]

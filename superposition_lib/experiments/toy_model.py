@@ -165,7 +165,8 @@ def seed_frame(run: Run, restarts: int | None = None, threshold: float = 0.5) ->
         Columns ``density``, ``seed`` (the instance), ``loss``, ``represented`` (features with
         ‖W_i‖ > ``threshold``), ``features`` (their indices, e.g. ``"0 1 2 3"``) and
         ``first_superposition`` (:func:`~superposition_lib.metrics.superposition` of feature 0,
-        the most important: 0 when it has a direction of its own).
+        the most important: 0 when it has a direction of its own, or none) and ``first_norm``
+        (its ‖W_0‖).
 
     Examples
     --------
@@ -183,7 +184,8 @@ def seed_frame(run: Run, restarts: int | None = None, threshold: float = 0.5) ->
                          "loss": best.loss, "represented": (norms > threshold).sum(1),
                          "features": [" ".join(map(str, np.flatnonzero(v > threshold)))
                                       for v in norms],
-                         "first_superposition": metrics.superposition(best.W)[:, 0]})
+                         "first_superposition": metrics.superposition(best.W)[:, 0],
+                         "first_norm": norms[:, 0]})
 
 
 #: Superposition Σ_{j≠0} (Ŵ_0 · W_j)² below which feature 0 counts as orthogonal to the rest.
@@ -202,19 +204,23 @@ def first_feature_orthogonal(seeds: pd.DataFrame) -> pd.DataFrame:
     -------
     pandas.DataFrame
         One row per density, densest first: ``density``, ``seeds``, ``orthogonal`` (seeds whose
-        feature 0 has superposition below :data:`ORTHOGONAL_TOL`), and ``share``, ``low``,
+        feature 0 is represented, ‖W_0‖ > 0.5, with superposition below
+        :data:`ORTHOGONAL_TOL`), and ``share``, ``low``,
         ``high`` (its Wilson interval).
 
     Examples
     --------
     >>> seeds = pd.DataFrame({"density": [0.1, 0.1, 0.1, 0.03],
-    ...                       "first_superposition": [0.0, 0.0, 0.9, 1.0]})
+    ...                       "first_superposition": [0.0, 0.0, 0.9, 1.0],
+    ...                       "first_norm": [1.0, 1.0, 1.0, 1.0]})
     >>> first_feature_orthogonal(seeds)[["density", "seeds", "orthogonal"]].values.tolist()
     [[0.1, 3.0, 2.0], [0.03, 1.0, 0.0]]
     """
     rows = []
     for density, group in seeds.groupby("density", sort=False):
-        k = int((group["first_superposition"] < ORTHOGONAL_TOL).sum())
+        # a dropped feature 0 has superposition 0 too: count only a represented one
+        own = (group["first_superposition"] < ORTHOGONAL_TOL) & (group["first_norm"] > 0.5)
+        k = int(own.sum())
         share, low, high = stats.wilson_interval(k, len(group))
         rows.append({"density": density, "seeds": len(group), "orthogonal": k,
                      "share": share, "low": low, "high": high})
