@@ -169,7 +169,7 @@ def _check_bias(name: str, bias: np.ndarray, high: float) -> None:
                          f"to {bias.max():g}")
 
 
-def antipodal_error(p, bias, *, both=None) -> np.ndarray:
+def antipodal_error(p, bias) -> np.ndarray:
     """Expected squared error F(p, b) of one feature of an antipodal pair with bias b.
 
     Parameters
@@ -178,10 +178,6 @@ def antipodal_error(p, bias, *, both=None) -> np.ndarray:
         Density 1 − S of both features.
     bias : array_like
         The feature's bias b, in [0, 1]; broadcast against ``p``.
-    both : array_like, optional
-        Probability q₂ that both features are active; default p² (independent features). With
-        correlated presence the error is (1 − p) b² + (p − q₂) b³/3 + q₂ (1/6 − b/3 + 2b³/3 −
-        b⁴/6) (:mod:`~superposition_lib.pair_theory`).
 
     Returns
     -------
@@ -195,9 +191,8 @@ def antipodal_error(p, bias, *, both=None) -> np.ndarray:
     """
     p, b = np.broadcast_arrays(np.asarray(p, dtype=float), np.asarray(bias, dtype=float))
     _check_bias("antipodal_error", b, 1.0)
-    q2 = p ** 2 if both is None else np.asarray(both, dtype=float)
     together = 1 / 6 - b / 3 + 2 * b ** 3 / 3 - b ** 4 / 6
-    return (1 - p) * b ** 2 + (p - q2) * b ** 3 / 3 + q2 * together
+    return (1 - p) * b ** 2 + p * (1 - p) * b ** 3 / 3 + p ** 2 * together
 
 
 def triangle_error(p, bias) -> np.ndarray:
@@ -252,16 +247,14 @@ def _minimise(error, p: np.ndarray, high: float) -> np.ndarray:
     return out
 
 
-def antipodal_minimum(p, *, both=None) -> np.ndarray:
+def antipodal_minimum(p) -> np.ndarray:
     """min over b ∈ [0, 1] of :func:`antipodal_error`: the error of a feature of an antipodal
-    pair at its optimal bias.
+    pair at its optimal bias (and unit norm).
 
     Parameters
     ----------
     p : array_like, shape (k,)
         Densities.
-    both : array_like, shape (k,), optional
-        Probability that both features are active, as in :func:`antipodal_error`; default p².
 
     Returns
     -------
@@ -269,17 +262,11 @@ def antipodal_minimum(p, *, both=None) -> np.ndarray:
 
     Examples
     --------
-    >>> antipodal_minimum([0.5, 0.5], both=[0.25, 0.5]).round(4).tolist()  # independent, joint
-    [0.0383, 0.0707]
+    >>> antipodal_minimum([0.5, 1.0]).round(4).tolist()
+    [0.0383, 0.0705]
     """
     p = np.atleast_1d(np.asarray(p, dtype=float))
-    q2 = p ** 2 if both is None else np.broadcast_to(np.asarray(both, dtype=float), p.shape)
-    out = np.empty_like(p)
-    for k in range(len(p)):
-        def error(pk, b, q=q2[k]):
-            return antipodal_error(pk, b, both=q)
-        out[k] = error(p[k], _minimise(error, p[k:k + 1], 1.0))[0]
-    return out
+    return antipodal_error(p, optimal_bias("antipodal", p))
 
 
 def optimal_bias(kind: str, p) -> np.ndarray:

@@ -1,5 +1,5 @@
-"""The closed-form losses of the arrangements of correlated pairs, checked by Monte Carlo on
-the library's own correlated data."""
+"""The exact losses of the arrangements of correlated pairs, checked by Monte Carlo on the
+library's own correlated data."""
 
 import numpy as np
 import pytest
@@ -8,84 +8,112 @@ import torch
 from superposition_lib import pair_theory as pt
 from superposition_lib.data import FeatureDistribution
 from superposition_lib.models import forward
-from superposition_lib.theory import antipodal_error, optimal_bias
+from superposition_lib.theory import antipodal_minimum
 
 SAMPLES = 1 << 21
 
-#: Weights of the arrangements (pairs (0, 1) and (2, 3)); the collapsed one at s = 1/2.
-_H = np.sqrt(0.5)
-WEIGHTS = {"orthogonal": [[1, 0, -1, 0], [0, 1, 0, -1]],
-           "antipodal": [[1, -1, 0, 0], [0, 0, 1, -1]],
-           "collapsed": [[_H, _H, 0, 0], [0, 0, _H, _H]]}
 
-
-def monte_carlo_loss(W, b, p, c, seed=0):
-    """Mean squared error per feature of a fixed ReLU-output model (mean, standard error)."""
+def monte_carlo_errors(W, b, p, c, seed=0):
+    """Squared error per feature of a fixed ReLU-output model: (means, standard errors)."""
     dist = FeatureDistribution("correlated", [[p] * 4], set_size=2, correlation=c)
     x = dist.sample(SAMPLES, torch.Generator().manual_seed(seed)).double()
     params = {"W": torch.as_tensor(W, dtype=torch.float64)[None],
               "b": torch.as_tensor(b, dtype=torch.float64)[None]}
-    err = (forward(params, x, "relu_output") - x).square()[0].mean(1)
-    return float(err.mean()), float(err.std() / np.sqrt(SAMPLES))
+    err = (forward(params, x, "relu_output") - x).square()[0]
+    return err.mean(0).numpy(), (err.std(0) / np.sqrt(SAMPLES)).numpy()
 
 
-def _bias(name, p, c):
-    """The optimal biases of an arrangement, found by minimising its closed-form error."""
-    if name == "collapsed":
-        return np.zeros(4)
-    q2 = pt.pair_probabilities(p, c)[2] if name == "antipodal" else p ** 2
-    grid = np.linspace(0, 1, 20001)
-    return np.full(4, grid[np.argmin(antipodal_error(p, grid, both=q2))])
+def optimum_model(name, p, c):
+    """An arrangement's weights and biases at the optimum pt.arrangement_optimum found."""
+    opt = pt.arrangement_optimum(name, [p], [c]).iloc[0]
+    roles = pt._LAYOUTS[name][1]
+    return (pt.arrangement_weights(name, opt["scale"], opt["tilt"]),
+            np.array([opt[f"bias{r}"] for r in roles]), opt["loss"])
 
 
-@pytest.mark.parametrize("p, c", [(1.0, 0.5), (0.5, 0.0), (0.5, 1.0), (0.3, 0.6), (0.2, 0.9)])
-def test_closed_form_losses_match_monte_carlo_within_four_standard_errors(p, c):
-    theory = pt.pair_losses(p, c).iloc[0]
-    for name, W in WEIGHTS.items():
-        mc, se = monte_carlo_loss(np.array(W, float), _bias(name, p, c), p, c)
-        assert abs(mc - theory[name]) <= 4 * se, (name, mc, theory[name], se)
-        assert se < 0.005 * mc                 # so an error of 2% would be caught
+@pytest.mark.parametrize("p, c", [(0.7, 0.2), (0.3, 0.6), (0.05, 0.9), (1.0, 0.0)])
+def test_exact_errors_of_any_model_match_monte_carlo(p, c):
+    rng = np.random.default_rng(int(p * 100))
+    W, b = rng.normal(size=(2, 4)) * 0.8, rng.normal(size=4) * 0.2
+    exact = pt.expected_errors(W, b, p, c)
+    mc, se = monte_carlo_errors(W, b, p, c)
+    assert np.all(np.abs(exact - mc) <= 4 * se), (exact, mc, se)
+    assert np.all(se < 0.01 * mc)                # so an error of 4% would be caught
 
 
-def test_collapsed_reading_cannot_beat_the_conditional_mean():
-    # E[x_a | x_a + x_b] = (x_a + x_b)/2: no other scale or bias does better on the same data
-    p, c = 0.3, 0.6
-    best, _ = monte_carlo_loss(np.array(WEIGHTS["collapsed"]), np.zeros(4), p, c)
-    for scale, bias in ((0.45, 0.0), (0.55, 0.0), (0.5, -0.02), (0.5, 0.02)):
-        W = np.array(WEIGHTS["collapsed"]) * np.sqrt(2 * scale)
-        other, _ = monte_carlo_loss(W, np.full(4, bias), p, c)
-        assert other > best
+@pytest.mark.parametrize("name", pt.ARRANGEMENTS)
+@pytest.mark.parametrize("p, c", [(1.0, 0.5), (0.6, 0.1), (0.3, 0.9)])
+def test_arrangement_optima_match_monte_carlo(name, p, c):
+    W, b, loss = optimum_model(name, p, c)
+    mc, se = monte_carlo_errors(W, b, p, c)
+    assert abs(mc.mean() - loss) <= 4 * np.sqrt((se ** 2).sum()) / 4, (mc.mean(), loss)
+    np.testing.assert_allclose(pt.expected_errors(W, b, p, c).mean(), loss, rtol=1e-8)
 
 
-def test_antipodal_error_with_independent_partner_is_the_phase_change_formula():
-    p, b = np.array([0.7, 0.2]), np.array([0.3, 0.01])
-    np.testing.assert_allclose(antipodal_error(p, b, both=p ** 2), antipodal_error(p, b))
-    assert np.allclose(pt.pair_losses(p, 0.0)["antipodal"], pt.pair_losses(p, 0.0)["orthogonal"])
-    assert np.allclose(pt.pair_losses(p, 0.0)["orthogonal"],
-                       antipodal_error(p, optimal_bias("antipodal", p)))
+def test_exact_errors_survive_tiny_interference():
+    # interference of 1e-9: the float alternating sums would cancel to noise
+    W = np.array([[1.0, 1e-9, -1.0, 0.0], [0.0, 1.0, 0.0, -1.0]])
+    exact = pt.expected_errors(W, np.full(4, 0.02), 0.3, 0.5)
+    clean = pt.expected_errors(np.round(W), np.full(4, 0.02), 0.3, 0.5)
+    np.testing.assert_allclose(exact, clean, rtol=1e-6)
 
 
-def test_correlated_pairs_prefer_orthogonal_members_and_dense_pairs_collapse():
-    grid = pt.pair_phase_map(np.geomspace(0.99, 0.01, 15), np.linspace(0, 1, 11))
-    assert (grid["orthogonal"] <= grid["antipodal"] + 1e-12).all()
-    assert (grid.loc[grid["c"] > 0, "orthogonal"] < grid.loc[grid["c"] > 0, "antipodal"]).all()
+def test_collapsed_optimum_is_the_closed_form_conditional_mean():
+    opt = pt.arrangement_optimum("collapsed", [0.8, 0.3, 0.05], [0.0, 0.6, 1.0])
+    np.testing.assert_allclose(opt["loss"], pt.collapsed_error([0.8, 0.3, 0.05],
+                                                               [0.0, 0.6, 1.0]), rtol=1e-9)
+    np.testing.assert_allclose(opt["scale"], 0.5, atol=1e-6)
+
+
+def test_a_free_scale_makes_dense_superposition_cheaper_than_unit_norm():
+    p = np.array([1.0, 0.6, 0.3, 0.01])
+    free = pt.arrangement_optimum("orthogonal", p, 0.0)
+    unit = antipodal_minimum(p)
+    assert (free["loss"] <= unit + 1e-12).all()
+    assert free["loss"].iloc[0] == pytest.approx(1 / 24, rel=1e-7)   # s = b = 1/2 at p = 1
+    assert unit[0] / free["loss"].iloc[0] > 1.6
+    assert free["loss"].iloc[-1] == pytest.approx(unit[-1], rel=1e-3)  # sparse: s -> 1
+
+
+def test_orthogonal_members_tilt_apart_only_when_correlated():
+    opt = pt.arrangement_optimum("orthogonal", [0.19, 0.19], [0.0, 1.0])
+    assert opt["tilt"].iloc[0] == 90.0
+    assert 91.0 < opt["tilt"].iloc[1] < 95.0
+    upright = pt.arrangement_optimum("orthogonal", [0.19], [0.0])["loss"].iloc[0]
+    assert opt["loss"].iloc[1] < upright * 0.999        # the tilt pays at c = 1
+
+
+def test_the_phase_diagram_of_two_pairs():
+    grid = pt.pair_phase_map(np.geomspace(0.99, 0.01, 12), np.linspace(0, 1, 11))
+    c0, cpos = grid[grid["c"] == 0], grid[grid["c"] > 0]
+    np.testing.assert_allclose(c0["orthogonal"], c0["antipodal"], rtol=1e-9)
+    assert (cpos["orthogonal"] < cpos["antipodal"]).all()
     # the no-superposition reference equals the collapsed pair at c = 0 and loses for c > 0
-    np.testing.assert_allclose(grid.loc[grid["c"] == 0, "single"],
-                               grid.loc[grid["c"] == 0, "collapsed"])
-    assert (grid.loc[grid["c"] > 0, "collapsed"] < grid.loc[grid["c"] > 0, "single"]).all()
-    assert set(grid.loc[grid["p"] < 0.1, "best"]) == {"orthogonal"}
-    assert set(grid.loc[grid["p"] > 0.6, "best"]) == {"collapsed"}
+    np.testing.assert_allclose(c0["single"], c0["collapsed"])
+    assert (cpos["collapsed"] < cpos["single"]).all()
+    assert set(grid.loc[grid["p"] < 0.25, "best"]) == {"orthogonal"}
+    assert set(grid.loc[(grid["p"] > 0.7) & (grid["c"] >= 0.1), "best"]) == {"collapsed"}
+    assert set(grid.loc[(grid["p"] > 0.7) & (grid["c"] == 0), "best"]) == {"triangle"}
+    assert "antipodal" not in set(grid["best"])
 
 
-def test_boundary_is_where_collapsed_and_orthogonal_cost_the_same():
-    b = pt.collapse_boundary([0.6, 0.5, 0.4, 0.35])
-    inside = b[(b["c"] > 0) & (b["c"] < 1)]
-    assert len(inside) >= 2
-    losses = pt.pair_losses(inside["p"], inside["c"])
-    np.testing.assert_allclose(losses["collapsed"], losses["orthogonal"], rtol=1e-9)
-    assert b["c"].is_monotonic_increasing                # sparser: more correlation needed
-    above = pt.pair_losses(inside["p"], np.minimum(inside["c"] + 0.05, 1.0))
-    assert (above["best"] == "collapsed").all()
+def test_at_density_one_the_triangle_wins_by_a_hair():
+    dense = pt.pair_losses([1.0], [0.3]).iloc[0]
+    for name in ("orthogonal", "collapsed", "single"):
+        assert dense[name] == pytest.approx(1 / 24, rel=1e-7)
+    assert 0.998 * dense["collapsed"] < dense["triangle"] < 0.999 * dense["collapsed"]
+    assert dense["best"] == "triangle"
+
+
+def test_boundary_is_where_collapse_becomes_the_cheapest():
+    b = pt.collapse_boundary([0.9, 0.6, 0.5, 0.4, 0.35, 0.1])
+    assert np.isnan(b["c"].iloc[-1])                     # sparse: orthogonal at any c
+    inside = b.dropna()
+    assert len(inside) == 5 and inside["c"].iloc[1:].is_monotonic_increasing
+    below = pt.pair_losses(inside["p"], inside["c"] - 2e-3)
+    above = pt.pair_losses(inside["p"], np.minimum(inside["c"] + 2e-3, 1.0))
+    assert (below["best"] != "collapsed").all() and (above["best"] == "collapsed").all()
+    assert pt.pair_losses([0.9], [b["c"].iloc[0] - 2e-3])["best"].item() == "triangle"
 
 
 @pytest.mark.parametrize("field, kwargs", [("p", {"p": 0.0, "c": 0.5}),
@@ -93,3 +121,10 @@ def test_boundary_is_where_collapsed_and_orthogonal_cost_the_same():
 def test_bad_density_or_correlation_names_the_field(field, kwargs):
     with pytest.raises(ValueError, match=f"^{field}: values must lie in"):
         pt.pair_probabilities(**kwargs)
+
+
+def test_bad_arrangement_or_shapes_name_the_field():
+    with pytest.raises(ValueError, match="^name: must be one of"):
+        pt.arrangement_optimum("square", [0.5], [0.5])
+    with pytest.raises(ValueError, match="^W: shape must be"):
+        pt.expected_errors(np.ones((2, 3)), np.zeros(3), 0.5, 0.5)

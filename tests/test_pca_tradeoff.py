@@ -124,7 +124,10 @@ def test_the_map_runs_under_smoke_with_its_references(store):
     # ... over the heatmap, whose cells split by the seeds carry a dot
     marks = [layer["mark"]["type"] for layer in layers[0]["layer"]]
     assert marks == ["rect", "point"]
-    assert data["boundary"]["c"].is_monotonic_increasing
+    # sparser features need more correlation to collapse, except next to density 1, where
+    # the triangle holds the weakly correlated cells
+    assert data["boundary"].loc[data["boundary"]["p"] < 0.95, "c"].is_monotonic_increasing
+    assert data["boundary"]["c"].between(0, 1).all()
     spec = json.dumps(chart.to_dict(validate=True))
     assert len(spec) < 1.5e6
     assert spec.count('"views"') == 2          # click and hover selections over the heatmaps
@@ -187,18 +190,34 @@ def test_paper_map_strategies_survive_longer_training_with_larger_batches():
 
 def test_paper_pair_map_follows_the_two_pair_theory():
     """The chapter's "A theory for two pairs": trained two-pair models take the theory's
-    cheapest arrangement and lose what it says; four pairs collapse beyond its boundary."""
+    cheapest arrangement where it is decided and lose what it says (exactly computed), beat it
+    only in dense weakly correlated cells; four pairs collapse beyond its boundary."""
     from pathlib import Path
 
     data = RunStore(Path(__file__).parents[1] / "data")
-    pf = pt.pair_map_findings(pt.pair_map_frame("paper", store=data))
-    assert pf["best"][1] >= 0.9 and pf["majority"][0] >= 0.9, pf
+    pm = pt.pair_map_frame("paper", store=data)
+    pf = pt.pair_map_findings(pm)
+    assert pf["decided"] >= 120 and pf["best"][1] >= 0.9 and pf["majority"][0] >= 0.9, pf
     cells, share = pf["by_theory"]["collapsed"]
-    assert cells >= 20 and share == 1.0
-    firm = pf["loss_ratio"][pf["loss_ratio"]["se"] < 0.03]
-    assert len(firm) >= 8 and (firm["mean"] - 1).abs().max() < 0.02, firm
+    assert cells >= 10 and share >= 0.9
+    ratio = pf["ratio"]
+    # no trained model beats the theory by more than 2%, and those beating it by more than
+    # 0.1% sit at dense, weakly correlated cells
+    assert ratio["ratio"].min() > 0.98
+    beats = ratio[ratio["ratio"] < 0.999]
+    assert 1 <= len(beats) <= 3 and (beats["density"] > 0.6).all()
+    assert (beats["correlation"] < 0.2).all()
+    assert (ratio["ratio"].quantile([0.1, 0.9]) - 1).abs().max() < 0.002
+    above = ratio[ratio["ratio"] > 1.001].sort_values("ratio")
+    assert (above["density"].iloc[:-1] < 0.02).all() and above["ratio"].iloc[-1] > 1.1
+    worst = pm[pm["cell"] == above.index[-1]]
+    assert (worst["arrangement"] == "other").all()
+    assert ((pm["correlation"] > 0) & (pm["arrangement"] == "antipodal")).sum() > 0
     four = pt.theory_cells(pt.map_cells(pt.map_frame("paper", store=data)))
-    assert (four.loc[four["strategy"] == "linear", "theory"] == "collapsed").all()
+    linear = four[four["strategy"] == "linear"]
+    assert set(linear["theory"]) == {"collapsed", "triangle"}
+    triangle = linear[linear["theory"] == "triangle"]
+    assert ((triangle["density"] == 1) | (triangle["correlation"] == 0)).all()
     assert (four.loc[four["strategy"] == "collapsed", "theory"] == "orthogonal").mean() > 0.5
 
 

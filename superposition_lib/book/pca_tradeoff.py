@@ -81,7 +81,7 @@ def figure_collapse(profile: str | None = None, *, store: RunStore | None = None
 def figure_map(profile: str | None = None, *, store: RunStore | None = None):
     """The chapter's ``fig-map``: (chart, data) from
     :func:`~superposition_lib.experiments.pca_tradeoff.map_frame`, with the two-pair theory's
-    :func:`~superposition_lib.experiments.pca_tradeoff.theory_boundary`.
+    :func:`~superposition_lib.experiments.pca_tradeoff.theory_boundary` where it exists.
 
     Examples
     --------
@@ -90,7 +90,7 @@ def figure_map(profile: str | None = None, *, store: RunStore | None = None):
     """
     models = map_frame(profile, store=store)
     cells = map_cells(models)
-    boundary = theory_boundary()
+    boundary = theory_boundary().dropna()          # NaN: collapse never the cheapest
     return (fig.tradeoff_map(cells, models, boundary),
             {"cells": cells, "models": models, "boundary": boundary})
 

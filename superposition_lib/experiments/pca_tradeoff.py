@@ -92,6 +92,7 @@ __all__ = [
     "MAP_DENSITIES",
     "MAP_SEEDS",
     "PAIR_MAP_SEEDS",
+    "DECIDED_MARGIN",
     "PCA_FPD",
     "STRATEGIES",
     "boundary_frame",
@@ -107,6 +108,7 @@ __all__ = [
     "map_cells",
     "map_control",
     "map_frame",
+    "pair_arrangement",
     "pair_frame",
     "pair_map_findings",
     "pair_map_frame",
@@ -685,7 +687,7 @@ def map_frame(profile: str | None = None, *, store: RunStore | None = None,
     return df
 
 
-def theory_boundary(points: int = 200) -> pd.DataFrame:
+def theory_boundary(points: int = 60) -> pd.DataFrame:
     """The two-pair theory's collapse boundary over the map's density range.
 
     Parameters
@@ -698,13 +700,13 @@ def theory_boundary(points: int = 200) -> pd.DataFrame:
     -------
     pandas.DataFrame
         :func:`~superposition_lib.pair_theory.collapse_boundary`: ``p`` and ``c`` = c*(p),
-        above which a collapsed pair is cheaper than orthogonal members.
+        above which collapsed pairs are the cheapest arrangement (NaN where they never are).
 
     Examples
     --------
     >>> b = theory_boundary(5)
-    >>> bool(b["c"].is_monotonic_increasing)      # sparser features need more correlation
-    True
+    >>> b["c"].round(2).tolist()                  # sparser features need more correlation
+    [0.37, 0.89, nan, nan, nan]
     """
     p = np.geomspace(min(max(MAP_DENSITIES), 0.999), min(MAP_DENSITIES), points)
     return pair_theory.collapse_boundary(p)
@@ -755,17 +757,79 @@ def collapse_chance(models: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-#: How a trained ``pair-map`` model can agree with the two-pair theory's cheapest arrangement:
-#: at c = 0 orthogonal and antipodal members are the same arrangement (every pair is
-#: independent), and a collapsed pair is the linear regime's reading (at c = 0 any projection
-#: costs the same).
-_AGREES = {"orthogonal": ("orthogonal",), "antipodal": ("antipodal",),
-           "collapsed": ("collapsed", "linear")}
+#: The pairings of four features into two couples; the first is the data's (a₁, b₁), (a₂, b₂).
+_PAIRINGS = (((0, 1), (2, 3)), ((0, 2), (1, 3)), ((0, 3), (1, 2)))
+
+#: Relative margin by which the two-pair theory's cheapest arrangement must beat the next one
+#: for a ``pair-map`` cell to count as decided.
+DECIDED_MARGIN = 0.01
+
+
+def _couple_geometry(cos: float) -> str:
+    # the thresholds of pair_frame
+    return ("orthogonal" if abs(cos) < 0.1 else "antipodal" if cos < -0.95
+            else "collapsed" if cos > 0.95 else "other")
+
+
+def pair_arrangement(W, exchangeable: bool = False) -> str:
+    """Which arrangement of :data:`~superposition_lib.pair_theory.ARRANGEMENTS` a two-pair
+    model has.
+
+    Parameters
+    ----------
+    W : array_like, shape (2, 4)
+        Weights of a₁, b₁, a₂, b₂.
+    exchangeable : bool
+        Whether the pairs are indistinguishable from couples of features of different pairs
+        (c = 0 or p = 1): then any pairing of the four features may show the arrangement,
+        preferring ``collapsed``, then ``orthogonal``, then ``antipodal``.
+
+    Returns
+    -------
+    str
+        ``"triangle"`` if exactly three features are represented (norm above
+        :data:`NORM_THRESHOLD`) and every two of them are more than 104.5° apart (cosine
+        below −0.25); with all four represented, the geometry both couples share under
+        :func:`pair_frame`'s thresholds (``"orthogonal"``, ``"antipodal"``,
+        ``"collapsed"``; ``"orthogonal"`` also needs each member of a couple antipodal to a
+        member of the other, cosine below −0.95); else ``"other"``.
+
+    Examples
+    --------
+    >>> pair_arrangement([[1, 0, -1, 0], [0, 1, 0, -1]])
+    'orthogonal'
+    >>> a = np.radians([0, 120, 240, 0])
+    >>> pair_arrangement([np.cos(a) * [1, 1, 1, 0], np.sin(a) * [1, 1, 1, 0]])
+    'triangle'
+    >>> pair_arrangement([[1, 0, 1, 0], [0, 1, 0, 1]])           # a₁ on a₂: not the data's pairs
+    'other'
+    >>> pair_arrangement([[1, 0, 1, 0], [0, 1, 0, 1]], exchangeable=True)
+    'collapsed'
+    """
+    W = np.asarray(W, dtype=float)
+    norm = np.linalg.norm(W, axis=0)
+    represented = norm > NORM_THRESHOLD
+    unit = W / np.maximum(norm, 1e-12)
+    cos = unit.T @ unit
+    if represented.sum() == 3:
+        i, j, k = np.flatnonzero(represented)
+        return "triangle" if max(cos[i, j], cos[i, k], cos[j, k]) < -0.25 else "other"
+    if not represented.all():
+        return "other"
+    found = []
+    for pairing in _PAIRINGS if exchangeable else _PAIRINGS[:1]:
+        shapes = {_couple_geometry(cos[i, j]) for i, j in pairing}
+        (i, j), (k, l) = pairing
+        if shapes == {"orthogonal"} and max(min(cos[u, k], cos[u, l]) for u in (i, j)) > -0.95:
+            continue                          # not each antipodal to a member of the other pair
+        if len(shapes) == 1:
+            found.append(shapes.pop())
+    return next((a for a in ("collapsed", "orthogonal", "antipodal") if a in found), "other")
 
 
 def pair_map_frame(profile: str | None = None, *, store: RunStore | None = None
                    ) -> pd.DataFrame:
-    """``pair-map``: every model's arrangement next to the two-pair theory's prediction.
+    """``pair-map``: every model's arrangement and exact loss next to the two-pair theory.
 
     Parameters
     ----------
@@ -778,41 +842,47 @@ def pair_map_frame(profile: str | None = None, *, store: RunStore | None = None
     -------
     pandas.DataFrame
         One row per model: ``model``, ``cell``, ``seed``, ``correlation``, ``density``,
-        ``loss``, ``features_per_dim``; ``arrangement``: ``"linear"`` (at most
-        :data:`PCA_FPD` features per dimension), else the geometry of :func:`pair_frame` when
-        both pairs share it (``"orthogonal"``, ``"antipodal"``, ``"collapsed"``), else
-        ``"other"``; ``theory`` (:func:`~superposition_lib.pair_theory.pair_losses`' cheapest
-        arrangement, orthogonal at c = 0 where it ties with antipodal), ``theory_loss`` (its
-        loss) and ``agrees``.
+        ``loss`` (training's estimate), ``exact_loss``
+        (:func:`~superposition_lib.pair_theory.expected_errors`, no sampling noise),
+        ``arrangement`` (:func:`pair_arrangement`); the theory's cheapest arrangement
+        ``theory`` (:func:`~superposition_lib.pair_theory.pair_losses`; orthogonal at c = 0,
+        where it ties with antipodal), its loss ``theory_loss`` and ``margin`` (the next
+        arrangement's loss over it, minus 1); ``decided`` (margin of at least
+        :data:`DECIDED_MARGIN`) and ``agrees`` (the arrangement is the theory's; at c = 0
+        antipodal counts as orthogonal, the same arrangement of independent features).
 
     Examples
     --------
     >>> import tempfile
     >>> df = pair_map_frame("smoke", store=RunStore(tempfile.mkdtemp()))
     >>> len(df), sorted(df["theory"].unique())
-    (144, ['collapsed', 'orthogonal'])
+    (144, ['collapsed', 'orthogonal', 'triangle'])
     """
     run = load("pair-map", profile, store=store)
-    pairs = pair_frame(run).pivot(index="model", columns="pair", values="geometry")
-    same = pairs.nunique(axis=1) == 1
-    W = run.W.astype(float)
-    fpd = metrics.features_per_dimension(W)
+    W, b = run.W.astype(float), run.b.astype(float)
     df = pd.DataFrame({
         "model": np.arange(len(W)), "cell": run.instance, "seed": run.restart,
         "correlation": run.spec.correlation_array()[run.instance],
-        "density": run.feature_probability[:, 0], "loss": run.loss, "features_per_dim": fpd,
-        "arrangement": np.where(fpd <= PCA_FPD, "linear",
-                                np.where(same & pairs[0].isin(list(_AGREES)), pairs[0],
-                                         "other"))})
+        "density": run.feature_probability[:, 0], "loss": run.loss})
+    df["exact_loss"] = [pair_theory.expected_errors(w, bias, p, c).mean() for w, bias, p, c
+                        in zip(W, b, df["density"], df["correlation"])]
+    same = _exchangeable(df["correlation"], df["density"])
+    df["arrangement"] = [pair_arrangement(w, e) for w, e in zip(W, same)]
     cells = df.drop_duplicates("cell")
     theory = pair_theory.pair_losses(cells["density"], cells["correlation"])
     theory.index = cells["cell"].to_numpy()
-    df["theory"] = theory.loc[df["cell"], "best"].to_numpy()
-    cheapest = theory[list(pair_theory.ARRANGEMENTS)].min(axis=1)
-    df["theory_loss"] = cheapest.loc[df["cell"]].to_numpy()
-    allowed = [_AGREES[t] + (("antipodal",) if t == "orthogonal" and c == 0 else ())
-               for t, c in zip(df["theory"], df["correlation"])]
-    df["agrees"] = [a in ok for a, ok in zip(df["arrangement"], allowed)]
+    losses = np.sort(theory[list(pair_theory.ARRANGEMENTS)].to_numpy(), axis=1)
+    theory["theory_loss"], theory["margin"] = losses[:, 0], losses[:, 1] / losses[:, 0] - 1
+    # at c = 0 orthogonal and antipodal are one arrangement: the margin is to the third
+    theory.loc[theory["c"] == 0, "margin"] = losses[theory["c"].to_numpy() == 0, 2] / \
+        losses[theory["c"].to_numpy() == 0, 0] - 1
+    for col, key in (("theory", "best"), ("theory_loss", "theory_loss"), ("margin", "margin")):
+        df[col] = theory.loc[df["cell"], key].to_numpy()
+    df["decided"] = df["margin"] >= DECIDED_MARGIN
+    same_arrangement = {"orthogonal", "antipodal"}
+    df["agrees"] = (df["arrangement"] == df["theory"]) | (
+        (df["correlation"] == 0) & df["arrangement"].isin(same_arrangement)
+        & df["theory"].isin(same_arrangement))
     return df
 
 
@@ -827,45 +897,48 @@ def pair_map_findings(models: pd.DataFrame) -> dict:
     Returns
     -------
     dict
-        ``cells``; ``majority`` (share of cells whose majority arrangement agrees with the
-        theory, with its :func:`~superposition_lib.stats.vote_range`: (share, low, high));
-        ``best`` (share of cells whose lowest-loss seed agrees, Wilson interval);
-        ``models`` (share of all models that agree, Wilson interval); ``by_theory``
-        (theory arrangement -> (cells, share of them whose lowest-loss seed agrees));
-        ``arrangements`` (arrangement -> models); ``loss_ratio`` (a frame indexed by density:
-        ``mean`` and standard error ``se`` of loss / theory loss over the models that agree,
-        and their number ``models``; averaged rather than taken from the lowest-loss seed,
-        whose noisy loss estimate is biased low by the selection).
+        ``cells`` and ``decided`` (how many are); over the decided cells: ``best`` (share
+        whose lowest-loss seed, by exact loss, agrees, Wilson interval), ``majority`` (share
+        whose majority arrangement agrees, with its
+        :func:`~superposition_lib.stats.vote_range`), ``models`` (share of their models that
+        agree, Wilson) and ``by_theory`` (theory arrangement -> (cells, share whose
+        lowest-loss seed agrees)); over all cells: ``arrangements`` (arrangement -> models)
+        and ``ratio``, a frame indexed by cell with ``density``, ``correlation``, ``theory``
+        and ``ratio``, the lowest exact loss of the cell's seeds over the theory's loss.
 
     Examples
     --------
-    >>> models = pd.DataFrame({"cell": [0, 0, 1, 1], "density": 0.1,
-    ...     "loss": [1.0, 2.0, 1.0, 2.0],
+    >>> models = pd.DataFrame({"cell": [0, 0, 1, 1], "density": 0.1, "correlation": 0.5,
+    ...     "exact_loss": [1.0, 2.0, 0.99, 2.0],
     ...     "arrangement": ["orthogonal", "other", "collapsed", "collapsed"],
     ...     "theory": ["orthogonal", "orthogonal", "collapsed", "collapsed"],
-    ...     "theory_loss": [1.0, 1.0, 1.0, 1.0], "agrees": [True, False, True, True]})
+    ...     "theory_loss": [1.0, 1.0, 1.0, 1.0], "decided": True,
+    ...     "agrees": [True, False, True, True]})
     >>> f = pair_map_findings(models)
-    >>> f["best"][0], f["by_theory"]
-    (1.0, {'collapsed': (1, 1.0), 'orthogonal': (1, 1.0)})
+    >>> f["best"][0], f["by_theory"], f["ratio"]["ratio"].tolist()
+    (1.0, {'collapsed': (1, 1.0), 'orthogonal': (1, 1.0)}, [1.0, 0.99])
     """
-    vote = seed_vote(models, "agrees")
     seeds = models.groupby("cell").size()
     if seeds.nunique() != 1:
         raise ValueError(f"models: every cell needs as many seeds; got {sorted(seeds.unique())}")
-    best = models.loc[vote["best_row"]].set_index("cell")
-    votes = models.groupby("cell")["agrees"].sum().loc[vote.index]
-    agreeing = models[models["agrees"]]
+    lowest = models.loc[models.groupby("cell")["exact_loss"].idxmin()].set_index("cell")
+    ratio = lowest[["density", "correlation", "theory"]].assign(
+        ratio=lowest["exact_loss"] / lowest["theory_loss"])
+    decided = models[models["decided"]]
+    vote = seed_vote(decided.assign(loss=decided["exact_loss"]), "agrees")
+    best = decided.loc[vote["best_row"]]
+    votes = decided.groupby("cell")["agrees"].sum().loc[vote.index]
     return {
-        "cells": len(vote),
-        "majority": stats.vote_range(vote["agrees"].astype(bool), votes, int(seeds.iloc[0])),
+        "cells": len(lowest),
+        "decided": len(vote),
         "best": stats.wilson_interval(int(best["agrees"].sum()), len(best)),
-        "models": stats.wilson_interval(int(models["agrees"].sum()), len(models)),
+        "majority": stats.vote_range(vote["agrees"].astype(bool), votes, int(seeds.iloc[0])),
+        "models": stats.wilson_interval(int(decided["agrees"].sum()), len(decided)),
         "by_theory": {str(t): (len(g), float(g["agrees"].mean()))
                       for t, g in best.groupby("theory")},
         "arrangements": {str(k): int(v) for k, v in
                          models["arrangement"].value_counts().items()},
-        "loss_ratio": (agreeing["loss"] / agreeing["theory_loss"]).groupby(
-            agreeing["density"]).agg(mean="mean", se="sem", models="size"),
+        "ratio": ratio,
     }
 
 
@@ -884,7 +957,7 @@ def theory_cells(cells: pd.DataFrame) -> pd.DataFrame:
 
     Examples
     --------
-    >>> cells = pd.DataFrame({"density": [1.0, 0.01], "correlation": [0.5, 0.5]})
+    >>> cells = pd.DataFrame({"density": [0.9, 0.01], "correlation": [0.5, 0.5]})
     >>> theory_cells(cells)["theory"].tolist()
     ['collapsed', 'orthogonal']
     """
