@@ -425,6 +425,18 @@ def test_the_conjecture_verdict_does_not_depend_on_the_tolerance(scale):
     assert verdict(0.02) == verdict(0.03) == verdict(0.04)
 
 
+def test_paper_only_the_densest_energy_models_shed_superposition_first():
+    """The chapter's early path: at the densest density the median features per dimension
+    first falls by more than 0.05 and then rises past its start; at every other density it
+    never falls that far and ends higher."""
+    from pathlib import Path
+
+    data = RunStore(Path(__file__).parents[1] / "data")
+    path = ld.energy_frames("paper", store=data)["findings"]["fpd_path"]
+    assert [p for p in path if path[p]["dip"]] == [max(path)], path
+    assert all(v["last"] > v["first"] for v in path.values()), path
+
+
 def test_small_initial_weights_pass_through_the_pca_axes_and_xavier_ones_do_not():
     """The chapter's linear-first explanation, on the committed paper run: at every density the
     share of models visiting the PCA axes is larger from the smallest initial scale than from
