@@ -36,7 +36,7 @@ densities for its correlated-feature figures; we use sparse features (density 1 
     setting of :mod:`~superposition_lib.pair_theory`, whose cheapest arrangement every cell is
     compared with.
 ``pca-map-long``
-    Every other correlation and density of ``pca-map`` (6 × 6 cells, 3 seeds) trained 10,000
+    Every other correlation and density of ``pca-map`` (6 × 6 cells, as many seeds) trained 10,000
     steps of batch 1024: the map's control for training length and batch size.
 
 How a model uses its capacity (:func:`classify_strategy`): every pair is *collapsed*
@@ -94,6 +94,7 @@ __all__ = [
     "PAIR_MAP_SEEDS",
     "DECIDED_MARGIN",
     "PCA_FPD",
+    "REGION_DRAWS",
     "STRATEGIES",
     "boundary_frame",
     "classify_strategy",
@@ -112,6 +113,8 @@ __all__ = [
     "pair_frame",
     "pair_map_findings",
     "pair_map_frame",
+    "region_intervals",
+    "region_numbers",
     "pc_cosines",
     "sets_frame",
     "theory_boundary",
@@ -143,7 +146,7 @@ MAP_CORRELATIONS = tuple(float(v) for v in np.linspace(0.0, 1.0, 12))
 MAP_DENSITIES = tuple(float(v) for v in np.geomspace(1.0, 0.01, 12))
 
 #: Seeds per cell of the map (paper profile).
-MAP_SEEDS = 3
+MAP_SEEDS = 8
 
 #: Seeds per cell of ``pair-map`` (paper profile).
 PAIR_MAP_SEEDS = 6
@@ -208,8 +211,8 @@ for _name, _desc, _profiles in (
          _geometry(20, 10, "correlated", 10)),
         ("collapse", "4 correlated pairs in 2 dims, density 1-0.01: sets collapsed on their PC",
          _collapse()),
-        ("pca-map", "4 pairs in 2 dims: correlation 0-1 x density 1-0.01, 12 x 12, 3 seeds",
-         _map()),
+        ("pca-map", f"4 pairs in 2 dims: correlation 0-1 x density 1-0.01, 12 x 12, "
+                    f"{MAP_SEEDS} seeds", _map()),
         ("collapse-n6", "collapse with the paper's 3 pairs (n = 6), trained as collapse",
          _collapse(6)),
         ("collapse-long", "collapse trained 10,000 steps of batch 1024 (length and batch control)",
@@ -965,7 +968,7 @@ def theory_cells(cells: pd.DataFrame) -> pd.DataFrame:
     return cells.assign(theory=best.to_numpy())
 
 
-def map_control(cells: pd.DataFrame, control: pd.DataFrame) -> dict:
+def map_control(cells: pd.DataFrame, control: pd.DataFrame, seeds: int) -> dict:
     """How far the map's strategies hold under longer training with larger batches.
 
     Parameters
@@ -974,23 +977,27 @@ def map_control(cells: pd.DataFrame, control: pd.DataFrame) -> dict:
         :func:`map_cells` of ``pca-map``.
     control : pandas.DataFrame
         :func:`map_cells` of ``pca-map-long`` (a subset of the cells).
+    seeds : int
+        Seeds per cell of ``cells``.
 
     Returns
     -------
     dict
         ``cells`` (shared cells), ``agree`` (share of them with the same majority strategy,
         Wilson interval: (share, low, high)), ``changes`` (map strategy -> control strategy ->
-        cells, for the cells that differ) and ``unanimous`` (share of the map's cells whose
-        seeds all agree, Wilson interval).
+        cells, for the cells that differ), ``unanimous`` (share of the map's cells whose
+        seeds all agree, Wilson interval), ``settled`` (share of the map's cells whose
+        majority is settled: the Wilson interval of its share of the seeds lies above 1/2) and
+        ``settle_votes`` (the fewest agreeing seeds that settle a vote).
 
     Examples
     --------
     >>> a = pd.DataFrame({"correlation": [0.0, 1.0], "density": 0.1,
     ...                   "strategy": ["linear", "collapsed"], "share": [1.0, 2 / 3]})
     >>> b = a.assign(strategy=["linear", "mixture"])
-    >>> c = map_control(a, b)
-    >>> c["cells"], c["agree"][0], c["changes"]
-    (2, 0.5, {'collapsed': {'mixture': 1}})
+    >>> c = map_control(a, b, seeds=9)
+    >>> c["cells"], c["agree"][0], c["changes"], c["settled"], c["settle_votes"]
+    (2, 0.5, {'collapsed': {'mixture': 1}}, 0.5, 8)
     """
     keys = ["correlation", "density"]
     both = cells.round({k: 9 for k in keys}).merge(control.round({k: 9 for k in keys}),
@@ -1001,7 +1008,11 @@ def map_control(cells: pd.DataFrame, control: pd.DataFrame) -> dict:
             "agree": stats.wilson_interval(int(same.sum()), len(both)),
             "changes": {a: {b: int(v) for b, v in row.items() if v}
                         for a, row in changes.iterrows()},
-            "unanimous": stats.wilson_interval(int((cells["share"] == 1).sum()), len(cells))}
+            "unanimous": stats.wilson_interval(int((cells["share"] == 1).sum()), len(cells)),
+            "settled": float(np.mean([stats.wilson_interval(round(share * seeds), seeds)[1] > 0.5
+                                      for share in cells["share"]])),
+            "settle_votes": next((k for k in range(seeds + 1)
+                                  if stats.wilson_interval(k, seeds)[1] > 0.5), None)}
 
 
 def map_cells(models: pd.DataFrame) -> pd.DataFrame:
@@ -1149,6 +1160,169 @@ def geometry_findings(store: RunStore | None = None, profile: str | None = None)
     return out
 
 
+def region_numbers(cells: pd.DataFrame) -> dict:
+    """Where the map's regions lie, from the cells' majority strategies.
+
+    Parameters
+    ----------
+    cells : pandas.DataFrame
+        Rows with ``density``, ``correlation`` and ``strategy`` (:func:`map_cells`).
+
+    Returns
+    -------
+    dict
+        ``strategy_cells`` (strategy → cells), ``linear_min_density`` (lowest density of a
+        ``"linear"`` cell), ``linear_all_above`` (the lowest density d such that every cell at
+        density ≥ d is ``"linear"``), ``superposition_max_correlation`` (highest c of a
+        ``"superposition"`` cell), ``superposition_densities`` (min, max density of those
+        cells), ``collapsed_min_correlation`` (lowest c of a ``"collapsed"`` cell),
+        ``collapsed_densities`` (min, max density of those cells), ``mixture_max_density``
+        (highest density of a ``"mixture"`` cell) and ``mixture_all_below`` (the highest
+        density d such that every cell with c > 0 at density ≤ d is ``"mixture"``); NaN where
+        a strategy has no cell.
+
+    Examples
+    --------
+    >>> cells = pd.DataFrame({"correlation": [0.0, 1.0, 1.0], "density": [0.01, 1.0, 0.1],
+    ...     "strategy": ["superposition", "linear", "collapsed"]})
+    >>> r = region_numbers(cells)
+    >>> r["linear_all_above"], r["collapsed_densities"], r["mixture_all_below"]
+    (1.0, (0.1, 0.1), nan)
+    """
+    by = {s: cells[cells["strategy"] == s] for s in STRATEGIES}
+
+    def span(df):
+        return ((float(df["density"].min()), float(df["density"].max())) if len(df)
+                else (np.nan, np.nan))
+
+    above = np.nan
+    for d in np.sort(cells["density"].unique())[::-1]:     # walk down from the densest column
+        if not (cells[cells["density"] == d]["strategy"] == "linear").all():
+            break
+        above = float(d)
+    below = np.nan
+    correlated = cells[cells["correlation"] > 0]
+    for d in np.sort(correlated["density"].unique()):      # walk up from the sparsest column
+        if not (correlated[correlated["density"] == d]["strategy"] == "mixture").all():
+            break
+        below = float(d)
+    return {
+        "strategy_cells": {s: len(by[s]) for s in STRATEGIES},
+        "linear_min_density": span(by["linear"])[0],
+        "linear_all_above": above,
+        "superposition_max_correlation": (float(by["superposition"]["correlation"].max())
+                                          if len(by["superposition"]) else np.nan),
+        "superposition_densities": span(by["superposition"]),
+        "collapsed_min_correlation": (float(by["collapsed"]["correlation"].min())
+                                      if len(by["collapsed"]) else np.nan),
+        "collapsed_densities": span(by["collapsed"]),
+        "mixture_max_density": span(by["mixture"])[1],
+        "mixture_all_below": below,
+    }
+
+
+#: Bootstrap draws of :func:`region_intervals`.
+REGION_DRAWS = 1000
+
+#: The quantities of :func:`region_intervals`: (name, key of :func:`region_numbers`, index
+#: into a (min, max) pair or None).
+_REGION_QUANTITIES = (
+    ("linear_all_above", "linear_all_above", None),
+    ("collapsed_min_correlation", "collapsed_min_correlation", None),
+    ("collapsed_sparsest", "collapsed_densities", 0),
+    ("collapsed_densest", "collapsed_densities", 1),
+    ("superposition_max_correlation", "superposition_max_correlation", None),
+    ("superposition_sparsest", "superposition_densities", 0),
+    ("superposition_densest", "superposition_densities", 1),
+    ("mixture_max_density", "mixture_max_density", None),
+    ("mixture_all_below", "mixture_all_below", None),
+)
+
+
+def region_intervals(models: pd.DataFrame, draws: int = REGION_DRAWS, seed: int = 0
+                     ) -> pd.DataFrame:
+    """Bootstrap intervals over seeds on every region boundary of the map.
+
+    Each draw resamples every cell's seeds with replacement, takes the majority strategy
+    (ties to the lower mean loss, as :func:`map_cells`) and measures the regions again
+    (:func:`region_numbers`). Resampled seeds repeat one another and split a cell's vote more
+    often than fresh seeds would, so the intervals err wide.
+
+    Parameters
+    ----------
+    models : pandas.DataFrame
+        :func:`map_frame` rows (``cell``, ``density``, ``correlation``, ``loss``,
+        ``strategy``), the same number of seeds in every cell.
+    draws : int
+        Bootstrap draws.
+    seed : int
+        Seed of the resampling.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by quantity (``linear_all_above``, ``collapsed_min_correlation``,
+        ``collapsed_sparsest``, ``collapsed_densest``, ``superposition_max_correlation``,
+        ``superposition_sparsest``, ``superposition_densest``, ``mixture_max_density``,
+        ``mixture_all_below``):
+        ``value`` (from all seeds), ``low`` and ``high`` (the 2.5% and 97.5% quantiles of the
+        draws, grid values), ``steps`` (grid steps from ``low`` to ``high``, along density or
+        correlation) and ``missing`` (share of draws in which the region has no cell).
+
+    Examples
+    --------
+    >>> models = pd.DataFrame({"cell": [0, 0, 1, 1], "seed": [0, 1, 0, 1],
+    ...     "density": [1.0, 1.0, 0.1, 0.1], "correlation": 1.0, "loss": [1.0, 2.0, 1.0, 2.0],
+    ...     "strategy": ["linear", "linear", "collapsed", "linear"]})
+    >>> r = region_intervals(models, draws=200)   # cell 1 ties: collapsed has the lower loss
+    >>> r.loc["linear_all_above", ["value", "low", "high", "steps"]].tolist()
+    [1.0, 0.1, 1.0, 1.0]
+    """
+    models = models.sort_values(["cell", "seed"])
+    seeds = models.groupby("cell").size()
+    if seeds.nunique() != 1:
+        raise ValueError(f"models: every cell needs as many seeds; got {sorted(seeds.unique())}")
+    k = int(seeds.iloc[0])
+    codes = pd.Categorical(models["strategy"], categories=STRATEGIES).codes
+    if (codes < 0).any():
+        raise ValueError(f"strategy: values must be in {STRATEGIES}")
+    S, L = codes.reshape(-1, k), models["loss"].to_numpy(dtype=float).reshape(-1, k)
+    cells = models.groupby("cell")[["density", "correlation"]].first().reset_index(drop=True)
+    rng = np.random.default_rng(seed)
+
+    def measure(strategy_codes) -> list:
+        numbers = region_numbers(cells.assign(strategy=np.asarray(STRATEGIES)[strategy_codes]))
+        return [numbers[key] if i is None else numbers[key][i]
+                for _, key, i in _REGION_QUANTITIES]
+
+    def majority(s, loss):
+        hit = s[..., None] == np.arange(len(STRATEGIES))                 # (cells, k, 4)
+        count = hit.sum(1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.where(count > 0, (hit * loss[..., None]).sum(1) / count, np.inf)
+        return np.where(count == count.max(1, keepdims=True), mean, np.inf).argmin(1)
+
+    value = measure(majority(S, L))
+    samples = []
+    rows = np.arange(len(S))[:, None]
+    for _ in range(draws):
+        pick = rng.integers(0, k, S.shape)
+        samples.append(measure(majority(S[rows, pick], L[rows, pick])))
+    samples = np.array(samples, dtype=float)
+    out = pd.DataFrame({"value": value}, index=[q for q, _, _ in _REGION_QUANTITIES])
+    for col, qs in (("low", 0.025), ("high", 0.975)):
+        out[col] = [np.nanquantile(x, qs, method="inverted_cdf") if np.isfinite(x).any()
+                    else np.nan for x in samples.T]
+    grids = {axis: np.sort(cells[axis].unique()) for axis in ("density", "correlation")}
+    out["steps"] = [np.searchsorted(grid, hi) - np.searchsorted(grid, lo)
+                    if np.isfinite(lo) else np.nan for (lo, hi), grid in zip(
+                        out[["low", "high"]].to_numpy(),
+                        (grids["correlation" if "correlation" in q else "density"]
+                         for q in out.index))]
+    out["missing"] = np.isnan(samples).mean(0)
+    return out
+
+
 def findings(cells: pd.DataFrame, models: pd.DataFrame, collapse: pd.DataFrame) -> dict:
     """The numbers the chapter states about collapse and the trade-off map.
 
@@ -1200,29 +1374,14 @@ def findings(cells: pd.DataFrame, models: pd.DataFrame, collapse: pd.DataFrame) 
         return ((float(df["density"].min()), float(df["density"].max())) if len(df)
                 else (np.nan, np.nan))
 
-    by = {s: cells[cells["strategy"] == s] for s in STRATEGIES}
-    above = np.nan
-    for d in np.sort(cells["density"].unique())[::-1]:     # walk down from the densest column
-        if not (cells[cells["density"] == d]["strategy"] == "linear").all():
-            break
-        above = float(d)
     best = collapse[collapse["best"]].sort_values("density")
     full = best[best["collapsed"] == best["collapsed"].max()] if len(best) else best
     sparse = cells[cells["density"] < 1]
     return {
         "cells": len(cells),
         "models": len(models),
-        "strategy_cells": {s: len(by[s]) for s in STRATEGIES},
         "unanimous": float((cells["share"] == 1).mean()),
-        "linear_min_density": span(by["linear"])[0],
-        "linear_all_above": above,
-        "superposition_max_correlation": (float(by["superposition"]["correlation"].max())
-                                          if len(by["superposition"]) else np.nan),
-        "superposition_densities": span(by["superposition"]),
-        "collapsed_min_correlation": (float(by["collapsed"]["correlation"].min())
-                                      if len(by["collapsed"]) else np.nan),
-        "collapsed_densities": span(by["collapsed"]),
-        "mixture_max_density": span(by["mixture"])[1],
+        **region_numbers(cells),
         "beats_pca": float((models["loss"] < models["linear_optimal"]).mean()),
         "loss_vs_pca_range": (float(cells["loss_vs_pca"].min()),
                               float(cells["loss_vs_pca"].max())),
