@@ -186,6 +186,10 @@ _METRICS = (
 )
 
 
+#: Seeds' geometry panels per row under :func:`tradeoff_map`'s heatmaps.
+_SEEDS_PER_ROW = 4
+
+
 def _boundary_line(boundary: pd.DataFrame, cells: pd.DataFrame, width: int, height: int
                    ) -> alt.Chart:
     """The curve (p, c) drawn over a heatmap of ``cells``: its density columns are equally
@@ -307,7 +311,9 @@ def tradeoff_map(cells: pd.DataFrame, models: pd.DataFrame,
             caption=("datum.strategy + ', ' + datum.collapsed + ' collapsed, loss ' + "
                      "format(datum.loss, '.3g')"))
         panels.append(alt.layer(arrows, label).properties(title=f"seed {s}"))
-    bottom = alt.hconcat(*panels).properties(
+    # at most four seeds side by side, so that eight fit the page column
+    bottom = alt.vconcat(*(alt.hconcat(*panels[i:i + _SEEDS_PER_ROW])
+                           for i in range(0, len(panels), _SEEDS_PER_ROW))).properties(
         title="the cell under the pointer (else the clicked one): every seed's directions W_i "
               "(colour: pair; circle/square: its two members)")
     # a click or hover in any of the six heatmaps counts
