@@ -17,7 +17,7 @@ coefficients, iterating ∫₀¹ (t + a x)₊^q dx = ((t + a)₊^{q+1} − t₊^
 
 and E[x_i L₊] = ½ ∂E[L₊²]/∂a_i. Summing over which features are present (16 patterns) gives a
 model's loss with no sampling noise. In floating point the alternating sum cancels badly when a
-coefficient is tiny (a trained model's "orthogonal" features have |a_j| ~ 10⁻⁷), so
+coefficient is tiny (between a trained model's "orthogonal" features a_j is of order 10⁻⁷), so
 :func:`expected_errors` evaluates it in exact rational arithmetic.
 
 **Arrangements** (:data:`ARRANGEMENTS`). Each fixes the directions of the four features in the
@@ -73,6 +73,7 @@ from .theory import feature_variance
 
 __all__ = [
     "ARRANGEMENTS",
+    "TILT_RANGE",
     "arrangement_optimum",
     "arrangement_weights",
     "collapse_boundary",
@@ -100,7 +101,7 @@ _LAYOUTS = {
 TILT_RANGE = (60.0, 120.0)
 
 #: Half-width in degrees of the band around 90° where the tilt search is replaced by θ = 90°
-#: exactly: there cos θ ~ 0 and the float alternating sums of :func:`_moment` cancel.
+#: exactly: there cos θ ~ 0 and the float alternating sums of ``_alternating_sums`` cancel.
 _UPRIGHT_BAND = 0.1
 
 #: Grid points per variable and zoom rounds of :func:`arrangement_optimum`'s search.
