@@ -401,9 +401,12 @@ def arrangement_optimum(name: str, p, c) -> pd.DataFrame:
         One row per (p, c): ``loss`` (per feature), ``scale`` s = ‖W_i‖² of the represented
         features, ``tilt`` (the angle θ between the members of a pair: searched in
         :data:`TILT_RANGE` for ``orthogonal``, 90 for the others) and ``bias0``, ``bias1``, …
-        per role (module docstring; a₁'s first). Found by a grid search over s ∈ [0.05, 3],
-        the tilt and every role's bias in [−1, 1], zoomed 20 times to ±2 grid steps around the
-        best point (the loss to about 10⁻¹⁰); for ``orthogonal`` the better of that search and θ = 90° exactly.
+        per role (module docstring; a₁'s first). Found by a grid search that starts over
+        s ∈ [0.05, 3], the tilt range and every role's bias in [−1, 1] and zooms 20 times to
+        ±2 grid steps around the best point, so the optimum may lie a little outside the
+        starting ranges (the loss to about 10⁻¹⁰). For ``orthogonal`` it is the better of that
+        search and θ = 90° exactly; tilts within 0.1° of 90° are not searched (their float
+        sums cancel), which costs at most a few 10⁻¹⁰ of loss.
 
     Examples
     --------
@@ -492,7 +495,8 @@ def collapse_boundary(densities, *, tol: float = 1e-4) -> pd.DataFrame:
     -------
     pandas.DataFrame
         ``p`` and ``c`` = c*(p): ``collapsed`` is the cheapest of :data:`ARRANGEMENTS` for
-        c > c*(p); NaN where it is cheapest at no correlation. Collapsed gets cheaper as c
+        c > c*(p): 0 where it is cheapest already at c = 0, NaN where it is not cheapest
+        even at c = 1. Collapsed gets cheaper as c
         grows (G = p/6 − q₂/8) faster than the others (``antipodal`` never beats
         ``orthogonal``), so c* is found by bisection, from below at the correlation where G
         meets the untilted orthogonal members' loss O* (independent of c, as its members
@@ -502,12 +506,16 @@ def collapse_boundary(densities, *, tol: float = 1e-4) -> pd.DataFrame:
     --------
     >>> collapse_boundary([0.5, 0.3, 0.05])["c"].round(2).tolist()
     [0.45, 0.92, nan]
+    >>> collapse_boundary([0.1, 0.05])["c"].tolist()
+    [nan, nan]
     """
     p = np.atleast_1d(np.asarray(densities, dtype=float))
     _check("densities", p, 1e-12, 1 - 1e-12)
     upright = arrangement_optimum("orthogonal", p, 0.0)["loss"].to_numpy()
     c = (8 * (p / 6 - upright) - p ** 2) / (p * (1 - p))
     open_ = c <= 1
+    if not open_.any():                       # orthogonal beats collapse at every correlation
+        return pd.DataFrame({"p": p, "c": np.nan})
     q = p[open_]
 
     def collapsed_cheapest(c):

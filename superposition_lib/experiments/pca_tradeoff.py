@@ -796,7 +796,9 @@ def pair_arrangement(W, exchangeable: bool = False) -> str:
         below −0.25); with all four represented, the geometry both couples share under
         :func:`pair_frame`'s thresholds (``"orthogonal"``, ``"antipodal"``,
         ``"collapsed"``; ``"orthogonal"`` also needs each member of a couple antipodal to a
-        member of the other, cosine below −0.95); else ``"other"``.
+        member of the other, cosine below −0.95); else ``"other"``. The angle between the
+        two couples of a collapsed or antipodal arrangement is not checked (the theory puts
+        them at 90°).
 
     Examples
     --------
@@ -875,11 +877,11 @@ def pair_map_frame(profile: str | None = None, *, store: RunStore | None = None
     cells = df.drop_duplicates("cell")
     theory = pair_theory.pair_losses(cells["density"], cells["correlation"])
     theory.index = cells["cell"].to_numpy()
-    losses = np.sort(theory[list(pair_theory.ARRANGEMENTS)].to_numpy(), axis=1)
+    # at c = 0 orthogonal and antipodal are one arrangement: the margin is to another one
+    losses = theory[list(pair_theory.ARRANGEMENTS)].copy()
+    losses.loc[theory["c"] == 0, "antipodal"] = np.inf
+    losses = np.sort(losses.to_numpy(), axis=1)
     theory["theory_loss"], theory["margin"] = losses[:, 0], losses[:, 1] / losses[:, 0] - 1
-    # at c = 0 orthogonal and antipodal are one arrangement: the margin is to the third
-    theory.loc[theory["c"] == 0, "margin"] = losses[theory["c"].to_numpy() == 0, 2] / \
-        losses[theory["c"].to_numpy() == 0, 0] - 1
     for col, key in (("theory", "best"), ("theory_loss", "theory_loss"), ("margin", "margin")):
         df[col] = theory.loc[df["cell"], key].to_numpy()
     df["decided"] = df["margin"] >= DECIDED_MARGIN
@@ -903,8 +905,8 @@ def pair_map_findings(models: pd.DataFrame) -> dict:
     dict
         ``cells`` and ``decided`` (how many are); over the decided cells: ``best`` (share
         whose lowest-loss seed, by exact loss, agrees, Wilson interval), ``majority`` (share
-        whose majority arrangement agrees, with its
-        :func:`~superposition_lib.stats.vote_range`), ``models`` (share of their models that
+        where most seeds agree: a vote on ``agrees``, ties to the lower mean exact loss; with
+        its :func:`~superposition_lib.stats.vote_range`), ``models`` (share of their models that
         agree, Wilson) and ``by_theory`` (theory arrangement -> (cells, share whose
         lowest-loss seed agrees)); over all cells: ``arrangements`` (arrangement -> models)
         and ``ratio``, a frame indexed by cell with ``density``, ``correlation``, ``theory``
@@ -1246,8 +1248,10 @@ def region_intervals(models: pd.DataFrame, draws: int = REGION_DRAWS, seed: int 
 
     Each draw resamples every cell's seeds with replacement, takes the majority strategy
     (ties to the lower mean loss, as :func:`map_cells`) and measures the regions again
-    (:func:`region_numbers`). Resampled seeds repeat one another and split a cell's vote more
-    often than fresh seeds would, so the intervals err wide.
+    (:func:`region_numbers`). The intervals show how far the boundaries move between sets of
+    seeds like these, not an exact 95% coverage: a cell whose seeds all agree never changes
+    under resampling although fresh seeds could split it, and a split cell flips more often
+    under resampling than with fresh seeds.
 
     Parameters
     ----------
@@ -1267,8 +1271,9 @@ def region_intervals(models: pd.DataFrame, draws: int = REGION_DRAWS, seed: int 
         ``superposition_sparsest``, ``superposition_densest``, ``mixture_max_density``,
         ``mixture_all_below``):
         ``value`` (from all seeds), ``low`` and ``high`` (the 2.5% and 97.5% quantiles of the
-        draws, grid values), ``steps`` (grid steps from ``low`` to ``high``, along density or
-        correlation) and ``missing`` (share of draws in which the region has no cell).
+        draws in which the boundary exists, grid values), ``steps`` (grid steps from ``low``
+        to ``high``, along density or correlation) and ``missing`` (share of draws in which it
+        does not, e.g. no cell of the region).
 
     Examples
     --------
