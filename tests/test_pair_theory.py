@@ -75,19 +75,6 @@ def test_a_free_scale_makes_dense_superposition_cheaper_than_unit_norm():
     assert free["loss"].iloc[-1] == pytest.approx(unit[-1], rel=1e-3)  # sparse: s -> 1
 
 
-def test_the_triangle_takes_over_from_orthogonal_near_density_0_65_when_independent():
-    p = np.linspace(0.55, 0.75, 41)
-    best = pt.pair_losses(p, 0.0)["best"].to_numpy()
-    start = p[best == "triangle"].min()
-    assert 0.6 < start < 0.7 and (best[p >= start] == "triangle").all()
-    assert (best[p < start] == "orthogonal").all()
-
-
-def test_at_full_correlation_orthogonal_members_open_up_to_a_few_degrees():
-    tilt = pt.arrangement_optimum("orthogonal", np.geomspace(1.0, 0.01, 12), 1.0)["tilt"]
-    assert 92 < tilt.max() < 98 and (tilt >= 90).all()
-
-
 def test_orthogonal_members_tilt_apart_only_when_correlated():
     opt = pt.arrangement_optimum("orthogonal", [0.19, 0.19], [0.0, 1.0])
     assert opt["tilt"].iloc[0] == 90.0

@@ -74,7 +74,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .. import metrics, pair_theory, pca, stats
+from .. import metrics, pair_theory, pca, stats, theory
 from ..config import ExperimentSpec
 from ..run import Run
 from ..store import RunStore
@@ -120,6 +120,7 @@ __all__ = [
     "sets_frame",
     "theory_boundary",
     "theory_cells",
+    "theory_findings",
 ]
 
 #: The chapter's file stem.
@@ -716,6 +717,54 @@ def theory_boundary(points: int = 60) -> pd.DataFrame:
     return pair_theory.collapse_boundary(p)
 
 
+def theory_findings(points: int = 60) -> dict:
+    """The numbers the chapter states about the two-pair theory.
+
+    Parameters
+    ----------
+    points : int
+        Densities of :func:`theory_boundary`.
+
+    Returns
+    -------
+    dict
+        ``boundary`` (:func:`theory_boundary`, NaN where collapse is never the cheapest);
+        ``c_one`` (the grid densities (sparser, denser) between which c*(p) reaches 1);
+        ``lowest`` and ``densest`` ((p, c) of the boundary's lowest and densest point);
+        ``triangle_from`` (the lowest density, on a 0.005 grid over [0.55, 0.75], at which the
+        triangle is the cheapest arrangement of independent pairs); ``triangle_gain`` (1 −
+        triangle / collapsed loss at density 1, where all others cost 1/24); ``unit_norm``
+        (the orthogonal members' loss at density 1 with ‖W_i‖ = 1, the phase-change
+        theory's pricing); ``tilt`` ((density, angle) of the widest tilt of orthogonal members
+        at c = 1 over :data:`MAP_DENSITIES`).
+
+    Examples
+    --------
+    >>> f = theory_findings(5)
+    >>> [round(v, 2) for v in f["c_one"]], round(f["triangle_gain"], 4)
+    ([0.1, 0.32], 0.0015)
+    """
+    boundary = theory_boundary(points)
+    drawn = boundary.dropna()
+    sparsest = drawn["p"].min()
+    lowest = drawn.loc[drawn["c"].idxmin()]
+    densest = boundary.iloc[0]
+    independent = pair_theory.pair_losses(np.linspace(0.55, 0.75, 41), 0.0)
+    dense = pair_theory.pair_losses([1.0], [0.0]).iloc[0]
+    tilts = pair_theory.arrangement_optimum("orthogonal", MAP_DENSITIES, 1.0)
+    widest = tilts.loc[tilts["tilt"].idxmax()]
+    return {
+        "boundary": boundary,
+        "c_one": (float(boundary.loc[boundary["p"] < sparsest, "p"].max()), float(sparsest)),
+        "lowest": (float(lowest["p"]), float(lowest["c"])),
+        "densest": (float(densest["p"]), float(densest["c"])),
+        "triangle_from": float(independent.loc[independent["best"] == "triangle", "p"].min()),
+        "triangle_gain": float(1 - dense["triangle"] / dense["collapsed"]),
+        "unit_norm": float(theory.antipodal_minimum([1.0])[0]),
+        "tilt": (float(widest["p"]), float(widest["tilt"])),
+    }
+
+
 def collapse_chance(models: pd.DataFrame) -> pd.DataFrame:
     """Collapsed pairs against their chance level.
 
@@ -909,8 +958,9 @@ def pair_map_findings(models: pd.DataFrame) -> dict:
         its :func:`~superposition_lib.stats.vote_range`), ``models`` (share of their models that
         agree, Wilson) and ``by_theory`` (theory arrangement -> (cells, share whose
         lowest-loss seed agrees)); over all cells: ``arrangements`` (arrangement -> models)
-        and ``ratio``, a frame indexed by cell with ``density``, ``correlation``, ``theory``
-        and ``ratio``, the lowest exact loss of the cell's seeds over the theory's loss.
+        and ``ratio``, a frame indexed by cell with ``density``, ``correlation``, ``theory``,
+        the ``arrangement`` of the cell's lowest-loss seed and ``ratio``, its exact loss over
+        the theory's.
 
     Examples
     --------
@@ -928,7 +978,7 @@ def pair_map_findings(models: pd.DataFrame) -> dict:
     if seeds.nunique() != 1:
         raise ValueError(f"models: every cell needs as many seeds; got {sorted(seeds.unique())}")
     lowest = models.loc[models.groupby("cell")["exact_loss"].idxmin()].set_index("cell")
-    ratio = lowest[["density", "correlation", "theory"]].assign(
+    ratio = lowest[["density", "correlation", "theory", "arrangement"]].assign(
         ratio=lowest["exact_loss"] / lowest["theory_loss"])
     decided = models[models["decided"]]
     vote = seed_vote(decided.assign(loss=decided["exact_loss"]), "agrees")
@@ -1163,6 +1213,12 @@ def geometry_findings(store: RunStore | None = None, profile: str | None = None)
     return out
 
 
+def _density_span(rows: pd.DataFrame) -> tuple[float, float]:
+    """(min, max) of the rows' ``density``; NaNs if there are none."""
+    return ((float(rows["density"].min()), float(rows["density"].max())) if len(rows)
+            else (np.nan, np.nan))
+
+
 def region_numbers(cells: pd.DataFrame) -> dict:
     """Where the map's regions lie, from the cells' majority strategies.
 
@@ -1193,11 +1249,7 @@ def region_numbers(cells: pd.DataFrame) -> dict:
     (1.0, (0.1, 0.1), nan)
     """
     by = {s: cells[cells["strategy"] == s] for s in STRATEGIES}
-
-    def span(df):
-        return ((float(df["density"].min()), float(df["density"].max())) if len(df)
-                else (np.nan, np.nan))
-
+    span = _density_span
     above = np.nan
     for d in np.sort(cells["density"].unique())[::-1]:     # walk down from the densest column
         if not (cells[cells["density"] == d]["strategy"] == "linear").all():
@@ -1376,10 +1428,6 @@ def findings(cells: pd.DataFrame, models: pd.DataFrame, collapse: pd.DataFrame) 
     >>> f["linear_all_above"], f["superposition_max_correlation"], f["collapse_mean"]
     (1.0, 0.0, {1.0: 2.5})
     """
-    def span(df):
-        return ((float(df["density"].min()), float(df["density"].max())) if len(df)
-                else (np.nan, np.nan))
-
     best = collapse[collapse["best"]].sort_values("density")
     full = best[best["collapsed"] == best["collapsed"].max()] if len(best) else best
     sparse = cells[cells["density"] < 1]
@@ -1405,7 +1453,7 @@ def findings(cells: pd.DataFrame, models: pd.DataFrame, collapse: pd.DataFrame) 
         "collapse_mean": {float(p): float(k) for p, k in
                           collapse.groupby("density")["collapsed"].mean().items()},
         "collapse_max": int(best["collapsed"].max()) if len(best) else 0,
-        "collapse_all_densities": span(full),
+        "collapse_all_densities": _density_span(full),
         "collapse_seeds": int(collapse["seed"].nunique()),
         **_pc_stats(collapse),
     }
