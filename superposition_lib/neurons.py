@@ -33,6 +33,8 @@ Examples
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
@@ -365,8 +367,6 @@ def best_of_n_distribution(loss: np.ndarray, labels, n_values) -> pd.DataFrame:
     >>> d.pivot(index="n", columns="label", values="probability").round(3).values.tolist()
     [[0.333, 0.667], [1.0, 0.0]]
     """
-    from scipy.special import comb
-
     loss = np.asarray(loss, dtype=float)
     labels = np.asarray(labels)
     if loss.ndim != 1 or labels.shape != loss.shape:
@@ -378,7 +378,8 @@ def best_of_n_distribution(loss: np.ndarray, labels, n_values) -> pd.DataFrame:
     for n in n_values:
         if not (isinstance(n, (int, np.integer)) and 1 <= n <= R):
             raise ValueError(f"n_values: every N must be an integer in [1, {R}]; got {n!r}")
-        p = comb(R - np.arange(1, R + 1), n - 1) / comb(R, n)
+        # P(the restart ranked k is the best of N drawn without replacement) = C(R-k, N-1)/C(R, N)
+        p = np.array([math.comb(R - k, n - 1) for k in range(1, R + 1)]) / math.comb(R, n)
         for label in sorted(set(labels.tolist())):
             rows.append({"n": int(n), "label": label, "probability": float(p[ranked == label]
                                                                              .sum())})
