@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from collections.abc import Sequence
 
 import pandas as pd
@@ -355,18 +356,35 @@ def _run_on_dask(args: argparse.Namespace, chosen: list, profile: str, store: Ru
 def _cmd_figures_export(args: argparse.Namespace) -> int:
     from . import book, experiments
 
+    start = time.monotonic()
+
+    def report(chapter: str, label: str, paths: list) -> None:
+        print(f"{time.monotonic() - start:6.0f} s  {chapter}/{label}: {len(paths)} files",
+              flush=True)
+
     try:
         profile = experiments.current_profile(args.profile)
         written = book.export_chapter_figures(args.chapter, out_dir=args.out, profile=profile,
                                               store=RunStore(args.store),
-                                              train=True if args.train else None)
+                                              train=True if args.train else None,
+                                              on_figure=report)
     except ValueError as e:
         raise _UsageError(e) from None
     except KeyboardInterrupt:
         print("\ninterrupted; figures written so far are kept", file=sys.stderr)
         return 130
-    for name, paths in written.items():
-        print(f"{name}: {', '.join(str(p) for p in paths)}")
+    print(f"{len(written) - 1} figures in {time.monotonic() - start:.0f} s", flush=True)
+    return 0
+
+
+def _cmd_site_add_reference(args: argparse.Namespace) -> int:
+    from .book import site
+
+    try:
+        n = site.add_reference(args.site)
+    except FileNotFoundError as e:
+        raise _UsageError(e) from None
+    print(f"{n} API reference pages added to {args.site}/search.json and sitemap.xml")
     return 0
 
 
@@ -454,6 +472,14 @@ def _parser() -> argparse.ArgumentParser:
                    help="train missing runs first (by default only smoke runs are trained; "
                         "a missing paper run is an error naming the command that trains it)")
     q.set_defaults(func=_cmd_figures_export)
+
+    p = sub.add_parser("site", help="finish the rendered book's site")
+    ssub = p.add_subparsers(dest="site_command", required=True, metavar="ACTION")
+    q = ssub.add_parser("add-reference", help="add the API reference's pages (built into "
+                        "SITE/api/) to the site's search index and sitemap")
+    q.add_argument("--site", default="_book", metavar="SITE",
+                   help="the rendered site (default: _book, Quarto's output directory)")
+    q.set_defaults(func=_cmd_site_add_reference)
 
     p = sub.add_parser("migrate", help="rename runs cached by an earlier key format to this "
                        "version's keys (no retraining)")

@@ -20,7 +20,13 @@ What a real Quarto render showed and these tests now check:
   block"): the Vega bundle is a file of the site, not inlined;
 - every local link of the book's pages resolves in the site (figure downloads, the API reference
   under ``api/``, other pages);
-- ``_quarto.yml`` sets ``repo-url`` and ``site-url`` with ``repo-actions``.
+- ``_quarto.yml`` sets ``repo-url`` and ``site-url`` with ``repo-actions``;
+- inline expressions run where Quarto runs them: as Jupyter ``user_expressions`` when execution
+  reaches their Markdown cell (a name a later chunk defines is a ``NameError``), printed as Quarto
+  prints them (the ``text/plain`` repr, so ``np.int64(2)`` shows as such).
+
+Where the Quarto CLI is on PATH, ``tests/test_site.py`` renders the book with it and checks the
+built pages the same ways.
 """
 
 from __future__ import annotations
@@ -28,13 +34,12 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
-import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 import yaml
+from html_pages import CHROMIUM, NO_CHROMIUM, REPR, body_json, chromium_dom
 
 jupytext = pytest.importorskip("jupytext")
 nbclient = pytest.importorskip("nbclient")
@@ -43,11 +48,9 @@ vlc = pytest.importorskip("vl_convert")
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = sorted((ROOT / "chapters").glob("*.qmd"))
-INLINE = re.compile(r"`\{python\}\s+([^`]+)`")
+#: Quarto's pattern of an inline expression (quarto-cli ``src/resources/jupyter/notebook.py``).
+INLINE = re.compile(r"(?:^|[^`])`\{python\}[ \t]([^`]+)`", re.MULTILINE)
 SPEC = re.compile(r"^var spec=(.*);$", re.MULTILINE)
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-NO_CHROMIUM = ("headless Chromium is not installed, so the browser tests of the book are "
-               "skipped (Debian: apt-get install -y chromium; .ci/run installs it)")
 
 #: Width in px of Quarto's columns at a 1,400 px window (cosmo theme, book with sidebar and toc;
 #: measured in a real render, see DESIGN.md).
@@ -65,25 +68,22 @@ def cell_options(source: str) -> tuple[dict, str]:
 
 
 def chapter_notebook(path: Path):
-    """The chapter as a notebook Quarto would execute; options in ``cell.metadata.quarto``."""
+    """The chapter as a notebook Quarto would execute: its chunks as code cells (options in
+    ``cell.metadata.quarto``) and the Markdown between them as Markdown cells, in order."""
     nb = jupytext.reads(path.read_text(encoding="utf-8"), fmt="Rmd")
-    cells, inline = [], []
+    cells = []
     for cell in nb.cells:
         if cell.cell_type == "markdown":
-            inline += INLINE.findall(cell.source)
+            new = nbformat.v4.new_markdown_cell(cell.source)
+            new.metadata["quarto"] = {}
+        elif cell.cell_type == "code":
+            opts, code = cell_options(cell.source)
+            if opts.get("eval", True) is False:
+                continue
+            new = nbformat.v4.new_code_cell(code)
+            new.metadata["quarto"] = opts
+        else:
             continue
-        if cell.cell_type != "code":
-            continue
-        opts, code = cell_options(cell.source)
-        if opts.get("eval", True) is False:
-            continue
-        new = nbformat.v4.new_code_cell(code)
-        new.metadata["quarto"] = opts
-        cells.append(new)
-    # Quarto evaluates inline `{python} expr` after the chunks.
-    for expr in inline:
-        new = nbformat.v4.new_code_cell(f"print(repr({expr}))")
-        new.metadata["quarto"] = {"label": "inline", "inline": expr}
         cells.append(new)
     nb.cells = cells
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
@@ -91,16 +91,103 @@ def chapter_notebook(path: Path):
     return nb
 
 
-def html_outputs(cell) -> list[str]:
-    return [o["data"]["text/html"] for o in cell.get("outputs", [])
+class QuartoClient(nbclient.NotebookClient):
+    """Executes a chapter as Quarto's Jupyter engine does: code cells as nbclient does, and each
+    Markdown cell's inline expressions when execution reaches it, sent to the kernel as
+    ``user_expressions`` of an empty request. The results (mime bundles) go to the cell's
+    ``metadata.user_expressions`` as ``[expression, bundle]`` pairs; the first failing
+    expression's error goes to ``metadata.inline_error`` (Quarto stops the render there)."""
+
+    async def async_execute_cell(self, cell, cell_index, execution_count=None,
+                                 store_history=True):
+        if cell.cell_type != "markdown":
+            return await super().async_execute_cell(cell, cell_index, execution_count,
+                                                    store_history)
+        expressions = INLINE.findall(cell.source)
+        if not expressions:
+            return cell
+        msg_id = self.kc.execute("", user_expressions={str(i): e
+                                                       for i, e in enumerate(expressions)})
+        content = (await self.async_wait_for_reply(msg_id))["content"]
+        results = []
+        for i, expr in enumerate(expressions):
+            result = content.get("user_expressions", {}).get(str(i), content)
+            if result.get("status") != "ok":
+                cell.metadata["inline_error"] = (f"`{{python}} {expr.strip()}`: "
+                                                 f"{result.get('ename')}: {result.get('evalue')}")
+                break
+            results.append([expr.strip(), result["data"]])
+        cell.metadata["user_expressions"] = results
+        return cell
+
+
+#: The mime types Quarto prefers for an inline value in HTML output, best first
+#: (``displayDataMimeType`` of quarto-cli's ``src/core/jupyter/display-data.ts``).
+INLINE_MIME_PRIORITY = ("application/vnd.jupyter.widget-state+json",
+                        "application/vnd.jupyter.widget-view+json", "application/javascript",
+                        "text/html", "text/markdown", "image/svg+xml", "image/png", "image/jpeg",
+                        "text/plain")
+
+
+def quarto_inline_text(bundle: dict) -> str:
+    """What Quarto writes into the Markdown for an inline value's mime ``bundle``: HTML as a raw
+    span, Markdown as is, plain text (the value's repr) with the quotes of a string stripped
+    and its Markdown characters escaped (``asEscapedMarkdown`` in quarto-cli's
+    ``src/core/jupyter/jupyter-inline.ts``; its character class ``+-.`` is a range, so commas
+    are escaped too).
+
+    >>> quarto_inline_text({"text/plain": "'a_b'"})
+    'a\\\\_b'
+    >>> quarto_inline_text({"text/plain": "np.int64(2)"})
+    'np.int64(2)'
+    """
+    mime = next(m for m in INLINE_MIME_PRIORITY if m in bundle)
+    data = bundle[mime]
+    data = "".join(map(str, data)) if isinstance(data, list) else str(data)
+    if mime == "text/html":
+        return f"`{data}`{{=html}}"
+    if mime != "text/plain":
+        return data
+    if len(data) >= 2 and data[0] == data[-1] and data[0] in "'\"":
+        return re.sub(r"([\\`*_{}\[\]()>#+,\-.!])", r"\\\1", data[1:-1].replace("\\", "\\\\"))
+    return data
+
+
+def resolved_markdown(cell) -> str:
+    """A Markdown cell's text with its inline expressions replaced as Quarto replaces them."""
+    values = dict(cell.metadata.get("user_expressions", []))
+
+    def replace(match):
+        expr = match.group(1).strip()
+        if expr not in values:
+            return match.group(0)
+        prefix = match.group(0)[:match.group(0).index("`{python}")]
+        return prefix + quarto_inline_text(values[expr])
+
+    return INLINE.sub(replace, cell.source)
+
+
+#: A Pandoc raw HTML block (how the book's renderer writes a chart into a Markdown output).
+RAW_HTML = re.compile(r"^(`{3,})\{=html\}\n(.*?)\n\1$", re.DOTALL | re.MULTILINE)
+
+
+def _display_data(cell, mime: str) -> list[str]:
+    return [o["data"][mime] for o in cell.get("outputs", [])
             if o.get("output_type") in ("display_data", "execute_result")
-            and "text/html" in o.get("data", {})]
+            and mime in o.get("data", {})]
+
+
+def html_outputs(cell) -> list[str]:
+    """The HTML a cell puts on the page: ``text/html`` outputs and the raw HTML blocks of its
+    Markdown outputs (charts)."""
+    return _display_data(cell, "text/html") + [m.group(2) for text in
+                                               _display_data(cell, "text/markdown")
+                                               for m in RAW_HTML.finditer(text)]
 
 
 def markdown_outputs(cell) -> list[str]:
-    return [o["data"]["text/markdown"] for o in cell.get("outputs", [])
-            if o.get("output_type") in ("display_data", "execute_result")
-            and "text/markdown" in o.get("data", {})]
+    """A cell's Markdown outputs, less their raw HTML blocks."""
+    return [RAW_HTML.sub("", text) for text in _display_data(cell, "text/markdown")]
 
 
 def declared_column(opts: dict) -> str:
@@ -141,8 +228,8 @@ def executed(tmp_path_factory, store):
 
     def execute(path: Path):
         nb = chapter_notebook(path)
-        client = nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
-                                         resources={"metadata": {"path": str(path.parent)}})
+        client = QuartoClient(nb, timeout=600, kernel_name="python3",
+                              resources={"metadata": {"path": str(path.parent)}})
         client.execute()
         return path.stem, nb
 
@@ -185,8 +272,9 @@ def test_the_site_carries_the_api_reference_and_they_link_each_other():
     site's root."""
     config = yaml.safe_load((ROOT / "_quarto.yml").read_text(encoding="utf-8"))
     book_dir = ROOT / config["project"]["output-dir"]
-    post = config["project"]["post-render"].split()
+    post, add = (step.split() for step in config["project"]["post-render"])
     assert post[:3] == ["python", "-m", "sphinx"] and "-W" in post and post[-2] == "docs", post
+    assert add[-4:] == ["site", "add-reference", "--site", str(config["project"]["output-dir"])]
     api_dir = ROOT / post[-1]
     assert api_dir.parent == book_dir, "the reference must be built inside the site"
     links = re.findall(r"\[API reference\]\(([^)]+)\)", (ROOT / "index.qmd").read_text())
@@ -231,13 +319,15 @@ def test_chapter_structure(path):
         assert opts.get("fig-cap") and opts.get("fig-alt"), opts["label"]
         assert f"@{opts['label']}" in text, f"{opts['label']} is never referenced"
     labels = [c.metadata["quarto"].get("label") for c in nb.cells]
-    labels = [lab for lab in labels if lab and lab != "inline"]
+    labels = [lab for lab in labels if lab]
     assert len(labels) == len(set(labels)), "duplicate cell labels"
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
 def test_chapter_executes_and_every_figure_draws_a_chart(executed, path):
     nb = executed[path.stem]
+    inline_errors = [c.metadata["inline_error"] for c in nb.cells if "inline_error" in c.metadata]
+    assert not inline_errors, f"Quarto stops at an inline expression: {inline_errors[0]}"
     for cell in nb.cells:
         errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
         assert not errors or cell.metadata["quarto"].get("error"), errors
@@ -248,6 +338,8 @@ def test_chapter_executes_and_every_figure_draws_a_chart(executed, path):
     # the Vega bundle is loaded once per page, from the site, never inlined
     from superposition_lib.figures import BUNDLE_SRC
 
+    # Quarto puts require.js and jQuery from CDNs on any page with a text/html output
+    assert not [c for c in nb.cells if _display_data(c, "text/html")], "a text/html output"
     page = "\n".join(h for c in nb.cells for h in html_outputs(c))
     assert page.count(f'src="{BUNDLE_SRC}"') == 1
     assert "window.vegaEmbed=" not in page
@@ -272,6 +364,43 @@ def test_markdown_outputs_hold_no_control_characters(executed, path):
             assert not broken, f"{label}: a line break inside inline math: {broken[0]!r}"
 
 
+def test_repr_pattern_finds_what_quarto_would_print():
+    assert REPR.search("goes from np.int64(2) features") and REPR.search("np.float64(0.5)")
+    assert REPR.search("array([1, 2])") and REPR.search("<superposition_lib.run.Run object at 0x1>")
+    assert REPR.search("('a long sentence that '\n 'goes on')")
+    assert not REPR.search("2 features (0.5, 0.3) in an array (of 2)")
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_prose_shows_values_not_reprs(executed, path):
+    """Quarto prints an inline value's ``text/plain`` repr (``np.int64(2)`` for a numpy integer):
+    neither the resolved prose nor a chunk's Markdown output may show one."""
+    for cell in executed[path.stem].cells:
+        for expr, bundle in cell.metadata.get("user_expressions", []):
+            plain = str(bundle.get("text/plain", ""))
+            assert not ("text/markdown" not in bundle and plain[:1] in "'\"" and "$" in plain), (
+                f"{path.name}: `{{python}} {expr}` is a string holding math, which Quarto "
+                f"escapes as plain text (1 - S becomes 1 \\- S): make it IPython's Markdown")
+        texts = ([resolved_markdown(cell)] if cell.cell_type == "markdown"
+                 else markdown_outputs(cell))
+        for text in texts:
+            found = REPR.search(text)
+            assert not found, (f"{path.name}: a repr in the prose: "
+                               f"{text[max(0, found.start() - 60):found.end() + 40]!r}")
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_captions_write_notation_as_math(path):
+    """Captions are Markdown: ``W_i`` there is plain text with an underscore, ``$W_i$`` is
+    notation."""
+    for cell in chapter_notebook(path).cells:
+        opts = cell.metadata["quarto"]
+        for key in ("fig-cap", "tbl-cap"):
+            text = re.sub(r"\$[^$]*\$", "", str(opts.get(key, "")))
+            found = PLAIN_NOTATION.search(re.sub(r"`[^`]*`", "", text))
+            assert not found, f"{opts.get('label')}: {key} has {found.group()!r} outside math"
+
+
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
 def test_no_inline_expression_sits_inside_math(path):
     """Pandoc reads ``$…$`` before Quarto evaluates inline code, so `{python} x` inside math
@@ -285,47 +414,6 @@ def test_no_inline_expression_sits_inside_math(path):
             text = re.sub(r"\$\$.*?\$\$", "", text, flags=re.DOTALL)
             inside = [m for m in text.split("$")[1::2] if "\x00" in m]
             assert not inside, f"{path.name}: inline code inside math in {paragraph[:120]!r}"
-
-
-def _bound_names(code: str) -> set[str]:
-    """Names a chunk binds at the top level (assignments, loops, imports, definitions)."""
-    import ast
-
-    names = set()
-    for node in ast.parse(code).body:
-        targets = []
-        if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-        elif isinstance(node, (ast.For, ast.With)):
-            targets = ([node.target] if isinstance(node, ast.For)
-                       else [i.optional_vars for i in node.items if i.optional_vars])
-        elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
-            names.add(node.name)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            names |= {(a.asname or a.name).split(".")[0] for a in node.names}
-        for target in targets:
-            names |= {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
-    return names
-
-
-@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
-def test_inline_expressions_read_names_bound_once(path):
-    """Quarto evaluates every inline expression after the last chunk, so a name that two chunks
-    bind shows the second chunk's value in the first one's prose."""
-    import ast
-
-    nb = chapter_notebook(path)
-    chunks = [c.source for c in nb.cells if c.metadata["quarto"].get("label") != "inline"]
-    binders = {}
-    for i, code in enumerate(chunks):
-        for name in _bound_names(code):
-            binders.setdefault(name, []).append(i)
-    for expr in (c.metadata["quarto"]["inline"] for c in nb.cells
-                 if c.metadata["quarto"].get("label") == "inline"):
-        for node in ast.walk(ast.parse(expr, mode="eval")):
-            if isinstance(node, ast.Name) and len(binders.get(node.id, [])) > 1:
-                pytest.fail(f"{path.name}: `{{python}} {expr}` reads {node.id!r}, which chunks "
-                            f"{binders[node.id]} all bind; give each a name of its own")
 
 
 #: Longest prose paragraph a chunk may write (tables and lists excepted): longer text belongs in
@@ -366,8 +454,7 @@ def test_no_string_literal_has_an_escape_that_collides_with_latex():
                for p in sorted((ROOT / "superposition_lib").rglob("*.py"))]
     for path in CHAPTERS:
         sources += [(f"{path.name}:{c.metadata['quarto'].get('label')}", c.source)
-                    for c in chapter_notebook(path).cells
-                    if c.metadata["quarto"].get("label") != "inline"]
+                    for c in chapter_notebook(path).cells if c.cell_type == "code"]
     for where, source in sources:
         with warnings.catch_warnings():
             warnings.simplefilter("error", DeprecationWarning)
@@ -391,6 +478,26 @@ def test_chapter_charts_validate_and_render(executed, path):
         Root.validate(spec)
         svg = vlc.vegalite_to_svg(spec)
         assert svg.startswith("<svg") and "<path" in svg
+        plain = [t for t in svg_texts(svg) if PLAIN_NOTATION.search(t)]
+        assert not plain, f"notation written as plain text in a chart: {plain}"
+
+
+#: Notation typed as plain text (``W_i``, ``x^2``, ``\\sum``, ``not_represented``): chart text
+#: writes it in Unicode (``Wᵢ``, ``x²``, ``Σ``, ``not represented``).
+PLAIN_NOTATION = re.compile(r"[A-Za-z0-9)‖²³]_[A-Za-z0-9{]|\^|\\[a-zA-Z]+")
+
+
+def svg_texts(svg: str) -> list[str]:
+    """The text of every ``<text>`` element of an SVG chart (titles, labels, legends)."""
+    import html
+
+    return [html.unescape(re.sub(r"<[^>]+>", "", t))
+            for t in re.findall(r"<text\b[^>]*>(.*?)</text>", svg, re.DOTALL)]
+
+
+def test_plain_notation_is_found_in_chart_text():
+    svg = '<svg><text x="1">‖W_i‖</text><text>Wᵢ · Wⱼ</text><text>not_represented</text></svg>'
+    assert [t for t in svg_texts(svg) if PLAIN_NOTATION.search(t)] == ["‖W_i‖", "not_represented"]
 
 
 def sort_gaps(spec: dict, datasets: dict, data: str | None = None) -> list[str]:
@@ -461,10 +568,10 @@ def _code_table_width(markdown: str) -> float:
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
 def test_tables_fit_their_columns(executed, path):
-    """Code in tables never wraps (styles.css), so a table of experiment names needs a column
+    """Code in tables never wraps (styles.scss), so a table of experiment names needs a column
     wide enough for them: its cell declares one."""
-    css = (ROOT / "styles.css").read_text(encoding="utf-8")
-    assert re.search(r"table code\s*\{[^}]*white-space:\s*nowrap", css)
+    css = (ROOT / "styles.scss").read_text(encoding="utf-8")
+    assert re.search(r"td code:not\(\.sourceCode\),[^{]*\{[^}]*white-space:\s*nowrap", css)
     for cell in executed[path.stem].cells:
         opts = cell.metadata["quarto"]
         for text in markdown_outputs(cell):
@@ -477,48 +584,13 @@ def test_tables_fit_their_columns(executed, path):
 
 
 def _chromium_dom(page: Path, tmp_path: Path, width: int = 1400) -> str:
-    """Load a page in headless Chromium (no network) at a window ``width`` px wide and return its
-    DOM after scripts ran. The body then carries ``data-errors`` (console errors and warnings,
-    uncaught exceptions), ``data-figures`` ([column, box width, chart width] of every chart, the
-    column read from the nearest ``data-column`` ancestor) and ``data-page-width`` (the page's
-    scroll width: wider than the body when something overflows it)."""
-    probe = ("<script>window.__errors=[];"
-             "window.addEventListener('error',function(e){__errors.push(String(e.message))});"
-             "['error','warn'].forEach(function(level){var orig=console[level];"
-             "console[level]=function(){__errors.push(level+': '+"
-             "Array.prototype.join.call(arguments,' '));orig.apply(console,arguments)};});"
-             "window.addEventListener('load',function(){setTimeout(function(){"
-             "var figs=[].map.call(document.querySelectorAll('.superposition-figure'),"
-             "function(el){var c=el.closest('[data-column]');var svg=el.querySelector('svg');"
-             "return [c?c.getAttribute('data-column'):'body',el.clientWidth,"
-             "svg?svg.getBoundingClientRect().width:0];});"
-             "document.body.setAttribute('data-figures',JSON.stringify(figs));"
-             "document.body.setAttribute('data-page-width',String(document.body.scrollWidth));"
-             "document.body.setAttribute('data-errors',JSON.stringify(__errors))},2000)});"
-             "</script>")
-    text = page.read_text(encoding="utf-8")
-    probed = page.with_name(f"probed-{width}-{page.name}")
-    probed.write_text(text.replace("<head>", "<head>" + probe, 1) if "<head>" in text
-                      else probe + text, encoding="utf-8")
-    profile = tmp_path / f"chromium-{page.stem}-{width}"
-    result = subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
-         "--disable-background-networking", "--disable-component-update",
-         "--no-first-run", f"--user-data-dir={profile}", "--virtual-time-budget=15000",
-         "--hide-scrollbars", f"--window-size={width},900", "--dump-dom", probed.as_uri()],
-        check=False, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr[-2000:]
-    return result.stdout
+    """Load a page in headless Chromium (see :func:`html_pages.chromium_dom`)."""
+    return chromium_dom(page, tmp_path / f"chromium-{page.stem}-{width}", width)
 
-
-def _body_json(dom: str, attribute: str):
-    found = re.search(rf'data-{attribute}="([^"]*)"', dom)
-    assert found, "the page never finished loading"
-    return json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&"))
 
 
 def _assert_drawn(dom: str, n_charts: int) -> None:
-    errors = _body_json(dom, "errors")
+    errors = body_json(dom, "errors")
     assert errors == [], f"the console reported: {errors}"
     assert dom.count('class="marks"') >= n_charts, "a chart drew no SVG"
     assert len(re.findall(r'class="mark-(?:rect|symbol|rule|text|line)', dom)) >= n_charts
@@ -632,7 +704,7 @@ def _chapter_page(executed, path: Path, tmp_path: Path, *, width: int | None = N
 
 
 def _assert_fit(dom: str, what: str) -> None:
-    for column, box, chart in _body_json(dom, "figures"):
+    for column, box, chart in body_json(dom, "figures"):
         assert chart <= COLUMN_WIDTHS[column], (
             f"{what}: a {chart:.0f} px chart in the {column} column ({COLUMN_WIDTHS[column]} "
             f"px): declare a wider column or narrow the chart")
@@ -646,7 +718,7 @@ def test_chapter_page_draws_offline_in_chromium(executed, path, tmp_path):
     page, n_charts = _chapter_page(executed, path, tmp_path)
     dom = _chromium_dom(page, tmp_path)
     _assert_drawn(dom, n_charts)
-    assert len(_body_json(dom, "figures")) == n_charts
+    assert len(body_json(dom, "figures")) == n_charts
     _assert_fit(dom, path.stem)
 
 
@@ -656,8 +728,9 @@ def test_chapter_page_draws_offline_in_chromium(executed, path, tmp_path):
 def test_paper_figures_fit_their_columns_in_chromium(chapter, tmp_path):
     """The site's figures, built from the committed paper runs with the house theme, fit the
     columns their cells declare at a 1,400 px window, as a browser draws them (its fonts make
-    charts up to 60 px wider than vl-convert's; smoke data can draw narrower charts), and their
-    explicit sort orders list every value of the paper data."""
+    charts up to 60 px wider than vl-convert's; smoke data can draw narrower charts), their
+    explicit sort orders list every value of the paper data, and their text is legible: no axis
+    labels on top of each other, no title or label cut short with an ellipsis."""
     from superposition_lib import figures
     from superposition_lib.book import chapter_figures
     from superposition_lib.store import RunStore
@@ -669,12 +742,17 @@ def test_paper_figures_fit_their_columns_in_chromium(chapter, tmp_path):
              for label, build in chapter_figures()[chapter].items()}
     for label, spec in specs.items():  # the paper data's sort orders, too
         assert not sort_gaps(spec, spec.get("datasets", {})), label
-    cells = [(columns[label], [figures.renderer(spec)["text/html"]])
+    cells = [(columns[label], [RAW_HTML.search(figures.renderer(spec)["text/markdown"]).group(2)])
              for label, spec in specs.items()]
     page, n_charts = _page(cells, tmp_path / f"{chapter}.html")
     dom = _chromium_dom(page, tmp_path)
     _assert_drawn(dom, n_charts)
     _assert_fit(dom, chapter)
+    labels = dict(zip(re.findall(r'<div id="(vis-\w+)"', page.read_text(encoding="utf-8")),
+                      specs))
+    unreadable = [re.sub(r"vis-\w+", lambda m: labels.get(m.group(0), m.group(0)), issue)
+                  for issue in body_json(dom, "text")]
+    assert not unreadable, "chart text a reader cannot read:\n" + "\n".join(unreadable)
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason=NO_CHROMIUM)
@@ -684,7 +762,7 @@ def test_wide_charts_scroll_in_their_own_box_on_a_phone(executed, tmp_path):
     path = ROOT / "chapters" / "toy-model.qmd"
     page, _ = _chapter_page(executed, path, tmp_path, width=390)
     dom = _chromium_dom(page, tmp_path, width=500)
-    assert _body_json(dom, "page-width") <= 390
-    figures = _body_json(dom, "figures")
+    assert body_json(dom, "page-width") <= 390
+    figures = body_json(dom, "figures")
     assert any(chart > 390 for _, _, chart in figures), "no chart wider than a phone to test"
     assert all(box <= 390 for _, box, _ in figures)

@@ -34,6 +34,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from html_pages import links
 
 import superposition_lib
 
@@ -303,8 +304,8 @@ def test_links_resolve_inside_the_site(built_docs):
     checked = 0
     for page in out.rglob("*.html"):
         html = page.read_text(encoding="utf-8")
-        for target in re.findall(r'(?:href|src)="([^"#?]+)[^"]*"', html):
-            if re.match(r"^[a-z][a-z0-9+.-]*:|^//", target) or "{{" in target:
+        for target in (link.split("#")[0].split("?")[0] for link in links(html)):
+            if not target or re.match(r"^[a-z][a-z0-9+.-]*:|^//", target) or "{{" in target:
                 continue  # external, or a template string inside the theme's scripts
             resolved = Path(os.path.normpath(page.parent / target))
             checked += 1

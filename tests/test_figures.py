@@ -82,15 +82,17 @@ def test_renderer_loads_the_bundle_once_per_page():
     second = chart._repr_mimebundle_()
     second = second[0] if isinstance(second, tuple) else second
     loads = f'<script type="text/javascript" src="{figures.BUNDLE_SRC}"></script>'
-    assert loads in first["text/html"] and "window.vegaEmbed=" not in first["text/html"]
-    assert loads not in second["text/html"]
-    assert "vegaEmbed(el,spec" in second["text/html"]
-    assert f'style="{figures.FIGURE_STYLE}"' in second["text/html"]
-    assert "cdn.jsdelivr" not in first["text/html"] + second["text/html"]
+    assert loads in first["text/markdown"] and "window.vegaEmbed=" not in first["text/markdown"]
+    assert loads not in second["text/markdown"]
+    assert "vegaEmbed(el,spec" in second["text/markdown"]
+    assert f'style="{figures.FIGURE_STYLE}"' in second["text/markdown"]
+    assert "cdn.jsdelivr" not in first["text/markdown"] + second["text/markdown"]
+    # a text/html output makes Quarto load require.js and jQuery from CDNs on the page
+    assert set(first) == set(second) == {"text/markdown"}
     figures.setup()  # a new page gets the bundle again
     third = chart._repr_mimebundle_()
     third = third[0] if isinstance(third, tuple) else third
-    assert loads in third["text/html"]
+    assert loads in third["text/markdown"]
 
 
 def test_theme_is_registered():

@@ -7,8 +7,10 @@ module per chapter (named like the chapter's experiments module, e.g.
 :mod:`~superposition_lib.book.learning_dynamics`) whose ``figure_*`` functions compute a figure's
 frames and draw it, and whose ``FIGURES`` maps the chapter's figure labels to them;
 :func:`chapter_figures` collects them and :func:`export_chapter_figures` writes every figure's
-downloads (what ``superposition figures export`` and the book's pre-render step run). A chapter
-cell reads::
+downloads (what ``superposition figures export`` and the book's pre-render step run).
+:mod:`~superposition_lib.book.citation` and :mod:`~superposition_lib.book.site` serve the site
+around the chapters (the preface's BibTeX entry; the API reference in the site's search). A
+chapter cell reads::
 
     from superposition_lib.book import learning_dynamics as book
     chart, data = book.figure_jumps()          # (Altair chart, {name: tidy DataFrame})
@@ -22,6 +24,7 @@ Examples
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from .. import experiments, figures
@@ -63,7 +66,9 @@ def chapter_figures() -> dict[str, dict]:
 
 def export_chapter_figures(chapter: str | None = None, *, out_dir: str | os.PathLike | None = None,
                            profile: str | None = None, store=None,
-                           train: bool | None = None) -> dict[str, list[Path]]:
+                           train: bool | None = None,
+                           on_figure: Callable[[str, str, list[Path]], None] | None = None,
+                           ) -> dict[str, list[Path]]:
     """Export every figure of a chapter (or of all chapters) with
     :func:`~superposition_lib.figures.export`.
 
@@ -82,6 +87,9 @@ def export_chapter_figures(chapter: str | None = None, *, out_dir: str | os.Path
         Whether the chapters' missing runs may be trained first. The default, None, trains only
         ``smoke`` runs, as :func:`superposition_lib.experiments.load` does: the book's
         pre-render step exports the ``paper`` figures from the committed runs alone.
+    on_figure : callable, optional
+        Called as ``on_figure(chapter, label, paths)`` after each figure is written (progress:
+        the whole export takes minutes).
 
     Returns
     -------
@@ -127,4 +135,6 @@ def export_chapter_figures(chapter: str | None = None, *, out_dir: str | os.Path
             chart, data, *static = build(profile=profile, store=store)
             written[label] = figures.export(chart, data, label, root / ch,
                                             static=static[0] if static else None)
+            if on_figure is not None:
+                on_figure(ch, label, written[label])
     return written

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
@@ -74,6 +75,7 @@ __all__ = [
     "pentagon_transition",
     "phase_diagram",
     "polytope_mix_chart",
+    "raw_html",
     "renderer",
     "ring_map",
     "setup",
@@ -119,8 +121,12 @@ def theme() -> dict:
     return {"config": {
         "font": _FONT,
         "view": {"stroke": None, "continuousWidth": 300, "continuousHeight": 220},
+        # labels closer than 3 px are thinned out (a browser's text boxes are taller than Vega's
+        # estimate), and so are the labels of a crowded discrete axis (every other one kept)
         "axis": {"labelFontSize": 11, "titleFontSize": 12, "titleFontWeight": "normal",
-                 "gridColor": "#e8e8e8", "domainColor": "#888", "tickColor": "#888"},
+                 "gridColor": "#e8e8e8", "domainColor": "#888", "tickColor": "#888",
+                 "labelSeparation": 3},
+        "axisDiscrete": {"labelOverlap": "parity"},
         "header": {"labelFontSize": 12, "titleFontSize": 12},
         "legend": {"labelFontSize": 11, "titleFontSize": 12, "titleFontWeight": "normal"},
         "title": {"fontSize": 14, "fontWeight": "normal", "anchor": "start"},
@@ -139,7 +145,9 @@ def renderer(spec: dict, **metadata) -> dict:
 
     The first chart of a kernel (a page) also loads the Vega JavaScript bundle from
     :data:`BUNDLE_SRC` (see :func:`write_bundle`), which defines ``vegaEmbed``; later charts
-    reuse it.
+    reuse it. The HTML comes as a Pandoc raw HTML block inside a ``text/markdown`` output:
+    Quarto adds require.js and jQuery from CDNs to every page with a ``text/html`` output
+    (for Jupyter widgets), which a page of this book neither needs nor may load offline.
 
     Parameters
     ----------
@@ -151,12 +159,12 @@ def renderer(spec: dict, **metadata) -> dict:
     Returns
     -------
     dict
-        A MIME bundle with a ``text/html`` entry.
+        A MIME bundle with one ``text/markdown`` entry (see :func:`raw_html`).
 
     Examples
     --------
-    >>> out = renderer({"mark": "point"})["text/html"]
-    >>> "vegaEmbed(" in out and out.count("<div id=") == 1
+    >>> out = renderer({"mark": "point"})["text/markdown"]
+    >>> out.startswith("```{=html}") and "vegaEmbed(" in out and out.count("<div id=") == 1
     True
     """
     global _bundle_done
@@ -176,7 +184,24 @@ def renderer(spec: dict, **metadata) -> dict:
         'el.textContent="Chart error: "+e;console.error(e);});}'
         'if(window.vegaEmbed){draw();}else{window.addEventListener("load",draw);}'
         '})();</script>')
-    return {"text/html": "\n".join(parts)}
+    return {"text/markdown": raw_html("\n".join(parts))}
+
+
+def raw_html(html: str) -> str:
+    """``html`` as a Pandoc raw HTML block, fenced by more backticks than it holds in a row.
+
+    Examples
+    --------
+    >>> print(raw_html("<b>x</b>"))
+    ```{=html}
+    <b>x</b>
+    ```
+    >>> raw_html("<pre>````</pre>").startswith("`````{=html}")
+    True
+    """
+    longest = max((len(run) for run in re.findall(r"`+", html)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{{=html}}\n{html}\n{fence}"
 
 
 alt.renderers.register(RENDERER, renderer)

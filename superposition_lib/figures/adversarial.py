@@ -46,7 +46,8 @@ def vulnerability_sweep(sweep: pd.DataFrame) -> alt.LayerChart:
     long = sweep.melt(id_vars=["inverse_density", "vulnerability_se"],
                       value_vars=list(_MEASURES), var_name="key", value_name="value")
     long["measure"] = long["key"].map({k: v[0] for k, v in _MEASURES.items()})
-    colour = alt.Color("measure:N", title=None, legend=alt.Legend(orient="top-left"),
+    colour = alt.Color("measure:N", title=None,
+                       legend=alt.Legend(orient="top-left", labelLimit=0),
                        scale=alt.Scale(domain=[v[0] for v in _MEASURES.values()],
                                        range=[v[1] for v in _MEASURES.values()]))
     y = alt.Y("value:Q", title="relative vulnerability / features per dimension")
@@ -85,7 +86,7 @@ def vulnerability_scatter(sweep: pd.DataFrame) -> alt.LayerChart:
     2
     """
     points = alt.Chart(sweep).mark_circle(size=70, opacity=0.85).encode(
-        x=alt.X("features_per_dimension:Q", title="features per dimension ‖W‖²_F / m"),
+        x=alt.X("features_per_dimension:Q", title="features per dimension Σᵢ ‖Wᵢ‖² / m"),
         y=alt.Y("vulnerability:Q", title="relative vulnerability (optimal attack)"),
         color=alt.Color("inverse_density:Q", scale=alt.Scale(type="log", scheme="viridis"),
                         title="1/(1 − S)"),
@@ -132,9 +133,9 @@ def adversarial_training(models: pd.DataFrame) -> alt.HConcatChart:
                alt.Tooltip("seed:O"),
                alt.Tooltip("features_per_dimension:Q", format=".3f",
                            title="features per dimension"),
-               alt.Tooltip("learned:Q", title="features with ‖W_i‖ > 0.1"),
-               alt.Tooltip("represented:Q", title="features with ‖W_i‖ > 0.5"),
-               alt.Tooltip("dimensionality:Q", format=".3f", title="mean D_i of learned"),
+               alt.Tooltip("learned:Q", title="features with ‖Wᵢ‖ > 0.1"),
+               alt.Tooltip("represented:Q", title="features with ‖Wᵢ‖ > 0.5"),
+               alt.Tooltip("dimensionality:Q", format=".3f", title="mean Dᵢ of learned"),
                alt.Tooltip("loss_ratio:Q", format=".3f", title="clean loss / plain"),
                alt.Tooltip("vulnerability:Q", format=".3f", title="relative vulnerability")]
 
@@ -148,5 +149,5 @@ def adversarial_training(models: pd.DataFrame) -> alt.HConcatChart:
         return alt.layer(dots, means, guide).properties(width=215, height=230)
 
     return alt.hconcat(panel("features_per_dimension", "features per dimension", 1.0),
-                       panel("dimensionality", "mean D_i of learned features", 0.9),
+                       panel("dimensionality", "mean Dᵢ of learned features", 0.9),
                        panel("loss_ratio", "clean loss / without attack", 1.0))

@@ -145,7 +145,7 @@ def ring_map(cells: pd.DataFrame, models: pd.DataFrame) -> alt.VConcatChart:
         panels.append(alt.layer(_ring_panel(sub, shown, int(geo["feature"].max()) + 1), label)
                       .properties(title=f"seed {s}"))
     bottom = alt.hconcat(*panels).properties(
-        title="the cell under the pointer (else the clicked one): every seed's directions W_i, "
+        title="the cell under the pointer (else the clicked one): every seed's directions Wᵢ, "
               "coloured by orientation; the grey line joins neighbouring orientations")
     chart = alt.vconcat(top, mid, bottom).resolve_scale(color="independent")
     return share_selections(chart, views, pick, hover)

@@ -550,12 +550,12 @@ def superposition_over_training(superposition: pd.DataFrame) -> alt.LayerChart:
                       sort="descending")
     x = _log_step()
     band = alt.Chart(df).mark_area(opacity=0.2).encode(
-        x=x, y=alt.Y("q25:Q", title="features per dimension ‖W‖²_F / m"), y2="q75:Q",
+        x=x, y=alt.Y("q25:Q", title="features per dimension Σᵢ ‖Wᵢ‖² / m"), y2="q75:Q",
         color=color)
     line = alt.Chart(df).mark_line().encode(
         x=x, y="median:Q", color=color,
         tooltip=[alt.Tooltip("density:Q"), alt.Tooltip("step:Q", format=","),
-                 alt.Tooltip("median:Q", format=".3f", title="median ‖W‖²_F / m"),
+                 alt.Tooltip("median:Q", format=".3f", title="median Σᵢ ‖Wᵢ‖² / m"),
                  alt.Tooltip("q25:Q", format=".3f"), alt.Tooltip("q75:Q", format=".3f"),
                  alt.Tooltip("represented:Q", format=".2f",
                              title="median features with ‖Wᵢ‖ > 0.5, per dimension")])

@@ -314,7 +314,7 @@ def tradeoff_map(cells: pd.DataFrame, models: pd.DataFrame,
     # at most four seeds side by side, so that eight fit the page column
     bottom = alt.vconcat(*(alt.hconcat(*panels[i:i + _SEEDS_PER_ROW])
                            for i in range(0, len(panels), _SEEDS_PER_ROW))).properties(
-        title="the cell under the pointer (else the clicked one): every seed's directions W_i "
+        title="the cell under the pointer (else the clicked one): every seed's directions Wᵢ "
               "(colour: pair; circle/square: its two members)")
     # a click or hover in any of the six heatmaps counts
     chart = alt.vconcat(top, mid, bottom).resolve_scale(color="independent")

@@ -18,6 +18,8 @@ _PHASE_SCALE = alt.Scale(domain=["not_represented", "dedicated", "superposition"
 _CANDIDATE_SCALE = alt.Scale(
     domain=["not_represented", "dedicated", "dedicated_pair", "antipodal", "triangle", "other"],
     range=["#b9b9b9", "#4269d0", "#97bbf5", "#e4572e", "#efb118", "#1f1f1f"])
+#: Legend of a class colour: the class names with spaces for underscores ("not represented").
+_CLASS_LEGEND = alt.Legend(labelExpr="replace(datum.label, /_/g, ' ')")
 
 
 def _phase_axes():
@@ -108,7 +110,8 @@ def phase_diagram(cells: pd.DataFrame, models: pd.DataFrame,
              only_disagreements: bool = False) -> alt.LayerChart:
         rect = alt.Chart(df).mark_rect(clip=True).encode(
             x=x, x2="p_hi:Q", y=y, y2="r_hi:Q",
-            color=alt.Color(f"{field}:N", scale=_PHASE_SCALE, title="extra feature"),
+            color=alt.Color(f"{field}:N", scale=_PHASE_SCALE, title="extra feature",
+                            legend=_CLASS_LEGEND),
             stroke=alt.condition(pick, alt.value("#1f1f1f"), alt.value(None)),
             strokeWidth=alt.condition(pick, alt.value(2), alt.value(0)),
             tooltip=tip)
@@ -206,6 +209,7 @@ def _candidate_panel(df: pd.DataFrame, field: str, tip: list, boundaries: pd.Dat
     x, y = _phase_axes()
     rect = alt.Chart(df).mark_rect(clip=True).encode(
         x=x, x2="p_hi:Q", y=y, y2="r_hi:Q",
-        color=alt.Color(f"{field}:N", scale=_CANDIDATE_SCALE, title="candidate"), tooltip=tip)
+        color=alt.Color(f"{field}:N", scale=_CANDIDATE_SCALE, title="candidate",
+                        legend=_CLASS_LEGEND), tooltip=tip)
     return alt.layer(rect, _boundary_lines(boundaries)).properties(
         width=width, height=280, title=title)

@@ -9,7 +9,7 @@ import pandas as pd
 __all__ = ["best_of_n_heatmap", "neuron_bars", "neuron_bars_static", "neuron_counts"]
 
 _TIP = [alt.Tooltip("neuron_label:N", title="neuron"), alt.Tooltip("feature:O"),
-        alt.Tooltip("weight:Q", format=".3f", title="weight W_ki"),
+        alt.Tooltip("weight:Q", format=".3f", title="weight Wₖᵢ"),
         alt.Tooltip("importance:Q", format=".3f"), alt.Tooltip("1−S:N"),
         alt.Tooltip("regime:N", title="model regime")]
 
@@ -37,7 +37,7 @@ def _bars(base: alt.Chart, features: list, *, width: int, height: int) -> alt.Ch
     return base.mark_bar(stroke="white", strokeWidth=0.5).encode(
         x=alt.X("position:O", title="neuron (ordered by the most important feature it carries)",
                 axis=alt.Axis(labelAngle=0)),
-        y=alt.Y("sum(weight):Q", title="weight W_ki (stacked; negative below the axis)"),
+        y=alt.Y("sum(weight):Q", title="weight Wₖᵢ (stacked; negative below the axis)"),
         color=color,
         order=alt.Order("feature:O"),
         tooltip=_TIP,
@@ -147,7 +147,7 @@ def best_of_n_heatmap(curves: pd.DataFrame) -> alt.LayerChart:
         y=alt.Y("1−S:N", sort=order, title="density 1 − S"))
     heat = base.mark_rect().encode(
         color=alt.Color("agreement:Q", scale=alt.Scale(scheme="blues", domain=[0, 1]),
-                        title="P(best of N has the regime of the best of all)"),
+                        title=["P(best of N has the", "regime of the best of all)"]),
         tooltip=[alt.Tooltip("1−S:N"), alt.Tooltip("n:O", title="N"),
                  alt.Tooltip("agreement:Q", format=".3f", title="probability"),
                  alt.Tooltip("regime:N", title="regime of the best of all")])

@@ -64,9 +64,9 @@ def intro_geometry(features: pd.DataFrame, gram: pd.DataFrame) -> alt.Chart:
     imp_scale = alt.Scale(scheme="viridis", reverse=True)
     tip = [alt.Tooltip("model:N"), alt.Tooltip("feature:O"),
            alt.Tooltip("importance:Q", format=".3f"), alt.Tooltip("1−S:N"),
-           alt.Tooltip("norm:Q", format=".3f", title="‖W_i‖"),
+           alt.Tooltip("norm:Q", format=".3f", title="‖Wᵢ‖"),
            alt.Tooltip("superposition:Q", format=".3f"),
-           alt.Tooltip("bias:Q", format=".3f", title="b_i"),
+           alt.Tooltip("bias:Q", format=".3f", title="bᵢ"),
            alt.Tooltip("w0:Q", format=".3f"), alt.Tooltip("w1:Q", format=".3f")]
     models = [m for m in ("linear", "ReLU") if m in set(feats["model"])]
     columns = []
@@ -95,7 +95,7 @@ def intro_geometry(features: pd.DataFrame, gram: pd.DataFrame) -> alt.Chart:
             x=alt.X("j:O", title="feature j"), y=alt.Y("i:O", title="feature i"),
             color=alt.Color("value:Q", scale=_GRAM_SCALE, title="WᵀW"),
             tooltip=[alt.Tooltip("i:O"), alt.Tooltip("j:O"),
-                     alt.Tooltip("value:Q", format=".3f", title="W_i · W_j"),
+                     alt.Tooltip("value:Q", format=".3f", title="Wᵢ · Wⱼ"),
                      alt.Tooltip("density:Q", format=".4f", title="1 − S")],
         ).properties(width=220, height=220, title=f"{model}: WᵀW")
         columns.append(alt.vconcat(top, heat).resolve_scale(color="independent"))
@@ -214,22 +214,22 @@ def basic_results(features: pd.DataFrame, gram: pd.DataFrame, *,
         y=alt.Y("i:O", title="feature", axis=alt.Axis(labelFontSize=8)),
         color=alt.Color("value:Q", scale=_GRAM_SCALE, title="WᵀW"),
         tooltip=[alt.Tooltip("panel:N", title="model"), "i:O", "j:O",
-                 alt.Tooltip("value:Q", format=".3f", title="W_i · W_j")],
+                 alt.Tooltip("value:Q", format=".3f", title="Wᵢ · Wⱼ")],
     ).properties(width=width, height=width).facet(column=col)
     feat_tip = [alt.Tooltip("panel:N", title="model"), alt.Tooltip("feature:O"),
                 alt.Tooltip("importance:Q", format=".3f"),
-                alt.Tooltip("norm:Q", format=".3f", title="‖W_i‖"),
+                alt.Tooltip("norm:Q", format=".3f", title="‖Wᵢ‖"),
                 alt.Tooltip("superposition:Q", format=".3f"),
-                alt.Tooltip("bias:Q", format=".3f", title="b_i")]
+                alt.Tooltip("bias:Q", format=".3f", title="bᵢ")]
     bias = alt.Chart(feats).mark_bar().encode(
         y=alt.Y("feature:O", title="feature", axis=alt.Axis(labelFontSize=8)),
-        x=alt.X("bias:Q", title="b_i"),
+        x=alt.X("bias:Q", title="bᵢ"),
         color=alt.condition(alt.datum.bias < 0, alt.value("#4269d0"), alt.value("#ff725c")),
         tooltip=feat_tip,
     ).properties(width=width, height=width).facet(column=col)
     norms = alt.Chart(feats).mark_bar().encode(
         y=alt.Y("feature:O", title="feature", axis=alt.Axis(labelFontSize=8)),
-        x=alt.X("norm:Q", title="‖W_i‖", scale=alt.Scale(domain=[0, 1.2], clamp=True)),
+        x=alt.X("norm:Q", title="‖Wᵢ‖", scale=alt.Scale(domain=[0, 1.2], clamp=True)),
         color=alt.Color("superposition:Q", scale=_SUPERPOSITION_SCALE,
                         title="superposition"),
         tooltip=feat_tip,

@@ -70,7 +70,7 @@ def uniform_dimensionality(instances: pd.DataFrame, features: pd.DataFrame,
     pick = alt.selection_point(fields=["polytope"], bind="legend")
     width = 560
     dots = alt.Chart(pts).mark_circle(opacity=0.7).encode(
-        x=x, y=alt.Y("D:Q", title="D_i and D* (dimensions per feature)",
+        x=x, y=alt.Y("D:Q", title="Dᵢ and D* (dimensions per feature)",
                      scale=alt.Scale(domain=[0, 1.05])),
         size=alt.Size("features:Q", title="features", scale=alt.Scale(range=[10, 400])),
         color=alt.Color("polytope:N", scale=_POLYTOPE_SCALE, title="polytope"),
@@ -107,9 +107,9 @@ def uniform_dimensionality(instances: pd.DataFrame, features: pd.DataFrame,
         layers.insert(0, band)
     top = alt.layer(*layers).properties(width=width, height=320)
     sums = alt.Chart(inst).mark_line(point=True, color="#4269d0").encode(
-        x=x, y=alt.Y("sum_d:Q", title="Σ D_i", scale=alt.Scale(zero=True)),
+        x=x, y=alt.Y("sum_d:Q", title="Σᵢ Dᵢ", scale=alt.Scale(zero=True)),
         tooltip=[alt.Tooltip("inverse_density:Q", format=".3f", title="1/(1 − S)"),
-                 alt.Tooltip("sum_d:Q", format=".2f", title="Σ D_i"), "m:Q"])
+                 alt.Tooltip("sum_d:Q", format=".2f", title="Σᵢ Dᵢ"), "m:Q"])
     m_rule = alt.Chart(inst).mark_rule(strokeDash=[4, 4], color="#ff725c").encode(
         y=alt.Y("max(m):Q"), tooltip=[alt.Tooltip("max(m):Q", title="m")])
     bottom = alt.layer(m_rule, sums).properties(width=width, height=120)
@@ -162,7 +162,7 @@ def polytope_mix_chart(mix: pd.DataFrame, instances: pd.DataFrame) -> alt.VConca
         tooltip=["1/(1 − S):N", "polytope:N", alt.Tooltip("features:Q", title="features"),
                  alt.Tooltip("polytopes:Q", title="polytopes"),
                  alt.Tooltip("fraction:Q", format=".1%"),
-                 alt.Tooltip("mean_d:Q", format=".3f", title="mean D_i")],
+                 alt.Tooltip("mean_d:Q", format=".3f", title="mean Dᵢ")],
     ).transform_calculate(
         order=f"indexof({json.dumps(_POLYTOPES)}, datum.polytope)"
     ).add_params(pick).properties(width=560, height=260)
@@ -188,7 +188,7 @@ def pentagon_transition(pentagon: pd.DataFrame) -> alt.HConcatChart:
     -------
     altair.HConcatChart
         Left: the loss of every restart (dots) and the lowest loss of each geometry (lines)
-        against the varied feature's relative density (log x). Right: ‖W_4‖ and D_4 of the best
+        against the varied feature's relative density (log x). Right: ‖W₄‖ and D₄ of the best
         model, and its angle to the nearest feature / 72° where it is represented.
 
     Examples
@@ -210,7 +210,7 @@ def pentagon_transition(pentagon: pd.DataFrame) -> alt.HConcatChart:
                                        range=["#ff8ab7", "#4269d0", "#9d9d9d"]))
     tip = [alt.Tooltip("ratio:Q", format=".3f"), "restart:O", "geometry:N",
            alt.Tooltip("loss:Q", format=".5f"), alt.Tooltip("norm4:Q", format=".3f",
-                                                            title="‖W_4‖"),
+                                                            title="‖W₄‖"),
            alt.Tooltip("angle4:Q", format=".1f", title="angle to nearest (°)")]
     dots = alt.Chart(df).mark_circle(size=25, opacity=0.4).encode(
         x=x, y=alt.Y("loss:Q", title="loss", scale=alt.Scale(zero=False)), color=colour,
@@ -225,7 +225,7 @@ def pentagon_transition(pentagon: pd.DataFrame) -> alt.HConcatChart:
     best["angle / 72°"] = best["angle4"] / 72.0
     long = best.melt(id_vars=["ratio", "geometry"], value_vars=["norm4", "d4", "angle / 72°"],
                      var_name="quantity", value_name="value")
-    long["quantity"] = long["quantity"].map({"norm4": "‖W_4‖", "d4": "D_4",
+    long["quantity"] = long["quantity"].map({"norm4": "‖W₄‖", "d4": "D₄",
                                              "angle / 72°": "angle / 72°"})
     long = long.dropna(subset=["value"])   # no angle for a dropped feature
     right = alt.Chart(long).mark_line(point=True).encode(
