@@ -247,6 +247,20 @@ def executed(tmp_path_factory, store):
     return out
 
 
+def test_the_harness_runs_inline_code_where_quarto_does(tmp_path):
+    """At its paragraph, in document order: a name bound further down is a NameError (Quarto
+    stops the render there), and a value prints as its repr, numpy's included."""
+    page = tmp_path / "page.qmd"
+    page.write_text("Early `{python} x`.\n\n```{python}\nimport numpy as np\nx = np.int64(2)\n"
+                    "```\n\nLater `{python} x` and `{python} int(x) + 1`, `{python} 'a_b'`.\n",
+                    encoding="utf-8")
+    nb = chapter_notebook(page)
+    assert [c.cell_type for c in nb.cells] == ["markdown", "code", "markdown"]
+    QuartoClient(nb, timeout=120, kernel_name="python3").execute()
+    assert "NameError" in nb.cells[0].metadata["inline_error"]
+    assert resolved_markdown(nb.cells[2]) == "Later np.int64(2) and 3, a\\_b."
+
+
 def test_quarto_yml_lists_every_chapter_and_only_existing_ones():
     config = yaml.safe_load((ROOT / "_quarto.yml").read_text(encoding="utf-8"))
     assert config["project"]["type"] == "book"
@@ -478,7 +492,7 @@ def test_chapter_charts_validate_and_render(executed, path):
         Root.validate(spec)
         svg = vlc.vegalite_to_svg(spec)
         assert svg.startswith("<svg") and "<path" in svg
-        plain = [t for t in svg_texts(svg) if PLAIN_NOTATION.search(t)]
+        plain = [t for t in svg_texts(svg) + spec_titles(spec) if PLAIN_NOTATION.search(t)]
         assert not plain, f"notation written as plain text in a chart: {plain}"
 
 
@@ -495,7 +509,26 @@ def svg_texts(svg: str) -> list[str]:
             for t in re.findall(r"<text\b[^>]*>(.*?)</text>", svg, re.DOTALL)]
 
 
+def spec_titles(spec) -> list[str]:
+    """Every title of a Vega-Lite spec: of views, axes, legends and tooltips (shown on hover)."""
+    if isinstance(spec, list):
+        return [t for item in spec for t in spec_titles(item)]
+    if not isinstance(spec, dict):
+        return []
+    found = []
+    for key, value in spec.items():
+        if key == "title" and isinstance(value, (str, list)):
+            found += [value] if isinstance(value, str) else [str(v) for v in value]
+        elif key == "title" and isinstance(value, dict):
+            found += spec_titles({"title": value.get("text", "")})
+        elif key not in ("datasets", "data"):
+            found += spec_titles(value)
+    return found
+
+
 def test_plain_notation_is_found_in_chart_text():
+    spec = {"encoding": {"tooltip": [{"field": "n", "title": "‖W_1‖"}]}, "title": {"text": "a"}}
+    assert spec_titles(spec) == ["‖W_1‖", "a"]
     svg = '<svg><text x="1">‖W_i‖</text><text>Wᵢ · Wⱼ</text><text>not_represented</text></svg>'
     assert [t for t in svg_texts(svg) if PLAIN_NOTATION.search(t)] == ["‖W_i‖", "not_represented"]
 

@@ -318,6 +318,20 @@ def test_links_resolve_inside_the_site(built_docs):
     assert checked > 100
 
 
+def test_no_page_loads_from_another_host(built_docs):
+    """The reference is part of the site, which works offline: no script or stylesheet from a
+    CDN (a page with :math: would load MathJax; write formulas in Unicode, as the docstrings
+    do)."""
+    _, out = built_docs
+    for page in out.rglob("*.html"):
+        html = page.read_text(encoding="utf-8")
+        remote = re.findall(r'<script[^>]*\ssrc="(?:https?:)?//[^"]*"', html)
+        remote += [tag for tag in re.findall(r"<link\b[^>]*>", html)
+                   if re.search(r'rel="(?:stylesheet|preload)"', tag)
+                   and re.search(r'href="(?:https?:)?//', tag)]
+        assert not remote, f"{page.relative_to(out)} loads {remote}"
+
+
 def test_module_pages_link_to_the_book(built_docs):
     _, out = built_docs
     ext = _load_extension()

@@ -170,14 +170,15 @@ def test_prose_shows_values_not_reprs(book):
 
 
 def test_nothing_is_loaded_from_another_host(book):
-    """Scripts, stylesheets and fonts come from the site: a page read offline loses nothing."""
-    for page in _pages(book):
+    """Scripts, stylesheets and fonts come from the site: a page read offline loses nothing
+    (the API reference's pages included)."""
+    for page in [*_pages(book), *(book / "api").rglob("*.html")]:
         html = page.read_text(encoding="utf-8")
         remote = re.findall(r'<script[^>]*\ssrc="(?:https?:)?//[^"]*"', html)
         remote += [tag for tag in re.findall(r"<link\b[^>]*>", html)
                    if re.search(r'rel="(?:stylesheet|preload|modulepreload)"', tag)
                    and re.search(r'href="(?:https?:)?//', tag)]
-        assert not remote, f"{page.name} loads {remote}"
+        assert not remote, f"{page.relative_to(book)} loads {remote}"
     for css in (book / "site_libs").rglob("*.css"):
         text = css.read_text(encoding="utf-8", errors="replace")
         assert not re.search(r"@import\s+url\(\s*['\"]?(?:https?:)?//", text), css.name

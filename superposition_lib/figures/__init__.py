@@ -52,6 +52,7 @@ __all__ = [
     "BUNDLE_SRC",
     "FIGURE_STYLE",
     "RENDERER",
+    "SPACED_LEGEND",
     "THEME",
     "adversarial_training",
     "basic_results",
@@ -106,6 +107,9 @@ BUNDLE_SRC = f"figures/{BUNDLE}"
 #: Style of every chart's box: never wider than its column; a wider chart (on a phone) scrolls
 #: inside its own box instead of widening the page.
 FIGURE_STYLE = "max-width:100%;overflow-x:auto"
+#: Legend of categories named by identifiers: their names with spaces for underscores
+#: ("not_represented" shows as "not represented"); the data keep the identifiers.
+SPACED_LEGEND = alt.Legend(labelExpr="replace(datum.label, /_/g, ' ')")
 
 _FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif"
 

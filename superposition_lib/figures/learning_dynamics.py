@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from ..dynamics import LEVELS, STAGES
+from . import SPACED_LEGEND
 
 __all__ = [
     "SEARCH_METRICS",
@@ -651,7 +652,7 @@ def stage_explorer(geometry: pd.DataFrame, bands: pd.DataFrame) -> alt.VConcatCh
         axis=alt.Axis(format="~s"))
     rects = alt.Chart(b).mark_rect(opacity=0.35).encode(
         x=alt.X("step_start:Q", scale=alt.Scale(type="log")), x2="step_end:Q",
-        color=alt.Color("stage:N", scale=_STAGE_SCALE, title="stage"),
+        color=alt.Color("stage:N", scale=_STAGE_SCALE, title="stage", legend=SPACED_LEGEND),
         tooltip=["stage:N", alt.Tooltip("step_start:Q", format=","),
                  alt.Tooltip("step_end:Q", format=",")])
     loss = alt.Chart(geo[geo["step"] > 0]).mark_line(color="#1f1f1f").encode(
@@ -715,7 +716,7 @@ def stage_paths(paths: pd.DataFrame) -> alt.HConcatChart:
                 axis=alt.Axis(format="~s")),
         x2="step_end:Q",
         y=alt.Y("row:O", title="model (grouped by path)", axis=None),
-        color=alt.Color("stage:N", scale=_STAGE_SCALE, title="stage"),
+        color=alt.Color("stage:N", scale=_STAGE_SCALE, title="stage", legend=SPACED_LEGEND),
         tooltip=["model:N", "density:Q", "seed:N", alt.Tooltip("path:N", title="full path"),
                  "stage:N",
                  alt.Tooltip("step_start:Q", format=",", title="from step"),

@@ -6,6 +6,8 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
+from . import SPACED_LEGEND
+
 __all__ = [
     "candidate_diagram",
     "phase_diagram",
@@ -18,8 +20,6 @@ _PHASE_SCALE = alt.Scale(domain=["not_represented", "dedicated", "superposition"
 _CANDIDATE_SCALE = alt.Scale(
     domain=["not_represented", "dedicated", "dedicated_pair", "antipodal", "triangle", "other"],
     range=["#b9b9b9", "#4269d0", "#97bbf5", "#e4572e", "#efb118", "#1f1f1f"])
-#: Legend of a class colour: the class names with spaces for underscores ("not represented").
-_CLASS_LEGEND = alt.Legend(labelExpr="replace(datum.label, /_/g, ' ')")
 
 
 def _phase_axes():
@@ -101,7 +101,7 @@ def phase_diagram(cells: pd.DataFrame, models: pd.DataFrame,
            alt.Tooltip("theory:N", title="theory"), alt.Tooltip("class:N", title="trained"),
            alt.Tooltip("share:Q", format=".0%", title="kept seeds in class"),
            alt.Tooltip("best_class:N", title="lowest-loss seed"),
-           alt.Tooltip("norm_extra:Q", format=".3f", title="mean ‖W_1‖"),
+           alt.Tooltip("norm_extra:Q", format=".3f", title="mean ‖W₁‖"),
            alt.Tooltip("superposition_extra:Q", format=".3f", title="mean superposition"),
            alt.Tooltip("loss:Q", format=".3g", title="mean loss (trained)"),
            alt.Tooltip("theory_loss:Q", format=".3g", title="loss (theory)")]
@@ -111,7 +111,7 @@ def phase_diagram(cells: pd.DataFrame, models: pd.DataFrame,
         rect = alt.Chart(df).mark_rect(clip=True).encode(
             x=x, x2="p_hi:Q", y=y, y2="r_hi:Q",
             color=alt.Color(f"{field}:N", scale=_PHASE_SCALE, title="extra feature",
-                            legend=_CLASS_LEGEND),
+                            legend=SPACED_LEGEND),
             stroke=alt.condition(pick, alt.value("#1f1f1f"), alt.value(None)),
             strokeWidth=alt.condition(pick, alt.value(2), alt.value(0)),
             tooltip=tip)
@@ -187,7 +187,7 @@ def candidate_diagram(theory_cells: pd.DataFrame, boundaries: pd.DataFrame,
              alt.Tooltip("density:Q", format=".3f", title="density")]
     tip = [*place, alt.Tooltip("solution:N", title="cheapest"),
            alt.Tooltip("extra:N", title="extra"),
-           *[alt.Tooltip(f"{c}:Q", format=".3g", title=f"loss: {c}") for c in names]]
+           *[alt.Tooltip(f"{c}:Q", format=".3g", title=f"loss: {c.replace('_', ' ')}") for c in names]]
     width = 340 if trained is None else 270
     panel = _candidate_panel(df, "solution", tip, boundaries, "n = 3, m = 2: theory", width)
     if trained is None:
@@ -210,6 +210,6 @@ def _candidate_panel(df: pd.DataFrame, field: str, tip: list, boundaries: pd.Dat
     rect = alt.Chart(df).mark_rect(clip=True).encode(
         x=x, x2="p_hi:Q", y=y, y2="r_hi:Q",
         color=alt.Color(f"{field}:N", scale=_CANDIDATE_SCALE, title="candidate",
-                        legend=_CLASS_LEGEND), tooltip=tip)
+                        legend=SPACED_LEGEND), tooltip=tip)
     return alt.layer(rect, _boundary_lines(boundaries)).properties(
         width=width, height=280, title=title)

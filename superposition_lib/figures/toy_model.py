@@ -89,7 +89,7 @@ def intro_geometry(features: pd.DataFrame, gram: pd.DataFrame) -> alt.Chart:
         label = label.transform_calculate(t="'1 − S = ' + format(datum.d, '.3f')").encode(
             text="t:N")
         top = (arrows + heads + label).properties(
-            width=220, height=220, title=f"{model}: feature directions W_i")
+            width=220, height=220, title=f"{model}: feature directions Wᵢ")
         g = gram[gram["model"] == model]
         heat = alt.Chart(g).transform_filter(alt.datum.instance == step).mark_rect().encode(
             x=alt.X("j:O", title="feature j"), y=alt.Y("i:O", title="feature i"),
@@ -149,7 +149,7 @@ def intro_geometry_static(features: pd.DataFrame, gram: pd.DataFrame) -> alt.VCo
         heads = base.mark_circle(size=40, opacity=1).encode(
             x=alt.X("w0:Q", scale=scale), y=alt.Y("w1:Q", scale=scale))
         directions = alt.layer(arrows, heads, data=feats[feats["model"] == model]).properties(
-            width=110, height=110).facet(column=column, title=f"{model}: feature directions W_i")
+            width=110, height=110).facet(column=column, title=f"{model}: feature directions Wᵢ")
         heat = alt.Chart(grams[grams["model"] == model]).mark_rect().encode(
             x=alt.X("j:O", title=None), y=alt.Y("i:O", title=None),
             color=alt.Color("value:Q", scale=_GRAM_SCALE, title="WᵀW")).properties(

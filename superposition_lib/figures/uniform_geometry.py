@@ -76,7 +76,7 @@ def uniform_dimensionality(instances: pd.DataFrame, features: pd.DataFrame,
         color=alt.Color("polytope:N", scale=_POLYTOPE_SCALE, title="polytope"),
         opacity=alt.condition(pick, alt.value(0.75), alt.value(0.05)),
         tooltip=[alt.Tooltip("inverse_density:Q", format=".3f", title="1/(1 − S)"),
-                 alt.Tooltip("D:Q", format=".2f", title="D_i"), "polytope:N",
+                 alt.Tooltip("D:Q", format=".2f", title="Dᵢ"), "polytope:N",
                  alt.Tooltip("features:Q", title="features")],
     ).add_params(pick)
     rules = alt.Chart(_REFERENCE).mark_rule(strokeDash=[4, 4], color="#888").encode(
