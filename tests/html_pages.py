@@ -19,6 +19,8 @@ import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 
+import pytest
+
 
 class _Links(HTMLParser):
     def __init__(self):
@@ -39,6 +41,10 @@ def links(html: str) -> list[str]:
     parser.feed(html)
     parser.close()
     return parser.found
+
+
+#: Where ``test_site.py`` leaves the seconds its ``quarto render`` took, for the run's summary.
+RENDER_SECONDS = pytest.StashKey[float]()
 
 
 # -- What a reader sees in the text --------------------------------------------------------------

@@ -24,7 +24,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from html_pages import CHROMIUM, NO_CHROMIUM, REPR, body_json, chromium_dom, links
+from html_pages import (CHROMIUM, NO_CHROMIUM, RENDER_SECONDS, REPR, body_json, chromium_dom,
+                        links)
 
 from superposition_lib import cli
 from superposition_lib.book import citation, site
@@ -97,7 +98,7 @@ def test_the_bibtex_entry_is_made_from_citation_cff():
 
 # -- The real render -----------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def rendered(tmp_path_factory):
+def rendered(tmp_path_factory, pytestconfig):
     """A clean copy of the repository rendered by ``quarto render``: (copy, seconds, output)."""
     if QUARTO is None:
         pytest.skip(NO_QUARTO)
@@ -120,6 +121,7 @@ def rendered(tmp_path_factory):
     result = subprocess.run([QUARTO, "render"], cwd=copy, env=env, capture_output=True,
                             text=True, timeout=3600)
     seconds = time.monotonic() - start
+    pytestconfig.stash[RENDER_SECONDS] = seconds
     output = result.stdout + result.stderr
     assert result.returncode == 0, f"quarto render failed:\n{output[-5000:]}"
     return copy, seconds, output
@@ -138,8 +140,7 @@ def _pages(book: Path) -> list[Path]:
 
 
 def test_render_prints_no_warning_or_error(rendered):
-    copy, seconds, output = rendered
-    print(f"quarto render took {seconds:.0f} s")
+    _, _, output = rendered
     bad = [line for line in output.splitlines()
            if re.search(r"\b(WARN(ING)?|ERROR)\b", line) and ALLOWED_WARNING not in line]
     assert not bad, "the render printed:\n" + "\n".join(bad[:20])
