@@ -6,17 +6,10 @@ never disagree.
 
 Examples
 --------
->>> cff = {"title": "superposition", "type": "software", "version": "0.1.0",
-...        "authors": [{"name": "The superposition contributors"},
-...                    {"family-names": "Doe", "given-names": "Jane"}],
-...        "url": "https://example.org/book/", "repository-code": "https://example.org/repo"}
->>> print(bibtex(cff))
+>>> print(bibtex({"title": "superposition", "authors": [{"name": "Us"}]}))
 @software{superposition,
   title = {superposition},
-  author = {{The superposition contributors} and Doe, Jane},
-  version = {0.1.0},
-  url = {https://example.org/book/},
-  repository = {https://example.org/repo},
+  author = {{Us}},
 }
 """
 
@@ -63,6 +56,21 @@ def bibtex(cff: Mapping, key: str = "superposition") -> str:
     ValueError
         If ``title`` or ``authors`` is missing, or an author has neither ``name`` nor
         ``family-names``.
+
+    Examples
+    --------
+    >>> cff = {"title": "superposition", "type": "software", "version": "0.1.0",
+    ...        "authors": [{"name": "The superposition contributors"},
+    ...                    {"family-names": "Doe", "given-names": "Jane"}],
+    ...        "url": "https://example.org/book/", "repository-code": "https://example.org/repo"}
+    >>> print(bibtex(cff))
+    @software{superposition,
+      title = {superposition},
+      author = {{The superposition contributors} and Doe, Jane},
+      version = {0.1.0},
+      url = {https://example.org/book/},
+      repository = {https://example.org/repo},
+    }
     """
     for field in ("title", "authors"):
         if not cff.get(field):

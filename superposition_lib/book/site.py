@@ -10,10 +10,8 @@ again replaces the reference's entries instead of adding them twice.
 
 Examples
 --------
->>> page_entry('<html><head><title>x</title></head><body><article class="bd-article">'
-...            '<h1>metrics<a class="headerlink" href="#m">#</a></h1><p>Feature norms.</p>'
-...            '</article></body></html>', "api/metrics.html")["text"]
-'metrics\\nFeature norms.'
+>>> page_entry('<article><h1>metrics</h1><p>Norms.</p></article>', "api/m.html")["title"]
+'metrics'
 """
 
 from __future__ import annotations
@@ -96,6 +94,14 @@ def page_entry(html: str, href: str) -> dict:
         ``section`` (empty: the page is one entry), ``text`` (its main content, at most
         :data:`TEXT_LIMIT` characters, blank lines collapsed) and ``crumbs``
         (``["API reference", title]``).
+
+    Examples
+    --------
+    >>> entry = page_entry('<html><body><nav>menu</nav><article class="bd-article">'
+    ...                    '<h1>metrics<a class="headerlink" href="#m">#</a></h1>'
+    ...                    '<p>Feature norms.</p></article></body></html>', "api/metrics.html")
+    >>> entry["title"], entry["text"], entry["crumbs"]
+    ('metrics', 'metrics\\nFeature norms.', ['API reference', 'metrics'])
     """
     parser = _ArticleText()
     parser.feed(html)
@@ -142,6 +148,16 @@ def add_reference(site_dir: str | os.PathLike, reference: str = REFERENCE_DIR) -
     FileNotFoundError
         If ``site_dir`` has no ``search.json`` (not a rendered Quarto site) or no ``reference``
         folder (the reference was not built into it).
+
+    Examples
+    --------
+    >>> import json, tempfile
+    >>> site = Path(tempfile.mkdtemp())
+    >>> _ = (site / "search.json").write_text("[]")
+    >>> (site / "api").mkdir()
+    >>> _ = (site / "api" / "index.html").write_text("<article><h1>Reference</h1></article>")
+    >>> add_reference(site), json.loads((site / "search.json").read_text())[0]["href"]
+    (1, 'api/index.html')
     """
     site = Path(site_dir)
     index_path = site / "search.json"

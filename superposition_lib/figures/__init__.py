@@ -194,6 +194,16 @@ def renderer(spec: dict, **metadata) -> dict:
 def raw_html(html: str) -> str:
     """``html`` as a Pandoc raw HTML block, fenced by more backticks than it holds in a row.
 
+    Parameters
+    ----------
+    html : str
+        The HTML to pass through Pandoc untouched.
+
+    Returns
+    -------
+    str
+        The fenced block, ready for a ``text/markdown`` output.
+
     Examples
     --------
     >>> print(raw_html("<b>x</b>"))
