@@ -4,6 +4,7 @@ reference (``test_docs.py``) and the real Quarto site (``test_site.py``):
 - :func:`links`: the links of real elements, never of text that merely looks like an attribute
   (highlighted source code holds ``src="…"`` as text, split over Pygments' spans in ways that
   change between Pygments releases);
+- :func:`remote_loads`: what a page would fetch from another host;
 - :data:`REPR`: a value's repr where a reader expects the value;
 - :func:`chromium_dom` and :func:`body_json`: a page loaded in headless Chromium with a probe
   that reports console errors, chart sizes, unreadable chart text, math and table code.
@@ -45,6 +46,20 @@ def links(html: str) -> list[str]:
 
 #: Where ``test_site.py`` leaves the seconds its ``quarto render`` took, for the run's summary.
 RENDER_SECONDS = pytest.StashKey[float]()
+
+
+def remote_loads(html: str) -> list[str]:
+    """The scripts, stylesheets and preloads a page fetches from another host (a page read
+    offline would lose them).
+
+    >>> remote_loads('<script src="https://cdn.x/a.js"></script><script src="site_libs/b.js">'
+    ...              '<link rel="stylesheet" href="//fonts.x/c.css"><a href="https://x.org">')
+    ['<script src="https://cdn.x/a.js"', '<link rel="stylesheet" href="//fonts.x/c.css">']
+    """
+    found = re.findall(r'<script[^>]*\ssrc="(?:https?:)?//[^"]*"', html)
+    return found + [tag for tag in re.findall(r"<link\b[^>]*>", html)
+                    if re.search(r'rel="(?:stylesheet|preload|modulepreload)"', tag)
+                    and re.search(r'href="(?:https?:)?//', tag)]
 
 
 # -- What a reader sees in the text --------------------------------------------------------------

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from html_pages import links
+from html_pages import links, remote_loads
 
 import superposition_lib
 
@@ -324,11 +324,7 @@ def test_no_page_loads_from_another_host(built_docs):
     do)."""
     _, out = built_docs
     for page in out.rglob("*.html"):
-        html = page.read_text(encoding="utf-8")
-        remote = re.findall(r'<script[^>]*\ssrc="(?:https?:)?//[^"]*"', html)
-        remote += [tag for tag in re.findall(r"<link\b[^>]*>", html)
-                   if re.search(r'rel="(?:stylesheet|preload)"', tag)
-                   and re.search(r'href="(?:https?:)?//', tag)]
+        remote = remote_loads(page.read_text(encoding="utf-8"))
         assert not remote, f"{page.relative_to(out)} loads {remote}"
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 import yaml
 from html_pages import (CHROMIUM, NO_CHROMIUM, RENDER_SECONDS, REPR, body_json, chromium_dom,
-                        links)
+                        links, remote_loads)
 
 from superposition_lib import cli
 from superposition_lib.book import citation, site
@@ -174,11 +174,7 @@ def test_nothing_is_loaded_from_another_host(book):
     """Scripts, stylesheets and fonts come from the site: a page read offline loses nothing
     (the API reference's pages included)."""
     for page in [*_pages(book), *(book / "api").rglob("*.html")]:
-        html = page.read_text(encoding="utf-8")
-        remote = re.findall(r'<script[^>]*\ssrc="(?:https?:)?//[^"]*"', html)
-        remote += [tag for tag in re.findall(r"<link\b[^>]*>", html)
-                   if re.search(r'rel="(?:stylesheet|preload|modulepreload)"', tag)
-                   and re.search(r'href="(?:https?:)?//', tag)]
+        remote = remote_loads(page.read_text(encoding="utf-8"))
         assert not remote, f"{page.relative_to(book)} loads {remote}"
     for css in (book / "site_libs").rglob("*.css"):
         text = css.read_text(encoding="utf-8", errors="replace")
