@@ -621,7 +621,6 @@ def _chromium_dom(page: Path, tmp_path: Path, width: int = 1400) -> str:
     return chromium_dom(page, tmp_path / f"chromium-{page.stem}-{width}", width)
 
 
-
 def _assert_drawn(dom: str, n_charts: int) -> None:
     errors = body_json(dom, "errors")
     assert errors == [], f"the console reported: {errors}"

@@ -54,6 +54,8 @@ def _tiny_site(tmp_path: Path) -> Path:
             "<script>var x = 1;</script></article></body></html>")
     (out / "api" / "index.html").write_text(page.format(name="Reference", text="All of it."))
     (out / "api" / "generated" / "m.f.html").write_text(page.format(name="f", text="Does f."))
+    # a module named like Sphinx's search page is still a page of the reference
+    (out / "api" / "generated" / "m.search.html").write_text(page.format(name="search", text="."))
     (out / "api" / "genindex.html").write_text(page.format(name="Index", text="skip me"))
     (out / "api" / "_modules").mkdir()
     (out / "api" / "_modules" / "m.html").write_text(page.format(name="m", text="source"))
@@ -62,15 +64,15 @@ def _tiny_site(tmp_path: Path) -> Path:
 
 def test_add_reference_indexes_every_reference_page_once(tmp_path):
     out = _tiny_site(tmp_path)
-    assert site.add_reference(out) == 2
-    assert site.add_reference(out) == 2  # a second run replaces, never duplicates
+    assert site.add_reference(out) == 3
+    assert site.add_reference(out) == 3  # a second run replaces, never duplicates
     entries = json.loads((out / "search.json").read_text())
     assert [e["href"] for e in entries] == ["index.html", "api/generated/m.f.html",
-                                            "api/index.html"]
+                                            "api/generated/m.search.html", "api/index.html"]
     f = entries[1]
     assert f["title"] == "f" and f["text"] == "f\nDoes f." and f["crumbs"] == ["API reference", "f"]
     sitemap = (out / "sitemap.xml").read_text()
-    assert sitemap.count("<url>") == 3 and sitemap.rstrip().endswith("</urlset>")
+    assert sitemap.count("<url>") == 4 and sitemap.rstrip().endswith("</urlset>")
     assert "<loc>https://example.org/book/api/generated/m.f.html</loc>" in sitemap
     assert "genindex" not in sitemap and "_modules" not in sitemap
 
@@ -99,7 +101,7 @@ def test_the_bibtex_entry_is_made_from_citation_cff():
 # -- The real render -----------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory, pytestconfig):
-    """A clean copy of the repository rendered by ``quarto render``: (copy, seconds, output)."""
+    """A clean copy of the repository rendered by ``quarto render``: (copy, its output)."""
     if QUARTO is None:
         pytest.skip(NO_QUARTO)
     copy = tmp_path_factory.mktemp("site") / "book"
@@ -120,16 +122,15 @@ def rendered(tmp_path_factory, pytestconfig):
     start = time.monotonic()
     result = subprocess.run([QUARTO, "render"], cwd=copy, env=env, capture_output=True,
                             text=True, timeout=3600)
-    seconds = time.monotonic() - start
-    pytestconfig.stash[RENDER_SECONDS] = seconds
+    pytestconfig.stash[RENDER_SECONDS] = time.monotonic() - start
     output = result.stdout + result.stderr
     assert result.returncode == 0, f"quarto render failed:\n{output[-5000:]}"
-    return copy, seconds, output
+    return copy, output
 
 
 @pytest.fixture(scope="module")
 def book(rendered):
-    copy, _, _ = rendered
+    copy, _ = rendered
     config = yaml.safe_load((copy / "_quarto.yml").read_text(encoding="utf-8"))
     return copy / config["project"]["output-dir"]
 
@@ -140,14 +141,14 @@ def _pages(book: Path) -> list[Path]:
 
 
 def test_render_prints_no_warning_or_error(rendered):
-    _, _, output = rendered
+    _, output = rendered
     bad = [line for line in output.splitlines()
            if re.search(r"\b(WARN(ING)?|ERROR)\b", line) and ALLOWED_WARNING not in line]
     assert not bad, "the render printed:\n" + "\n".join(bad[:20])
 
 
 def test_render_leaves_the_tree_clean(rendered):
-    copy, _, _ = rendered
+    copy, _ = rendered
     status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=copy,
                             check=True, capture_output=True, text=True).stdout
     assert status == "", f"the render changed or left files git sees:\n{status[:2000]}"

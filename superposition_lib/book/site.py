@@ -19,17 +19,18 @@ from __future__ import annotations
 import json
 import os
 import re
-import uuid
 from html.parser import HTMLParser
 from pathlib import Path
 from xml.sax.saxutils import escape
+
+from ..files import write_text_atomic
 
 __all__ = ["REFERENCE_DIR", "SKIPPED", "TEXT_LIMIT", "add_reference", "page_entry"]
 
 #: Folder of the site that holds the API reference (the post-render step builds it there).
 REFERENCE_DIR = "api"
-#: Pages and folders of the reference left out of search and sitemap: Sphinx's own index, search
-#: and module list, highlighted sources and static files.
+#: Pages and folders at the top of the reference left out of search and sitemap: Sphinx's own
+#: index, search page and module list, highlighted sources and static files.
 SKIPPED = ("genindex.html", "search.html", "py-modindex.html", "_modules/", "_sources/",
            "_static/", "_images/")
 #: Characters of a page's text kept in its search entry (Quarto's entries are sections, of a
@@ -113,12 +114,6 @@ def page_entry(html: str, href: str) -> dict:
             "text": text[:TEXT_LIMIT], "crumbs": ["API reference", title]}
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def _site_url(sitemap: str) -> str:
     """The site's URL, from the sitemap's first ``<loc>`` (Quarto writes the book's index first)."""
     found = re.search(r"<loc>([^<]*)</loc>", sitemap)
@@ -166,13 +161,13 @@ def add_reference(site_dir: str | os.PathLike, reference: str = REFERENCE_DIR) -
     if not (site / reference).is_dir():
         raise FileNotFoundError(f"reference: {site / reference} does not exist; build the API "
                                 f"reference into the site first (the post-render step)")
-    pages = sorted(p.relative_to(site).as_posix() for p in (site / reference).rglob("*.html"))
-    pages = [p for p in pages if not any(s in p.removeprefix(f"{reference}/") for s in SKIPPED)]
     prefix = f"{reference}/"
+    pages = sorted(p.relative_to(site).as_posix() for p in (site / reference).rglob("*.html"))
+    pages = [p for p in pages if not p.removeprefix(prefix).startswith(SKIPPED)]
     entries = [e for e in json.loads(index_path.read_text(encoding="utf-8"))
                if not e.get("href", "").startswith(prefix)]
     entries += [page_entry((site / p).read_text(encoding="utf-8"), p) for p in pages]
-    _write_atomic(index_path, json.dumps(entries, ensure_ascii=False, indent=1))
+    write_text_atomic(index_path, json.dumps(entries, ensure_ascii=False, indent=1))
 
     sitemap_path = site / "sitemap.xml"
     if sitemap_path.is_file():
@@ -181,5 +176,5 @@ def add_reference(site_dir: str | os.PathLike, reference: str = REFERENCE_DIR) -
         sitemap = re.sub(rf"\s*<url>\s*<loc>{re.escape(base + prefix)}[^<]*</loc>.*?</url>", "",
                          sitemap, flags=re.DOTALL)
         urls = "".join(f"\n  <url>\n    <loc>{escape(base + p)}</loc>\n  </url>" for p in pages)
-        _write_atomic(sitemap_path, sitemap.replace("</urlset>", urls + "\n</urlset>", 1))
+        write_text_atomic(sitemap_path, sitemap.replace("</urlset>", urls + "\n</urlset>", 1))
     return len(pages)

@@ -47,6 +47,8 @@ from pathlib import Path
 import altair as alt
 import pandas as pd
 
+from ..files import write_text_atomic
+
 __all__ = [
     "BUNDLE",
     "BUNDLE_SRC",
@@ -132,7 +134,9 @@ def theme() -> dict:
                  "labelSeparation": 3},
         "axisDiscrete": {"labelOverlap": "parity"},
         "header": {"labelFontSize": 12, "titleFontSize": 12},
-        "legend": {"labelFontSize": 11, "titleFontSize": 12, "titleFontWeight": "normal"},
+        # legend text is never cut short with an ellipsis (a long title is split into lines)
+        "legend": {"labelFontSize": 11, "titleFontSize": 12, "titleFontWeight": "normal",
+                   "labelLimit": 0, "titleLimit": 0},
         "title": {"fontSize": 14, "fontWeight": "normal", "anchor": "start"},
         "range": {"category": ["#4269d0", "#efb118", "#ff725c", "#6cc5b0", "#3ca951",
                                "#ff8ab7", "#a463f2", "#97bbf5", "#9c6b4e", "#9498a0"]},
@@ -266,10 +270,7 @@ def write_bundle(out_dir: str | os.PathLike) -> Path:
     path = Path(out_dir) / BUNDLE
     text = vlc.javascript_bundle()
     if not path.is_file() or path.read_text(encoding="utf-8") != text:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{BUNDLE}.{uuid.uuid4().hex[:8]}")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
+        write_text_atomic(path, text)
     return path
 
 

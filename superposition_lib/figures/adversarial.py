@@ -46,8 +46,7 @@ def vulnerability_sweep(sweep: pd.DataFrame) -> alt.LayerChart:
     long = sweep.melt(id_vars=["inverse_density", "vulnerability_se"],
                       value_vars=list(_MEASURES), var_name="key", value_name="value")
     long["measure"] = long["key"].map({k: v[0] for k, v in _MEASURES.items()})
-    colour = alt.Color("measure:N", title=None,
-                       legend=alt.Legend(orient="top-left", labelLimit=0),
+    colour = alt.Color("measure:N", title=None, legend=alt.Legend(orient="top-left"),
                        scale=alt.Scale(domain=[v[0] for v in _MEASURES.values()],
                                        range=[v[1] for v in _MEASURES.values()]))
     y = alt.Y("value:Q", title="relative vulnerability / features per dimension")

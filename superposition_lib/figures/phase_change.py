@@ -187,7 +187,8 @@ def candidate_diagram(theory_cells: pd.DataFrame, boundaries: pd.DataFrame,
              alt.Tooltip("density:Q", format=".3f", title="density")]
     tip = [*place, alt.Tooltip("solution:N", title="cheapest"),
            alt.Tooltip("extra:N", title="extra"),
-           *[alt.Tooltip(f"{c}:Q", format=".3g", title=f"loss: {c.replace('_', ' ')}") for c in names]]
+           *[alt.Tooltip(f"{c}:Q", format=".3g", title=f"loss: {c.replace('_', ' ')}")
+             for c in names]]
     width = 340 if trained is None else 270
     panel = _candidate_panel(df, "solution", tip, boundaries, "n = 3, m = 2: theory", width)
     if trained is None:
