@@ -32,6 +32,16 @@ import numpy as np
 #: :meth:`~superposition_lib.store.RunStore.migrate` renames version-1 entries.
 FORMAT_VERSION = 2
 
+#: Version of the trained numbers: of the training and evaluation arithmetic (initialisation, random
+#: streams, kernels, summation orders, the optimiser step, the final-loss estimate). Bump it with
+#: any change that alters a single bit of a trained run on the CPU path that made it, and
+#: regenerate the committed runs (``superposition verify --all`` finds the stale ones). Every
+#: manifest records it; :class:`~superposition_lib.store.RunStore` loads an entry of another
+#: numerics version only as stale (:class:`~superposition_lib.store.StaleRunError`), never as a
+#: current result. It is not part of the key, so a stale entry keeps its name and is replaced
+#: in place when it is retrained.
+NUMERICS_VERSION = 1
+
 #: Significant decimal digits kept of every float that enters :meth:`ExperimentSpec.key`.
 #: A float64 carries about 16; numpy's SIMD code paths (AVX-512 or not, for example in
 #: ``np.geomspace``) differ in the last one or two bits, a relative 1e-16 to 1e-15, which 12 digits
