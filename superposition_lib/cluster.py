@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import math
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -53,7 +54,9 @@ def connect(workers: int | None = None, scheduler: str | None = None) -> Iterato
     workers : int, optional
         Start a local cluster of this many single-threaded worker processes (listening on the
         loopback interface only, the dashboard on a free port); it is shut down on leaving the
-        context.
+        context. The scratch space of its scheduler and workers is a temporary directory (in
+        :mod:`tempfile`'s ``$TMPDIR``), removed with the cluster: nothing like
+        ``/tmp/dask-scratch-space`` is left behind.
     scheduler : str, optional
         Address of a running Dask scheduler (e.g. ``tcp://10.0.0.5:8786``) instead.
 
@@ -88,8 +91,12 @@ def connect(workers: int | None = None, scheduler: str | None = None) -> Iterato
         with Client(scheduler) as client:
             yield client
         return
-    with (LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                       host="127.0.0.1", dashboard_address="127.0.0.1:0") as cluster,
+    with (tempfile.TemporaryDirectory(prefix="superposition-dask-",
+                                      ignore_cleanup_errors=True) as scratch,
+          LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                       host="127.0.0.1", dashboard_address="127.0.0.1:0",
+                       local_directory=scratch,
+                       scheduler_kwargs={"local_directory": scratch}) as cluster,
           Client(cluster) as client):
         yield client
 

@@ -20,6 +20,7 @@ import hashlib
 import json
 import math
 import reprlib
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -64,6 +65,35 @@ ATTACKS = ("random", "strongest")
 #: Models that ``ExperimentSpec.attack`` can train: tied ones, whose optimal attack on feature i
 #: is along (WᵀW)_i (see :mod:`~superposition_lib.adversarial`).
 ATTACKED_MODELS = ("linear", "relu_output")
+
+#: float32's smallest normal and largest finite numbers. Training reads every float field but
+#: ``betas`` and ``warmup_fraction`` in float32, where a smaller non-zero value is 0 or loses
+#: precision and a larger one is inf, so these fields must be 0 (where allowed) or in this range.
+FLOAT32_RANGE = (float(np.finfo(np.float32).tiny), float(np.finfo(np.float32).max))
+#: Smallest ``feature_probability``, 2**-24: whether a feature is present is decided by a float32
+#: uniform of 24-bit resolution (:mod:`~superposition_lib.kernels`), so any smaller probability
+#: would be drawn as 2**-24 (and one that is 0 in float32 as garbage).
+MIN_FEATURE_PROBABILITY = 2.0 ** -24
+#: Smallest ``lr`` that does not warn (:class:`DegenerateSpecWarning`): 2**-24, float32's
+#: resolution at 1. Adam moves a weight by about lr per step, which rounds away for every weight
+#: larger than lr · 2**24 (above 1 at this lr).
+QUIET_LR = 2.0 ** -24
+_IN_FLOAT32 = f"float32's range [{FLOAT32_RANGE[0]:.2g}, {FLOAT32_RANGE[1]:.2g}]"
+
+
+def _float32(value: float) -> bool:
+    """Whether a positive ``value`` lies in :data:`FLOAT32_RANGE`."""
+    return FLOAT32_RANGE[0] <= value <= FLOAT32_RANGE[1]
+
+
+class DegenerateSpecWarning(UserWarning):
+    """A valid :class:`ExperimentSpec` that will probably learn little or nothing: a learning
+    rate below float32's resolution, or a feature probability under which a feature is
+    expected to be non-zero in less than one sample of the whole training. The message names
+    the field, its value and the values expected. Specs that can never train (all importances
+    zero, probabilities or a learning rate that are 0 in float32) are refused with a
+    ValueError instead."""
+
 
 # Fields that do not change what is computed; they are left out of the cache key.
 _NOT_IN_KEY = ("name",)
@@ -201,10 +231,14 @@ class ExperimentSpec:
     feature_probability : float or sequence
         Probability 1 − S that a feature is non-zero. One value per instance (a list whose length
         sets the number of instances), or a list of per-feature lists (instances × n_features) for
-        non-uniform sparsity. A scalar means a single instance. Each value must lie in (0, 1].
+        non-uniform sparsity. A scalar means a single instance. Each value must lie in
+        [2**-24, 1] (:data:`MIN_FEATURE_PROBABILITY`); a probability under which a feature is
+        expected in less than one of the ``steps × batch_size`` training samples warns
+        (:class:`DegenerateSpecWarning`).
     importance : float or sequence, default 1.0
         Weight I_i of feature i's squared error: a scalar, one value per feature, or a list of
-        per-feature lists (one per instance). Must be non-negative.
+        per-feature lists (one per instance). Each must be 0 or in :data:`FLOAT32_RANGE`, and
+        every instance needs one above 0 (with all zero there is nothing to learn).
     data : str, optional
         ``"sparse_uniform"`` (the paper's default), ``"correlated"`` or ``"anticorrelated"`` (sets
         of ``set_size`` consecutive features), ``"signed_uniform"`` (values in [−1, 1], for the
@@ -232,7 +266,10 @@ class ExperimentSpec:
     steps, batch_size : int
         Optimisation steps and samples per step (fresh data each step).
     lr : float
-        Peak learning rate.
+        Peak learning rate, in :data:`FLOAT32_RANGE` (a smaller one is 0 or subnormal in float32,
+        and no weight would change). One below :data:`QUIET_LR` warns
+        (:class:`DegenerateSpecWarning`): Adam moves a weight by about lr per step, which rounds
+        away for every weight larger than lr · 2**24.
     lr_schedule : str
         ``"constant"``, ``"linear"`` (decay to 0), ``"cosine"`` (to 0), or ``"warmup_cosine"``
         (linear warm-up over ``warmup_fraction`` of the steps, then cosine).
@@ -288,11 +325,20 @@ class ExperimentSpec:
     Raises
     ------
     ValueError
-        If a field is invalid: a number out of range, not finite, a bool or a string; a list that
-        is empty, ragged or nested too deeply; an unknown name. The message starts with the
-        field name and a colon, and says what was given and the allowed values. Numpy scalars
-        and arrays are accepted wherever Python numbers and lists are, and stored as Python
-        ints and floats.
+        If a field is invalid: a number out of range, not finite, a bool or a string; a float
+        that training reads in float32 outside :data:`FLOAT32_RANGE` (other than an allowed 0);
+        a spec that can never train (an instance whose importances are all 0); a list that is
+        empty, ragged or nested too deeply; an unknown name. The message starts with the field
+        name and a colon, and says what was given and the allowed values. Numpy scalars and
+        arrays are accepted wherever Python numbers and lists are, and stored as Python ints and
+        floats.
+
+    Warns
+    -----
+    DegenerateSpecWarning
+        For a valid spec that will probably learn little: ``lr`` below 2**-24, or a
+        ``feature_probability`` under which a feature is expected in less than one training
+        sample. The message starts with the field name and a colon.
 
     Examples
     --------
@@ -358,11 +404,14 @@ class ExperimentSpec:
         elif self.set_size is not None:
             raise ValueError(f"set_size: only used with data='correlated' or 'anticorrelated', "
                              f"got set_size={self.set_size} with data={self.data!r}")
-        set_("correlation", _numbers("correlation", self.correlation, 1, lambda v: 0 <= v <= 1,
-                                     "a number in [0, 1] or a list with one per instance"))
-        set_("init_scale", _numbers("init_scale", self.init_scale, 1,
-                                    lambda v: 0 < v < float("inf"),
-                                    "a number > 0 or a list with one per instance"))
+        set_("correlation", _numbers("correlation", self.correlation, 1,
+                                     lambda v: v == 0 or (_float32(v) and v <= 1),
+                                     "a number in [0, 1] (0 or at least float32's smallest "
+                                     f"normal {FLOAT32_RANGE[0]:.2g}) or a list with one per "
+                                     "instance"))
+        set_("init_scale", _numbers("init_scale", self.init_scale, 1, _float32,
+                                    f"a number > 0 (in {_IN_FLOAT32}) or a list with one per "
+                                    "instance"))
         if self.data != "correlated" and self.correlation != 1.0:
             raise ValueError(f"correlation: only used with data='correlated' (leave it at 1.0 "
                              f"otherwise); got correlation={self.correlation!r} with "
@@ -371,8 +420,9 @@ class ExperimentSpec:
             if self.bump_width is None:
                 raise ValueError("bump_width: required for data='equivariant'; a number > 0 "
                                  "(in features), or one per instance")
-            set_("bump_width", _numbers("bump_width", self.bump_width, 1, lambda v: v > 0,
-                                        "a finite number > 0 or a list with one per instance"))
+            set_("bump_width", _numbers("bump_width", self.bump_width, 1, _float32,
+                                        f"a finite number > 0 (in {_IN_FLOAT32}) or a list with "
+                                        "one per instance"))
             if self.n_features < 2:
                 raise ValueError(f"n_features: data='equivariant' needs n_features >= 2; got "
                                  f"{self.n_features}")
@@ -381,8 +431,10 @@ class ExperimentSpec:
                              f"bump_width={self.bump_width!r} with data={self.data!r}")
 
         prob = _as_table("feature_probability", self.feature_probability, self.n_features,
-                         lambda v: 0 < v <= 1, "a number in (0, 1], a list of them (one per "
-                         "instance) or a list of per-feature lists")
+                         lambda v: MIN_FEATURE_PROBABILITY <= v <= 1,
+                         f"a number in [2**-24 ≈ {MIN_FEATURE_PROBABILITY:.2g}, 1] (presence is "
+                         "drawn from float32 uniforms of 24-bit resolution), a list of them (one "
+                         "per instance) or a list of per-feature lists")
         p = np.asarray(prob, dtype=float)
         set_("feature_probability", prob)
         if p.ndim == 2 and self.data in ("correlated", "anticorrelated", "equivariant"):
@@ -393,9 +445,10 @@ class ExperimentSpec:
                          else f"within each set of {k} features")
                 raise ValueError(f"feature_probability: must be equal {where} with "
                                  f"data={self.data!r}")
-        imp = _as_table("importance", self.importance, self.n_features, lambda v: v >= 0,
-                        "a number >= 0, a list of them (one per feature) or a list of "
-                        "per-feature lists (one per instance)")
+        imp = _as_table("importance", self.importance, self.n_features,
+                        lambda v: v == 0 or _float32(v),
+                        f"a number >= 0 (0 or in {_IN_FLOAT32}), a list of them (one per "
+                        "feature) or a list of per-feature lists (one per instance)")
         i = np.asarray(imp, dtype=float)
         if i.ndim == 1 and len(i) != self.n_features:
             raise ValueError(f"importance: a list must have one value per feature (n_features="
@@ -405,6 +458,11 @@ class ExperimentSpec:
             raise ValueError(f"importance: a list of lists needs one row per instance "
                              f"({self.n_instances}); got {len(i)}")
         set_("importance", imp)
+        idle = np.flatnonzero(~self.importance_array().any(axis=1))
+        if idle.size:
+            raise ValueError(f"importance: all 0 for instance {idle[0]} (of {self.n_instances}): "
+                             f"its loss is 0 whatever the model, so there is nothing to learn; "
+                             f"give every instance at least one importance > 0")
         self._check_attack()
         for name in ("correlation", "bump_width", "init_scale", "attack_norm"):
             value = getattr(self, name)
@@ -415,11 +473,14 @@ class ExperimentSpec:
         for name in ("steps", "batch_size", "restarts"):
             set_(name, _positive_int(name, getattr(self, name)))
         set_("seed", _positive_int("seed", self.seed, minimum=0))
-        for name in ("lr", "eps"):
-            set_(name, _real(name, getattr(self, name), lambda v: v > 0,
-                             "a positive finite number"))
-        set_("weight_decay", _real("weight_decay", self.weight_decay, lambda v: v >= 0,
-                                   "a finite number >= 0"))
+        set_("lr", _real("lr", self.lr, _float32, f"a positive finite number in {_IN_FLOAT32} "
+                         "(training's precision: a smaller lr is 0 or subnormal there, and no "
+                         "weight would change)"))
+        set_("eps", _real("eps", self.eps, _float32, f"a positive finite number in "
+                          f"{_IN_FLOAT32} (Adam divides by it in float32)"))
+        set_("weight_decay", _real("weight_decay", self.weight_decay,
+                                   lambda v: v == 0 or _float32(v),
+                                   f"a finite number >= 0 (0 or in {_IN_FLOAT32})"))
         betas = _numbers("betas", self.betas, 1, lambda v: 0 <= v < 1, "two numbers in [0, 1)")
         if not isinstance(betas, tuple) or len(betas) != 2:
             raise ValueError(f"betas: must be two numbers in [0, 1); got {_shown(self.betas)}")
@@ -440,12 +501,33 @@ class ExperimentSpec:
                              f"{self.snapshot_every!r} and {self.snapshot_log!r}")
         if not isinstance(self.name, str):
             raise ValueError(f"name: must be a string; got {_shown(self.name)}")
+        self._warn_degenerate()
+
+    def _warn_degenerate(self) -> None:
+        """Warn (:class:`DegenerateSpecWarning`, naming the field) about a valid spec that will
+        probably learn little or nothing."""
+        def warn(message):  # at the line that called ExperimentSpec(...)
+            warnings.warn(message, DegenerateSpecWarning, stacklevel=5)
+
+        if self.lr < QUIET_LR:
+            warn(f"lr: {self.lr:g} is below 2**-24 ≈ {QUIET_LR:.2g}, float32's resolution at 1: "
+                 f"Adam moves a weight by about lr per step, which rounds away for every weight "
+                 f"larger than lr · 2**24 = {self.lr / QUIET_LR:.2g}, so the model barely "
+                 f"learns; use lr >= {QUIET_LR:.2g} (typically 1e-4 to 1e-1)")
+        samples = self.steps * self.batch_size
+        least = float(self.feature_probability_array().min())
+        if least * samples < 1:
+            warn(f"feature_probability: {least:g} makes a feature non-zero in about "
+                 f"{least * samples:.2g} of the {samples:,} samples of the whole training "
+                 f"(steps × batch_size), so it is probably never seen; use "
+                 f"feature_probability >= 1 / (steps × batch_size) = {1 / samples:.2g}, or "
+                 f"train longer")
 
     def _check_attack(self) -> None:
         """Validate ``attack`` and ``attack_norm`` (a ValueError naming the field)."""
         object.__setattr__(self, "attack_norm", _numbers(
-            "attack_norm", self.attack_norm, 1, lambda v: v >= 0,
-            "a number >= 0 or a list with one per instance"))
+            "attack_norm", self.attack_norm, 1, lambda v: v == 0 or _float32(v),
+            f"a number >= 0 (0 or in {_IN_FLOAT32}) or a list with one per instance"))
         if self.attack is None:
             if self.attack_norm != 0.0:
                 raise ValueError(f"attack_norm: only used with an attack (attack is None); got "

@@ -383,8 +383,7 @@ class FeatureDistribution:
             pair = c * p.unsqueeze(-1) / 4 + (1 - c) * p.unsqueeze(-1) ** 2 / 4
         else:
             pair = torch.zeros_like(p)[..., None]
-        square = p / 3 / (k if self.kind == "anticorrelated" else 1)       # E[x_i²]
-        second = pair * (1 - eye) + torch.diag_embed(square)
+        second = pair * (1 - eye) + torch.diag_embed(self.target_second_moment())
         same_set = _same_set(n, k, p.device)  # features of different sets are independent
         return same_set * (second - mean.unsqueeze(-1) * mean.unsqueeze(-2))
 
@@ -392,12 +391,25 @@ class FeatureDistribution:
         """Exact E[y_i²] of every feature's target y (x, or its absolute value for signed data),
         shape (models, n), float64: the loss of a model that outputs zero, per unit importance.
 
+        Equal to E[x_i²], the diagonal of :meth:`covariance` plus the squared :meth:`mean`, but
+        computed per feature in O(models · n) memory (the covariance takes n² numbers per model:
+        80 GB at n = 100,000): ``p/3`` for sparse uniform, correlated and signed features (a
+        present feature's E[x²] is 1/3), ``p/(3k)`` for anticorrelated sets of k, and
+        ``p/3 · K(0)`` for equivariant ones (see :meth:`covariance`).
+
         Examples
         --------
         >>> FeatureDistribution("sparse_uniform", [[0.3, 1.0]]).target_second_moment()
         tensor([[0.1000, 0.3333]], dtype=torch.float64)
+        >>> FeatureDistribution("anticorrelated", [[0.6] * 3], set_size=3).target_second_moment()
+        tensor([[0.0667, 0.0667, 0.0667]], dtype=torch.float64)
         """
-        return torch.diagonal(self.covariance(), dim1=-2, dim2=-1) + self.mean() ** 2
+        p = self.probability.double()
+        if self.kind == "equivariant":
+            at_zero = [_bump_autocorrelation(self.n_features, w, deltas=[0])[0]
+                       for w in self._widths()]
+            return p / 3 * torch.as_tensor(at_zero, device=p.device).unsqueeze(-1)
+        return p / 3 / (self.set_size if self.kind == "anticorrelated" else 1)
 
     def _widths(self) -> np.ndarray:
         return np.asarray(self.bump_width, dtype=float)
@@ -421,17 +433,20 @@ def _bump_mean(n: int, w: np.ndarray) -> torch.Tensor:
     return torch.as_tensor(mu).unsqueeze(-1)
 
 
-def _bump_autocorrelation(n: int, w: float) -> np.ndarray:
-    """K(δ) = (1/n) ∫₀ⁿ g(d(0, θ)/w) g(d(δ, θ)/w) dθ for δ = 0 … n − 1, float64, shape (n,).
+def _bump_autocorrelation(n: int, w: float, deltas=None) -> np.ndarray:
+    """K(δ) = (1/n) ∫₀ⁿ g(d(0, θ)/w) g(d(δ, θ)/w) dθ for δ = 0 … n − 1 (or the given
+    ``deltas``), float64, shape (n,) (or that of ``deltas``).
 
     ``g(d/w)`` is piecewise linear in θ with kinks at the feature (distance 0), opposite it
     (distance n/2) and where the bump reaches 0 (distance w). Between the kinks of both factors
     the integrand is a quadratic polynomial, which Simpson's rule integrates exactly.
     """
-    delta = np.arange(n, dtype=float)[:, None]                            # (n, 1)
+    delta = np.arange(n, dtype=float)[:, None] if deltas is None else np.asarray(
+        deltas, dtype=float)[:, None]                                    # (shifts, 1)
+    shifts = len(delta)
     kinks = np.array([0.0, n / 2, w, -w])
-    points = np.concatenate([np.broadcast_to(kinks, (n, 4)), delta + kinks,
-                             np.zeros((n, 1)), np.full((n, 1), float(n))], axis=1)
+    points = np.concatenate([np.broadcast_to(kinks, (shifts, 4)), delta + kinks,
+                             np.zeros((shifts, 1)), np.full((shifts, 1), float(n))], axis=1)
     points = np.sort(np.where((points >= 0) & (points <= n), points, np.mod(points, n)), axis=1)
 
     def f(theta):

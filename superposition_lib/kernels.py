@@ -21,10 +21,11 @@ threads or chunks (fill two halves of a buffer at offsets ``0`` and ``n // 2`` f
 you get the single-call result), and a run resumes exactly from a saved counter.
 
 The generator is C (``_kernels.c``), compiled with ``$CC`` (default ``gcc``) on first use into
-``$SUPERPOSITION_CACHE`` (default ``~/.cache/superposition``) and loaded with :mod:`ctypes`, which
-releases the GIL during the call, so Python threads filling disjoint parts run in parallel. Without
-a working compiler, :func:`numpy_fill_uniform` (the reference implementation, identical output)
-is used instead and a warning says so.
+``$SUPERPOSITION_CACHE`` (default ``$XDG_CACHE_HOME/superposition``, or
+``~/.cache/superposition`` where ``$XDG_CACHE_HOME`` is unset) and loaded with :mod:`ctypes`,
+which releases the GIL during the call, so Python threads filling disjoint parts run in parallel.
+Without a working compiler, :func:`numpy_fill_uniform` (the reference implementation, identical
+output) is used instead and a warning says so.
 
 The same file holds the trainer's other hot loops: :func:`relu_error` (the ReLU output's error
 signal in one pass) and :func:`tied_step`, a whole training step (data, forward pass, loss and
@@ -79,8 +80,14 @@ _c_lib = None  # the C library once loaded; False after falling back to numpy
 
 
 def _cache_dir() -> Path:
+    """Where the compiled kernels are kept: ``$SUPERPOSITION_CACHE`` if set; else
+    ``$XDG_CACHE_HOME/superposition``; else ``~/.cache/superposition`` (the directory that
+    :func:`~superposition_lib.store.user_root` gives ad-hoc runs by default)."""
     env = os.environ.get("SUPERPOSITION_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "superposition"
+    if env:
+        return Path(env).expanduser()
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache).expanduser() / "superposition"
 
 
 #: Environment variable limiting the vector extensions the kernels may use.

@@ -2,8 +2,10 @@
 
 Each :class:`Preset` pairs a short name with an :class:`~superposition_lib.config.ExperimentSpec`
 at the paper's settings (AdamW, lr 1e-3, batch 1024, 10,000 steps unless stated). The chapters'
-experiments live in ``superposition_lib.experiments``; presets are the few runs one wants to
-train and inspect from a shell:
+experiments live in :mod:`superposition_lib.experiments`; presets are the few runs one wants to
+train and inspect from a shell. The two share one namespace, which ``superposition list`` shows
+whole: ``superposition train NAME`` takes either, and a name that is both (``intro-linear``,
+``basic-linear``) is the same spec, the experiment's ``paper`` one.
 
 ========================  =======================================================================
 ``intro``                 The introduction's sweep: n=5 features in m=2 dimensions, importance
@@ -25,7 +27,7 @@ import numpy as np
 
 from .config import ExperimentSpec
 
-__all__ = ["Preset", "PRESETS", "get_preset"]
+__all__ = ["PRESETS", "Preset", "get_preset"]
 
 
 @dataclass(frozen=True)

@@ -171,6 +171,38 @@ class Run:
             "loss": self.history_loss.reshape(-1),
         })
 
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Every array of the run by the name the run store gives it in ``arrays.npz``.
+
+        Returns
+        -------
+        dict of str to ndarray
+            ``W``, ``b``, ``loss``, ``loss_se``, ``models``, ``history_steps``,
+            ``history_loss``, ``snapshot_steps``, ``snapshot_loss``, and where present
+            ``W_out`` and ``snapshot_W``, ``snapshot_b``, ``snapshot_W_out``, ``snapshot_D``,
+            ``snapshot_norms``.
+
+        Examples
+        --------
+        >>> from superposition_lib import ExperimentSpec, train
+        >>> sorted(train(ExperimentSpec(steps=20, batch_size=32), progress=False).arrays())
+        ... # doctest: +NORMALIZE_WHITESPACE
+        ['W', 'b', 'history_loss', 'history_steps', 'loss', 'loss_se', 'models',
+         'snapshot_W', 'snapshot_b', 'snapshot_loss', 'snapshot_steps']
+        """
+        arrays = {
+            "W": self.W, "b": self.b, "loss": self.loss, "loss_se": self.loss_se,
+            "models": self.models, "history_steps": self.history_steps,
+            "history_loss": self.history_loss, "snapshot_steps": self.snapshots.steps,
+            "snapshot_loss": self.snapshots.loss,
+        }
+        if self.W_out is not None:
+            arrays["W_out"] = self.W_out
+        for name in ("W", "b", "W_out", "D", "norms"):
+            if getattr(self.snapshots, name) is not None:
+                arrays[f"snapshot_{name}"] = getattr(self.snapshots, name)
+        return {k: np.asarray(v) for k, v in arrays.items()}
+
     def best(self) -> Run:
         """The lowest-final-loss restart of every instance (the paper's best-of-N).
 

@@ -6,14 +6,19 @@ Every entry lives in ``<root>/runs/<key>/`` and holds two files:
     Every array of the :class:`~superposition_lib.run.Run` (final weights and biases, final
     losses, loss history, model indices, snapshots), compressed.
 ``manifest.json``
-    The full spec, the format version, library / torch / numpy versions, wall time, creation
-    time, evaluation samples, final losses and the SHA-256 of ``arrays.npz``.
+    The full spec, the format version, the numerics record (:func:`numerics_record`: the
+    numerics version and the code path that computed the run), library / torch / numpy
+    versions, wall time, creation time, evaluation samples, final losses and the SHA-256 of
+    ``arrays.npz``.
 
 Writes are atomic: an entry is assembled in a hidden temporary directory next to its final place
 and renamed into place only once complete, so a crash leaves either the old entry or none, never
 a partial one. Reads are checked: a missing or unparsable manifest, another format version, another
-key or spec, a checksum mismatch or arrays whose shapes disagree with the spec raise
-:class:`CorruptRunError`; :func:`load_or_train` then warns and retrains instead of using the entry.
+key or spec, a field of the wrong type, a checksum mismatch or arrays whose shapes disagree with
+the spec raise :class:`CorruptRunError`; :func:`load_or_train` then warns and retrains instead of
+using the entry. An entry computed by another :data:`~superposition_lib.config.NUMERICS_VERSION`
+(one whose training arithmetic has changed since) raises :class:`StaleRunError`, so that a stale
+result is never loaded as a current one.
 
 While a run trains, :func:`load_or_train` checkpoints it to ``<root>/runs/<key>.partial/``; an
 interrupted run (Ctrl-C, or a killed process after its last periodic checkpoint) resumes from
@@ -39,8 +44,9 @@ import json
 import os
 import re
 import shutil
-import tempfile
 import sys
+import tempfile
+import threading
 import uuid
 import warnings
 from collections.abc import Callable, Iterator
@@ -57,11 +63,13 @@ import torch
 
 from . import config
 from .config import ExperimentSpec
+from .files import write_text_atomic
 from .run import Run, Snapshots
-from .train import train
+from .train import DivergenceError, train
 
-__all__ = ["RunStore", "load_or_train", "MissingRunError", "CorruptRunError",
-           "VersionMismatchWarning", "default_root", "user_root"]
+__all__ = ["RunStore", "load_or_train", "MissingRunError", "CorruptRunError", "StaleRunError",
+           "StoreWriteError", "VersionMismatchWarning", "default_root", "user_root",
+           "numerics_record"]
 
 MANIFEST = "manifest.json"
 ARRAYS = "arrays.npz"
@@ -83,6 +91,25 @@ class MissingRunError(KeyError):
 
 class CorruptRunError(ValueError):
     """A store entry exists but is partial, corrupt or belongs to another spec or format."""
+
+
+class StaleRunError(CorruptRunError):
+    """A store entry was computed by another numerics version than this library's.
+
+    Its arrays are intact, but retraining its spec now gives other bits, so it is not loaded
+    as a current result (:meth:`RunStore.load` with ``allow_stale=True`` reads it anyway;
+    :mod:`~superposition_lib.reproduce` retrains and compares it).
+    """
+
+
+class StoreWriteError(OSError):
+    """Writing an entry failed (a full disk, a read-only directory); nothing was stored.
+
+    Constructed as ``StoreWriteError(errno, message)``; its text is the message alone.
+    """
+
+    def __str__(self) -> str:
+        return str(self.strerror)
 
 
 def default_root() -> Path:
@@ -154,15 +181,68 @@ def _library_version() -> str:
         return "unknown"
 
 
+def numerics_record(spec: ExperimentSpec, device: str | torch.device = "cpu") -> dict:
+    """What computed a run of ``spec`` on ``device`` in this process, as stored in manifests.
+
+    Parameters
+    ----------
+    spec : ExperimentSpec
+    device : str or torch.device
+
+    Returns
+    -------
+    dict
+        ``version``: :data:`~superposition_lib.config.NUMERICS_VERSION`; ``device``: its type
+        (``"cpu"``, ``"cuda"``); ``step``: ``"fused"`` (the C kernels' fused step, the same bits
+        on every x86-64 instruction set) or ``"general"`` (PyTorch's batched matrix products,
+        whose summation order may depend on the CPU's vector extensions and on CUDA);
+        ``random_stream``: ``"c"`` or ``"numpy"`` (the fallback without a C compiler, the same
+        numbers); ``kernel_isa``: the instruction set of the sparse C kernel, None without the
+        kernels; ``torch_cpu_capability``: the vector extension PyTorch's CPU kernels use.
+
+    Examples
+    --------
+    >>> from superposition_lib.config import ExperimentSpec
+    >>> record = numerics_record(ExperimentSpec(model="absolute_value", data="signed_uniform"))
+    >>> record["version"] == config.NUMERICS_VERSION, record["step"], record["device"]
+    (True, 'general', 'cpu')
+    """
+    from .kernels import backend, sparse_instruction_set
+    from .train import separable
+
+    return {"version": config.NUMERICS_VERSION, "device": torch.device(device).type,
+            "step": "fused" if separable(spec, device) else "general",
+            "random_stream": backend(), "kernel_isa": sparse_instruction_set(),
+            "torch_cpu_capability": torch.backends.cpu.get_cpu_capability()}
+
+
+def _numerics_version(manifest: dict):
+    record = manifest.get("numerics")
+    return record.get("version") if isinstance(record, dict) else None
+
+
 def _spec_without_name(d: dict) -> dict:
     return {k: v for k, v in d.items() if k != "name"}
 
+
+#: Types of the manifest's fields (checked when present; bools are refused where numbers are
+#: wanted) and the fields every manifest must have.
+_MANIFEST_TYPES = {
+    "wall_time": (int, float), "eval_samples": (int,), "n_models": (int,), "created": (str,),
+    "library_version": (str,), "torch_version": (str,), "numpy_version": (str,),
+    "device": (str,), "loss": (list,), "loss_se": (list,), "files": (dict,),
+    "numerics": (dict,),
+}
+_MANIFEST_REQUIRED = ("files",)
 
 #: Earlier format versions whose arrays this library reads unchanged once the entry is renamed
 #: (version 1 hashed full-precision floats into the key).
 _MIGRATABLE = (1,)
 
 _versions_warned: set[tuple[str, str]] = set()
+
+#: The lock files each thread holds (:meth:`RunStore.lock` is re-entrant within a thread).
+_held_locks = threading.local()
 
 
 class VersionMismatchWarning(UserWarning):
@@ -179,6 +259,11 @@ def _warn_versions(manifest: dict) -> None:
                   f"installed are numpy {np.__version__} and torch {torch.__version__}. They "
                   f"load unchanged, but retraining may differ in the last bits",
                   VersionMismatchWarning, stacklevel=3)
+
+
+def _write_manifest(entry: Path, manifest: dict) -> None:
+    """Replace the manifest of an entry atomically."""
+    write_text_atomic(entry / MANIFEST, json.dumps(manifest, indent=2) + "\n")
 
 
 def _fsync_dir(path: Path) -> None:
@@ -235,20 +320,6 @@ def _check_arrays(spec: ExperimentSpec, arrays: dict[str, np.ndarray]) -> None:
     for name in ("W", "b", "loss", "loss_se", "W_out"):
         if name in arrays and not np.all(np.isfinite(arrays[name])):
             raise ValueError(f"array {name!r} contains non-finite values")
-
-
-def _run_arrays(run: Run) -> dict[str, np.ndarray]:
-    arrays = {
-        "W": run.W, "b": run.b, "loss": run.loss, "loss_se": run.loss_se, "models": run.models,
-        "history_steps": run.history_steps, "history_loss": run.history_loss,
-        "snapshot_steps": run.snapshots.steps, "snapshot_loss": run.snapshots.loss,
-    }
-    if run.W_out is not None:
-        arrays["W_out"] = run.W_out
-    for name in ("W", "b", "W_out", "D", "norms"):
-        if getattr(run.snapshots, name) is not None:
-            arrays[f"snapshot_{name}"] = getattr(run.snapshots, name)
-    return {k: np.asarray(v) for k, v in arrays.items()}
 
 
 class RunStore:
@@ -365,7 +436,8 @@ class RunStore:
         The arrays and the manifest are written and flushed to a hidden temporary directory in
         ``<root>/runs/`` which is then renamed to ``<root>/runs/<key>``. An existing entry is
         first renamed aside and deleted only after the new one is in place. A failure at any
-        point leaves either the old entry or no entry, never a partial one.
+        point leaves either the old entry or no entry, never a partial one, and what a killed
+        process left is cleared by the next save of the key (it holds :meth:`lock` meanwhile).
 
         Parameters
         ----------
@@ -373,7 +445,8 @@ class RunStore:
             A complete run, as returned by :func:`~superposition_lib.train.train` (not a
             selection such as :meth:`Run.best`).
         device : str or torch.device, optional
-            Device the run was trained on, recorded in the manifest.
+            Device the run was trained on, recorded in the manifest (with the rest of
+            :func:`numerics_record`; the CPU when omitted).
 
         Returns
         -------
@@ -385,6 +458,9 @@ class RunStore:
         ValueError
             If the run's arrays are inconsistent with its spec (shapes, model indices, recorded
             steps) or its final weights or losses are not finite.
+        StoreWriteError
+            If the entry cannot be written (no space left on the device, no permission); the
+            message names the directory and the cause, and nothing is stored.
 
         Examples
         --------
@@ -397,9 +473,21 @@ class RunStore:
         ['arrays.npz', 'manifest.json']
         """
         spec = run.spec
-        key = spec.key()
-        arrays = _run_arrays(run)
+        arrays = run.arrays()
         _check_arrays(spec, arrays)
+        try:
+            with self.lock(spec, quiet=True):
+                return self._write(run, arrays, device)
+        except OSError as e:
+            if isinstance(e, StoreWriteError):
+                raise
+            raise StoreWriteError(e.errno, f"cannot store run {spec.key()} in {self.runs_dir}: "
+                                  f"{e.strerror or e}; nothing was stored") from e
+
+    def _write(self, run: Run, arrays: dict[str, np.ndarray], device) -> Path:
+        """The atomic write of :meth:`save`, after its checks."""
+        spec = run.spec
+        key = spec.key()
         self.runs_dir.mkdir(parents=True, exist_ok=True)
         final = self.path(key)
         tmp = Path(tempfile.mkdtemp(prefix=f"{_TMP_PREFIX}{key}-", dir=self.runs_dir))
@@ -416,6 +504,7 @@ class RunStore:
                 "format_version": config.FORMAT_VERSION,
                 "key": key,
                 "spec": spec.to_dict(),
+                "numerics": numerics_record(spec, "cpu" if device is None else device),
                 "library_version": _library_version(),
                 "torch_version": torch.__version__,
                 "numpy_version": np.__version__,
@@ -489,17 +578,22 @@ class RunStore:
         return removed
 
     @contextmanager
-    def lock(self, spec: ExperimentSpec | str) -> Iterator[None]:
+    def lock(self, spec: ExperimentSpec | str, *, quiet: bool = False) -> Iterator[None]:
         """Hold the store's lock of one spec (or key) across processes.
 
         :func:`load_or_train` trains and saves a spec only while holding it, so concurrent
         trainings of one spec take turns: the second waits, then loads what the first stored.
         Different specs have different locks. The lock files live in ``<root>/runs/.locks/``.
+        A thread that holds a lock may take it again (:meth:`save` takes it). While it is held,
+        what a process killed during :meth:`save` left for this key is cleared away.
 
         Parameters
         ----------
         spec : ExperimentSpec or str
             A spec or its key.
+        quiet : bool
+            Do not print the line on standard error that says whom this process waits for when
+            another one holds the lock.
 
         Yields
         ------
@@ -516,14 +610,46 @@ class RunStore:
         if fcntl is None:  # pragma: no cover
             yield
             return
+        key = self._key(spec)
         locks = self.runs_dir / _LOCKS
         locks.mkdir(parents=True, exist_ok=True)
-        with open(locks / f"{self._key(spec)}.lock", "a") as f:
-            fcntl.flock(f, fcntl.LOCK_EX)
+        path = (locks / f"{key}.lock").resolve()
+        held = _held_locks.__dict__.setdefault("paths", set())
+        if path in held:  # this thread holds it already (save inside load_or_train)
+            yield
+            return
+        with open(path, "a") as f:
             try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if not quiet:
+                    name = spec.name if isinstance(spec, ExperimentSpec) and spec.name else key
+                    print(f"waiting for another process that trains {name} in {self.runs_dir} "
+                          f"(lock {f.name}); its run is loaded when it finishes",
+                          file=sys.stderr, flush=True)
+                fcntl.flock(f, fcntl.LOCK_EX)
+            held.add(path)
+            try:
+                self._clear_leftovers(key)
                 yield
             finally:
+                held.discard(path)
                 fcntl.flock(f, fcntl.LOCK_UN)
+
+    def _clear_leftovers(self, key: str) -> None:
+        """Remove what a process killed during :meth:`save` of ``key`` left behind (call it only
+        while holding the key's lock): temporary directories are deleted, and an old entry that
+        was set aside when its replacement never arrived is put back."""
+        if not self.runs_dir.is_dir():
+            return
+        for path in self.runs_dir.glob(f"{_TRASH_PREFIX}{key}-*"):
+            final = self.path(key)
+            if not final.exists() and (path / MANIFEST).is_file():
+                os.rename(path, final)
+            else:
+                shutil.rmtree(path, ignore_errors=True)
+        for path in self.runs_dir.glob(f"{_TMP_PREFIX}{key}-*"):
+            shutil.rmtree(path, ignore_errors=True)
 
     # ------------------------------------------------------------------------------ reading
     def _read_manifest(self, key: str) -> dict:
@@ -549,6 +675,19 @@ class RunStore:
             raise CorruptRunError(f"run {key}: the manifest names key {manifest.get('key')!r}")
         if not isinstance(manifest.get("spec"), dict):
             raise CorruptRunError(f"run {key}: the manifest has no spec")
+        for field, types in _MANIFEST_TYPES.items():
+            value = manifest.get(field)
+            if (value is not None or field in _MANIFEST_REQUIRED) and (
+                    not isinstance(value, types) or isinstance(value, bool)):
+                allowed = " or ".join(t.__name__ for t in types)
+                raise CorruptRunError(f"run {key}: manifest field {field!r} is "
+                                      f"{type(value).__name__} {value!r:.40}, not {allowed}")
+        for field in ("loss", "loss_se"):
+            if any(not isinstance(v, (int, float)) for v in manifest.get(field) or ()):
+                raise CorruptRunError(f"run {key}: manifest field {field!r} holds a value that "
+                                      f"is not a number")
+        if not isinstance(manifest["files"].get(ARRAYS), dict):
+            raise CorruptRunError(f"run {key}: the manifest has no checksum of {ARRAYS}")
         return manifest
 
     def manifest(self, spec: ExperimentSpec | str) -> dict:
@@ -573,7 +712,7 @@ class RunStore:
         """
         return self._read_manifest(self._key(spec))
 
-    def load(self, spec: ExperimentSpec) -> Run:
+    def load(self, spec: ExperimentSpec, *, allow_stale: bool = False) -> Run:
         """Load the stored run of a spec, after checking it in full.
 
         Parameters
@@ -581,6 +720,9 @@ class RunStore:
         spec : ExperimentSpec
             What was trained. Its ``name`` may differ from the stored one (it is not part of the
             key); the returned run carries this spec.
+        allow_stale : bool
+            Load an entry of another numerics version too (to compare it with a retraining),
+            instead of raising :class:`StaleRunError`.
 
         Returns
         -------
@@ -595,6 +737,9 @@ class RunStore:
             If the entry is unusable: manifest missing or unreadable, another format version,
             key or spec, checksum mismatch, unreadable arrays, or arrays inconsistent with the
             spec (a ``ValueError``).
+        StaleRunError
+            If the entry was computed by another
+            :data:`~superposition_lib.config.NUMERICS_VERSION` (a ``CorruptRunError``).
 
         Examples
         --------
@@ -615,6 +760,13 @@ class RunStore:
             diff = sorted(k for k in set(stored) | set(wanted) if stored.get(k) != wanted.get(k))
             raise CorruptRunError(f"run {key}: the stored spec differs from the requested one "
                                   f"in {diff}")
+        numerics = _numerics_version(manifest)
+        if numerics != config.NUMERICS_VERSION and not allow_stale:
+            made = "before numerics versions" if numerics is None else f"by version {numerics}"
+            raise StaleRunError(f"run {key} ({spec.name or spec.model}) is stale: computed "
+                                f"{made}, and this library's training arithmetic is version "
+                                f"{config.NUMERICS_VERSION}; retrain it, or check with "
+                                f"`superposition verify {key}` that its bits still reproduce")
         _warn_versions(manifest)
         entry = self.path(key)
         try:
@@ -645,13 +797,15 @@ class RunStore:
                    snapshots=snapshots, models=arrays["models"], W_out=arrays.get("W_out"),
                    wall_time=float(manifest.get("wall_time", 0.0)))
 
-    def load_key(self, key: str) -> Run:
+    def load_key(self, key: str, *, allow_stale: bool = False) -> Run:
         """Load a run by key alone, rebuilding its spec from the manifest.
 
         Parameters
         ----------
         key : str
             A key as returned by :meth:`ExperimentSpec.key` (16 hex digits).
+        allow_stale : bool
+            As for :meth:`load`.
 
         Returns
         -------
@@ -684,7 +838,7 @@ class RunStore:
             raise CorruptRunError(f"run {key}: the stored spec is invalid ({e})") from None
         if spec.key() != key:
             raise CorruptRunError(f"run {key}: the stored spec hashes to {spec.key()}")
-        return self.load(spec)
+        return self.load(spec, allow_stale=allow_stale)
 
     def migrate(self) -> list[tuple[str, str]]:
         """Rename entries of an earlier key format to this library's keys, without retraining.
@@ -692,8 +846,10 @@ class RunStore:
         An entry of a version in ``_MIGRATABLE`` keeps its arrays (and their checksum); its
         manifest is rewritten atomically with the current format version, the new key, the
         normalised spec and ``migrated_from`` (the old key and version), then its directory is
-        renamed. An interrupted migration is completed by the next call. Entries that already
-        have the current version and the right name are left alone.
+        renamed. A current entry in a directory not named by its spec's key (renamed by hand) is
+        moved to its key the same way. An interrupted migration is completed by the next call.
+        Entries that already have the current version and the right name are left alone, and
+        key-named directories without a manifest are not entries (:meth:`keys`).
 
         Returns
         -------
@@ -725,17 +881,12 @@ class RunStore:
                 raise CorruptRunError(f"run {old}: format version {version!r} cannot be "
                                       f"migrated to {config.FORMAT_VERSION}")
             new = spec.key()
-            if version != config.FORMAT_VERSION:
+            if version != config.FORMAT_VERSION or manifest.get("key") != new:
                 manifest.update(format_version=config.FORMAT_VERSION, key=new,
                                 spec=spec.to_dict(),
-                                migrated_from={"key": old, "format_version": version})
-                tmp = entry / f"{MANIFEST}.tmp"
-                with open(tmp, "w", encoding="utf-8") as f:
-                    json.dump(manifest, f, indent=2)
-                    f.write("\n")
-                    f.flush()
-                    os.fsync(f.fileno())
-                os.replace(tmp, entry / MANIFEST)
+                                migrated_from={"key": manifest.get("key", old),
+                                               "format_version": version})
+                _write_manifest(entry, manifest)
             if new != old:
                 if self.path(new).exists():
                     raise CorruptRunError(f"run {old}: its new key {new} is taken by another "
@@ -746,9 +897,40 @@ class RunStore:
             _fsync_dir(self.runs_dir)
         return renamed
 
+    def record_numerics(self, key: str, record: dict) -> None:
+        """Mark an entry as computed by ``record`` (see :func:`numerics_record`) without
+        touching its arrays: for a stale entry that a retraining with this library reproduced
+        bit for bit (:func:`~superposition_lib.reproduce.verify`). The manifest is rewritten
+        atomically, keeping the earlier record under ``numerics_before``.
+
+        Parameters
+        ----------
+        key : str
+        record : dict
+            Must name this library's :data:`~superposition_lib.config.NUMERICS_VERSION`.
+
+        Raises
+        ------
+        ValueError
+            If ``record`` names another version.
+        MissingRunError, CorruptRunError
+            As for :meth:`manifest`.
+        """
+        if record.get("version") != config.NUMERICS_VERSION:
+            raise ValueError(f"record: version must be {config.NUMERICS_VERSION} (this "
+                             f"library's numerics); got {record.get('version')!r}")
+        key = self._key(key)
+        with self.lock(key, quiet=True):
+            manifest = self._read_manifest(key)
+            if "numerics" in manifest:
+                manifest["numerics_before"] = manifest["numerics"]
+            manifest["numerics"] = record
+            _write_manifest(self.path(key), manifest)
+
     def keys(self) -> list[str]:
-        """Keys of the entries present (sorted); temporary and ``.partial`` directories are not
-        entries.
+        """Keys of the entries present (sorted): directories named by a key that hold a
+        manifest. Temporary and ``.partial`` directories, and key-named directories without a
+        manifest, are not entries.
 
         Returns
         -------
@@ -763,7 +945,7 @@ class RunStore:
         if not self.runs_dir.is_dir():
             return []
         return sorted(p.name for p in self.runs_dir.iterdir()
-                      if _KEY_RE.match(p.name) and p.is_dir())
+                      if _KEY_RE.match(p.name) and (p / MANIFEST).is_file())
 
     def entries(self) -> list[dict]:
         """Manifests of all entries, oldest first.
@@ -828,7 +1010,12 @@ def load_or_train(spec: ExperimentSpec, *, store: RunStore | None = None,
     ------
     DivergenceError
         If training diverges (:class:`~superposition_lib.train.NonFiniteLossError` included);
-        nothing is stored and the partial checkpoint is removed, as after any other failure.
+        nothing is stored and the partial checkpoint is removed.
+    StoreWriteError
+        If the run cannot be stored (a full disk); like any other failure that is not about the
+        run itself (out of memory during the evaluation), it keeps the checkpoint, which
+        :func:`~superposition_lib.train.train` writes after its last step too, so the next call
+        evaluates and stores without training again.
     KeyboardInterrupt
         If training is interrupted (Ctrl-C or SIGTERM:
         :class:`~superposition_lib.train.TrainingInterrupted`); the checkpoint in
@@ -892,8 +1079,17 @@ def _train_locked(spec: ExperimentSpec, store: RunStore, *, device, progress: bo
         store.save(run, device=device)
     except KeyboardInterrupt:
         raise  # the checkpoint is kept: the next call resumes from it
-    except BaseException:
+    except (DivergenceError, ValueError):
         shutil.rmtree(ckpt.parent, ignore_errors=True)  # a failed run leaves nothing behind
+        raise
+    except BaseException:
+        # Out of memory, a full disk: the training done so far is not lost.
+        if not ckpt.is_file():
+            shutil.rmtree(ckpt.parent, ignore_errors=True)
+        else:
+            print(f"the training of {spec.name or key} so far is kept in its checkpoint {ckpt}; "
+                  f"the same call resumes from it once the error below is fixed",
+                  file=sys.stderr, flush=True)
         raise
     shutil.rmtree(ckpt.parent, ignore_errors=True)
     return run

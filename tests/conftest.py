@@ -1,4 +1,4 @@
-"""Shared pytest fixtures and hooks: one store for the session's smoke runs, and lines at the end
+"""Shared pytest fixtures and hooks: the store of the session's smoke runs, and lines at the end
 of the run that say which browser and site tests were skipped, or how long the real Quarto render
 of ``test_site.py`` took."""
 
@@ -11,12 +11,13 @@ from html_pages import RENDER_SECONDS
 
 
 @pytest.fixture(scope="session")
-def smoke_store(tmp_path_factory):
-    """One run store for every smoke run of the session: each run trains once, for whichever
-    test asks first (training is deterministic, so no test depends on which one that was)."""
-    from superposition_lib.store import RunStore
+def smoke_store():
+    """The store of the session's smoke runs, shared with the doctests (which train into the
+    default store of smoke runs, the session's user cache set up by the root ``conftest.py``):
+    each run trains once, for whichever test or doctest asks first."""
+    from superposition_lib.store import RunStore, user_root
 
-    return RunStore(tmp_path_factory.mktemp("smoke-store"))
+    return RunStore(user_root())
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):

@@ -6,9 +6,12 @@ import contextlib
 import io
 import json
 import re
+import subprocess
+import sys
 
 import pytest
 
+from superposition_lib import experiments
 from superposition_lib.cli import main, summary_table
 from superposition_lib.presets import PRESETS, get_preset
 from superposition_lib.store import RunStore
@@ -39,13 +42,44 @@ def _table_rows(out: str) -> list[list[str]]:
     return [line.split() for line in lines[start + 1:] if line.strip()]
 
 
-def test_list_shows_every_preset(capsys):
+def test_list_shows_every_preset_and_every_experiment_by_chapter(capsys):
     assert main(["list"]) == 0
-    out = capsys.readouterr().out
+    lines = capsys.readouterr().out.splitlines()
     for name, preset in PRESETS.items():
-        line = next(line for line in out.splitlines() if line.split()[:1] == [name])
+        line = next(line for line in lines if line.split()[:1] == [name])
         assert preset.spec.model in line and str(preset.spec.steps) in line
         assert preset.description in line
+    start = next(i for i, line in enumerate(lines) if line.startswith("the book's experiments"))
+    chapter = None
+    listed = {}
+    for line in lines[start + 1:]:
+        if line.endswith(":") and not line.startswith(" "):
+            chapter = line[:-1]
+        elif line.startswith("  "):
+            name, description = line.split(maxsplit=1)
+            listed[name] = (chapter, description)
+    assert listed == {e.name: (e.chapter, e.description) for e in experiments.list_experiments()}
+
+
+def test_names_shared_by_a_preset_and_an_experiment_are_the_same_run():
+    shared = PRESETS.keys() & experiments.REGISTRY.keys()
+    assert shared  # intro-linear, basic-linear
+    for name in shared:
+        assert PRESETS[name].spec == experiments.get(name).spec("paper")
+
+
+def test_train_takes_an_experiment_and_run_names_train_for_a_preset(tmp_path):
+    status, out, err = _run(["train", "intro-relu", "--profile", "smoke", "--steps", "20",
+                             "--store", str(tmp_path), "--no-progress"])
+    spec = experiments.get("intro-relu").spec("smoke").replace(steps=20, history_every=None)
+    assert status == 0, err
+    assert f"run {spec.key()} (intro-relu)" in out and RunStore(tmp_path).keys() == [spec.key()]
+    status, out, err = _run(["run", "intro", "--store", str(tmp_path)])
+    assert (status, out) == (2, "")
+    assert err == ("superposition run: 'intro' is a preset, not an experiment of the book: "
+                   "train it with `superposition train intro`\n")
+    status, _, err = _run(["train", "intro", "--profile", "smoke", "--store", str(tmp_path)])
+    assert status == 2 and err.startswith("superposition train: --profile: 'intro' is a preset")
 
 
 def test_train_prints_key_location_and_a_per_instance_summary(trained):
@@ -53,7 +87,7 @@ def test_train_prints_key_location_and_a_per_instance_summary(trained):
     assert status == 0, err
     assert f"run {key}" in out
     assert f"cached in {RunStore(root).path(key)}" in out
-    assert "just trained" in out and re.search(r"wall time \d+\.\d s", out)
+    assert re.search(r"^just trained, in \d+\.\d s; library ", out, re.MULTILINE)
     header = next(line for line in out.splitlines() if line.lstrip().startswith("instance"))
     assert header.split() == ["instance", "density", "loss", "±", "se", "represented", "D*"]
     rows = _table_rows(out)
@@ -73,7 +107,10 @@ def test_train_again_loads_from_the_cache(trained):
     root, key, *_ = trained
     status, out, _ = _run(["train", "intro", "--steps", STEPS, "--store", str(root),
                            "--no-progress"])
-    assert status == 0 and "loaded from cache" in out and f"run {key}" in out
+    assert status == 0 and f"run {key}" in out
+    created = RunStore(root).manifest(key)["created"]
+    assert re.search(rf"^loaded from the cache \(trained in \d+\.\d s on {re.escape(created)}\)"
+                     rf"; library ", out, re.MULTILINE)
     assert RunStore(root).keys() == [key]
 
 
@@ -82,6 +119,7 @@ def test_show_a_cached_run(trained, capsys):
     assert main(["show", key, "--store", str(root)]) == 0
     out = capsys.readouterr().out
     assert f"run {key} (intro)" in out and "200 steps" in out and "torch" in out
+    assert re.search(r"^trained in \d+\.\d s on \d{4}-", out, re.MULTILINE)
     assert _table_rows(out) == _table_rows(train_out)
     assert main(["show", key[:6], "--store", str(root)]) == 0  # a unique prefix is enough
     assert f"run {key}" in capsys.readouterr().out
@@ -176,11 +214,11 @@ def test_training_errors_are_one_line_and_leave_nothing(tmp_path):
     import torch
 
     store = tmp_path / "store"
-    cases = [(["--store", str(tmp_path / "file" / "sub")], "--store: cannot write runs")]
+    cases = [(["--store", str(tmp_path / "file" / "sub")], "--store: cannot create")]
     (tmp_path / "file").write_text("not a directory")
     if not torch.cuda.is_available():
-        cases.append((["--device", "cuda", "--store", str(store)], "--device: 'cuda' is not "
-                      "available"))
+        cases.append((["--device", "cuda", "--store", str(store)],
+                      "--device: 'cuda' is not available"))
     for extra, message in cases:
         status, _, err = _run(["train", "intro", "--steps", STEPS, "--no-progress", *extra])
         assert status == 2 and message in err and len(err.strip().splitlines()) == 1, err
@@ -200,13 +238,84 @@ def test_show_summarises_large_runs(tmp_path):
     assert status == 0 and len(out.splitlines()) > spec.n_models
 
 
-def test_run_help_lists_the_experiments():
-    from superposition_lib import experiments
-
+def test_run_help_points_to_the_list():
     out = io.StringIO()
     with contextlib.redirect_stdout(out), pytest.raises(SystemExit):
         main(["run", "--help"])
-    assert all(name in out.getvalue() for name in experiments.REGISTRY)
+    assert "`superposition list` shows the experiments, by chapter" in " ".join(
+        out.getvalue().split())
+
+
+def test_smoke_runs_go_to_the_user_cache_not_the_book_store(tmp_path, monkeypatch):
+    """`run NAME --profile smoke` and `experiments.load(NAME, "smoke")` use the user's cache
+    ($XDG_CACHE_HOME/superposition); the book's store (data/, here a temporary stand-in) is
+    left alone, and remains the default of paper runs."""
+    from superposition_lib import store as store_module
+
+    book, cache = tmp_path / "book", tmp_path / "cache"
+    monkeypatch.delenv("SUPERPOSITION_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    monkeypatch.setattr(store_module, "default_root", lambda: book)
+    spec = experiments.get("intro-linear").spec("smoke")
+    status, out, err = _run(["run", "intro-linear", "--profile", "smoke", "--no-progress"])
+    assert status == 0, err
+    entry = cache / "superposition" / "runs" / spec.key()
+    assert f"store {entry.parent} " in out and (entry / "manifest.json").is_file()
+    assert experiments.load("intro-linear", "smoke", train=False).spec == spec  # found there
+    assert not book.exists()
+    assert experiments.default_store("paper").root == book
+    assert experiments.default_store("smoke").root == cache / "superposition"
+
+
+# Blocks every installed module outside the base install (the package's dependencies without
+# extras, and theirs), then runs main for each JSON argv given.
+BASE_ONLY = """
+import importlib.metadata as md, json, re, sys
+
+def norm(name):
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+base, todo = set(), ["superposition"]
+while todo:
+    dist = norm(todo.pop())
+    if dist not in base:
+        base.add(dist)
+        try:
+            todo += [re.match(r"[A-Za-z0-9._-]+", r)[0] for r in md.requires(dist) or []
+                     if "extra ==" not in r]
+        except md.PackageNotFoundError:
+            pass
+blocked = sorted(m for m, dists in md.packages_distributions().items()
+                 if not {norm(d) for d in dists} & base)
+for module in blocked:
+    sys.modules[module] = None
+print(json.dumps(blocked))
+from superposition_lib.cli import main
+for argv in sys.argv[1:]:
+    status = main(json.loads(argv))
+    if status:
+        sys.exit(status)
+"""
+
+
+def test_a_base_install_is_enough_for_train_and_list(tmp_path):
+    """`train` (a preset and an experiment) and `list` import nothing outside the base
+    dependencies (torch, numpy, pandas, tqdm): the book's, docs' and cluster extras are
+    blocked."""
+    import importlib.util
+
+    commands = [["train", "intro", "--steps", "20", "--store", str(tmp_path), "--no-progress"],
+                ["train", "intro-relu", "--profile", "smoke", "--steps", "20", "--store",
+                 str(tmp_path), "--no-progress"],
+                ["list"]]
+    proc = subprocess.run([sys.executable, "-c", BASE_ONLY, *map(json.dumps, commands)],
+                          capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stderr
+    blocked = set(json.loads(proc.stdout.splitlines()[0]))
+    assert {m for m in ("altair", "yaml", "tabulate", "distributed", "sphinx")
+            if importlib.util.find_spec(m)} <= blocked
+    assert "torch" not in blocked and "pandas" not in blocked
+    assert len(RunStore(tmp_path).keys()) == 2 and "intro-relu" in proc.stdout
 
 
 def test_sigterm_stops_train_with_its_checkpoint_kept(tmp_path):
@@ -244,3 +353,34 @@ def test_figures_export_interrupted_prints_one_line(tmp_path, monkeypatch):
     monkeypatch.setattr(book, "export_chapter_figures", interrupted)
     status, _, err = _run(["figures", "export", "--out", str(tmp_path)])
     assert status == 130 and err.strip() == "interrupted; figures written so far are kept"
+
+
+def test_verify_marks_a_reproduced_stale_run_current_and_reports_one_that_differs(tmp_path,
+                                                                                  capsys):
+    import dataclasses
+
+    from superposition_lib import config, train
+
+    spec = get_preset("intro").spec.replace(steps=30, batch_size=32, name="intro")
+    store = RunStore(tmp_path)
+    run = train(spec, progress=False)
+    store.save(run)
+    path = store.path(spec) / "manifest.json"
+    manifest = json.loads(path.read_text())
+    del manifest["numerics"]
+    path.write_text(json.dumps(manifest))
+    args = ["verify", spec.key()[:6], "--store", str(tmp_path), "--no-progress"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert f"{spec.key()} intro: retraining 10 models, 30 steps" in out
+    assert "marked current" in out
+    assert json.loads(path.read_text())["numerics"]["version"] == config.NUMERICS_VERSION
+    store.save(dataclasses.replace(run, W=run.W + 1))  # bits that do not come back
+    assert main(args) == 1
+    captured = capsys.readouterr()
+    assert "differs in" in captured.out and "max |ΔW| 1" in captured.out
+    assert "1 run of" in captured.err and "did not reproduce" in captured.err
+    assert main([*args, "--replace"]) == 0
+    assert "replaced" in capsys.readouterr().out
+    assert main(["verify", "--store", str(tmp_path)]) == 2
+    assert "or --all" in capsys.readouterr().err

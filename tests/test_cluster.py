@@ -6,7 +6,9 @@ from __future__ import annotations
 import dataclasses
 import os
 import signal
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -112,6 +114,17 @@ def test_a_worker_that_dies_loses_only_its_task(client, tmp_path):
     os.kill(pid, signal.SIGKILL)
     run = finish(SLOW, [future.result(timeout=240)])  # retried on a worker that lives
     _same(run, load_or_train(SLOW, store=RunStore(tmp_path), progress=False))
+
+
+def test_a_local_cluster_leaves_no_scratch_space_behind(tmp_path, monkeypatch):
+    """Dask's scratch space (``dask-scratch-space``, left in /tmp before) lives in a temporary
+    directory that goes with the cluster."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    with connect(workers=1) as client:
+        where = client.run(lambda dask_worker: dask_worker.local_directory)
+        assert all(Path(path).is_relative_to(tmp_path) for path in where.values())
+        assert [p.name[:19] for p in tmp_path.iterdir()] == ["superposition-dask-"]
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_the_command_line_trains_on_local_workers(tmp_path, capsys):

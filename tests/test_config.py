@@ -1,14 +1,19 @@
 """ExperimentSpec: validation with clear errors, normalisation and the cache key."""
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from superposition_lib.config import (FORMAT_VERSION, INITS, LR_SCHEDULES, MODELS, OPTIMIZERS,
-                                      ExperimentSpec)
+from superposition_lib.config import (FLOAT32_RANGE, FORMAT_VERSION, INITS, LR_SCHEDULES,
+                                      MIN_FEATURE_PROBABILITY, MODELS, OPTIMIZERS, QUIET_LR,
+                                      DegenerateSpecWarning, ExperimentSpec)
+
+#: What every error about a probability says it allows.
+PROBABILITIES = "[2**-24 ≈ 6e-08, 1]"
 
 
 @pytest.mark.parametrize("changes,field,allowed", [
@@ -16,8 +21,8 @@ from superposition_lib.config import (FORMAT_VERSION, INITS, LR_SCHEDULES, MODEL
     ({"n_features": -3}, "n_features", ">= 1"),
     ({"n_hidden": 0}, "n_hidden", ">= 1"),
     ({"n_features": 2.5}, "n_features", "integer"),
-    ({"feature_probability": [0.5, 0.0]}, "feature_probability", "(0, 1]"),
-    ({"feature_probability": [1.5]}, "feature_probability", "(0, 1]"),
+    ({"feature_probability": [0.5, 0.0]}, "feature_probability", PROBABILITIES),
+    ({"feature_probability": [1.5]}, "feature_probability", PROBABILITIES),
     ({"feature_probability": [[0.5, 0.5]]}, "feature_probability", "n_features=5"),
     ({"importance": [1, 1, 1]}, "importance", "n_features=5"),
     ({"importance": [1, 1, 1, 1, -1]}, "importance", ">= 0"),
@@ -58,7 +63,7 @@ from superposition_lib.config import (FORMAT_VERSION, INITS, LR_SCHEDULES, MODEL
     # odd input: strings, bools, None, ragged or deep or empty lists, non-finite numbers
     ({"feature_probability": "0.5"}, "feature_probability", "got '0.5'"),
     ({"feature_probability": ["0.5"]}, "feature_probability", "got '0.5' in ['0.5']"),
-    ({"feature_probability": True}, "feature_probability", "(0, 1]"),
+    ({"feature_probability": True}, "feature_probability", PROBABILITIES),
     ({"feature_probability": [True, 0.5]}, "feature_probability", "got True in"),
     ({"feature_probability": np.array([True, False])}, "feature_probability", "got True in"),
     ({"feature_probability": None}, "feature_probability", "got None"),
@@ -68,7 +73,7 @@ from superposition_lib.config import (FORMAT_VERSION, INITS, LR_SCHEDULES, MODEL
     ({"feature_probability": []}, "feature_probability", "an empty list"),
     ({"feature_probability": [[]]}, "feature_probability", "an empty list"),
     ({"feature_probability": [0.5, float("nan")]}, "feature_probability", "got nan in"),
-    ({"feature_probability": np.float64("inf")}, "feature_probability", "(0, 1]"),
+    ({"feature_probability": np.float64("inf")}, "feature_probability", PROBABILITIES),
     ({"importance": [[1, 2], [1]]}, "importance", "ragged list"),
     ({"importance": ["1"] * 5}, "importance", "got '1' in"),
     ({"importance": np.array(["1"] * 5)}, "importance", ">= 0"),
@@ -110,12 +115,15 @@ from superposition_lib.config import (FORMAT_VERSION, INITS, LR_SCHEDULES, MODEL
     ({"snapshot_every": "x", "snapshot_log": 3}, "snapshot_every", "integer >= 1 or None"),
     ({"eval_samples": True}, "eval_samples", "integer >= 1 or None"),
     ({"history_every": np.int64(0)}, "history_every", "integer >= 1 or None"),
-    ({"weight_decay": float("inf")}, "weight_decay", "a finite number >= 0; got inf"),
+    ({"weight_decay": float("inf")}, "weight_decay",
+     "a finite number >= 0 (0 or in float32's range [1.2e-38, 3.4e+38]); got inf"),
     ({"weight_decay": np.float32("nan")}, "weight_decay", "finite"),
-    ({"eps": 0}, "eps", "a positive finite number; got 0"),
-    ({"lr": "1e-3"}, "lr", "a positive finite number; got '1e-3'"),
+    ({"eps": 0}, "eps", "(Adam divides by it in float32); got 0"),
+    ({"lr": "1e-3"}, "lr", ("a positive finite number in float32's range [1.2e-38, 3.4e+38] "
+                            "(training's precision: a smaller lr is 0 or subnormal there, and "
+                            "no weight would change); got '1e-3'")),
     ({"lr": np.bool_(True)}, "lr", "positive finite number"),
-    ({"lr": None}, "lr", "positive finite number; got None"),
+    ({"lr": None}, "lr", "; got None"),
     ({"lr": 10 ** 400}, "lr", "positive finite number"),
     ({"n_features": "5"}, "n_features", "got '5'; must be an integer >= 1"),
     ({"n_hidden": True}, "n_hidden", "integer >= 1"),
@@ -124,6 +132,29 @@ from superposition_lib.config import (FORMAT_VERSION, INITS, LR_SCHEDULES, MODEL
     ({"seed": -1}, "seed", "integer >= 0"),
     ({"seed": np.bool_(False)}, "seed", "integer >= 0"),
     ({"restarts": float("nan")}, "restarts", "integer >= 1"),
+    # values that training, which reads them in float32, would see as inf or 0
+    ({"importance": 1e300}, "importance", "float32's range [1.2e-38, 3.4e+38]), a list"),
+    ({"importance": [1, 1, 1, 1, np.float64(3.5e38)]}, "importance",
+     "got np.float64(3.5e+38) in"),
+    ({"importance": [1, 1, 1, 1, 1e-40]}, "importance", "(0 or in float32's range"),
+    ({"feature_probability": 1e-300}, "feature_probability", PROBABILITIES),
+    ({"feature_probability": [0.5, 5e-8]}, "feature_probability", "24-bit resolution"),
+    ({"lr": 1e-300}, "lr", "no weight would change); got 1e-300"),
+    ({"lr": 1e-39}, "lr", "float32's range [1.2e-38, 3.4e+38]"),
+    ({"lr": 1e39}, "lr", "float32's range [1.2e-38, 3.4e+38]"),
+    ({"eps": 1e-300}, "eps", "float32's range [1.2e-38, 3.4e+38]"),
+    ({"weight_decay": 1e-300}, "weight_decay", "(0 or in float32's range"),
+    ({"init_scale": 1e-300}, "init_scale", "a number > 0 (in float32's range"),
+    ({"init_scale": 1e300}, "init_scale", "float32's range"),
+    ({"data": "equivariant", "bump_width": 1e-300}, "bump_width", "float32's range"),
+    ({"data": "correlated", "set_size": 5, "correlation": 1e-300}, "correlation",
+     "(0 or at least float32's smallest normal 1.2e-38)"),
+    ({"attack": "random", "attack_norm": 1e300}, "attack_norm", "(0 or in float32's range"),
+    # specs that can never train
+    ({"importance": 0}, "importance", ("all 0 for instance 0 (of 2): its loss is 0 whatever "
+                                       "the model, so there is nothing to learn; give every "
+                                       "instance at least one importance > 0")),
+    ({"importance": [[1] * 5, [0] * 5]}, "importance", "all 0 for instance 1 (of 2)"),
 ])
 def test_invalid_fields_name_the_field_and_allowed_values(changes, field, allowed):
     kwargs = dict(n_features=5, n_hidden=2, feature_probability=[1.0, 0.1])
@@ -248,28 +279,33 @@ def test_numbers_of_any_python_or_numpy_type_hash_alike():
     json.dumps(numpy.to_dict())  # no numpy scalar is left behind
 
 
-_PROBABILITY = st.floats(0, 1, exclude_min=True)
-_IMPORTANCE = st.floats(0, 1e3)
-_POSITIVE = st.floats(0, 1e3, exclude_min=True)
+_POSITIVE = st.floats(FLOAT32_RANGE[0], 1e3)  # in float32: neither 0 nor subnormal
+_IMPORTANCE = st.just(0.0) | _POSITIVE
 _UNIT = st.floats(0, 1, exclude_max=True)
 
 
 @st.composite
-def _valid_fields(draw):
-    """Keyword arguments of a valid spec, as plain Python numbers, lists and strings."""
+def _valid_fields(draw, quiet: bool = True):
+    """Keyword arguments of a valid spec, as plain Python numbers, lists and strings; with
+    ``quiet``, one that does not warn (DegenerateSpecWarning)."""
     n, instances = draw(st.integers(1, 6)), draw(st.integers(1, 3))
-    row = st.lists(_IMPORTANCE, min_size=n, max_size=n)
+    steps, batch_size = draw(st.integers(1, 10**6)), draw(st.integers(1, 4096))
+    # quiet: every feature expected in at least one of the steps × batch_size samples
+    probability = st.floats(max(MIN_FEATURE_PROBABILITY, min(1.0, 2 / (steps * batch_size)))
+                            if quiet else MIN_FEATURE_PROBABILITY, 1)
+    row = st.lists(_IMPORTANCE, min_size=n, max_size=n).filter(any)
     snapshot = draw(st.sampled_from(["snapshot_every", "snapshot_log", None]))
     fields = dict(
         model=draw(st.sampled_from(MODELS[:3])), n_features=n, n_hidden=draw(st.integers(1, 6)),
         feature_probability=draw(
-            _PROBABILITY | st.lists(_PROBABILITY, min_size=instances, max_size=instances)
-            | st.lists(st.lists(_PROBABILITY, min_size=n, max_size=n), min_size=instances,
+            probability | st.lists(probability, min_size=instances, max_size=instances)
+            | st.lists(st.lists(probability, min_size=n, max_size=n), min_size=instances,
                        max_size=instances)),
-        importance=draw(_IMPORTANCE | row | st.lists(row, min_size=instances, max_size=instances)),
-        steps=draw(st.integers(1, 10**6)), batch_size=draw(st.integers(1, 4096)),
+        importance=draw(_POSITIVE | row | st.lists(row, min_size=instances, max_size=instances)),
+        steps=steps, batch_size=batch_size,
         restarts=draw(st.integers(1, 8)), seed=draw(st.integers(0, 2**31 - 1)),
-        lr=draw(_POSITIVE), eps=draw(_POSITIVE), weight_decay=draw(st.floats(0, 1e3)),
+        lr=draw(st.floats(QUIET_LR if quiet else FLOAT32_RANGE[0], 1e3)), eps=draw(_POSITIVE),
+        weight_decay=draw(_IMPORTANCE),
         betas=draw(st.tuples(_UNIT, _UNIT)), warmup_fraction=draw(_UNIT),
         lr_schedule=draw(st.sampled_from(LR_SCHEDULES)),
         optimizer=draw(st.sampled_from(OPTIMIZERS)), init=draw(st.sampled_from(INITS)),
@@ -297,7 +333,9 @@ def _numpy_form(value, draw):
 @settings(max_examples=100, deadline=None)
 @given(fields=_valid_fields(), data=st.data())
 def test_numpy_scalars_and_arrays_make_the_same_spec_and_key(fields, data):
-    spec = ExperimentSpec(**fields)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DegenerateSpecWarning)  # a valid, quiet spec
+        spec = ExperimentSpec(**fields)
     odd = ExperimentSpec(**{k: _numpy_form(v, data.draw) for k, v in fields.items()})
     assert odd == spec and odd.key() == spec.key() and odd.to_dict() == spec.to_dict()
     assert repr(odd) == repr(spec)  # Python ints and floats only: no np.float64(...) left
@@ -311,6 +349,7 @@ def _bad_values(n):
     ints = ["5", True, None, 2.5, np.float64(3), -1, float("nan"), float("inf")]
     optional_ints = ["5", True, 0, 2.0, np.int64(-3), float("nan")]
     numbers = ["0.1", True, np.bool_(False), None, float("nan"), float("inf"), -1.0, 10 ** 400]
+    float32 = [*numbers, 1e-300, 1e-39, 1e39]  # 0, subnormal or inf where training reads them
     return {
         **dict.fromkeys(["model", "lr_schedule", "optimizer", "init"], strings),
         "data": ["gaussian", 3, True, ["correlated"]],
@@ -319,17 +358,19 @@ def _bad_values(n):
         "seed": ["0", True, None, -1, 1.5, np.float32(2)],
         **dict.fromkeys(["snapshot_every", "snapshot_log", "history_every", "eval_samples"],
                         optional_ints),
-        **dict.fromkeys(["lr", "eps", "weight_decay"], numbers),
+        **dict.fromkeys(["lr", "eps", "weight_decay"], float32),
         "warmup_fraction": [*numbers, 1.0],
         "betas": [0.9, "ab", (0.9,), (0.9, 0.9, 0.9), ("0.9", "0.99"), (True, 0.9),
                   (0.9, float("nan")), (0.9, 1.0), [[0.9, 0.99]], None],
         "feature_probability": ["0.5", ["0.5"], True, [True], None, [], [[]], float("nan"),
                                 [float("inf")], [-0.1], [0.0], [1.5], [[0.5] * n, [0.5] * (n + 1)],
-                                [0.5, [0.5] * n], [[[0.5] * n]], np.array(["0.5"])],
+                                [0.5, [0.5] * n], [[[0.5] * n]], np.array(["0.5"]), 1e-300,
+                                [5e-8]],
         "importance": ["1", [True] * n, None, [], [[1.0] * n, [1.0] * (n + 1)], float("nan"),
-                       -1, [-1.0] * n, [[[1.0] * n]], [1.0] * (n + 1), np.ones(n, dtype=bool)],
-        "correlation": ["x", True, None, float("nan"), 1.5, [0.5, "1"], [[0.5]]],
-        "bump_width": ["x", True, float("nan"), 0.0, [[1.0]]],
+                       -1, [-1.0] * n, [[[1.0] * n]], [1.0] * (n + 1), np.ones(n, dtype=bool),
+                       0, [0.0] * n, 1e300, [1e-40] * n],
+        "correlation": ["x", True, None, float("nan"), 1.5, [0.5, "1"], [[0.5]], 1e-300],
+        "bump_width": ["x", True, float("nan"), 0.0, [[1.0]], 1e-300],
         "set_size": [True, "2", 2.5, 1],
     }
 
@@ -343,6 +384,48 @@ def test_one_bad_field_is_named_in_the_error(fields, data):
     with pytest.raises(ValueError) as info:
         ExperimentSpec(**{**fields, name: value})
     assert str(info.value).startswith(name + ":"), (name, value, str(info.value))
+
+
+@settings(max_examples=150, deadline=None)
+@given(fields=_valid_fields(quiet=False))
+def test_a_valid_spec_warns_exactly_when_it_can_hardly_learn(fields):
+    """lr below float32's resolution at 1, or a feature expected in less than one training
+    sample, warns once per cause, naming the field; every other valid spec is quiet."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        spec = ExperimentSpec(**fields)
+    named = [str(w.message).split(":")[0] for w in caught
+             if issubclass(w.category, DegenerateSpecWarning)]
+    least = float(spec.feature_probability_array().min())
+    expected = ["lr"] * (spec.lr < QUIET_LR) + ["feature_probability"] * (
+        least * spec.steps * spec.batch_size < 1)
+    assert named == expected, [str(w.message) for w in caught]
+    # what training reads in float32 is finite there, and not 0 where it is not
+    for value in (spec.lr, spec.eps, spec.weight_decay, *spec.importance_array().flat,
+                  *spec.feature_probability_array().flat):
+        assert np.isfinite(np.float32(value)) and (np.float32(value) > 0) == (value > 0)
+
+
+@pytest.mark.parametrize("changes,field,shown", [
+    ({"lr": 1e-9}, "lr", "lr: 1e-09 is below 2**-24 ≈ 6e-08"),
+    ({"feature_probability": 1e-5, "steps": 100, "batch_size": 64}, "feature_probability",
+     "feature_probability: 1e-05 makes a feature non-zero in about 0.064 of the 6,400 samples"),
+])
+def test_degenerate_specs_warn_at_the_caller_naming_the_field(changes, field, shown):
+    with pytest.warns(DegenerateSpecWarning, match=r"^" + field + ":") as caught:
+        ExperimentSpec(**changes)
+    assert len(caught) == 1 and str(caught[0].message).startswith(shown)
+    assert caught[0].filename == __file__  # where the spec was made, not inside config.py
+
+
+def test_no_registered_experiment_is_refused_or_warned_about():
+    """The float32 ranges and degenerate-spec checks leave every registered spec as it was."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DegenerateSpecWarning)
+        registered = _registered_specs()
+        for name, profile, spec in registered:
+            assert ExperimentSpec.from_dict(spec.to_dict()) == spec, (name, profile)
+    assert registered
 
 
 def test_every_registered_paper_run_is_committed_and_loads():

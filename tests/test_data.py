@@ -362,3 +362,52 @@ def test_new_kinds_train_and_draw_from_the_stream(changes):
     assert run.W.shape == (4, 2, 6) and np.all(np.isfinite(run.loss))
     again = train(spec, progress=False)                     # deterministic
     np.testing.assert_array_equal(run.W, again.W)
+
+
+#: One distribution of every kind, two models each, with unequal probabilities and parameters.
+EVERY_KIND = {
+    "sparse_uniform": FeatureDistribution("sparse_uniform", [[0.3, 1.0, 0.01, 0.5], [0.1] * 4]),
+    "signed_uniform": FeatureDistribution("signed_uniform", [[0.3, 1.0, 0.01, 0.5], [0.7] * 4]),
+    "correlated": FeatureDistribution("correlated", [[0.3] * 2 + [0.7] * 2, [0.1] * 4],
+                                      set_size=2, correlation=[0.5, 1.0]),
+    "paper-correlated": FeatureDistribution("correlated", [[0.2] * 4, [0.9] * 4], set_size=2),
+    "anticorrelated": FeatureDistribution("anticorrelated", [[0.3] * 3 + [0.9] * 3, [0.5] * 6],
+                                          set_size=3),
+    "equivariant": FeatureDistribution("equivariant", [[0.4] * 7, [0.9] * 7],
+                                       bump_width=[1.5, 5.0]),
+}
+
+
+@pytest.mark.parametrize("kind", EVERY_KIND)
+def test_target_second_moment_is_the_covariance_diagonal_plus_the_squared_mean(kind):
+    """What it was computed from before (an (n, n) covariance per model), up to rounding."""
+    dist = EVERY_KIND[kind]
+    before = torch.diagonal(dist.covariance(), dim1=-2, dim2=-1) + dist.mean() ** 2
+    torch.testing.assert_close(dist.target_second_moment(), before, rtol=1e-12, atol=0)
+    x = dist.sample(200_000, torch.Generator().manual_seed(3))
+    sampled = dist.target(x).double().square().mean(1)
+    torch.testing.assert_close(sampled, dist.target_second_moment(), rtol=0.03, atol=2e-4)
+
+
+@pytest.mark.parametrize("kind", EVERY_KIND)
+def test_target_second_moment_of_many_features_needs_no_square_matrix(kind, monkeypatch):
+    """50,000 features: an (n, n) matrix would be 20 GB; none is made."""
+    def refused(*args, **kwargs):
+        raise AssertionError("an (n, n) matrix was requested")
+
+    monkeypatch.setattr(torch, "eye", refused)
+    monkeypatch.setattr(FeatureDistribution, "covariance", refused)
+    small = EVERY_KIND[kind]
+    n = 50_000 - 50_000 % (small.set_size or 1)
+    options = {"set_size": small.set_size, "bump_width": small.bump_width}
+    if kind != "equivariant":
+        options["correlation"] = small.correlation
+    wide = FeatureDistribution(small.kind, np.full((2, n), 0.2), **options)
+    second = wide.target_second_moment()
+    if kind == "equivariant":  # K(0) = 2w / (3n) for w <= n/2: the triangle's mean square
+        widths = torch.as_tensor(wide.bump_width).unsqueeze(-1)
+        expected = 0.2 / 3 * 2 * widths / (3 * n)
+    else:  # every feature alike: as on six of them
+        six = FeatureDistribution(small.kind, np.full((2, 6), 0.2), **options)
+        expected = six.target_second_moment()[:, :1]
+    torch.testing.assert_close(second, expected.expand(2, n))

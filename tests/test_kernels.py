@@ -123,6 +123,22 @@ def test_builds_into_cache_atomically(monkeypatch, tmp_path):
         next(tmp_path.glob("_kernels-*.so")).name]  # no temporary files left behind
 
 
+def test_the_cache_follows_xdg_cache_home_like_the_store(monkeypatch, tmp_path):
+    """``$SUPERPOSITION_CACHE``, else ``$XDG_CACHE_HOME/superposition``, else
+    ``~/.cache/superposition``: the directory of the store's ad-hoc runs."""
+    from superposition_lib.store import user_root
+
+    monkeypatch.delenv("SUPERPOSITION_CACHE", raising=False)
+    monkeypatch.delenv("SUPERPOSITION_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert kernels._cache_dir() == tmp_path / "xdg" / "superposition" == user_root()
+    monkeypatch.setenv("XDG_CACHE_HOME", "")  # empty: unset, as the XDG specification says
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert kernels._cache_dir() == tmp_path / "home" / ".cache" / "superposition" == user_root()
+    monkeypatch.setenv("SUPERPOSITION_CACHE", str(tmp_path / "own"))
+    assert kernels._cache_dir() == tmp_path / "own"
+
+
 @pytest.mark.parametrize("fill", [fill_uniform, numpy_fill_uniform])
 @pytest.mark.parametrize("out,match", [
     (np.empty(4), "out must be a float32"),

@@ -14,6 +14,7 @@ import torch
 
 from superposition_lib import config
 from superposition_lib.config import ExperimentSpec
+from superposition_lib.reproduce import differences
 from superposition_lib.run import Run
 from superposition_lib.store import (CorruptRunError, MissingRunError, RunStore, default_root,
                                      load_or_train)
@@ -41,6 +42,11 @@ def untied_run() -> Run:
 @pytest.fixture
 def store(tmp_path) -> RunStore:
     return RunStore(tmp_path / "store")
+
+
+def on_disk(store: RunStore) -> list[str]:
+    """What the store's runs directory holds, besides the lock files that stay there."""
+    return sorted(p.name for p in store.runs_dir.iterdir() if p.name != ".locks")
 
 
 def assert_same_run(a: Run, b: Run) -> None:
@@ -265,7 +271,7 @@ def test_a_crash_while_writing_leaves_no_entry(store, run, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         store.save(run)
     assert store.keys() == []
-    assert list(store.runs_dir.iterdir()) == []  # the temporary directory was cleaned up
+    assert on_disk(store) == []  # the temporary directory was cleaned up
     with pytest.raises(MissingRunError):
         store.load(SPEC)
 
@@ -296,11 +302,11 @@ def test_a_crash_while_replacing_keeps_the_old_entry(store, run, monkeypatch):
         store.save(newer)
     monkeypatch.undo()
     assert_same_run(run, store.load(SPEC))
-    assert [p.name for p in store.runs_dir.iterdir()] == [SPEC.key()]
+    assert on_disk(store) == [SPEC.key()]
 
     store.save(newer)  # a successful replacement
     assert store.load(SPEC).wall_time == 123.0
-    assert [p.name for p in store.runs_dir.iterdir()] == [SPEC.key()]
+    assert on_disk(store) == [SPEC.key()]
 
 
 # ------------------------------------------------------------------------------ load_or_train
@@ -342,14 +348,14 @@ def test_divergence_caches_nothing(store):
         load_or_train(spec, store=store, progress=False, checkpoint_every=0.0)
     assert store.keys() == []
     assert not store.checkpoint_path(spec).parent.exists()
-    assert [p.name for p in store.runs_dir.iterdir()] == [".locks"]
+    assert on_disk(store) == []
 
 
 def test_remove_deletes_entry_and_checkpoint(store, run):
     store.save(run)
     store.checkpoint_path(SPEC).parent.mkdir()
     assert store.remove(SPEC) is True
-    assert store.keys() == [] and list(store.runs_dir.iterdir()) == []
+    assert store.keys() == [] and on_disk(store) == []
     assert store.remove(SPEC) is False
 
 
@@ -381,7 +387,7 @@ def test_a_concurrent_writer_of_the_same_run_is_tolerated(store, run, monkeypatc
     monkeypatch.setattr(store_module.os, "rename", rename)
     assert store.save(run) == store.path(SPEC)
     monkeypatch.undo()
-    assert [p.name for p in store.runs_dir.iterdir()] == [SPEC.key()]
+    assert on_disk(store) == [SPEC.key()]
     assert_same_run(run, store.load(SPEC))
 
 
@@ -505,7 +511,7 @@ def test_a_run_that_diverged_while_finite_is_not_cached(store, changes, error, n
         load_or_train(spec, store=store, progress=False, checkpoint_every=0.0)
     assert "nothing was cached" in str(info.value)
     assert store.keys() == []
-    assert [p.name for p in store.runs_dir.iterdir()] == [".locks"]
+    assert on_disk(store) == []
 
 
 def test_any_failure_while_training_leaves_nothing_behind(store, monkeypatch):
@@ -517,7 +523,7 @@ def test_any_failure_while_training_leaves_nothing_behind(store, monkeypatch):
     monkeypatch.setattr(store_module, "train", broken)
     with pytest.raises(RuntimeError, match="a bug"):
         load_or_train(SPEC, store=store, progress=False)
-    assert [p.name for p in store.runs_dir.iterdir()] == [".locks"]
+    assert on_disk(store) == []
 
 
 def test_new_entries_follow_the_umask(store, run):
@@ -570,3 +576,166 @@ def test_compact_snapshots_keep_dimensionality_and_norms_instead_of_weights(stor
     assert back.snapshots.W is None
     with pytest.raises(ValueError, match="snapshot_weights: must be True or False"):
         full.replace(snapshot_weights="no")
+
+
+# ------------------------------------------------------------------------------ numerics
+def test_manifest_records_the_numerics_that_computed_the_run(store, run, untied_run):
+    from superposition_lib.kernels import backend
+
+    store.save(run)
+    store.save(untied_run)
+    fused, general = _manifest(store, SPEC)["numerics"], _manifest(store, UNTIED)["numerics"]
+    assert fused["version"] == general["version"] == config.NUMERICS_VERSION
+    assert general["step"] == "general" and general["device"] == "cpu"
+    assert fused["step"] == ("fused" if backend() == "c" else "general")
+    assert fused["random_stream"] == backend()
+    assert fused["torch_cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+
+
+@pytest.mark.parametrize("version", [None, config.NUMERICS_VERSION - 1])
+def test_a_stale_entry_is_never_loaded_as_current(store, run, version):
+    from superposition_lib.store import StaleRunError
+
+    store.save(run)
+    manifest = _manifest(store, SPEC)
+    if version is None:
+        del manifest["numerics"]  # written before numerics versions
+    else:
+        manifest["numerics"]["version"] = version
+    _write_manifest(store, SPEC, manifest)
+    with pytest.raises(StaleRunError, match="stale.*superposition verify"):
+        store.load(SPEC)
+    with pytest.raises(StaleRunError):
+        store.load_key(SPEC.key())
+    assert_same_run(run, store.load(SPEC, allow_stale=True))
+    with pytest.warns(UserWarning, match="stale"):
+        retrained = load_or_train(SPEC, store=store, progress=False)
+    assert _manifest(store, SPEC)["numerics"]["version"] == config.NUMERICS_VERSION
+    assert differences(run, retrained) == {}
+
+
+def test_record_numerics_keeps_the_arrays_and_the_earlier_record(store, run):
+    from superposition_lib.store import numerics_record
+
+    entry = store.save(run)
+    blob = (entry / "arrays.npz").read_bytes()
+    manifest = _manifest(store, SPEC)
+    manifest["numerics"]["version"] = 0
+    _write_manifest(store, SPEC, manifest)
+    with pytest.raises(ValueError, match="version must be"):
+        store.record_numerics(SPEC.key(), {"version": 0})
+    store.record_numerics(SPEC.key(), numerics_record(SPEC))
+    assert _manifest(store, SPEC)["numerics_before"]["version"] == 0
+    assert (entry / "arrays.npz").read_bytes() == blob
+    assert_same_run(run, store.load(SPEC))
+
+
+# ------------------------------------------------------------------------------ hygiene
+@pytest.mark.parametrize("field, value", [("wall_time", "x"), ("eval_samples", 1.5),
+                                          ("created", 3), ("loss", "0.1"), ("loss", ["a"]),
+                                          ("files", []), ("numerics", "1"),
+                                          ("n_models", True)])
+def test_a_manifest_field_of_the_wrong_type_is_corruption(store, run, field, value):
+    store.save(run)
+    manifest = _manifest(store, SPEC)
+    manifest[field] = value
+    _write_manifest(store, SPEC, manifest)
+    with pytest.raises(CorruptRunError, match=repr(field)):
+        store.load(SPEC)
+    with pytest.warns(UserWarning, match=repr(field)):
+        assert store.entries() == []
+    with pytest.warns(UserWarning, match="retrained"):
+        assert differences(run, load_or_train(SPEC, store=store, progress=False)) == {}
+
+
+def test_a_key_named_directory_without_a_manifest_is_not_an_entry(store, run):
+    store.save(run)
+    (store.runs_dir / ("0" * 16)).mkdir()
+    assert store.keys() == [SPEC.key()]
+    assert store.migrate() == []  # the empty directory does not stop the migration
+
+
+def test_migrate_moves_a_misnamed_entry_and_rewrites_its_key(store, run):
+    entry = store.save(run)
+    manifest = _manifest(store, SPEC)
+    manifest["key"] = "0123456789abcdef"
+    _write_manifest(store, SPEC, manifest)
+    entry.rename(store.path("0123456789abcdef"))
+    with pytest.raises(MissingRunError):
+        store.load(SPEC)
+    assert store.migrate() == [("0123456789abcdef", SPEC.key())]
+    assert _manifest(store, SPEC)["key"] == SPEC.key()
+    assert_same_run(run, store.load(SPEC))
+
+
+def test_what_a_killed_save_left_is_cleared_by_the_next_save(store, run):
+    key = SPEC.key()
+    store.save(run)
+    tmp = store.runs_dir / f".tmp-{key}-killed"  # killed while writing
+    tmp.mkdir()
+    (tmp / "arrays.npz").write_bytes(b"half")
+    store.save(run)
+    assert on_disk(store) == [key]
+    # Killed between moving the old entry aside and moving the new one in: it is put back.
+    store.path(SPEC).rename(store.runs_dir / f".trash-{key}-0000")
+    assert store.keys() == []
+    with store.lock(SPEC):
+        pass
+    assert on_disk(store) == [key]
+    assert_same_run(run, store.load(SPEC))
+
+
+def test_a_full_disk_is_one_clear_error_and_stores_nothing(store, run, monkeypatch):
+    import errno
+
+    from superposition_lib.store import StoreWriteError
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(np, "savez_compressed", full)
+    with pytest.raises(StoreWriteError) as info:
+        store.save(run)
+    assert info.value.errno == errno.ENOSPC
+    assert str(info.value) == (f"cannot store run {SPEC.key()} in {store.runs_dir}: No space "
+                               f"left on device; nothing was stored")
+    assert on_disk(store) == []
+
+
+def test_a_failure_after_training_keeps_the_training(store, run, monkeypatch, capsys):
+    import errno
+
+    from superposition_lib import store as store_module
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(np, "savez_compressed", full)
+    with pytest.raises(store_module.StoreWriteError):
+        load_or_train(SPEC, store=store, progress=False)
+    assert "kept in its checkpoint" in capsys.readouterr().err
+    assert store.checkpoint_path(SPEC).is_file()
+    monkeypatch.undo()
+    steps = []
+    resumed = load_or_train(SPEC, store=store, progress=False, callback=steps.append)
+    assert steps == []  # evaluated and stored without training again
+    assert differences(run, resumed) == {}
+
+
+def test_a_process_waiting_for_the_lock_says_so(store, capsys):
+    import threading
+
+    waited = threading.Event()
+
+    def wait() -> None:
+        with store.lock(SPEC):
+            waited.set()
+
+    with store.lock(SPEC):
+        worker = threading.Thread(target=wait)
+        worker.start()
+        worker.join(0.5)
+        assert not waited.is_set()
+        assert "waiting for another process that trains tiny" in capsys.readouterr().err
+    worker.join(5)
+    assert waited.is_set()

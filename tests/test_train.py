@@ -1,11 +1,16 @@
 """The trainer: determinism, schedules, snapshots, restarts, evaluation and failures."""
 
+import importlib
+
 import numpy as np
 import pytest
 import torch
 
 from superposition_lib.config import ExperimentSpec
 from superposition_lib.train import NonFiniteLossError, learning_rate, train
+
+# (the package re-exports the function `train`, which shadows the module's name)
+train_module = importlib.import_module("superposition_lib.train")
 
 TINY = dict(n_features=5, n_hidden=2, feature_probability=[1.0, 0.5], steps=150, batch_size=64,
             importance=[0.9 ** i for i in range(5)])
@@ -89,8 +94,22 @@ def test_untied_absolute_value_model_trains():
 
 def test_non_finite_loss_names_step_and_instance():
     spec = ExperimentSpec(**{**TINY, "lr": 1e30, "steps": 50})
-    with pytest.raises(NonFiniteLossError, match=r"step \d+ in instance \d"):
+    with pytest.raises(NonFiniteLossError, match=r"step \d+ in instance \d") as info:
         train(spec, progress=False)
+    assert "after its weights blew up" in str(info.value)
+    assert "lower lr (now 1e+30)" in str(info.value)
+
+
+def test_non_finite_loss_before_any_update_does_not_blame_lr():
+    """Weights that overflow float32 from the start: the message says lr is not the cause and
+    names what to check instead."""
+    spec = ExperimentSpec(**{**TINY, "init_scale": 1e30, "steps": 5})
+    with pytest.raises(NonFiniteLossError) as info:
+        train(spec, progress=False)
+    message = str(info.value)
+    assert message.startswith("non-finite loss or gradient at step 1 in instance 0")
+    assert "so lr is not the cause: check importance (largest 1;" in message
+    assert "init_scale (largest 1e+30)" in message and "lower lr" not in message
 
 
 def test_interrupted_training_resumes_exactly(tmp_path):
@@ -248,6 +267,76 @@ def test_devices_and_memory_are_checked_before_training():
     with pytest.raises(MemoryError, match="lower batch_size"):
         train(ExperimentSpec(**{**TINY, "batch_size": 10 ** 12}), progress=False)
     check_memory(ExperimentSpec(**{**TINY, "steps": 10 ** 12}))  # steps cost no memory
+
+
+#: The issue's spec, trained one step: it used to pass the memory check, train, and then die in
+#: the evaluation on an (n, n) covariance of 80 GB.
+WIDE = ExperimentSpec(n_features=100_000, n_hidden=20, steps=1, batch_size=1)
+
+
+def test_a_hundred_thousand_features_finish_or_are_refused_before_training(monkeypatch):
+    def no_square_matrix(*args, **kwargs):
+        raise AssertionError("an (n, n) matrix was allocated")
+
+    monkeypatch.setattr(torch, "eye", no_square_matrix)
+    steps = []
+    try:
+        run = train(WIDE, progress=False, callback=steps.append)
+    except MemoryError:
+        assert steps == []  # refused up front, not after training
+    else:
+        assert steps == [1] and np.isfinite(run.loss).all() and run.W.shape == (1, 20, 100_000)
+
+
+def test_the_memory_check_counts_the_evaluation_snapshots_and_attacks(monkeypatch):
+    """What the final evaluation, the snapshot batch and an attack allocate is part of the
+    estimate (they were not: the wide spec was estimated at 53 MB and needs over 400 MB), and a
+    spec that does not fit is refused before its first step, naming n_features."""
+    from superposition_lib.train import SNAPSHOT_BATCH, check_memory, memory_needed
+
+    n = WIDE.n_features
+    assert memory_needed(WIDE) > 4 * 1024 * n  # the 1,024 samples of the initial loss
+    snapshots = WIDE.replace(snapshot_every=1)
+    assert memory_needed(snapshots) - memory_needed(WIDE) >= 4 * SNAPSHOT_BATCH * n
+    small = ExperimentSpec(n_features=2000, n_hidden=5, feature_probability=[0.1, 0.3])
+    attacked = small.replace(attack="strongest", attack_norm=0.1)
+    assert memory_needed(attacked) - memory_needed(small) >= 4 * 3 * 2 * 2000 ** 2  # (n, n)s
+    monkeypatch.setattr(train_module, "_available_memory",
+                        lambda device: memory_needed(WIDE) - 1)
+    with pytest.raises(MemoryError, match=r"lower batch_size .* n_features \(100000\)"):
+        check_memory(WIDE)
+    steps = []
+    with pytest.raises(MemoryError):
+        train(WIDE, progress=False, callback=steps.append)
+    assert steps == []
+
+
+def test_a_checkpoint_after_the_last_step_resumes_straight_to_the_evaluation(tmp_path,
+                                                                            monkeypatch):
+    """If the evaluation fails after training (memory, disk), the run is not lost: the
+    checkpoint written after the last step gives the same run, bit for bit, without a step."""
+    from superposition_lib.train import finish, train_block
+
+    spec = ExperimentSpec(**{**TINY, "snapshot_every": 50})
+    checkpoint = tmp_path / "ckpt.pt"
+    block = train_block(spec, progress=False, checkpoint=checkpoint, checkpoint_every=1e9)
+    assert torch.load(checkpoint, weights_only=False)["step"] == spec.steps
+
+    def no_step(*args, **kwargs):
+        raise AssertionError("a step was trained again")
+
+    for name in ("loss_and_grads", "fused_sparse_uniform_step"):
+        monkeypatch.setattr(train_module, name, no_step)
+    steps = []
+    resumed = train(spec, progress=False, checkpoint=checkpoint, callback=steps.append)
+    assert steps == []
+    straight = finish(spec, [block])  # what train(spec) returns
+    np.testing.assert_array_equal(resumed.W, straight.W)
+    np.testing.assert_array_equal(resumed.b, straight.b)
+    np.testing.assert_array_equal(resumed.loss, straight.loss)
+    np.testing.assert_array_equal(resumed.history_loss, straight.history_loss)
+    np.testing.assert_array_equal(resumed.snapshots.W, straight.snapshots.W)
+    np.testing.assert_array_equal(resumed.snapshots.loss, straight.snapshots.loss)
 
 
 @pytest.mark.parametrize("optimizer", ["adamw", "adam"])

@@ -7,7 +7,8 @@ that names its experiments. An :class:`Experiment` holds one
 ``paper``
     Full fidelity: what the published book shows. Its runs are committed under ``data/``.
 ``smoke``
-    Tiny and fast (seconds): what the test-suite executes the chapters with.
+    Tiny and fast (seconds): what the test-suite executes the chapters with. Its runs go to the
+    user's cache, never into the committed ``data/`` (:func:`default_store`).
 
 The profile is chosen with the environment variable ``SUPERPOSITION_PROFILE`` (default
 ``paper``) or passed explicitly. A chapter cell reads::
@@ -39,7 +40,7 @@ import pandas as pd
 
 from ..config import ExperimentSpec
 from ..run import Run
-from ..store import MissingRunError, RunStore, load_or_train
+from ..store import MissingRunError, RunStore, load_or_train, user_root
 
 __all__ = [
     "ENV_PROFILE",
@@ -47,6 +48,7 @@ __all__ = [
     "REGISTRY",
     "Experiment",
     "current_profile",
+    "default_store",
     "get",
     "list_experiments",
     "load",
@@ -101,6 +103,31 @@ def current_profile(profile: str | None = None) -> str:
         raise ValueError(f"unknown profile {profile!r} (from {source}); allowed profiles are "
                          f"{', '.join(PROFILES)}")
     return profile
+
+
+def default_store(profile: str | None = None) -> RunStore:
+    """The store of a profile's runs when none is given.
+
+    Parameters
+    ----------
+    profile : str, optional
+        Defaults to :func:`current_profile`.
+
+    Returns
+    -------
+    RunStore
+        For ``paper``, ``RunStore()``: ``$SUPERPOSITION_DATA``, else the repository's ``data/``,
+        where the book's runs are committed. For ``smoke``, the store of ad-hoc runs
+        (:func:`~superposition_lib.store.user_root`: ``$SUPERPOSITION_DATA``, else the user's
+        cache), so that quick runs never write into the committed ``data/``.
+
+    Examples
+    --------
+    >>> from superposition_lib.store import user_root
+    >>> default_store("paper").root == RunStore().root, default_store("smoke").root == user_root()
+    (True, True)
+    """
+    return RunStore() if current_profile(profile) == "paper" else RunStore(user_root())
 
 
 @dataclass(frozen=True)
@@ -250,7 +277,8 @@ def load(name: str, profile: str | None = None, *, store: RunStore | None = None
     profile : str, optional
         Defaults to :func:`current_profile`.
     store : RunStore, optional
-        Defaults to ``RunStore()`` (``$SUPERPOSITION_DATA`` or the repository's ``data/``).
+        Defaults to :func:`default_store` of the profile: the repository's ``data/`` for
+        ``paper``, the user's cache for ``smoke`` (``$SUPERPOSITION_DATA`` for both).
     progress : bool
         Show a progress bar while training.
     callback : callable, optional
@@ -278,7 +306,7 @@ def load(name: str, profile: str | None = None, *, store: RunStore | None = None
     Examples
     --------
     >>> import tempfile
-    >>> run = load("intro-linear", "smoke", store=RunStore(tempfile.mkdtemp()))
+    >>> run = load("intro-linear", "smoke")
     >>> run.W.shape
     (10, 2, 5)
     >>> load("intro-linear", "paper", store=RunStore(tempfile.mkdtemp()))  # doctest: +ELLIPSIS
@@ -291,7 +319,7 @@ def load(name: str, profile: str | None = None, *, store: RunStore | None = None
     spec = exp.spec(profile)
     if train is None:
         train = profile == "smoke"
-    store = RunStore() if store is None else store
+    store = default_store(profile) if store is None else store
     if train:
         run = load_or_train(spec, store=store, progress=progress, callback=callback)
     else:
@@ -312,7 +340,7 @@ def missing(experiments: list[Experiment], profile: str | None = None,
     profile : str, optional
         Defaults to :func:`current_profile`.
     store : RunStore, optional
-        Defaults to ``RunStore()``.
+        Defaults to :func:`default_store` of the profile.
 
     Returns
     -------
@@ -325,7 +353,7 @@ def missing(experiments: list[Experiment], profile: str | None = None,
     >>> [e.name for e in missing([get("intro-relu")], "smoke", RunStore(tempfile.mkdtemp()))]
     ['intro-relu']
     """
-    store = RunStore() if store is None else store
+    store = default_store(profile) if store is None else store
     return [e for e in experiments if e.spec(profile) not in store]
 
 
@@ -340,7 +368,7 @@ def missing_message(experiments: list[Experiment], profile: str | None = None,
     profile : str, optional
         Defaults to :func:`current_profile`.
     store : RunStore, optional
-        Defaults to ``RunStore()``.
+        Defaults to :func:`default_store` of the profile.
 
     Returns
     -------
@@ -354,11 +382,11 @@ def missing_message(experiments: list[Experiment], profile: str | None = None,
     intro-relu --profile paper --store /tmp/s`
     """
     profile = current_profile(profile)
-    store = RunStore() if store is None else store
+    store = default_store(profile) if store is None else store
     names = [e.name for e in experiments]
     which = (f"experiment {names[0]!r} has" if len(names) == 1
              else f"experiments {', '.join(names)} have")
-    where = "" if store.root == RunStore().root else f" --store {store.root}"
+    where = "" if store.root == default_store(profile).root else f" --store {store.root}"
     chosen = "--all" if len(names) == len(REGISTRY) > 1 else " ".join(names)
     return (f"{which} no {profile} run in {store.runs_dir}; train "
             f"{'it' if len(names) == 1 else 'them'} with `superposition run {chosen} "

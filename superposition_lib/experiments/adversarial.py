@@ -175,8 +175,7 @@ def sweep_frame(run: Run, *, samples: int = 1024, pgd_samples: int = 256, pgd_st
 
     Examples
     --------
-    >>> import tempfile
-    >>> run = load("uniform-geometry", "smoke", store=RunStore(tempfile.mkdtemp()))
+    >>> run = load("uniform-geometry", "smoke")
     >>> frame = sweep_frame(run.select(np.arange(3)), samples=32, pgd_samples=16, pgd_steps=5)
     >>> len(frame), bool((frame["vulnerability"] > 0).all())
     (3, True)
@@ -213,8 +212,7 @@ def training_frame(run: Run, *, samples: int = 1024) -> pd.DataFrame:
 
     Examples
     --------
-    >>> import tempfile
-    >>> run = load("adversarial-training", "smoke", store=RunStore(tempfile.mkdtemp()))
+    >>> run = load("adversarial-training", "smoke")
     >>> frame = training_frame(run, samples=32)
     >>> sorted(set(frame["attack_norm"])) == sorted(ATTACK_NORMS)
     True
@@ -356,8 +354,7 @@ def adversarial_results(profile: str | None = None, *, store: RunStore | None = 
 
     Examples
     --------
-    >>> import tempfile
-    >>> R = adversarial_results("smoke", store=RunStore(tempfile.mkdtemp()))
+    >>> R = adversarial_results("smoke")
     >>> sorted(set(R["removal"]["attack"]))
     ['random', 'strongest']
     """

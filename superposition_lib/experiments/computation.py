@@ -121,8 +121,7 @@ def model_frame(run: Run) -> pd.DataFrame:
 
     Examples
     --------
-    >>> import tempfile
-    >>> run = load("abs-value-n3", "smoke", store=RunStore(tempfile.mkdtemp()))
+    >>> run = load("abs-value-n3", "smoke")
     >>> df = model_frame(run)
     >>> len(df) == run.W.shape[0], int(df["represented"].max()) <= 6
     (True, True)
@@ -161,8 +160,7 @@ def feature_frame(run: Run) -> pd.DataFrame:
 
     Examples
     --------
-    >>> import tempfile
-    >>> run = load("abs-value-n3", "smoke", store=RunStore(tempfile.mkdtemp()))
+    >>> run = load("abs-value-n3", "smoke")
     >>> len(feature_frame(run)) == run.W.shape[0] * 3
     True
     """
@@ -299,8 +297,7 @@ def weight_frame(run: Run, models: pd.DataFrame, *, top: int = 8) -> pd.DataFram
 
     Examples
     --------
-    >>> import tempfile
-    >>> run = load("abs-value", "smoke", store=RunStore(tempfile.mkdtemp()))
+    >>> run = load("abs-value", "smoke")
     >>> w = weight_frame(run, model_frame(run).query("best"), top=3)
     >>> int(w.groupby(["step", "neuron"]).size().max()) <= 3 + 2
     True

@@ -308,8 +308,7 @@ def ring_frame(run: Run) -> pd.DataFrame:
 
     Examples
     --------
-    >>> import tempfile
-    >>> df = ring_frame(load("equivariant-n32", "smoke", store=RunStore(tempfile.mkdtemp())))
+    >>> df = ring_frame(load("equivariant-n32", "smoke"))
     >>> len(df), sorted(df["ring"].unique()) <= sorted(RINGS)
     (14, True)
     """
@@ -369,8 +368,7 @@ def dimension_frame(profile: str | None = None, *, store: RunStore | None = None
 
     Examples
     --------
-    >>> import tempfile
-    >>> df = dimension_frame("smoke", store=RunStore(tempfile.mkdtemp()))
+    >>> df = dimension_frame("smoke")
     >>> sorted(df["m"].unique().tolist()), len(df) == 2 * len(MAP_WIDTHS)
     ([2, 3], True)
     """
@@ -452,8 +450,7 @@ def map_frame(profile: str | None = None, *, store: RunStore | None = None) -> p
 
     Examples
     --------
-    >>> import tempfile
-    >>> df = map_frame("smoke", store=RunStore(tempfile.mkdtemp()))
+    >>> df = map_frame("smoke")
     >>> len(df), df["width"].nunique(), df["density"].nunique()
     (72, 12, 6)
     """

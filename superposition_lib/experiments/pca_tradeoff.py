@@ -295,8 +295,7 @@ def pair_frame(run: Run) -> pd.DataFrame:
 
     Examples
     --------
-    >>> import tempfile
-    >>> run = load("corr-pairs", "smoke", store=RunStore(tempfile.mkdtemp()))
+    >>> run = load("corr-pairs", "smoke")
     >>> df = pair_frame(run)
     >>> len(df), sorted(df["pair"].unique().tolist())
     (16, [0, 1])
@@ -340,8 +339,7 @@ def direction_frame(run: Run, set_size: int | None = 2) -> pd.DataFrame:
 
     Examples
     --------
-    >>> import tempfile
-    >>> run = load("corr-hexagon", "smoke", store=RunStore(tempfile.mkdtemp()))
+    >>> run = load("corr-hexagon", "smoke")
     >>> df = direction_frame(run)
     >>> len(df), int(df["set"].max())
     (96, 2)
@@ -442,8 +440,7 @@ def sets_frame(run: Run, set_size: int = 10) -> pd.DataFrame:
 
     Examples
     --------
-    >>> import tempfile
-    >>> df = sets_frame(load("corr-sets10", "smoke", store=RunStore(tempfile.mkdtemp())))
+    >>> df = sets_frame(load("corr-sets10", "smoke"))
     >>> len(df), bool((df["diag"] > 0).all())
     (8, True)
     """
@@ -478,8 +475,7 @@ def gram_frame(run: Run) -> pd.DataFrame:
 
     Examples
     --------
-    >>> import tempfile
-    >>> df = gram_frame(load("corr-sets10", "smoke", store=RunStore(tempfile.mkdtemp())))
+    >>> df = gram_frame(load("corr-sets10", "smoke"))
     >>> len(df)
     800
     """
@@ -590,8 +586,7 @@ def collapse_frame(profile: str | None = None, *, store: RunStore | None = None,
 
     Examples
     --------
-    >>> import tempfile
-    >>> df = collapse_frame("smoke", store=RunStore(tempfile.mkdtemp()))
+    >>> df = collapse_frame("smoke")
     >>> len(df), int(df["best"].sum())
     (32, 16)
     """
@@ -676,8 +671,7 @@ def map_frame(profile: str | None = None, *, store: RunStore | None = None,
 
     Examples
     --------
-    >>> import tempfile
-    >>> df = map_frame("smoke", store=RunStore(tempfile.mkdtemp()))
+    >>> df = map_frame("smoke")
     >>> len(df), df["correlation"].nunique(), df["density"].nunique()
     (144, 12, 12)
     """
@@ -908,8 +902,7 @@ def pair_map_frame(profile: str | None = None, *, store: RunStore | None = None
 
     Examples
     --------
-    >>> import tempfile
-    >>> df = pair_map_frame("smoke", store=RunStore(tempfile.mkdtemp()))
+    >>> df = pair_map_frame("smoke")
     >>> len(df), sorted(df["theory"].unique())
     (144, ['collapsed', 'orthogonal', 'triangle'])
     """

@@ -350,8 +350,7 @@ def phase_frames(profile: str | None = None, *, store: RunStore | None = None,
 
     Examples
     --------
-    >>> import tempfile
-    >>> models, cells = phase_frames("smoke", store=RunStore(tempfile.mkdtemp()))
+    >>> models, cells = phase_frames("smoke")
     >>> len(cells)
     900
     """
@@ -690,8 +689,7 @@ def n3_frames(profile: str | None = None, *, store: RunStore | None = None
 
     Examples
     --------
-    >>> import tempfile
-    >>> models, cells = n3_frames("smoke", store=RunStore(tempfile.mkdtemp()))
+    >>> models, cells = n3_frames("smoke")
     >>> len(cells), bool(cells["theory"].isin(list(theory.CANDIDATES[3])).all())
     (400, True)
     """

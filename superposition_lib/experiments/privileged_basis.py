@@ -122,8 +122,7 @@ def model_frame(run: Run, W: np.ndarray | None = None, W_out: np.ndarray | None 
 
     Examples
     --------
-    >>> import tempfile
-    >>> run = load("privileged-basis", "smoke", store=RunStore(tempfile.mkdtemp()))
+    >>> run = load("privileged-basis", "smoke")
     >>> df = model_frame(run)
     >>> len(df) == run.W.shape[0], int(df["best"].sum()) == run.spec.n_instances
     (True, True)
@@ -199,8 +198,7 @@ def weight_frame(run: Run, models: pd.DataFrame) -> pd.DataFrame:
 
     Examples
     --------
-    >>> import tempfile
-    >>> run = load("privileged-basis", "smoke", store=RunStore(tempfile.mkdtemp()))
+    >>> run = load("privileged-basis", "smoke")
     >>> best = model_frame(run).query("best")
     >>> len(weight_frame(run, best)) == len(best) * run.spec.n_hidden * run.spec.n_features
     True

@@ -170,8 +170,7 @@ def seed_frame(run: Run, restarts: int | None = None, threshold: float = 0.5) ->
 
     Examples
     --------
-    >>> import tempfile
-    >>> run = load("intro-relu-seeds", "smoke", store=RunStore(tempfile.mkdtemp()))
+    >>> run = load("intro-relu-seeds", "smoke")
     >>> df = seed_frame(run, restarts=2)
     >>> len(df) == run.spec.n_instances, bool(df["represented"].between(0, 5).all())
     (True, True)
@@ -280,8 +279,7 @@ def count_frames(profile: str | None = None, *, store: RunStore | None = None) -
 
     Examples
     --------
-    >>> import tempfile
-    >>> c = count_frames("smoke", store=RunStore(tempfile.mkdtemp()))
+    >>> c = count_frames("smoke")
     >>> c["basic"]["density"].tolist() == list(BASIC_DENSITIES)
     True
     """

@@ -305,8 +305,7 @@ def seed_frame(profile: str | None = None, *, store: RunStore | None = None) -> 
 
     Examples
     --------
-    >>> import tempfile
-    >>> seeds = seed_frame("smoke", store=RunStore(tempfile.mkdtemp()))
+    >>> seeds = seed_frame("smoke")
     >>> len(seeds) == UNIFORM_SEEDS * len(INVERSE_DENSITIES), seeds["seed"].nunique()
     (True, 4)
     """

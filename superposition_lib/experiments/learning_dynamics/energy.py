@@ -57,8 +57,7 @@ def jump_frame(run: Run) -> pd.DataFrame:
 
     Examples
     --------
-    >>> import tempfile
-    >>> run = load("energy-levels", "smoke", store=RunStore(tempfile.mkdtemp()))
+    >>> run = load("energy-levels", "smoke")
     >>> jumps = jump_frame(run)
     >>> {"model", "density", "step", "level_before", "loss_change", "from_digon"} <= set(jumps)
     True
@@ -111,8 +110,7 @@ def model_frame(run: Run, jumps: pd.DataFrame | None = None) -> pd.DataFrame:
 
     Examples
     --------
-    >>> import tempfile
-    >>> run = load("energy-levels", "smoke", store=RunStore(tempfile.mkdtemp()))
+    >>> run = load("energy-levels", "smoke")
     >>> len(model_frame(run)) == run.W.shape[0]
     True
     """
@@ -259,8 +257,7 @@ def trajectory_frame(run: Run, model: int) -> pd.DataFrame:
 
     Examples
     --------
-    >>> import tempfile
-    >>> run = load("energy-levels", "smoke", store=RunStore(tempfile.mkdtemp()))
+    >>> run = load("energy-levels", "smoke")
     >>> df = trajectory_frame(run, 0)
     >>> df.shape[1] == 2 + run.W.shape[-1], bool((df["step"] > 0).all())
     (True, True)
@@ -293,9 +290,8 @@ def superposition_frame(run: Run) -> pd.DataFrame:
 
     Examples
     --------
-    >>> import tempfile
     >>> from superposition_lib.experiments.learning_dynamics.specs import ENERGY_DENSITIES
-    >>> run = load("energy-levels", "smoke", store=RunStore(tempfile.mkdtemp()))
+    >>> run = load("energy-levels", "smoke")
     >>> sorted(superposition_frame(run)["density"].unique()) == sorted(ENERGY_DENSITIES)
     True
     """
@@ -337,9 +333,8 @@ def superposition_onset(run: Run, superposition: pd.DataFrame) -> pd.DataFrame:
 
     Examples
     --------
-    >>> import tempfile
     >>> from superposition_lib.experiments.learning_dynamics.specs import ENERGY_DENSITIES
-    >>> run = load("energy-levels-small-init", "smoke", store=RunStore(tempfile.mkdtemp()))
+    >>> run = load("energy-levels-small-init", "smoke")
     >>> onset = superposition_onset(run, superposition_frame(run))
     >>> bool((onset["start"] < 1).all()), len(onset) == len(ENERGY_DENSITIES)
     (True, True)
@@ -532,8 +527,7 @@ def energy_frames(profile: str | None = None, *, store: RunStore | None = None) 
 
     Examples
     --------
-    >>> import tempfile
-    >>> f = energy_frames("smoke", store=RunStore(tempfile.mkdtemp()))
+    >>> f = energy_frames("smoke")
     >>> f["findings"]["models"] == len(f["models"])
     True
     """

@@ -131,8 +131,7 @@ def scale_frames(runs: Sequence[Run]) -> dict[str, pd.DataFrame]:
 
     Examples
     --------
-    >>> import tempfile
-    >>> run = load("energy-levels-n100", "smoke", store=RunStore(tempfile.mkdtemp()))
+    >>> run = load("energy-levels-n100", "smoke")
     >>> f = scale_frames([run])
     >>> sorted(f), len(f["models"]) == run.spec.n_models
     (['jumps', 'losses', 'models', 'trajectories'], True)
@@ -201,8 +200,7 @@ def tolerance_frame(runs: Sequence[Run], tolerances: Sequence[float] = TOLERANCE
 
     Examples
     --------
-    >>> import tempfile
-    >>> run = load("energy-levels-n100", "smoke", store=RunStore(tempfile.mkdtemp()))
+    >>> run = load("energy-levels-n100", "smoke")
     >>> tolerance_frame([run], (0.03,))[["size", "tol", "models"]].values.tolist()
     [[100.0, 0.03, 6.0]]
     """
@@ -390,8 +388,7 @@ def scale_results(profile: str | None = None, *, store: RunStore | None = None) 
 
     Examples
     --------
-    >>> import tempfile
-    >>> r = scale_results("smoke", store=RunStore(tempfile.mkdtemp()))
+    >>> r = scale_results("smoke")
     >>> sorted(r["statistics"]["size"].unique().tolist())
     [20, 100, 400]
     """

@@ -380,8 +380,7 @@ def search_frames(profile: str | None = None, *, store: RunStore | None = None) 
 
     Examples
     --------
-    >>> import tempfile
-    >>> f = search_frames("smoke", store=RunStore(tempfile.mkdtemp()))
+    >>> f = search_frames("smoke")
     >>> f["settings"]["setting"].tolist() == [SEARCH_CONTRAST] + [s[0] for s in SEARCH]
     True
     >>> int(f["settings"]["jumps"].sum()) == len(f["jumps"]) == f["findings"]["jumps"]

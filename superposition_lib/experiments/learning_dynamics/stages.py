@@ -47,8 +47,7 @@ def stage_frame(run: Run) -> pd.DataFrame:
 
     Examples
     --------
-    >>> import tempfile
-    >>> run = load("geometric-stages", "smoke", store=RunStore(tempfile.mkdtemp()))
+    >>> run = load("geometric-stages", "smoke")
     >>> df = stage_frame(run)
     >>> len(df) == run.snapshots.W.shape[0] * run.W.shape[0]
     True
@@ -174,8 +173,7 @@ def stage_geometry_frame(run: Run, model: int) -> pd.DataFrame:
 
     Examples
     --------
-    >>> import tempfile
-    >>> run = load("geometric-stages", "smoke", store=RunStore(tempfile.mkdtemp()))
+    >>> run = load("geometric-stages", "smoke")
     >>> df = stage_geometry_frame(run, 0)
     >>> sum(c.startswith("G|") for c in df), sum(c.startswith("W|") for c in df)
     (36, 18)
@@ -270,8 +268,7 @@ def stage_frames(profile: str | None = None, *, store: RunStore | None = None) -
 
     Examples
     --------
-    >>> import tempfile
-    >>> f = stage_frames("smoke", store=RunStore(tempfile.mkdtemp()))
+    >>> f = stage_frames("smoke")
     >>> f["findings"]["models"] == f["run"].W.shape[0]
     True
     """
@@ -307,9 +304,8 @@ def stage_init_results(profile: str | None = None, *, store: RunStore | None = N
 
     Examples
     --------
-    >>> import tempfile
     >>> from superposition_lib.experiments.learning_dynamics.specs import STAGE_INIT_SCALES
-    >>> r = stage_init_results("smoke", store=RunStore(tempfile.mkdtemp()))
+    >>> r = stage_init_results("smoke")
     >>> sorted(r["shares"]["init_scale"].unique().tolist()) == sorted(STAGE_INIT_SCALES)
     True
     """

@@ -1,0 +1,167 @@
+"""Regenerating stored runs: retrain a run's spec with this library and compare it bit for bit.
+
+A stored run is a *current* result when its manifest names this library's
+:data:`~superposition_lib.config.NUMERICS_VERSION`; the store refuses other entries as stale
+(:class:`~superposition_lib.store.StaleRunError`). :func:`verify` settles each entry by
+retraining it: an entry whose every array comes back identical is current (a stale one gets this
+version's numerics record, its arrays untouched); one that differs is reported, with the largest
+difference of each array, and with ``replace=True`` is replaced by the retrained run.
+``superposition verify`` runs it from the command line.
+
+What reproduces where: the fused C step (tied models on sparse uniform data, on the CPU with the
+C kernels built) gives the same bits on every x86-64 instruction set, AVX-512, AVX2 or the
+baseline; the general step's batched matrix products (PyTorch: other data, the absolute-value
+model, adversarial training, and every model without a C compiler or on CUDA) may sum in
+another order on other vector extensions or devices. Each manifest's ``numerics`` record says
+which path computed the run (:func:`~superposition_lib.store.numerics_record`).
+
+Examples
+--------
+>>> import tempfile
+>>> from superposition_lib import ExperimentSpec, RunStore, train
+>>> store = RunStore(tempfile.mkdtemp())
+>>> _ = store.save(train(ExperimentSpec(steps=30, batch_size=32), progress=False))
+>>> [(r.identical, r.outcome) for r in verify(store)]
+[(True, 'reproduced')]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import config
+from .run import Run
+from .store import RunStore, numerics_record
+from .train import train
+
+__all__ = ["Regeneration", "differences", "verify"]
+
+#: What :func:`verify` did with an entry (``Regeneration.outcome``).
+OUTCOMES = {
+    "reproduced": "a current entry, retrained bit for bit",
+    "marked current": "a stale entry, retrained bit for bit: its manifest now names this "
+                      "numerics version",
+    "replaced": "a stale or current entry that differs, replaced by the retrained run",
+    "differs": "the retrained run differs and the entry was left as it was",
+}
+
+
+@dataclass(frozen=True)
+class Regeneration:
+    """The outcome of retraining one stored run.
+
+    Attributes
+    ----------
+    key : str
+        The entry's key.
+    name : str or None
+        Its spec's name (the experiment).
+    stale : bool
+        Whether the entry named another numerics version than this library's.
+    differences : dict of str to float
+        For every array that differs, the largest absolute difference between the stored and
+        the retrained values (``inf`` where the shapes differ); empty when all are identical.
+    wall_time : float
+        Seconds the retraining took.
+    outcome : str
+        One of :data:`OUTCOMES`.
+    """
+
+    key: str
+    name: str | None
+    stale: bool
+    differences: dict = field(default_factory=dict)
+    wall_time: float = 0.0
+    outcome: str = "reproduced"
+
+    @property
+    def identical(self) -> bool:
+        """Whether every array came back with the same bits."""
+        return not self.differences
+
+
+def differences(stored: Run, retrained: Run) -> dict[str, float]:
+    """The arrays in which two runs of one spec differ, with their largest absolute difference.
+
+    Parameters
+    ----------
+    stored, retrained : Run
+        Whole runs (not :meth:`~superposition_lib.run.Run.best` selections).
+
+    Returns
+    -------
+    dict of str to float
+        Array name (as in :meth:`~superposition_lib.run.Run.arrays`) to max |stored −
+        retrained|, for the arrays that are not bit-identical; ``inf`` where an array is
+        missing on one side or the shapes differ.
+
+    Examples
+    --------
+    >>> from dataclasses import replace
+    >>> from superposition_lib import ExperimentSpec, train
+    >>> run = train(ExperimentSpec(steps=20, batch_size=32), progress=False)
+    >>> moved = replace(run, b=run.b + 0.5)
+    >>> differences(run, run), {k: round(v, 3) for k, v in differences(run, moved).items()}
+    ({}, {'b': 0.5})
+    """
+    a, b = stored.arrays(), retrained.arrays()
+    out = {}
+    for name in sorted(set(a) | set(b)):
+        if name not in a or name not in b or a[name].shape != b[name].shape:
+            out[name] = float("inf")
+        elif not np.array_equal(a[name], b[name]):
+            out[name] = float(np.abs(a[name].astype(np.float64)
+                                     - b[name].astype(np.float64)).max())
+    return out
+
+
+def verify(store: RunStore, keys: Iterable[str] | None = None, *, replace: bool = False,
+           progress: bool = False, device: str = "cpu",
+           on_start: Callable[[str, Run], None] | None = None) -> Iterator[Regeneration]:
+    """Retrain stored runs and compare them with what is stored, bit for bit.
+
+    Parameters
+    ----------
+    store : RunStore
+    keys : iterable of str, optional
+        Entries to verify, in this order; every entry of the store by default.
+    replace : bool
+        Replace an entry whose retraining differs by the retrained run. Without it such an
+        entry is left as it was (and stays stale if it was).
+    progress : bool
+        Show a progress bar while retraining.
+    device : str
+        Where to retrain (the CPU for the committed runs: see the module docstring).
+    on_start : callable, optional
+        Called as ``on_start(key, stored_run)`` before each retraining (for progress lines).
+
+    Yields
+    ------
+    Regeneration
+        One per entry, as soon as it is settled.
+
+    Raises
+    ------
+    MissingRunError, CorruptRunError
+        If an entry is missing or unusable (a stale one is not unusable here).
+    """
+    for key in store.keys() if keys is None else keys:
+        stored = store.load_key(key, allow_stale=True)
+        stale = store.manifest(key).get("numerics", {}).get("version") != config.NUMERICS_VERSION
+        if on_start is not None:
+            on_start(key, stored)
+        retrained = train(stored.spec, device=device, progress=progress)
+        diff = differences(stored, retrained)
+        if not diff:
+            outcome = "marked current" if stale else "reproduced"
+            if stale:
+                store.record_numerics(key, numerics_record(stored.spec, device))
+        elif replace:
+            store.save(retrained, device=device)
+            outcome = "replaced"
+        else:
+            outcome = "differs"
+        yield Regeneration(key, stored.spec.name, stale, diff, retrained.wall_time, outcome)
