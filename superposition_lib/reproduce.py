@@ -14,15 +14,6 @@ baseline; the general step's batched matrix products (PyTorch: other data, the a
 model, adversarial training, and every model without a C compiler or on CUDA) may sum in
 another order on other vector extensions or devices. Each manifest's ``numerics`` record says
 which path computed the run (:func:`~superposition_lib.store.numerics_record`).
-
-Examples
---------
->>> import tempfile
->>> from superposition_lib import ExperimentSpec, RunStore, train
->>> store = RunStore(tempfile.mkdtemp())
->>> _ = store.save(train(ExperimentSpec(steps=30, batch_size=32), progress=False))
->>> [(r.identical, r.outcome) for r in verify(store)]
-[(True, 'reproduced')]
 """
 
 from __future__ import annotations
@@ -37,7 +28,7 @@ from .run import Run
 from .store import RunStore, numerics_record
 from .train import train
 
-__all__ = ["Regeneration", "differences", "verify"]
+__all__ = ["OUTCOMES", "Regeneration", "differences", "verify"]
 
 #: What :func:`verify` did with an entry (``Regeneration.outcome``).
 OUTCOMES = {
@@ -68,6 +59,13 @@ class Regeneration:
         Seconds the retraining took.
     outcome : str
         One of :data:`OUTCOMES`.
+
+    Examples
+    --------
+    >>> result = Regeneration("0123456789abcdef", "demo", stale=True, differences={"W": 2e-6},
+    ...                       outcome="differs")
+    >>> result.identical, OUTCOMES[result.outcome]
+    (False, 'the retrained run differs and the entry was left as it was')
     """
 
     key: str
@@ -94,9 +92,9 @@ def differences(stored: Run, retrained: Run) -> dict[str, float]:
     Returns
     -------
     dict of str to float
-        Array name (as in :meth:`~superposition_lib.run.Run.arrays`) to max |stored −
-        retrained|, for the arrays that are not bit-identical; ``inf`` where an array is
-        missing on one side or the shapes differ.
+        Array name (as in :meth:`~superposition_lib.run.Run.arrays`) to the largest absolute
+        difference between its stored and retrained values, for the arrays that are not
+        bit-identical; ``inf`` where an array is missing on one side or the shapes differ.
 
     Examples
     --------
@@ -147,6 +145,15 @@ def verify(store: RunStore, keys: Iterable[str] | None = None, *, replace: bool 
     ------
     MissingRunError, CorruptRunError
         If an entry is missing or unusable (a stale one is not unusable here).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from superposition_lib import ExperimentSpec, RunStore, train
+    >>> store = RunStore(tempfile.mkdtemp())
+    >>> _ = store.save(train(ExperimentSpec(steps=30, batch_size=32), progress=False))
+    >>> [(r.identical, r.outcome) for r in verify(store)]
+    [(True, 'reproduced')]
     """
     for key in store.keys() if keys is None else keys:
         stored = store.load_key(key, allow_stale=True)

@@ -29,7 +29,11 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         terminalreporter.write_line(
             f"{len(skipped)} browser tests of the book were skipped: headless Chromium is not "
             f"installed (Debian: apt-get install -y chromium; .ci/run installs it)", yellow=True)
-    if shutil.which("quarto") is None:
+    if "not site" in (config.option.markexpr or ""):
+        terminalreporter.write_line(
+            "the real site was not rendered: `python -m pytest -q -m site` renders it with the "
+            "Quarto CLI and checks its pages (about 10 minutes; .ci/run does it)")
+    elif shutil.which("quarto") is None:
         terminalreporter.write_line(
             "the book was not rendered with the Quarto CLI (not on PATH): tests/test_site.py "
             "skipped its checks of the real site", yellow=True)

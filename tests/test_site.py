@@ -1,5 +1,9 @@
 """The real site: the book rendered by the Quarto CLI, where it is on PATH.
 
+The render takes about nine minutes on two cores, so its tests are marked ``site`` and left out
+of the default run (``addopts`` in ``pyproject.toml``); ``python -m pytest -q -m site`` runs
+them, as ``.ci/run`` does after the default run.
+
 ``test_book.py`` executes the chapters in a harness that behaves like Quarto; this module renders
 a clean copy of the repository (its tracked and unignored files, as a fresh clone has them) with
 ``quarto render`` under the ``paper`` profile, in the environment running the tests, and checks
@@ -140,6 +144,7 @@ def _pages(book: Path) -> list[Path]:
     return sorted([book / "index.html", *(book / "chapters").glob("*.html")])
 
 
+@pytest.mark.site
 def test_render_prints_no_warning_or_error(rendered):
     _, output = rendered
     bad = [line for line in output.splitlines()
@@ -147,6 +152,7 @@ def test_render_prints_no_warning_or_error(rendered):
     assert not bad, "the render printed:\n" + "\n".join(bad[:20])
 
 
+@pytest.mark.site
 def test_render_leaves_the_tree_clean(rendered):
     copy, _ = rendered
     status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=copy,
@@ -154,12 +160,14 @@ def test_render_leaves_the_tree_clean(rendered):
     assert status == "", f"the render changed or left files git sees:\n{status[:2000]}"
 
 
+@pytest.mark.site
 def test_every_chapter_is_a_page(book):
     config = yaml.safe_load((ROOT / "_quarto.yml").read_text(encoding="utf-8"))
     for source in config["book"]["chapters"]:
         assert (book / Path(source).with_suffix(".html")).is_file(), source
 
 
+@pytest.mark.site
 def test_prose_shows_values_not_reprs(book):
     for page in _pages(book):
         main = re.search(r"<main.*?</main>", page.read_text(encoding="utf-8"), re.DOTALL).group(0)
@@ -171,6 +179,7 @@ def test_prose_shows_values_not_reprs(book):
                            f"{text[max(0, found.start() - 80):found.end() + 40]!r}")
 
 
+@pytest.mark.site
 def test_nothing_is_loaded_from_another_host(book):
     """Scripts, stylesheets and fonts come from the site: a page read offline loses nothing
     (the API reference's pages included)."""
@@ -183,6 +192,7 @@ def test_nothing_is_loaded_from_another_host(book):
         assert "fonts.googleapis" not in text, css.name
 
 
+@pytest.mark.site
 def test_every_local_link_resolves(book):
     checked = 0
     for page in [*_pages(book), book / "api" / "index.html"]:
@@ -195,6 +205,7 @@ def test_every_local_link_resolves(book):
     assert checked > 100
 
 
+@pytest.mark.site
 def test_the_api_reference_is_in_the_navbar_sidebar_search_and_sitemap(book):
     index = (book / "index.html").read_text(encoding="utf-8")
     navbar = re.search(r'<nav class="navbar.*?</nav>', index, re.DOTALL).group(0)
@@ -210,6 +221,7 @@ def test_the_api_reference_is_in_the_navbar_sidebar_search_and_sitemap(book):
     assert "/api/index.html</loc>" in sitemap
 
 
+@pytest.mark.site
 def test_the_book_can_be_cited(book):
     index = (book / "index.html").read_text(encoding="utf-8")
     meta = dict(re.findall(r'<meta name="(citation_\w+)" content="([^"]*)"', index))
@@ -229,6 +241,7 @@ def _load(page: Path, tmp_path: Path, width: int) -> str:
                         width)
 
 
+@pytest.mark.site
 @pytest.mark.skipif(CHROMIUM is None, reason=NO_CHROMIUM)
 def test_pages_draw_offline_and_read_well_in_chromium(book, tmp_path):
     """Every page at 1,400 px: no console error or warning, every chart drawn, its axis labels
