@@ -178,12 +178,29 @@ def _print_run(run: Run, store: RunStore, *, trained: bool | None = None,
     print(f"{origin}; library {manifest.get('library_version')}, "
           f"torch {manifest.get('torch_version')}"
           f"{', device ' + manifest['device'] if manifest.get('device') else ''}")
+    print(_numerics_line(manifest.get("numerics")))
     if every_row or len(run.loss) <= SHOW_ROWS:
         print(f"final loss on {run.eval_samples} samples per model:")
         print(_format_table(run))
     else:
         print(f"{len(run.loss)} models, summarised by density (--all prints every model):")
         print(_format_summary(run))
+
+
+def _numerics_line(record: dict | None) -> str:
+    """What computed a run (its manifest's ``numerics``), and whether that is stale."""
+    from .config import NUMERICS_VERSION
+
+    if not record:
+        return (f"numerics: not recorded (stored before numerics versions): stale until "
+                f"`superposition verify` shows that it reproduces with version {NUMERICS_VERSION}")
+    path = (f"{record.get('step')} step on {record.get('device')}, random stream "
+            f"{record.get('random_stream')}, kernels {record.get('kernel_isa')}, torch "
+            f"{record.get('torch_cpu_capability')}")
+    if record.get("version") == NUMERICS_VERSION:
+        return f"numerics: version {NUMERICS_VERSION} (current): {path}"
+    return (f"numerics: version {record.get('version')}, stale (this library computes version "
+            f"{NUMERICS_VERSION}): {path}")
 
 
 def _left_aligned(rows: list[dict], columns: list[str]) -> str:
@@ -452,7 +469,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
     key = _key_prefix(args.key)
     _directory("--store", args.store, must_exist=True)
     store, key = _resolve_key(_stores(args.store), key)
-    _print_run(store.load_key(key), store, every_row=args.all)
+    _print_run(store.load_key(key, allow_stale=True), store, every_row=args.all)
     return 0
 
 

@@ -369,12 +369,17 @@ def test_verify_marks_a_reproduced_stale_run_current_and_reports_one_that_differ
     manifest = json.loads(path.read_text())
     del manifest["numerics"]
     path.write_text(json.dumps(manifest))
+    assert main(["show", spec.key(), "--store", str(tmp_path)]) == 0  # a stale run is shown
+    assert "numerics: not recorded (stored before numerics versions): stale" in (
+        capsys.readouterr().out)
     args = ["verify", spec.key()[:6], "--store", str(tmp_path), "--no-progress"]
     assert main(args) == 0
     out = capsys.readouterr().out
     assert f"{spec.key()} intro: retraining 10 models, 30 steps" in out
     assert "marked current" in out
     assert json.loads(path.read_text())["numerics"]["version"] == config.NUMERICS_VERSION
+    assert main(["show", spec.key(), "--store", str(tmp_path)]) == 0
+    assert f"numerics: version {config.NUMERICS_VERSION} (current): " in capsys.readouterr().out
     store.save(dataclasses.replace(run, W=run.W + 1))  # bits that do not come back
     assert main(args) == 1
     captured = capsys.readouterr()
