@@ -653,7 +653,8 @@ def train(spec: ExperimentSpec, *, device: str | torch.device = "cpu", progress:
 def train_block(spec: ExperimentSpec, start: int = 0, stop: int | None = None, *,
                 device: str | torch.device = "cpu", progress: bool = True,
                 checkpoint: str | os.PathLike | None = None, checkpoint_every: float = 60.0,
-                callback: Callable[[int], None] | None = None) -> TrainedBlock:
+                callback: Callable[[int], None] | None = None,
+                until: int | None = None) -> TrainedBlock:
     """Train models ``start .. stop - 1`` of a spec as :func:`train` trains them with all the
     others, without the final evaluation.
 
@@ -672,6 +673,11 @@ def train_block(spec: ExperimentSpec, start: int = 0, stop: int | None = None, *
     device, progress, checkpoint, checkpoint_every, callback
         As for :func:`train` (a checkpoint belongs to one block; it is written after the last
         step, and a checkpoint of the last step returns the trained block without a step).
+    until : int, optional
+        Stop after this step (``1 <= until <= spec.steps``; all steps by default): the block as
+        the whole run has it then, with the loss history and snapshots recorded so far (the
+        learning-rate schedule still spans ``spec.steps``). For checking a stored run's first
+        steps (:func:`~superposition_lib.reproduce.early_differences`).
 
     Returns
     -------
@@ -680,7 +686,7 @@ def train_block(spec: ExperimentSpec, start: int = 0, stop: int | None = None, *
     Raises
     ------
     ValueError
-        If the block is empty or out of range.
+        If the block is empty or out of range, or ``until`` is.
     MemoryError
         If training and evaluating the spec would not fit in memory (:func:`check_memory`),
         before anything is trained.
@@ -697,6 +703,9 @@ def train_block(spec: ExperimentSpec, start: int = 0, stop: int | None = None, *
     True
     """
     stop = spec.n_models if stop is None else stop
+    until = spec.steps if until is None else until
+    if not 1 <= until <= spec.steps:
+        raise ValueError(f"until: need 1 <= until <= {spec.steps} (the spec's steps); got {until}")
     if not 0 <= start < stop <= spec.n_models:
         raise ValueError(f"start, stop: need 0 <= start < stop <= {spec.n_models} (the spec's "
                          f"models); got {start}, {stop}")
@@ -772,7 +781,7 @@ def train_block(spec: ExperimentSpec, start: int = 0, stop: int | None = None, *
     previous_handlers = ({signum: signal.signal(signum, lambda n, _: interrupted.append(n))
                           for signum in (signal.SIGINT, signal.SIGTERM)} if in_main else {})
     try:
-        for step in range(first + 1, spec.steps + 1):
+        for step in range(first + 1, until + 1):
             lr = learning_rate(spec, step)
             for group in optimizer.param_groups:
                 group["lr"] = lr
@@ -832,7 +841,8 @@ def train_block(spec: ExperimentSpec, start: int = 0, stop: int | None = None, *
     return TrainedBlock(spec, start, stop, {k: v.detach().cpu().numpy() for k, v in
                                             params.items()},
                         np.asarray(recorder.history_steps, dtype=int),
-                        np.stack(recorder.history_loss).astype(np.float64),
+                        np.stack(recorder.history_loss or [np.zeros(count)])[
+                            :len(recorder.history_steps)].astype(np.float64),
                         recorder.snapshots(spec, count), time.perf_counter() - t0)
 
 

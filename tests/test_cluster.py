@@ -45,16 +45,17 @@ def _same(a, b) -> None:
             np.testing.assert_array_equal(x, y, err_msg=g.name)
 
 
-def test_runs_trained_on_two_workers_equal_serial_runs(client, tmp_path):
+def test_runs_trained_on_two_workers_equal_serial_runs(client, tmp_path, smoke_store):
     specs = [experiments.get(name).spec("smoke") for name in NAMES]
     store = RunStore(tmp_path / "dask")
     lines = []
     runs = train_many(specs + specs[:1], client, store=store, report=lines.append)
     assert sorted(runs) == sorted(spec.key() for spec in specs) == store.keys()
     assert len(lines) == len(specs) and lines[-1].startswith(f"[{len(specs)}/{len(specs)}]")
-    serial = RunStore(tmp_path / "serial")
+    # the serial runs are the session's smoke runs, trained in one process (here, or before by
+    # the chapters or doctests, which train into the same store): each trains once per session
     for spec in specs:
-        _same(store.load(spec), load_or_train(spec, store=serial, progress=False))
+        _same(store.load(spec), load_or_train(spec, store=smoke_store, progress=False))
     # a second call loads what is stored and trains nothing
     assert train_many(specs, client, store=store, report=lines.append).keys() == runs.keys()
     assert len(lines) == len(specs)

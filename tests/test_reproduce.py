@@ -5,12 +5,13 @@ from __future__ import annotations
 import dataclasses
 import json
 
+import numpy as np
 import pytest
 import torch
 
 from superposition_lib import config
 from superposition_lib.config import ExperimentSpec
-from superposition_lib.reproduce import verify
+from superposition_lib.reproduce import early_differences, verify
 from superposition_lib.store import RunStore, default_root, numerics_record
 from superposition_lib.train import train
 
@@ -93,3 +94,30 @@ def test_the_fastest_committed_runs_regenerate_bit_for_bit(step):
         pytest.skip("the general step's bits were checked on AVX2 and AVX-512 CPUs only")
     [result] = verify(COMMITTED, [key])  # writes nothing for a current run that reproduces
     assert (result.outcome, result.differences) == ("reproduced", {}), stored.spec.name
+
+
+def test_the_first_steps_of_a_stale_entry_settle_it_with_a_note(store):
+    spec = SPEC.replace(steps=200, history_every=20)
+    run = train(spec, progress=False)
+    store.save(run)
+    _set_numerics_version(store, spec.key(), config.NUMERICS_VERSION - 1)
+    [result] = verify(store, first_steps=60)
+    assert (result.outcome, result.differences) == ("first steps reproduced", {})
+    record = _manifest(store, spec.key())["numerics"]
+    assert record["version"] == config.NUMERICS_VERSION
+    assert "only the first 60 of 200 steps were retrained" in record["checked"]
+    assert list(verify(store, first_steps=60)) == []  # current entries are skipped
+
+
+def test_first_steps_that_differ_leave_the_entry_stale(store):
+    spec = SPEC.replace(steps=200, history_every=20)
+    run = train(spec, progress=False)
+    history = run.history_loss.copy()
+    history[1, 0] = np.nextafter(history[1, 0], 1.0)  # one bit of the loss at step 40
+    store.save(dataclasses.replace(run, history_loss=history))
+    _set_numerics_version(store, spec.key(), config.NUMERICS_VERSION - 1)
+    [result] = verify(store, first_steps=60)
+    assert result.outcome == "first steps differ" and set(result.differences) == {"history_loss"}
+    assert _manifest(store, spec.key())["numerics"]["version"] != config.NUMERICS_VERSION
+    with pytest.raises(ValueError, match="no training loss is recorded in the first 10 steps"):
+        early_differences(store.load(spec, allow_stale=True), 10)

@@ -82,7 +82,9 @@ def export_chapter_figures(chapter: str | None = None, *, out_dir: str | os.Path
     profile : str, optional
         Experiment profile (default ``$SUPERPOSITION_PROFILE``, else ``paper``).
     store : RunStore, optional
-        Where runs are loaded from (default ``RunStore()``).
+        Where runs are loaded from (default
+        :func:`~superposition_lib.experiments.default_store` of the profile: the book's
+        ``data/`` for ``paper``, the user's cache for ``smoke``).
     train : bool, optional
         Whether the chapters' missing runs may be trained first. The default, None, trains only
         ``smoke`` runs, as :func:`superposition_lib.experiments.load` does: the book's
@@ -118,7 +120,7 @@ def export_chapter_figures(chapter: str | None = None, *, out_dir: str | os.Path
         raise ValueError(f"unknown chapter {chapter!r}; chapters with figures are "
                          f"{', '.join(registry)}")
     profile = experiments.current_profile(profile)
-    store = RunStore() if store is None else store
+    store = experiments.default_store(profile) if store is None else store
     needed = [e for ch in registry if chapter in (None, ch)
               for e in experiments.list_experiments(ch)]
     absent = experiments.missing(needed, profile, store)

@@ -74,10 +74,10 @@ def remembered(*experiments: str) -> Callable:
 
         @functools.wraps(f)
         def wrapper(profile: str | None = None, *, store: RunStore | None = None, **options):
-            from . import current_profile, get
+            from . import current_profile, default_store, get
 
             profile = current_profile(profile)
-            store = RunStore() if store is None else store
+            store = default_store(profile) if store is None else store
             key = (profile, str(store.root.resolve()), tuple(sorted(options.items())),
                    *(get(name).spec(profile).key() for name in experiments))
             if key in cache:
