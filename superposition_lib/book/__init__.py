@@ -28,7 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .. import experiments, figures
-from ..store import MissingRunError, RunStore
+from ..store import MissingRunError
 from . import (
     adversarial,
     computation,
