@@ -42,7 +42,8 @@ __all__ = ["OUTCOMES", "Regeneration", "differences", "early_differences", "veri
 
 #: What :func:`verify` did with an entry (``Regeneration.outcome``).
 OUTCOMES = {
-    "reproduced": "a current entry, retrained bit for bit",
+    "reproduced": "a current entry, retrained bit for bit (one checked on its first steps "
+                  "only loses that note)",
     "marked current": "a stale entry, retrained bit for bit: its manifest now names this "
                       "numerics version",
     "replaced": "a stale or current entry that differs, replaced by the retrained run",
@@ -225,7 +226,8 @@ def verify(store: RunStore, keys: Iterable[str] | None = None, *, replace: bool 
     """
     for key in store.keys() if keys is None else keys:
         stored = store.load_key(key, allow_stale=True)
-        stale = store.manifest(key).get("numerics", {}).get("version") != config.NUMERICS_VERSION
+        record = store.manifest(key).get("numerics", {})
+        stale = record.get("version") != config.NUMERICS_VERSION
         if first_steps is not None:
             if stale:
                 yield _check_first_steps(store, key, stored, first_steps, device, on_start)
@@ -236,7 +238,7 @@ def verify(store: RunStore, keys: Iterable[str] | None = None, *, replace: bool 
         diff = differences(stored, retrained)
         if not diff:
             outcome = "marked current" if stale else "reproduced"
-            if stale:
+            if stale or "checked" in record:  # now retrained in full, not only its first steps
                 store.record_numerics(key, numerics_record(stored.spec, device))
         elif replace:
             store.save(retrained, device=device)

@@ -107,6 +107,9 @@ def test_the_first_steps_of_a_stale_entry_settle_it_with_a_note(store):
     assert record["version"] == config.NUMERICS_VERSION
     assert "only the first 60 of 200 steps were retrained" in record["checked"]
     assert list(verify(store, first_steps=60)) == []  # current entries are skipped
+    [full] = verify(store)  # the whole run retrained: the note goes
+    assert full.outcome == "reproduced"
+    assert "checked" not in _manifest(store, spec.key())["numerics"]
 
 
 def test_first_steps_that_differ_leave_the_entry_stale(store):
