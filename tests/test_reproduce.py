@@ -74,7 +74,7 @@ def test_every_committed_run_is_current():
 def _cheapest_committed(step: str) -> str:
     """The committed run of a numerics path ("fused" or "general") that trained fastest."""
     manifests = [_manifest(COMMITTED, key) for key in COMMITTED.keys()]
-    return min((m for m in manifests if m["numerics"]["step"] == step),
+    return min((m for m in manifests if m.get("numerics", {}).get("step") == step),
                key=lambda m: m["wall_time"])["key"]
 
 
