@@ -596,9 +596,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         _resolve_key([store], name)[1] if name in prefixes
         else _experiment(name).spec(args.profile or "paper").key() for name in args.names]
 
-    def start(key: str, run: Run) -> None:
-        steps = min(max(args.first_steps or run.spec.steps, int(run.history_steps[0])),
-                    run.spec.steps)
+    def start(key: str, run: Run, steps: int) -> None:
         print(f"{key} {run.spec.name or run.spec.model}: retraining {run.spec.n_models} models, "
               f"{steps} steps ...", flush=True)
 

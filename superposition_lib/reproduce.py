@@ -182,7 +182,7 @@ def early_differences(stored: Run, steps: int, *, device: str = "cpu") -> dict[s
 
 def verify(store: RunStore, keys: Iterable[str] | None = None, *, replace: bool = False,
            first_steps: int | None = None, progress: bool = False, device: str = "cpu",
-           on_start: Callable[[str, Run], None] | None = None) -> Iterator[Regeneration]:
+           on_start: Callable[[str, Run, int], None] | None = None) -> Iterator[Regeneration]:
     """Retrain stored runs and compare them with what is stored, bit for bit.
 
     Parameters
@@ -203,7 +203,8 @@ def verify(store: RunStore, keys: Iterable[str] | None = None, *, replace: bool 
     device : str
         Where to retrain (the CPU for the committed runs: see the module docstring).
     on_start : callable, optional
-        Called as ``on_start(key, stored_run)`` before each retraining (for progress lines).
+        Called as ``on_start(key, stored_run, steps)`` before each retraining, with the number
+        of steps it retrains (for progress lines).
 
     Yields
     ------
@@ -233,7 +234,7 @@ def verify(store: RunStore, keys: Iterable[str] | None = None, *, replace: bool 
                 yield _check_first_steps(store, key, stored, first_steps, device, on_start)
             continue
         if on_start is not None:
-            on_start(key, stored)
+            on_start(key, stored, stored.spec.steps)
         retrained = train(stored.spec, device=device, progress=progress)
         diff = differences(stored, retrained)
         if not diff:
@@ -253,7 +254,7 @@ def _check_first_steps(store: RunStore, key: str, stored: Run, steps: int, devic
     """:func:`verify` with ``first_steps`` for one stale entry."""
     steps = min(max(steps, int(stored.history_steps[0])), stored.spec.steps)
     if on_start is not None:
-        on_start(key, stored)
+        on_start(key, stored, steps)
     start = time.perf_counter()
     diff = early_differences(stored, steps, device=device)
     if not diff:

@@ -614,7 +614,9 @@ class RunStore:
         locks = self.runs_dir / _LOCKS
         locks.mkdir(parents=True, exist_ok=True)
         path = (locks / f"{key}.lock").resolve()
-        held = _held_locks.__dict__.setdefault("paths", set())
+        if not hasattr(_held_locks, "paths"):
+            _held_locks.paths = set()
+        held = _held_locks.paths
         if path in held:  # this thread holds it already (save inside load_or_train)
             yield
             return
