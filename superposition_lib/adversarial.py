@@ -32,6 +32,7 @@ from .models import ARCHITECTURES, forward
 from .run import Run
 
 __all__ = [
+    "ATTACK_BLOCK",
     "ATTACK_FRACTION",
     "CANDIDATES",
     "TrainingAttack",
@@ -56,8 +57,9 @@ ATTACK_FRACTION = 0.1
 #: attack would raise highest (z_i + ε ‖G_i‖), of which the exact strongest is kept.
 CANDIDATES = 4
 
-# Largest (models × samples × attacks × n) block of attacked outputs held at once.
-_BLOCK = 2 ** 24
+#: Largest (models × samples × attacks × n) block of attacked outputs held at once (numbers);
+#: :func:`~superposition_lib.train.memory_needed` counts it.
+ATTACK_BLOCK = 2 ** 24
 
 
 def _check_model(model: str) -> None:
@@ -156,7 +158,7 @@ def attack_losses(params: dict, x: torch.Tensor, norm: torch.Tensor, model: str,
     z = torch.baddbmm(b.unsqueeze(1), x @ W.transpose(1, 2), W)          # (models, batch, n)
     models, batch, n = x.shape
     k = n if features is None else features.shape[-1]
-    chunk = max(1, _BLOCK // (models * k * n))
+    chunk = max(1, ATTACK_BLOCK // (models * k * n))
     relu = ARCHITECTURES[model].output_relu
     weight = (importance / n).unsqueeze(-1)                              # (models, n, 1)
     rows = shift.reshape(models * n, n)

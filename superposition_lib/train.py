@@ -26,8 +26,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .adversarial import _BLOCK as _ATTACK_BLOCK
-from .adversarial import CANDIDATES, TrainingAttack
+from .adversarial import ATTACK_BLOCK, CANDIDATES, TrainingAttack
 from .config import ExperimentSpec
 from .data import FeatureDistribution, UniformStream
 from .models import (ARCHITECTURES, Workspace, _decoder, forward, fused_sparse_uniform_step,
@@ -439,7 +438,7 @@ def memory_needed(spec: ExperimentSpec) -> int:
         drawn * fixed_batch, k * spec.batch_size * ((drawn + 5) * n + 3 * width))
     if spec.attack is not None:
         candidates = min(n, CANDIDATES)
-        training += 6 * k * n * n + 6 * k * spec.batch_size * n + max(_ATTACK_BLOCK,
+        training += 6 * k * n * n + 6 * k * spec.batch_size * n + max(ATTACK_BLOCK,
                                                                       k * candidates * n)
     evaluation = 3 * weights + max(drawn * fixed_batch,
                                    (drawn + 3) * k * _evaluation_chunk(k, n) * n,
