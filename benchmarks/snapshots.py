@@ -1,6 +1,6 @@
 """Cost of recording log-spaced snapshots during training, side by side.
 
-Learning-dynamics work (``superposition_lib.dynamics``) needs the weights at about 200
+Learning-dynamics work (``superposition_lib.analysis.dynamics``) needs the weights at about 200
 log-spaced steps (``ExperimentSpec.snapshot_log``). Each snapshot copies W and b to the host and
 measures every model's loss on a fixed evaluation batch. This script trains the same spec with
 and without snapshots in one process, alternating, and prints the training time of each and the
@@ -34,8 +34,8 @@ from superposition_lib import ExperimentSpec, train  # isort: skip
 import numpy as np
 import torch
 
-# the module, not the function superposition_lib.train that shadows it as an attribute
-train_module = importlib.import_module("superposition_lib.train")
+# the module, not the function superposition_lib.core.train that shadows it as an attribute
+train_module = importlib.import_module("superposition_lib.core.train")
 
 
 def timed_train(spec: ExperimentSpec) -> tuple[float, float, float]:

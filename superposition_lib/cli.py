@@ -21,8 +21,8 @@ Names. A *preset* (:mod:`~superposition_lib.presets`) is a run to try from a she
 same run), which ``superposition list`` shows whole. ``train`` takes any name; ``run`` takes the
 experiments, and names ``train`` for a preset.
 
-Stores. ``train`` goes through :func:`~superposition_lib.store.load_or_train` into the store of
-ad-hoc runs (:func:`~superposition_lib.store.user_root`, the user's cache), whatever the name.
+Stores. ``train`` goes through :func:`~superposition_lib.core.pipeline.load_or_train` into the store of
+ad-hoc runs (:func:`~superposition_lib.core.store.user_root`, the user's cache), whatever the name.
 ``run`` and ``figures export`` use the book's store, the repository's ``data/``, for ``paper``
 runs and the store of ad-hoc runs for ``smoke`` runs
 (:func:`~superposition_lib.experiments.default_store`), so that quick runs never write into the
@@ -51,10 +51,10 @@ from urllib.parse import urlsplit
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .config import ExperimentSpec
+    from .core.config import ExperimentSpec
     from .experiments import Experiment
-    from .run import Run
-    from .store import RunStore
+    from .core.run import Run
+    from .core.store import RunStore
 
 __all__ = ["main", "summary_table"]
 
@@ -95,8 +95,8 @@ def summary_table(run: Run) -> pd.DataFrame:
         One row per model with columns ``instance``, ``restart`` (only when the spec has
         restarts), ``density`` (mean feature probability 1 − S), ``loss``, ``loss_se``,
         ``represented`` (features with ‖W_i‖ > 0.5,
-        :func:`~superposition_lib.metrics.n_represented`) and ``D*``
-        (:func:`~superposition_lib.metrics.dimensions_per_feature`).
+        :func:`~superposition_lib.core.metrics.n_represented`) and ``D*``
+        (:func:`~superposition_lib.core.metrics.dimensions_per_feature`).
 
     Examples
     --------
@@ -108,7 +108,7 @@ def summary_table(run: Run) -> pd.DataFrame:
     """
     import pandas as pd
 
-    from . import metrics
+    from .core import metrics
 
     table = {"instance": run.instance}
     if run.spec.restarts > 1:
@@ -189,7 +189,7 @@ def _print_run(run: Run, store: RunStore, *, trained: bool | None = None,
 
 def _numerics_line(record: dict | None) -> str:
     """What computed a run (its manifest's ``numerics``), and whether that is stale."""
-    from .config import NUMERICS_VERSION
+    from .core.config import NUMERICS_VERSION
 
     if not record:
         return (f"numerics: not recorded (stored before numerics versions): stale until "
@@ -300,14 +300,14 @@ def _experiment(name: str) -> Experiment:
 def _experiment_store(root: str | None, profile: str) -> RunStore:
     """The store given with --store, else the profile's default (the book's for paper runs)."""
     from . import experiments
-    from .store import RunStore
+    from .core.store import RunStore
 
     return RunStore(root) if root is not None else experiments.default_store(profile)
 
 
 def _stores(root: str | None) -> list[RunStore]:
     """The store given with --store, else the ad-hoc runs' and then the book's."""
-    from .store import RunStore, user_root
+    from .core.store import RunStore, user_root
 
     if root is not None:
         return [RunStore(root)]
@@ -351,13 +351,14 @@ def _set_threads(threads: int | None) -> None:
 
 def _load_or_train(spec: ExperimentSpec, store: RunStore, args: argparse.Namespace,
                    label: str = "", **options) -> tuple[Run | int, bool]:
-    """:func:`~superposition_lib.store.load_or_train` with the command's ``--no-progress`` and
+    """:func:`~superposition_lib.core.pipeline.load_or_train` with the command's ``--no-progress`` and
     ``--retrain`` (and ``options``), and whether it trained. Its expected failures become one
     line on stderr and an exit status in place of the run: 128 + the signal when interrupted
     (its checkpoint kept), 1 when it diverged, needs more memory than is free or cannot be
     stored (a full disk; its checkpoint kept)."""
-    from .store import StoreWriteError, load_or_train
-    from .train import DivergenceError, TrainingInterrupted
+    from .core.store import StoreWriteError
+    from .core.pipeline import load_or_train
+    from .core.train import DivergenceError, TrainingInterrupted
 
     trained = []
     try:
@@ -413,7 +414,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _list_cached(stores: list[RunStore]) -> int:
-    from .config import ExperimentSpec
+    from .core.config import ExperimentSpec
 
     for store in stores:
         rows = []
@@ -438,8 +439,8 @@ def _list_cached(stores: list[RunStore]) -> int:
 def _cmd_train(args: argparse.Namespace) -> int:
     _positive("--threads", args.threads)
     _directory("--store", args.store, must_exist=False)
-    from .store import RunStore, user_root
-    from .train import check_device
+    from .core.store import RunStore, user_root
+    from .core.train import check_device
 
     try:
         spec = _named_spec(args.name, args.profile)
@@ -512,7 +513,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _run_on_dask(args: argparse.Namespace, chosen: list[Experiment], profile: str,
                  store: RunStore) -> int:
     """``run --workers N`` or ``--scheduler ADDRESS``: one Dask task per experiment to train."""
-    from .cluster import connect, train_many
+    from .core.cluster import connect, train_many
 
     specs = [exp.spec(profile) for exp in chosen]
     before = {spec.key() for spec in specs if spec in store and not args.retrain}
@@ -572,7 +573,7 @@ def _cmd_site_add_reference(args: argparse.Namespace) -> int:
 
 def _cmd_migrate(args: argparse.Namespace) -> int:
     _directory("--store", args.store, must_exist=True)
-    from .store import RunStore
+    from .core.store import RunStore
 
     store = RunStore(args.store)
     renamed = store.migrate()
@@ -588,8 +589,8 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     if bool(args.names) == args.all:
         raise _UsageError("give the runs to verify (experiment names or keys) or --all, not both")
     prefixes = [_key_prefix(name) for name in args.names if re.fullmatch(r"[0-9a-f]{4,16}", name)]
-    from .reproduce import verify
-    from .store import RunStore
+    from .core.reproduce import verify
+    from .core.store import RunStore
 
     store = RunStore(args.store)
     keys = None if args.all else [
@@ -764,7 +765,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             pass
         return 0
     except (KeyError, ValueError) as e:  # the store's errors, once a command has loaded it
-        from .store import CorruptRunError, MissingRunError
+        from .core.store import CorruptRunError, MissingRunError
 
         if not isinstance(e, (MissingRunError, CorruptRunError)):
             raise

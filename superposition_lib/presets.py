@@ -1,6 +1,6 @@
 """Named, ready-to-train experiment specs for the ``superposition`` command line.
 
-Each :class:`Preset` pairs a short name with an :class:`~superposition_lib.config.ExperimentSpec`
+Each :class:`Preset` pairs a short name with an :class:`~superposition_lib.core.config.ExperimentSpec`
 at the paper's settings (AdamW, lr 1e-3, batch 1024, 10,000 steps unless stated). The chapters'
 experiments live in :mod:`superposition_lib.experiments`; presets are the few runs one wants to
 train and inspect from a shell. The two share one namespace, which ``superposition list`` shows
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .config import ExperimentSpec
+from .core.config import ExperimentSpec
 
 __all__ = ["PRESETS", "Preset", "get_preset"]
 

@@ -380,7 +380,7 @@ def test_markdown_outputs_hold_no_control_characters(executed, path):
 
 def test_repr_pattern_finds_what_quarto_would_print():
     assert REPR.search("goes from np.int64(2) features") and REPR.search("np.float64(0.5)")
-    assert REPR.search("array([1, 2])") and REPR.search("<superposition_lib.run.Run object at 0x1>")
+    assert REPR.search("array([1, 2])") and REPR.search("<superposition_lib.core.run.Run object at 0x1>")
     assert REPR.search("('a long sentence that '\n 'goes on')")
     assert not REPR.search("2 features (0.5, 0.3) in an array (of 2)")
 
@@ -633,7 +633,7 @@ def _assert_drawn(dom: str, n_charts: int) -> None:
 def exported(executed, store, tmp_path_factory):
     """Every figure's downloads, exported under the smoke profile: (root, {label: paths})."""
     from superposition_lib.book import export_chapter_figures
-    from superposition_lib.store import RunStore
+    from superposition_lib.core.store import RunStore
 
     root = tmp_path_factory.mktemp("exported")
     return root, export_chapter_figures(out_dir=root, profile="smoke", store=RunStore(store))
@@ -765,7 +765,7 @@ def test_paper_figures_fit_their_columns_in_chromium(chapter, tmp_path):
     labels on top of each other, no title or label cut short with an ellipsis."""
     from superposition_lib import figures
     from superposition_lib.book import chapter_figures
-    from superposition_lib.store import RunStore
+    from superposition_lib.core.store import RunStore
 
     store = RunStore(ROOT / "data")
     columns = cell_columns(ROOT / "chapters" / f"{chapter}.qmd")

@@ -5,7 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from superposition_lib import experiments, neurons
+from superposition_lib import experiments
+
+from superposition_lib.analysis import neurons
 from superposition_lib.book import computation as book
 from superposition_lib.experiments import computation as cp
 

@@ -5,11 +5,13 @@ import numpy as np
 import pytest
 import torch
 
-from superposition_lib import ExperimentSpec, experiments, pca, train
-from superposition_lib.data import FeatureDistribution
+from superposition_lib import ExperimentSpec, experiments, train
+
+from superposition_lib.analysis import pca
+from superposition_lib.core.data import FeatureDistribution
 from superposition_lib.experiments import equivariant as eq
-from superposition_lib.store import RunStore
-from superposition_lib.train import evaluate
+from superposition_lib.core.store import RunStore
+from superposition_lib.core.evaluation import evaluate
 
 
 @pytest.fixture(scope="module")

@@ -6,12 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from superposition_lib import dynamics
+from superposition_lib.analysis import dynamics
 from superposition_lib.book import learning_dynamics as book
 from superposition_lib.experiments import get
 from superposition_lib.experiments import learning_dynamics as ld
 from superposition_lib.figures import learning_dynamics as fig
-from superposition_lib.store import RunStore
+from superposition_lib.core.store import RunStore
 
 SEARCH_NAMES = tuple(s[0] for s in ld.SEARCH)
 NAMES = ("energy-levels", "geometric-stages", *SEARCH_NAMES)
@@ -199,7 +199,7 @@ def test_search_summary_agrees_with_the_jump_and_model_frames(search):
 
 
 def test_digon_share_is_recomputed_from_the_weights(search, store):
-    from superposition_lib import metrics
+    from superposition_lib.core import metrics
     from superposition_lib.experiments import load
 
     name = SEARCH_NAMES[0]
@@ -292,7 +292,7 @@ def test_lr_pairing_and_cosine_comparison_pick_the_matching_settings():
 
 
 def test_search_findings_agree_with_the_frames(search):
-    from superposition_lib.train import learning_rate
+    from superposition_lib.core.schedule import learning_rate
 
     f, settings, jumps, cells = (search["findings"], search["settings"], search["jumps"],
                                  search["cells"])

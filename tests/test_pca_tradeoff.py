@@ -6,10 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from superposition_lib import experiments, pair_theory, pca
+from superposition_lib import experiments
+
+from superposition_lib.analysis import pair_theory, pca
 from superposition_lib.book import pca_tradeoff as book_pt
 from superposition_lib.experiments import pca_tradeoff as pt
-from superposition_lib.store import RunStore
+from superposition_lib.core.store import RunStore
 
 
 @pytest.fixture(scope="module")

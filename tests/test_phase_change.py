@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 from superposition_lib.experiments import phase_change as pc
-from superposition_lib.run import Run
-from superposition_lib.store import RunStore
+from superposition_lib.core.run import Run
+from superposition_lib.core.store import RunStore
 
 
 def test_classify_follows_the_documented_rule():
@@ -17,7 +17,7 @@ def test_classify_follows_the_documented_rule():
 
 
 def _fake_run(W, loss, cells=1, seeds=3):
-    from superposition_lib.config import ExperimentSpec
+    from superposition_lib.core.config import ExperimentSpec
 
     spec = ExperimentSpec(n_features=2, n_hidden=1, feature_probability=[[0.1, 0.1]] * cells,
                           importance=[[1.0, 2.0]] * cells, restarts=seeds, steps=1)
@@ -119,7 +119,7 @@ def paper_n3():
 
 
 def test_classify_n3_ignores_rotations_and_the_order_of_features_0_and_1():
-    from superposition_lib import theory
+    from superposition_lib.analysis import theory
 
     angle = 0.7
     R = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])

@@ -6,7 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from superposition_lib import experiments, neurons
+from superposition_lib import experiments
+
+from superposition_lib.analysis import neurons
 from superposition_lib.book import privileged_basis as book
 from superposition_lib.experiments import privileged_basis as pb
 

@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from superposition_lib.config import ExperimentSpec
-from superposition_lib.train import NonFiniteLossError, learning_rate, train
+from superposition_lib.core.config import ExperimentSpec
+from superposition_lib.core.schedule import learning_rate
+from superposition_lib.core.train import NonFiniteLossError, train
 
 # (the package re-exports the function `train`, which shadows the module's name)
-train_module = importlib.import_module("superposition_lib.train")
+train_module = importlib.import_module("superposition_lib.core.train")
 
 TINY = dict(n_features=5, n_hidden=2, feature_probability=[1.0, 0.5], steps=150, batch_size=64,
             importance=[0.9 ** i for i in range(5)])
@@ -147,13 +148,13 @@ def test_trainer_matches_a_plain_autograd_adamw_loop():
     """The fast path (hand-written gradients, fused AdamW) equals the textbook loop."""
     import torch
 
-    from superposition_lib.data import FeatureDistribution, UniformStream
-    from superposition_lib.models import forward, init_params, per_model_loss
-    from superposition_lib.train import _seeds
+    from superposition_lib.core.data import FeatureDistribution, UniformStream
+    from superposition_lib.core.models import forward, init_params, per_model_loss
+    from superposition_lib.core.schedule import random_sources
 
     spec = ExperimentSpec(**{**TINY, "steps": 60, "lr": 1e-2})
     run = train(spec, progress=False)
-    init_gen, key, _ = _seeds(spec)
+    init_gen, key, _ = random_sources(spec)
     params = {k: v.requires_grad_() for k, v in init_params(spec, init_gen).items()}
     optimizer = torch.optim.AdamW(list(params.values()), lr=spec.lr, fused=False)
     dist = FeatureDistribution.from_spec(spec)
@@ -175,7 +176,7 @@ def test_ctrl_c_in_the_middle_of_a_step_resumes_exactly(tmp_path, monkeypatch):
     import signal
 
     # (the package re-exports the function `train`, which shadows the module's name)
-    train_module = importlib.import_module("superposition_lib.train")
+    train_module = importlib.import_module("superposition_lib.core.train")
 
     spec = ExperimentSpec(**{**TINY, "snapshot_every": 25})
     checkpoint = tmp_path / "ckpt.pt"
@@ -209,15 +210,16 @@ def test_snapshot_loss_is_the_loss_on_the_fixed_evaluation_batch(model):
     """The chunked snapshot loss equals the plain forward pass on the whole fixed batch."""
     import torch
 
-    from superposition_lib.data import FeatureDistribution
-    from superposition_lib.models import forward, per_model_loss
-    from superposition_lib.train import SNAPSHOT_BATCH, _FixedBatchLoss, _seeds
+    from superposition_lib.core.data import FeatureDistribution
+    from superposition_lib.core.models import forward, per_model_loss
+    from superposition_lib.core.schedule import random_sources
+    from superposition_lib.core.train import SNAPSHOT_BATCH, _FixedBatchLoss
 
     spec = ExperimentSpec(**{**TINY, "model": model, "n_hidden": 3, "snapshot_every": 75,
                              "importance": [1.0, 0.5, 2.0, 0.1, 0.3]})
     run = train(spec, progress=False)
     dist = FeatureDistribution.from_spec(spec)
-    x = dist.sample(SNAPSHOT_BATCH, _seeds(spec)[2])
+    x = dist.sample(SNAPSHOT_BATCH, random_sources(spec)[2])
     importance = torch.as_tensor(spec.importance_array(), dtype=torch.float32)
     snaps = run.snapshots
     for k in range(len(snaps.steps)):
@@ -239,7 +241,7 @@ def test_sigterm_is_handled_like_ctrl_c(tmp_path):
     import os
     import signal
 
-    from superposition_lib.train import TrainingInterrupted
+    from superposition_lib.core.train import TrainingInterrupted
 
     spec = ExperimentSpec(**{**TINY, "snapshot_every": 25})
     checkpoint = tmp_path / "ckpt.pt"
@@ -257,7 +259,7 @@ def test_sigterm_is_handled_like_ctrl_c(tmp_path):
 
 
 def test_devices_and_memory_are_checked_before_training():
-    from superposition_lib.train import check_device, check_memory
+    from superposition_lib.core.train import check_device, check_memory
 
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="^device: 'cuda' is not available"):
@@ -292,7 +294,7 @@ def test_the_memory_check_counts_the_evaluation_snapshots_and_attacks(monkeypatc
     """What the final evaluation, the snapshot batch and an attack allocate is part of the
     estimate (they were not: the wide spec was estimated at 53 MB and needs over 400 MB), and a
     spec that does not fit is refused before its first step, naming n_features."""
-    from superposition_lib.train import SNAPSHOT_BATCH, check_memory, memory_needed
+    from superposition_lib.core.train import SNAPSHOT_BATCH, check_memory, memory_needed
 
     n = WIDE.n_features
     assert memory_needed(WIDE) > 4 * 1024 * n  # the 1,024 samples of the initial loss
@@ -315,7 +317,7 @@ def test_a_checkpoint_after_the_last_step_resumes_straight_to_the_evaluation(tmp
                                                                             monkeypatch):
     """If the evaluation fails after training (memory, disk), the run is not lost: the
     checkpoint written after the last step gives the same run, bit for bit, without a step."""
-    from superposition_lib.train import finish, train_block
+    from superposition_lib.core.train import finish, train_block
 
     spec = ExperimentSpec(**{**TINY, "snapshot_every": 50})
     checkpoint = tmp_path / "ckpt.pt"
@@ -347,7 +349,7 @@ def test_the_direct_optimizer_step_gives_the_optimizers_bits(optimizer, n_featur
     and the checkpointed optimiser state equal those of ``optimizer.step()``."""
     import importlib
 
-    train_module = importlib.import_module("superposition_lib.train")
+    train_module = importlib.import_module("superposition_lib.core.train")
     spec = ExperimentSpec(**{**TINY, "n_features": n_features, "importance": 1.0,
                              "optimizer": optimizer, "lr_schedule": "cosine"})
     direct = train(spec, progress=False)

@@ -14,7 +14,7 @@ import pytest
 from superposition_lib import experiments, figures
 from superposition_lib.book import uniform_geometry as book_ug
 from superposition_lib.experiments import uniform_geometry as ug
-from superposition_lib.store import RunStore
+from superposition_lib.core.store import RunStore
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = RunStore(ROOT / "data")

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .. import experiments, figures
-from ..store import MissingRunError
+from ..core.store import MissingRunError
 from . import (
     adversarial,
     computation,
@@ -104,7 +104,7 @@ def export_chapter_figures(chapter: str | None = None, *, out_dir: str | os.Path
     ------
     ValueError
         For an unknown chapter.
-    superposition_lib.store.MissingRunError
+    superposition_lib.core.store.MissingRunError
         Before anything is built, if runs of the chapters are missing and may not be trained;
         the message names every missing experiment and the command that trains them.
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from .. import figures
 from ..experiments.computation import CHAPTER, computation_results
-from ..store import RunStore
+from ..core.store import RunStore
 
 __all__ = ["CHAPTER", "FIGURES"]
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from ..experiments.equivariant import CHAPTER, map_cells, map_frame
 from ..figures import equivariant as fig
-from ..store import RunStore
+from ..core.store import RunStore
 
 __all__ = ["CHAPTER", "FIGURES"]
 

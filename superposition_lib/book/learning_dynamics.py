@@ -27,7 +27,7 @@ from ..experiments.learning_dynamics import (
     trajectory_frame,
 )
 from ..figures import learning_dynamics as fig
-from ..store import RunStore
+from ..core.store import RunStore
 
 __all__ = ["CHAPTER", "FIGURES"]
 

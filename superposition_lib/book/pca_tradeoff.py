@@ -27,7 +27,7 @@ from ..experiments.pca_tradeoff import (
     theory_boundary,
 )
 from ..figures import pca_tradeoff as fig
-from ..store import RunStore
+from ..core.store import RunStore
 
 __all__ = ["CHAPTER", "FIGURES"]
 

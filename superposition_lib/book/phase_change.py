@@ -24,7 +24,7 @@ from ..experiments.phase_change import (
     theory_boundaries,
     theory_frame,
 )
-from ..store import RunStore
+from ..core.store import RunStore
 
 __all__ = ["CHAPTER", "FIGURES"]
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from .. import figures
 from ..experiments.privileged_basis import CHAPTER, privileged_results
-from ..store import RunStore
+from ..core.store import RunStore
 
 __all__ = ["CHAPTER", "FIGURES"]
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from .. import figures
 from ..experiments.toy_model import CHAPTER, basic_frames, intro_frames
-from ..store import RunStore
+from ..core.store import RunStore
 
 __all__ = ["CHAPTER", "FIGURES"]
 

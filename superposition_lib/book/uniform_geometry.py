@@ -24,7 +24,7 @@ from ..experiments.uniform_geometry import (
     seed_frame,
     uniform_frames,
 )
-from ..store import RunStore
+from ..core.store import RunStore
 
 __all__ = ["CHAPTER", "FIGURES"]
 

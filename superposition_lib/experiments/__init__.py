@@ -2,7 +2,7 @@
 
 Every chapter topic has a module here (e.g. :mod:`~superposition_lib.experiments.toy_model`)
 that names its experiments. An :class:`Experiment` holds one
-:class:`~superposition_lib.config.ExperimentSpec` per *profile*:
+:class:`~superposition_lib.core.config.ExperimentSpec` per *profile*:
 
 ``paper``
     Full fidelity: what the published book shows. Its runs are committed under ``data/``.
@@ -38,9 +38,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from ..config import ExperimentSpec
-from ..run import Run
-from ..store import MissingRunError, RunStore, load_or_train, user_root
+from ..core.config import ExperimentSpec
+from ..core.run import Run
+from ..core.store import MissingRunError, RunStore, user_root
+from ..core.pipeline import load_or_train
 
 __all__ = [
     "ENV_PROFILE",
@@ -118,12 +119,12 @@ def default_store(profile: str | None = None) -> RunStore:
     RunStore
         For ``paper``, ``RunStore()``: ``$SUPERPOSITION_DATA``, else the repository's ``data/``,
         where the book's runs are committed. For ``smoke``, the store of ad-hoc runs
-        (:func:`~superposition_lib.store.user_root`: ``$SUPERPOSITION_DATA``, else the user's
+        (:func:`~superposition_lib.core.store.user_root`: ``$SUPERPOSITION_DATA``, else the user's
         cache), so that quick runs never write into the committed ``data/``.
 
     Examples
     --------
-    >>> from superposition_lib.store import user_root
+    >>> from superposition_lib.core.store import user_root
     >>> default_store("paper").root == RunStore().root, default_store("smoke").root == user_root()
     (True, True)
     """
@@ -293,7 +294,7 @@ def load(name: str, profile: str | None = None, *, store: RunStore | None = None
     -------
     Run
         With ``best_of`` experiments, the lowest-loss restart of every instance
-        (:meth:`~superposition_lib.run.Run.best`).
+        (:meth:`~superposition_lib.core.run.Run.best`).
 
     Raises
     ------
@@ -312,7 +313,7 @@ def load(name: str, profile: str | None = None, *, store: RunStore | None = None
     >>> load("intro-linear", "paper", store=RunStore(tempfile.mkdtemp()))  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    superposition_lib.store.MissingRunError: experiment 'intro-linear' has no paper run ...
+    superposition_lib.core.store.MissingRunError: experiment 'intro-linear' has no paper run ...
     """
     exp = get(name)
     profile = current_profile(profile)

@@ -1,7 +1,7 @@
 """Experiments of the chapter "Continuous equivariant features"
 (``chapters/continuous-features.qmd``).
 
-The data (``data="equivariant"``, see :mod:`superposition_lib.data`): n = :data:`N_FEATURES`
+The data (``data="equivariant"``, see :mod:`superposition_lib.core.data`): n = :data:`N_FEATURES`
 features are orientations on a circle; a sample is non-zero with probability p, and then holds
 one triangular bump of half-width w (in features) at a uniform orientation θ with a uniform
 amplitude. Its covariance is circulant, so its principal components are Fourier modes, and for
@@ -32,7 +32,7 @@ The ``smoke`` profiles keep the grids with one seed and 300 steps.
 How a model arranges the ring (:func:`classify_ring`), from two measurements:
 
 - the *circle share*: the fraction of ‖W‖_F² at Fourier frequency 1
-  (:func:`~superposition_lib.pca.fourier_weight_shares`), which is the PCA alignment with the
+  (:func:`~superposition_lib.analysis.pca.fourier_weight_shares`), which is the PCA alignment with the
   frequency-1 pair;
 - *merged features*: represented features (‖W_i‖ > 0.5) that share their direction with
   another represented feature, that is lie closer to it than half the PCA circle's spacing,
@@ -51,11 +51,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .. import metrics, pca, stats
-from ..config import ExperimentSpec
-from ..data import FeatureDistribution
-from ..run import Run
-from ..store import RunStore
+from ..analysis import pca, stats
+from ..core import metrics
+from ..core.config import ExperimentSpec
+from ..core.data import FeatureDistribution
+from ..core.run import Run
+from ..core.store import RunStore
 from . import Experiment, load, register, seed_vote
 
 __all__ = [
@@ -299,7 +300,7 @@ def ring_frame(run: Run) -> pd.DataFrame:
         ``loss_vs_pca`` and ``loss_vs_nosup`` (the ratios), ``top_components`` (``"frequency
         1"``, ``"constant, then frequency 1"`` below p*, or ``"all tied"`` for w ≤ 1/2),
         ``neighbour_correlation`` (the correlation of neighbouring features, Σ₀₁/Σ₀₀),
-        ``pca_alignment`` (:func:`~superposition_lib.pca.pca_alignment` with the top-2
+        ``pca_alignment`` (:func:`~superposition_lib.analysis.pca.pca_alignment` with the top-2
         subspace, ties included), ``circle_share`` and ``constant_share`` (fractions of ‖W‖_F²
         at frequencies 1 and 0), ``dominant_frequency`` (the frequency holding most of ‖W‖_F²)
         ``features_per_dim`` ‖W‖_F²/m, ``represented``, ``merged``
@@ -361,10 +362,10 @@ def dimension_frame(profile: str | None = None, *, store: RunStore | None = None
         One row per m and width: ``m``, ``width``, ``seeds``, seed means of ``loss_vs_pca``
         (against the linear optimum with m dimensions) and ``features_per_dim``, and for every
         frequency k of :data:`DIMENSION_FREQUENCIES` the seed mean of its share of ‖W‖_F²
-        (``share_k``, :func:`~superposition_lib.pca.fourier_weight_shares`) with its 95%
+        (``share_k``, :func:`~superposition_lib.analysis.pca.fourier_weight_shares`) with its 95%
         bootstrap interval over seeds (``share_k_low``, ``share_k_high``) and the share of the
         linear optimum with m dimensions (``pca_share_k``,
-        :func:`~superposition_lib.pca.linear_optimal_W`).
+        :func:`~superposition_lib.analysis.pca.linear_optimal_W`).
 
     Examples
     --------

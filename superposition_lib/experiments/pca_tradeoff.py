@@ -33,14 +33,14 @@ densities for its correlated-feature figures; we use sparse features (density 1 
     log-spaced), :data:`MAP_SEEDS` seeds per cell, all in one batched spec.
 ``pair-map``
     The map's grid for two pairs (n = 4, m = 2), :data:`PAIR_MAP_SEEDS` seeds per cell: the
-    setting of :mod:`~superposition_lib.pair_theory`, whose cheapest arrangement every cell is
+    setting of :mod:`~superposition_lib.analysis.pair_theory`, whose cheapest arrangement every cell is
     compared with.
 ``pca-map-long``
     Every other correlation and density of ``pca-map`` (6 × 6 cells, as many seeds) trained 10,000
     steps of batch 1024: the map's control for training length and batch size.
 
 How a model uses its capacity (:func:`classify_strategy`): every pair is *collapsed*
-(:func:`~superposition_lib.pca.collapsed_sets`: both members represented and along their sum
+(:func:`~superposition_lib.analysis.pca.collapsed_sets`: both members represented and along their sum
 (a + b)/√2), *split* (both represented, not collapsed), *single* (one member represented) or
 *dropped*. Then the model is
 
@@ -55,10 +55,10 @@ How a model uses its capacity (:func:`classify_strategy`): every pair is *collap
 - ``"superposition"`` if no pair is collapsed (features in superposition, none merged).
 
 A cell of the map takes the majority class of its seeds (ties go to the class of lower mean
-loss). Losses are compared with two exact references from :mod:`~superposition_lib.pca`: the
-linear model's optimum (the PCA solution, :func:`~superposition_lib.pca.linear_optimal_loss`)
+loss). Losses are compared with two exact references from :mod:`~superposition_lib.analysis.pca`: the
+linear model's optimum (the PCA solution, :func:`~superposition_lib.analysis.pca.linear_optimal_loss`)
 and the best ReLU model without superposition
-(:func:`~superposition_lib.pca.no_superposition_loss`).
+(:func:`~superposition_lib.analysis.pca.no_superposition_loss`).
 
 Training: correlated data trains on the general (not the fused) path, so to fit the book's
 training budget (about 10 minutes for the chapter on two cores) the small geometry experiments
@@ -74,10 +74,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .. import metrics, pair_theory, pca, stats, theory
-from ..config import ExperimentSpec
-from ..run import Run
-from ..store import RunStore
+from ..analysis import pair_theory, pca, stats, theory
+from ..core import metrics
+from ..core.config import ExperimentSpec
+from ..core.run import Run
+from ..core.store import RunStore
 from . import Experiment, get, load, register, seed_vote
 
 __all__ = [
@@ -492,7 +493,7 @@ def gram_frame(run: Run) -> pd.DataFrame:
 def pc_cosines(W) -> np.ndarray:
     """For every collapsed pair: the cosine between how it is read and (a + b)/√2.
 
-    A collapsed pair (:func:`~superposition_lib.pca.collapsed_sets`) has one hidden direction
+    A collapsed pair (:func:`~superposition_lib.analysis.pca.collapsed_sets`) has one hidden direction
     u = (W_a + W_b)/‖W_a + W_b‖; along it the model reads u·x = (u·W_a) a + (u·W_b) b. This is
     the pair's principal component (a + b)/√2 when the two weights are equal.
 
@@ -698,7 +699,7 @@ def theory_boundary(points: int = 60) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        :func:`~superposition_lib.pair_theory.collapse_boundary`: ``p`` and ``c`` = c*(p),
+        :func:`~superposition_lib.analysis.pair_theory.collapse_boundary`: ``p`` and ``c`` = c*(p),
         above which collapsed pairs are the cheapest arrangement (NaN where they never are).
 
     Examples
@@ -819,7 +820,7 @@ def _couple_geometry(cos: float) -> str:
 
 
 def pair_arrangement(W, exchangeable: bool = False) -> str:
-    """Which arrangement of :data:`~superposition_lib.pair_theory.ARRANGEMENTS` a two-pair
+    """Which arrangement of :data:`~superposition_lib.analysis.pair_theory.ARRANGEMENTS` a two-pair
     model has.
 
     Parameters
@@ -892,9 +893,9 @@ def pair_map_frame(profile: str | None = None, *, store: RunStore | None = None
     pandas.DataFrame
         One row per model: ``model``, ``cell``, ``seed``, ``correlation``, ``density``,
         ``loss`` (training's estimate), ``exact_loss``
-        (:func:`~superposition_lib.pair_theory.expected_errors`, no sampling noise),
+        (:func:`~superposition_lib.analysis.pair_theory.expected_errors`, no sampling noise),
         ``arrangement`` (:func:`pair_arrangement`); the theory's cheapest arrangement
-        ``theory`` (:func:`~superposition_lib.pair_theory.pair_losses`; orthogonal at c = 0,
+        ``theory`` (:func:`~superposition_lib.analysis.pair_theory.pair_losses`; orthogonal at c = 0,
         where it ties with antipodal), its loss ``theory_loss`` and ``margin`` (the next
         arrangement's loss over it, minus 1); ``decided`` (margin of at least
         :data:`DECIDED_MARGIN`) and ``agrees`` (the arrangement is the theory's; at c = 0
@@ -948,7 +949,7 @@ def pair_map_findings(models: pd.DataFrame) -> dict:
         ``cells`` and ``decided`` (how many are); over the decided cells: ``best`` (share
         whose lowest-loss seed, by exact loss, agrees, Wilson interval), ``majority`` (share
         where most seeds agree: a vote on ``agrees``, ties to the lower mean exact loss; with
-        its :func:`~superposition_lib.stats.vote_range`), ``models`` (share of their models that
+        its :func:`~superposition_lib.analysis.stats.vote_range`), ``models`` (share of their models that
         agree, Wilson) and ``by_theory`` (theory arrangement -> (cells, share whose
         lowest-loss seed agrees)); over all cells: ``arrangements`` (arrangement -> models)
         and ``ratio``, a frame indexed by cell with ``density``, ``correlation``, ``theory``,
@@ -1002,7 +1003,7 @@ def theory_cells(cells: pd.DataFrame) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        A copy with ``theory``: :func:`~superposition_lib.pair_theory.pair_losses`' ``best``.
+        A copy with ``theory``: :func:`~superposition_lib.analysis.pair_theory.pair_losses`' ``best``.
 
     Examples
     --------

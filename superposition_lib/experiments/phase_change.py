@@ -9,7 +9,7 @@
     vote.
 
 How a model represents the extra feature (:func:`classify`, thresholds as in
-:mod:`~superposition_lib.metrics`): with W = [w₀, w₁] (m = 1),
+:mod:`~superposition_lib.core.metrics`): with W = [w₀, w₁] (m = 1),
 
 - ``"not_represented"`` if ``|w₁| ≤ 0.5``;
 - ``"dedicated"`` if ``|w₁| > 0.5`` and ``|w₀| ≤ 0.5`` (feature 1 has the dimension to itself);
@@ -29,11 +29,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .. import metrics, stats, theory
-from ..config import ExperimentSpec
-from ..run import Run
-from ..store import RunStore
-from ..train import initial_params
+from ..analysis import stats, theory
+from ..core import metrics
+from ..core.config import ExperimentSpec
+from ..core.run import Run
+from ..core.store import RunStore
+from ..core.schedule import initial_params
 from . import Experiment, load, register, seed_vote
 
 __all__ = [
@@ -169,14 +170,14 @@ def model_frame(run: Run) -> pd.DataFrame:
     pandas.DataFrame
         Columns ``cell`` (the instance), ``relative_importance`` r, ``density`` p, ``seed``,
         ``w0``, ``w1``, ``b0``, ``b1``, ``norm_extra`` = ``|w₁|``, ``superposition_extra``
-        (:func:`~superposition_lib.metrics.superposition` of feature 1), ``loss``, ``class``
+        (:func:`~superposition_lib.core.metrics.superposition` of feature 1), ``loss``, ``class``
         (:func:`classify`), ``kept`` (False for the highest-loss seed of each cell) and
         ``w0_init``, ``w1_init`` (the weights the model started from,
-        :func:`~superposition_lib.train.initial_params`).
+        :func:`~superposition_lib.core.schedule.initial_params`).
 
     Examples
     --------
-    >>> from superposition_lib.train import train
+    >>> from superposition_lib.core.train import train
     >>> from superposition_lib.experiments import get
     >>> run = train(get("phase-change").spec("smoke").replace(steps=20), progress=False)
     >>> df = model_frame(run)
@@ -233,12 +234,12 @@ def theory_frame(relative_importances, densities, *, n_features: int = 2) -> pd.
     relative_importances, densities : array_like
         Grid values of r and p (log-spaced).
     n_features : {2, 3}
-        Model size (see :mod:`~superposition_lib.theory`).
+        Model size (see :mod:`~superposition_lib.analysis.theory`).
 
     Returns
     -------
     pandas.DataFrame
-        :func:`~superposition_lib.theory.phase_diagram` columns plus ``loss`` (the cheapest
+        :func:`~superposition_lib.analysis.theory.phase_diagram` columns plus ``loss`` (the cheapest
         candidate's) and the edges ``r_lo``, ``r_hi``, ``p_lo``, ``p_hi``.
 
     Examples
@@ -293,14 +294,14 @@ def cell_frame(models: pd.DataFrame) -> pd.DataFrame:
         seeds; ties go to the class with the lowest mean loss), ``share`` (fraction of kept seeds
         in that class), ``best_class`` (the class of the lowest-loss seed), ``norm_extra`` and
         ``superposition_extra`` (means over the kept seeds),
-        ``loss`` (mean kept loss), ``theory`` (:func:`~superposition_lib.theory.candidate_losses`
+        ``loss`` (mean kept loss), ``theory`` (:func:`~superposition_lib.analysis.theory.candidate_losses`
         ``extra``), ``theory_loss`` (the cheapest candidate's expected loss), ``agree``,
         ``near_boundary`` (a neighbouring cell of the grid has another theoretical class), and
         the cell edges ``r_lo``, ``r_hi``, ``p_lo``, ``p_hi``.
 
     Examples
     --------
-    >>> from superposition_lib.train import train
+    >>> from superposition_lib.core.train import train
     >>> from superposition_lib.experiments import get
     >>> run = train(get("phase-change").spec("smoke").replace(steps=20), progress=False)
     >>> cells = cell_frame(model_frame(run))
@@ -385,11 +386,11 @@ def stuck_summary(cells: pd.DataFrame, models: pd.DataFrame) -> dict:
         surviving feature started with the larger weight, 1/2 if the start's magnitudes do
         not matter); ``models`` (their number) and ``agreement`` (share of cells where the
         kept seeds' majority agrees with the theory, and its range over the cells whose vote
-        is not settled, :func:`~superposition_lib.stats.vote_range`).
+        is not settled, :func:`~superposition_lib.analysis.stats.vote_range`).
 
     Examples
     --------
-    >>> from superposition_lib.train import train
+    >>> from superposition_lib.core.train import train
     >>> from superposition_lib.experiments import get
     >>> models = model_frame(train(get("phase-change").spec("smoke").replace(steps=20),
     ...                            progress=False))
@@ -415,7 +416,7 @@ def stuck_summary(cells: pd.DataFrame, models: pd.DataFrame) -> dict:
 
 
 def _agreement(cells: pd.DataFrame, kept: pd.DataFrame, label: str) -> tuple:
-    """:func:`~superposition_lib.stats.vote_range` of the cells' majority ``label`` against
+    """:func:`~superposition_lib.analysis.stats.vote_range` of the cells' majority ``label`` against
     their ``theory``; ``kept`` holds the voting seeds, as many in every cell."""
     seeds = kept.groupby("cell").size()
     if seeds.nunique() != 1:
@@ -461,7 +462,7 @@ def findings(cells: pd.DataFrame, models: pd.DataFrame) -> dict:
         of one candidate's, [1, 0], [0, 1] or [1, 1]),
         ``loss_ratio`` (median over cells of kept mean loss / theoretical loss) and
         ``n2_threshold`` (the highest density at which superposition wins for some r, from
-        :func:`~superposition_lib.theory.phase_boundaries` on a fine grid); and, when both
+        :func:`~superposition_lib.analysis.theory.phase_boundaries` on a fine grid); and, when both
         frames carry ``cell``: ``kept_matching`` (fraction of kept models in their cell's
         theoretical class), ``stuck`` (fraction of kept models in theoretically superposed cells
         that represent only one feature), ``mixed_cells`` (such cells with seeds of both kinds)
@@ -583,7 +584,7 @@ def classify_n3(W) -> np.ndarray:
     Returns
     -------
     numpy.ndarray of str, shape (...)
-        A name of :data:`~superposition_lib.theory.CANDIDATES` ``[3]`` or ``"other"``.
+        A name of :data:`~superposition_lib.analysis.theory.CANDIDATES` ``[3]`` or ``"other"``.
 
     Examples
     --------
@@ -626,7 +627,7 @@ def paired_losses(W, b, density, importance, *, samples: int = 1 << 20,
     -------
     trained, candidate : numpy.ndarray, shape (cells,)
         The two losses; ``candidate`` is the cheapest of
-        :data:`~superposition_lib.theory.CANDIDATES` ``[3]`` on the same inputs.
+        :data:`~superposition_lib.analysis.theory.CANDIDATES` ``[3]`` on the same inputs.
 
     Examples
     --------
@@ -640,8 +641,8 @@ def paired_losses(W, b, density, importance, *, samples: int = 1 << 20,
     """
     import torch
 
-    from ..data import FeatureDistribution
-    from ..train import evaluate
+    from ..core.data import FeatureDistribution
+    from ..core.evaluation import evaluate
 
     density = np.asarray(density, dtype=float)
     importance = np.asarray(importance, dtype=float)
@@ -730,7 +731,7 @@ def n3_trained_findings(cells: pd.DataFrame, models: pd.DataFrame) -> dict:
     -------
     dict
         ``cells``; ``agreement`` (share of cells whose majority candidate is the theory's,
-        with its range over unsettled votes, :func:`~superposition_lib.stats.vote_range`);
+        with its range over unsettled votes, :func:`~superposition_lib.analysis.stats.vote_range`);
         ``agreement_best`` (the same for the lowest-loss seed, with a Wilson interval over
         cells); ``other`` (share of kept models near no candidate, Wilson interval);
         ``triangle_cells`` (cells the theory gives the triangle) and ``triangle_trained``

@@ -29,10 +29,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .. import metrics, stats
-from ..config import ExperimentSpec
-from ..run import Run
-from ..store import RunStore
+from ..analysis import stats
+from ..core import metrics
+from ..core.config import ExperimentSpec
+from ..core.run import Run
+from ..core.store import RunStore
 from . import Experiment, load, register
 
 __all__ = [
@@ -164,7 +165,7 @@ def seed_frame(run: Run, restarts: int | None = None, threshold: float = 0.5) ->
     pandas.DataFrame
         Columns ``density``, ``seed`` (the instance), ``loss``, ``represented`` (features with
         ‖W_i‖ > ``threshold``), ``features`` (their indices, e.g. ``"0 1 2 3"``) and
-        ``first_superposition`` (:func:`~superposition_lib.metrics.superposition` of feature 0,
+        ``first_superposition`` (:func:`~superposition_lib.core.metrics.superposition` of feature 0,
         the most important: 0 when it has a direction of its own, or none) and ``first_norm``
         (its ‖W_0‖).
 
@@ -239,7 +240,7 @@ def count_summary(seeds: pd.DataFrame) -> pd.DataFrame:
     pandas.DataFrame
         One row per density, densest first: ``density``, ``seeds``, ``mean``, ``low``,
         ``high`` (95% bootstrap interval of the mean,
-        :func:`~superposition_lib.stats.bootstrap_interval`), ``min`` and ``max``.
+        :func:`~superposition_lib.analysis.stats.bootstrap_interval`), ``min`` and ``max``.
 
     Examples
     --------
@@ -315,7 +316,7 @@ def feature_frame(*runs: Run) -> pd.DataFrame:
     Examples
     --------
     >>> from superposition_lib.experiments import get
-    >>> from superposition_lib.train import train
+    >>> from superposition_lib.core.train import train
     >>> run = train(get("intro-relu").spec("smoke").replace(steps=20), progress=False)
     >>> df = feature_frame(run)
     >>> df.shape[0], list(df.columns[:5])
@@ -360,7 +361,7 @@ def gram_frame(*runs: Run) -> pd.DataFrame:
     Examples
     --------
     >>> from superposition_lib.experiments import get
-    >>> from superposition_lib.train import train
+    >>> from superposition_lib.core.train import train
     >>> run = train(get("intro-linear").spec("smoke").replace(steps=20), progress=False)
     >>> g = gram_frame(run)
     >>> len(g), list(g.columns)

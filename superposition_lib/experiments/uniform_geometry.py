@@ -26,10 +26,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .. import geometry, metrics, stats
-from ..config import ExperimentSpec
-from ..run import Run
-from ..store import RunStore
+from ..analysis import geometry, stats
+from ..core import metrics
+from ..core.config import ExperimentSpec
+from ..core.run import Run
+from ..core.store import RunStore
 from . import Experiment, load, register
 
 __all__ = [
@@ -145,7 +146,7 @@ def feature_frame(run: Run, **thresholds) -> pd.DataFrame:
     run : Run
         One model per instance, W of shape (instances, m, n), uniform density per instance.
     **thresholds
-        ``norm_threshold`` / ``edge_threshold`` for :func:`~superposition_lib.geometry.polytopes`.
+        ``norm_threshold`` / ``edge_threshold`` for :func:`~superposition_lib.analysis.geometry.polytopes`.
 
     Returns
     -------
@@ -156,7 +157,7 @@ def feature_frame(run: Run, **thresholds) -> pd.DataFrame:
 
     Examples
     --------
-    >>> from superposition_lib.train import train
+    >>> from superposition_lib.core.train import train
     >>> from superposition_lib.experiments import get
     >>> run = train(get("uniform-geometry").spec("smoke").replace(steps=5), progress=False)
     >>> df = feature_frame(run)
@@ -200,7 +201,7 @@ def instance_frame(run: Run, features: pd.DataFrame) -> pd.DataFrame:
 
     Examples
     --------
-    >>> from superposition_lib.train import train
+    >>> from superposition_lib.core.train import train
     >>> from superposition_lib.experiments import get
     >>> run = train(get("uniform-geometry").spec("smoke").replace(steps=5), progress=False)
     >>> list(instance_frame(run, feature_frame(run)).columns[:5])

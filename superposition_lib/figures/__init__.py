@@ -47,7 +47,7 @@ from pathlib import Path
 import altair as alt
 import pandas as pd
 
-from ..files import write_text_atomic
+from ..core.files import write_text_atomic
 
 __all__ = [
     "BUNDLE",

@@ -6,7 +6,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from ..dynamics import LEVELS, STAGES
+from ..analysis.dynamics import LEVELS, STAGES
 from . import SPACED_LEGEND
 
 __all__ = [
@@ -47,7 +47,7 @@ def jump_chart(trajectory: pd.DataFrame, jumps: pd.DataFrame) -> alt.VConcatChar
         :func:`~superposition_lib.experiments.learning_dynamics.trajectory_frame`: ``step``,
         ``loss`` and one ``D|i`` column per feature.
     jumps : pandas.DataFrame
-        The model's :func:`~superposition_lib.dynamics.energy_level_jumps` rows (``feature``,
+        The model's :func:`~superposition_lib.analysis.dynamics.energy_level_jumps` rows (``feature``,
         ``step``, ``step_start``, ``step_end``, ``level_before``, ``level_after``,
         ``loss_change``).
 
@@ -574,7 +574,7 @@ def stage_explorer(geometry: pd.DataFrame, bands: pd.DataFrame) -> alt.VConcatCh
         :func:`~superposition_lib.experiments.learning_dynamics.stage_geometry_frame`:
         ``snapshot``, ``step``, ``loss``, ``stage``, ``G|i|j`` and ``W|d|i`` columns.
     bands : pandas.DataFrame
-        The model's stage path (:func:`~superposition_lib.dynamics.stage_trajectory` rows:
+        The model's stage path (:func:`~superposition_lib.analysis.dynamics.stage_trajectory` rows:
         ``stage``, ``step_start``, ``step_end``).
 
     Returns

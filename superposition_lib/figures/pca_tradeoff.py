@@ -225,7 +225,7 @@ def tradeoff_map(cells: pd.DataFrame, models: pd.DataFrame,
         (with the direction columns ``w0x``, ``w0y``, …).
     boundary : pandas.DataFrame, optional
         A theory boundary with columns ``p`` and ``c`` (for instance
-        :func:`~superposition_lib.pair_theory.collapse_boundary`), drawn over the strategy
+        :func:`~superposition_lib.analysis.pair_theory.collapse_boundary`), drawn over the strategy
         heatmap as a dashed line.
 
     Returns

@@ -16,9 +16,9 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from ... import dynamics
-from ...run import Run
-from ...store import RunStore
+from ...analysis import dynamics
+from ...core.run import Run
+from ...core.store import RunStore
 from .. import load
 from ..memo import remembered
 from .energy import jump_frame, level_name, model_frame
@@ -81,7 +81,7 @@ def scale_statistics(models: pd.DataFrame, by: str | list = "size", *, seed: int
     >>> float(t.loc["jumps_per_decade", "estimate"]), int(t.loc["with_jumps", "models"])
     (0.5, 4)
     """
-    from ...stats import bootstrap_interval, wilson_interval
+    from ...analysis.stats import bootstrap_interval, wilson_interval
 
     rows = []
     for key, group in models.groupby(by, sort=True):
@@ -190,7 +190,7 @@ def tolerance_frame(runs: Sequence[Run], tolerances: Sequence[float] = TOLERANCE
     runs : sequence of Run
         Runs with snapshots.
     tolerances : sequence of float
-        Values of ``tol`` for :func:`~superposition_lib.dynamics.energy_level_jumps`.
+        Values of ``tol`` for :func:`~superposition_lib.analysis.dynamics.energy_level_jumps`.
 
     Returns
     -------
@@ -244,7 +244,7 @@ def late_digon_jumps(models: pd.DataFrame, jumps: pd.DataFrame, after: int = 10_
     >>> late_digon_jumps(m, j)[["size", "jumps", "models_with", "models"]].values.tolist()
     [[20, 1, 1, 2]]
     """
-    from ...stats import wilson_interval
+    from ...analysis.stats import wilson_interval
 
     late = jumps[jumps["from_digon"] & (jumps["step"] > after)]
     rows = []
@@ -319,7 +319,7 @@ def jump_directions(models: pd.DataFrame, jumps: pd.DataFrame, *, seed: int = 0
     >>> jump_directions(m, j)[["jumps", "into_digon", "out_of_digon"]].values.tolist()
     [[2.0, 0.5, 1.0]]
     """
-    from ...stats import bootstrap_interval
+    from ...analysis.stats import bootstrap_interval
 
     after = jumps_after_split(models, jumps)
     seeds = models.set_index(["size", "model"])["seed"]

@@ -1,8 +1,8 @@
 """Regenerating stored runs: retrain a run's spec with this library and compare it bit for bit.
 
 A stored run is a *current* result when its manifest names this library's
-:data:`~superposition_lib.config.NUMERICS_VERSION`; the store refuses other entries as stale
-(:class:`~superposition_lib.store.StaleRunError`). :func:`verify` settles each entry by
+:data:`~superposition_lib.core.config.NUMERICS_VERSION`; the store refuses other entries as stale
+(:class:`~superposition_lib.core.store.StaleRunError`). :func:`verify` settles each entry by
 retraining it: an entry whose every array comes back identical is current (a stale one gets this
 version's numerics record, its arrays untouched); one that differs is reported, with the largest
 difference of each array, and with ``replace=True`` is replaced by the retrained run.
@@ -13,7 +13,7 @@ C kernels built) gives the same bits on every x86-64 instruction set, AVX-512, A
 baseline; the general step's batched matrix products (PyTorch: other data, the absolute-value
 model, adversarial training, and every model without a C compiler or on CUDA) may sum in
 another order on other vector extensions or devices. Each manifest's ``numerics`` record says
-which path computed the run (:func:`~superposition_lib.store.numerics_record`).
+which path computed the run (:func:`~superposition_lib.core.store.numerics_record`).
 
 A long run can be checked on its first steps first (``first_steps``, ``superposition verify
 --first-steps K``): its spec is retrained for K steps and every model's training loss at the
@@ -101,12 +101,12 @@ def differences(stored: Run, retrained: Run) -> dict[str, float]:
     Parameters
     ----------
     stored, retrained : Run
-        Whole runs (not :meth:`~superposition_lib.run.Run.best` selections).
+        Whole runs (not :meth:`~superposition_lib.core.run.Run.best` selections).
 
     Returns
     -------
     dict of str to float
-        Array name (as in :meth:`~superposition_lib.run.Run.arrays`) to the largest absolute
+        Array name (as in :meth:`~superposition_lib.core.run.Run.arrays`) to the largest absolute
         difference between its stored and retrained values, for the arrays that are not
         bit-identical; ``inf`` where an array is missing on one side or the shapes differ.
 

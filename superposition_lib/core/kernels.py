@@ -82,7 +82,7 @@ _c_lib = None  # the C library once loaded; False after falling back to numpy
 def _cache_dir() -> Path:
     """Where the compiled kernels are kept: ``$SUPERPOSITION_CACHE`` if set; else
     ``$XDG_CACHE_HOME/superposition``; else ``~/.cache/superposition`` (the directory that
-    :func:`~superposition_lib.store.user_root` gives ad-hoc runs by default)."""
+    :func:`~superposition_lib.core.store.user_root` gives ad-hoc runs by default)."""
     env = os.environ.get("SUPERPOSITION_CACHE")
     if env:
         return Path(env).expanduser()
@@ -156,7 +156,7 @@ def _kernel():
                     _c_lib = lib
                 except (OSError, AttributeError, subprocess.SubprocessError) as exc:
                     reason = exc.stderr.strip() if getattr(exc, "stderr", None) else exc
-                    warnings.warn(f"superposition_lib.kernels: cannot build the C generator "
+                    warnings.warn(f"superposition_lib.core.kernels: cannot build the C generator "
                                   f"({reason}); using the numpy fallback, so training will be "
                                   f"slower", RuntimeWarning, stacklevel=3)
                     _c_lib = False
@@ -290,7 +290,7 @@ def fill_sparse_uniform(out: np.ndarray, inv_probability: np.ndarray, key: int, 
 
     Float ``offset + k`` of stream ``key`` gives element ``k`` of ``out`` (C order) as
     ``max(0, 1 − u / p)``: present iff ``u < p``, then Uniform(0, 1] (see
-    :mod:`superposition_lib.data`). Identical, up to float rounding, to :func:`fill_uniform`
+    :mod:`superposition_lib.core.data`). Identical, up to float rounding, to :func:`fill_uniform`
     followed by that transform.
 
     Parameters
@@ -411,7 +411,7 @@ def tied_step(W: np.ndarray, b: np.ndarray, importance: np.ndarray,
 
     For the ReLU-output (``relu=True``), ReLU-hidden-layer (``relu=True, hidden_relu=True``) or
     linear model, computes what
-    :func:`~superposition_lib.models.loss_and_grads` computes on the batch
+    :func:`~superposition_lib.core.models.loss_and_grads` computes on the batch
     :func:`fill_sparse_uniform` would draw at ``offset`` (same stream floats, same layout), but
     sample by sample: the (models, batch, n) batch is never stored. Two C kernels share the
     work:

@@ -3,7 +3,7 @@
 Every entry lives in ``<root>/runs/<key>/`` and holds two files:
 
 ``arrays.npz``
-    Every array of the :class:`~superposition_lib.run.Run` (final weights and biases, final
+    Every array of the :class:`~superposition_lib.core.run.Run` (final weights and biases, final
     losses, loss history, model indices, snapshots), compressed.
 ``manifest.json``
     The full spec, the format version, the numerics record (:func:`numerics_record`: the
@@ -15,19 +15,19 @@ Writes are atomic: an entry is assembled in a hidden temporary directory next to
 and renamed into place only once complete, so a crash leaves either the old entry or none, never
 a partial one. Reads are checked: a missing or unparsable manifest, another format version, another
 key or spec, a field of the wrong type, a checksum mismatch or arrays whose shapes disagree with
-the spec raise :class:`CorruptRunError`; :func:`load_or_train` then warns and retrains instead of
-using the entry. An entry computed by another :data:`~superposition_lib.config.NUMERICS_VERSION`
+the spec raise :class:`CorruptRunError`; :func:`~superposition_lib.core.pipeline.load_or_train` then warns and retrains instead of
+using the entry. An entry computed by another :data:`~superposition_lib.core.config.NUMERICS_VERSION`
 (one whose training arithmetic has changed since) raises :class:`StaleRunError`, so that a stale
 result is never loaded as a current one.
 
-While a run trains, :func:`load_or_train` checkpoints it to ``<root>/runs/<key>.partial/``; an
+While a run trains, :func:`~superposition_lib.core.pipeline.load_or_train` checkpoints it to ``<root>/runs/<key>.partial/``; an
 interrupted run (Ctrl-C, or a killed process after its last periodic checkpoint) resumes from
 there on the next call, and the directory is removed once the run is saved.
 
 Two roots, so that runs a user trains by hand never mix with the book's committed results:
 :class:`RunStore` defaults to the book's store (:func:`default_root`: ``$SUPERPOSITION_DATA``
 when set, else the repository's ``data/`` directory when the package sits in a source checkout,
-else ``./data``), which the registered experiments use; :func:`load_or_train` without a store
+else ``./data``), which the registered experiments use; :func:`~superposition_lib.core.pipeline.load_or_train` without a store
 and ``superposition train`` use the store of ad-hoc runs (:func:`user_root`:
 ``$SUPERPOSITION_DATA`` when set, else the user's cache directory). Tests pass their own root.
 
@@ -49,7 +49,7 @@ import tempfile
 import threading
 import uuid
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -65,9 +65,8 @@ from . import config
 from .config import ExperimentSpec
 from .files import write_text_atomic
 from .run import Run, Snapshots
-from .train import DivergenceError, train
 
-__all__ = ["RunStore", "load_or_train", "MissingRunError", "CorruptRunError", "StaleRunError",
+__all__ = ["RunStore", "MissingRunError", "CorruptRunError", "StaleRunError",
            "StoreWriteError", "VersionMismatchWarning", "default_root", "user_root",
            "numerics_record"]
 
@@ -98,7 +97,7 @@ class StaleRunError(CorruptRunError):
 
     Its arrays are intact, but retraining its spec now gives other bits, so it is not loaded
     as a current result (:meth:`RunStore.load` with ``allow_stale=True`` reads it anyway;
-    :mod:`~superposition_lib.reproduce` retrains and compares it).
+    :mod:`~superposition_lib.core.reproduce` retrains and compares it).
     """
 
 
@@ -133,14 +132,14 @@ def default_root() -> Path:
     env = os.environ.get(ENV_ROOT)
     if env:
         return Path(env).expanduser()
-    repo = Path(__file__).resolve().parent.parent
+    repo = Path(__file__).resolve().parents[2]
     if (repo / "pyproject.toml").is_file():
         return repo / "data"
     return Path("data")
 
 
 def user_root() -> Path:
-    """The store root of ad-hoc runs (what :func:`load_or_train` and ``superposition train`` use
+    """The store root of ad-hoc runs (what :func:`~superposition_lib.core.pipeline.load_or_train` and ``superposition train`` use
     when given no store), kept apart from the book's committed runs.
 
     Returns
@@ -192,7 +191,7 @@ def numerics_record(spec: ExperimentSpec, device: str | torch.device = "cpu") ->
     Returns
     -------
     dict
-        ``version``: :data:`~superposition_lib.config.NUMERICS_VERSION`; ``device``: its type
+        ``version``: :data:`~superposition_lib.core.config.NUMERICS_VERSION`; ``device``: its type
         (``"cpu"``, ``"cuda"``); ``step``: ``"fused"`` (the C kernels' fused step, the same bits
         on every x86-64 instruction set) or ``"general"`` (PyTorch's batched matrix products,
         whose summation order may depend on the CPU's vector extensions and on CUDA);
@@ -202,7 +201,7 @@ def numerics_record(spec: ExperimentSpec, device: str | torch.device = "cpu") ->
 
     Examples
     --------
-    >>> from superposition_lib.config import ExperimentSpec
+    >>> from superposition_lib.core.config import ExperimentSpec
     >>> record = numerics_record(ExperimentSpec(model="absolute_value", data="signed_uniform"))
     >>> record["version"] == config.NUMERICS_VERSION, record["step"], record["device"]
     (True, 'general', 'cpu')
@@ -341,8 +340,8 @@ class RunStore:
     Examples
     --------
     >>> import tempfile
-    >>> from superposition_lib.config import ExperimentSpec
-    >>> from superposition_lib.train import train
+    >>> from superposition_lib.core.config import ExperimentSpec
+    >>> from superposition_lib.core.train import train
     >>> store = RunStore(tempfile.mkdtemp())
     >>> spec = ExperimentSpec(n_features=5, n_hidden=2, feature_probability=[1.0, 0.5],
     ...                       steps=50, batch_size=128)
@@ -390,7 +389,7 @@ class RunStore:
 
         Examples
         --------
-        >>> from superposition_lib.config import ExperimentSpec
+        >>> from superposition_lib.core.config import ExperimentSpec
         >>> spec = ExperimentSpec(steps=100)
         >>> RunStore("/tmp/store").path(spec) == Path("/tmp/store/runs") / spec.key()
         True
@@ -400,7 +399,7 @@ class RunStore:
     def checkpoint_path(self, spec: ExperimentSpec | str) -> Path:
         """Training checkpoint file of a spec, inside ``<root>/runs/<key>.partial/``.
 
-        :func:`load_or_train` passes it to :func:`~superposition_lib.train.train` so that an
+        :func:`~superposition_lib.core.pipeline.load_or_train` passes it to :func:`~superposition_lib.core.train.train` so that an
         interrupted run resumes; it is never treated as an entry.
 
         Parameters
@@ -415,7 +414,7 @@ class RunStore:
 
         Examples
         --------
-        >>> from superposition_lib.config import ExperimentSpec
+        >>> from superposition_lib.core.config import ExperimentSpec
         >>> spec = ExperimentSpec(steps=100)
         >>> RunStore("/tmp/store").checkpoint_path(spec).parent.name == spec.key() + ".partial"
         True
@@ -442,7 +441,7 @@ class RunStore:
         Parameters
         ----------
         run : Run
-            A complete run, as returned by :func:`~superposition_lib.train.train` (not a
+            A complete run, as returned by :func:`~superposition_lib.core.train.train` (not a
             selection such as :meth:`Run.best`).
         device : str or torch.device, optional
             Device the run was trained on, recorded in the manifest (with the rest of
@@ -465,8 +464,8 @@ class RunStore:
         Examples
         --------
         >>> import tempfile
-        >>> from superposition_lib.config import ExperimentSpec
-        >>> from superposition_lib.train import train
+        >>> from superposition_lib.core.config import ExperimentSpec
+        >>> from superposition_lib.core.train import train
         >>> store = RunStore(tempfile.mkdtemp())
         >>> run = train(ExperimentSpec(steps=50, batch_size=128), progress=False)
         >>> sorted(p.name for p in store.save(run).iterdir())
@@ -566,7 +565,7 @@ class RunStore:
         Examples
         --------
         >>> import tempfile
-        >>> from superposition_lib.config import ExperimentSpec
+        >>> from superposition_lib.core.config import ExperimentSpec
         >>> RunStore(tempfile.mkdtemp()).remove(ExperimentSpec(steps=10))
         False
         """
@@ -581,7 +580,7 @@ class RunStore:
     def lock(self, spec: ExperimentSpec | str, *, quiet: bool = False) -> Iterator[None]:
         """Hold the store's lock of one spec (or key) across processes.
 
-        :func:`load_or_train` trains and saves a spec only while holding it, so concurrent
+        :func:`~superposition_lib.core.pipeline.load_or_train` trains and saves a spec only while holding it, so concurrent
         trainings of one spec take turns: the second waits, then loads what the first stored.
         Different specs have different locks. The lock files live in ``<root>/runs/.locks/``.
         A thread that holds a lock may take it again (:meth:`save` takes it). While it is held,
@@ -602,7 +601,7 @@ class RunStore:
         Examples
         --------
         >>> import tempfile
-        >>> from superposition_lib.config import ExperimentSpec
+        >>> from superposition_lib.core.config import ExperimentSpec
         >>> store = RunStore(tempfile.mkdtemp())
         >>> with store.lock(ExperimentSpec(steps=10)):
         ...     pass
@@ -741,12 +740,12 @@ class RunStore:
             spec (a ``ValueError``).
         StaleRunError
             If the entry was computed by another
-            :data:`~superposition_lib.config.NUMERICS_VERSION` (a ``CorruptRunError``).
+            :data:`~superposition_lib.core.config.NUMERICS_VERSION` (a ``CorruptRunError``).
 
         Examples
         --------
         >>> import tempfile
-        >>> from superposition_lib.config import ExperimentSpec
+        >>> from superposition_lib.core.config import ExperimentSpec
         >>> store = RunStore(tempfile.mkdtemp())
         >>> try:
         ...     store.load(ExperimentSpec(steps=10))
@@ -824,8 +823,8 @@ class RunStore:
         Examples
         --------
         >>> import tempfile
-        >>> from superposition_lib.config import ExperimentSpec
-        >>> from superposition_lib.train import train
+        >>> from superposition_lib.core.config import ExperimentSpec
+        >>> from superposition_lib.core.train import train
         >>> store = RunStore(tempfile.mkdtemp())
         >>> spec = ExperimentSpec(steps=50, batch_size=128, name="demo")
         >>> _ = store.save(train(spec, progress=False))
@@ -902,14 +901,14 @@ class RunStore:
     def record_numerics(self, key: str, record: dict) -> None:
         """Mark an entry as computed by ``record`` (see :func:`numerics_record`) without
         touching its arrays: for a stale entry that a retraining with this library reproduced
-        bit for bit (:func:`~superposition_lib.reproduce.verify`). The manifest is rewritten
+        bit for bit (:func:`~superposition_lib.core.reproduce.verify`). The manifest is rewritten
         atomically, keeping the earlier record under ``numerics_before``.
 
         Parameters
         ----------
         key : str
         record : dict
-            Must name this library's :data:`~superposition_lib.config.NUMERICS_VERSION`.
+            Must name this library's :data:`~superposition_lib.core.config.NUMERICS_VERSION`.
 
         Raises
         ------
@@ -973,125 +972,3 @@ class RunStore:
             except (CorruptRunError, MissingRunError) as e:
                 warnings.warn(f"skipping unusable store entry: {e}", stacklevel=2)
         return sorted(out, key=lambda m: str(m.get("created", "")))
-
-
-def load_or_train(spec: ExperimentSpec, *, store: RunStore | None = None,
-                  device: str | torch.device = "cpu", progress: bool = True,
-                  retrain: bool = False, checkpoint_every: float = 60.0,
-                  callback: Callable[[int], None] | None = None) -> Run:
-    """The stored run of a spec, training (and storing) it first if needed.
-
-    Parameters
-    ----------
-    spec : ExperimentSpec
-        What to train.
-    store : RunStore, optional
-        Where runs are cached; if omitted, the store of ad-hoc runs at :func:`user_root`
-        (``$SUPERPOSITION_DATA``, else the user's cache directory), never the book's ``data/``.
-    device : str or torch.device
-        Device to train on (the cache key does not depend on it).
-    progress : bool
-        Show a progress bar while training.
-    retrain : bool
-        Ignore any stored entry and any partial checkpoint, train from scratch, and replace the
-        entry.
-    checkpoint_every : float
-        Seconds between checkpoints while training; a checkpoint is also written on Ctrl-C and
-        SIGTERM. A process killed outright (SIGKILL, a power cut) loses at most this much
-        training; the next call resumes from the last checkpoint.
-    callback : callable, optional
-        Passed to :func:`~superposition_lib.train.train`: called as ``callback(step)`` after
-        every update.
-
-    Returns
-    -------
-    Run
-        The loaded or freshly trained run.
-
-    Raises
-    ------
-    DivergenceError
-        If training diverges (:class:`~superposition_lib.train.NonFiniteLossError` included);
-        nothing is stored and the partial checkpoint is removed.
-    StoreWriteError
-        If the run cannot be stored (a full disk); like any other failure that is not about the
-        run itself (out of memory during the evaluation), it keeps the checkpoint, which
-        :func:`~superposition_lib.train.train` writes after its last step too, so the next call
-        evaluates and stores without training again.
-    KeyboardInterrupt
-        If training is interrupted (Ctrl-C or SIGTERM:
-        :class:`~superposition_lib.train.TrainingInterrupted`); the checkpoint in
-        :meth:`RunStore.checkpoint_path` is kept and the next call resumes from it.
-
-    Notes
-    -----
-    Concurrent calls for one spec, from threads or processes, take turns through
-    :meth:`RunStore.lock`: one trains, the others wait and then load its entry.
-
-    Warns
-    -----
-    UserWarning
-        If a stored entry is corrupt or mismatched (naming its key and the reason); the run is
-        then retrained and the entry replaced.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> from superposition_lib.config import ExperimentSpec
-    >>> store = RunStore(tempfile.mkdtemp())
-    >>> spec = ExperimentSpec(n_features=5, n_hidden=2, feature_probability=[1.0, 0.5],
-    ...                       steps=50, batch_size=128)
-    >>> first = load_or_train(spec, store=store, progress=False)    # trains and stores
-    >>> second = load_or_train(spec, store=store, progress=False)   # loads
-    >>> bool((first.W == second.W).all()), store.keys() == [spec.key()]
-    (True, True)
-    """
-    store = RunStore(user_root()) if store is None else store
-    if not retrain:
-        try:
-            return store.load(spec)
-        except (MissingRunError, CorruptRunError):
-            pass  # decided again under the lock
-    with store.lock(spec):  # another process training this spec finishes first
-        return _train_locked(spec, store, device=device, progress=progress, retrain=retrain,
-                             checkpoint_every=checkpoint_every, callback=callback)
-
-
-def _train_locked(spec: ExperimentSpec, store: RunStore, *, device, progress: bool,
-                  retrain: bool, checkpoint_every: float, callback) -> Run:
-    """The body of :func:`load_or_train`, run while holding the spec's lock."""
-    key = spec.key()
-    ckpt = store.checkpoint_path(spec)
-    if retrain:
-        shutil.rmtree(ckpt.parent, ignore_errors=True)
-    else:
-        try:
-            return store.load(spec)
-        except MissingRunError:
-            pass
-        except CorruptRunError as e:
-            warnings.warn(f"run store entry {key} in {store.runs_dir} is unusable and will be "
-                          f"retrained: {e}", stacklevel=3)
-        if progress and ckpt.is_file():
-            print(f"resuming {spec.name or key} from its checkpoint {ckpt}", file=sys.stderr)
-    ckpt.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        run = train(spec, device=device, progress=progress, checkpoint=ckpt,
-                    checkpoint_every=checkpoint_every, callback=callback)
-        store.save(run, device=device)
-    except KeyboardInterrupt:
-        raise  # the checkpoint is kept: the next call resumes from it
-    except (DivergenceError, ValueError):
-        shutil.rmtree(ckpt.parent, ignore_errors=True)  # a failed run leaves nothing behind
-        raise
-    except BaseException:
-        # Out of memory, a full disk: the training done so far is not lost.
-        if not ckpt.is_file():
-            shutil.rmtree(ckpt.parent, ignore_errors=True)
-        else:
-            print(f"the training of {spec.name or key} so far is kept in its checkpoint {ckpt}; "
-                  f"the same call resumes from it once the error below is fixed",
-                  file=sys.stderr, flush=True)
-        raise
-    shutil.rmtree(ckpt.parent, ignore_errors=True)
-    return run

@@ -34,7 +34,7 @@ class Snapshots:
     W_out : ndarray, shape (snapshots, models, n, m), or None
         Output weights of untied models.
     D : ndarray, shape (snapshots, models, n), or None
-        Feature dimensionalities (:func:`~superposition_lib.metrics.feature_dimensionality`),
+        Feature dimensionalities (:func:`~superposition_lib.core.metrics.feature_dimensionality`),
         stored instead of the weights when ``snapshot_weights=False``.
     norms : ndarray, shape (snapshots, models, n), or None
         Feature norms ‖W_i‖, likewise.

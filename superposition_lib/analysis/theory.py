@@ -32,7 +32,7 @@ Per-feature errors (x, y, z independent Uniform[0, 1] magnitudes):
 
   with T(p, 0) = p² (3 + p)/24 (E[min(x, y/2)²] = 1/16 and E[min(x, (y + z)/2)²] = 1/6).
 
-Losses follow the library's convention (:func:`~superposition_lib.models.per_model_loss`): the
+Losses follow the library's convention (:func:`~superposition_lib.core.models.per_model_loss`): the
 importance-weighted squared error averaged over the n features. For n = 2, m = 1 the three
 candidates of the paper cost r·v/2 ("not represented"), v/2 ("dedicated") and (1 + r) F*/2
 ("superposition"), F* = min_b F(p, b); so superposition wins exactly when F* < v/2, between

@@ -1,8 +1,8 @@
 """One fast, reproducible training loop for every toy model.
 
-:func:`train` trains all models of an :class:`~superposition_lib.config.ExperimentSpec` in one
-batched loop: fresh data every step from :class:`~superposition_lib.data.UniformStream`, hand-
-written gradients (:func:`~superposition_lib.models.loss_and_grads`), PyTorch's Adam/AdamW, the
+:func:`train` trains all models of an :class:`~superposition_lib.core.config.ExperimentSpec` in one
+batched loop: fresh data every step from :class:`~superposition_lib.core.data.UniformStream`, hand-
+written gradients (:func:`~superposition_lib.core.models.loss_and_grads`), PyTorch's Adam/AdamW, the
 spec's learning-rate schedule, loss history and snapshots. The same spec and seed always give the
 same result on the same device. With ``checkpoint=`` it saves its full state (weights, optimiser,
 random streams, history, snapshots) every ``checkpoint_every`` seconds, on Ctrl-C and after the
@@ -26,23 +26,21 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .adversarial import ATTACK_BLOCK, CANDIDATES, TrainingAttack
+from .attacks import ATTACK_BLOCK, CANDIDATES, TrainingAttack
 from .config import ExperimentSpec
 from .data import FeatureDistribution, UniformStream
-from .models import (ARCHITECTURES, Workspace, _decoder, forward, fused_sparse_uniform_step,
+from .evaluation import EVAL_MAX_SAMPLES, evaluate, evaluation_chunk
+from .models import (ARCHITECTURES, Workspace, _decoder, fused_sparse_uniform_step,
                      fused_step_available, init_params, loss_and_grads)
 from .metrics import feature_dimensionality, feature_norms
 from .run import Run, Snapshots
+from .schedule import learning_rate, random_sources
 
 #: Samples in the fixed batch on which snapshot losses are measured.
 SNAPSHOT_BATCH = 4096
 #: Most numbers in the buffer in which a snapshot's loss is computed (32 MB of float32): the
 #: fixed batch is processed in as few chunks of (models, chunk, n) as fit.
 SNAPSHOT_BUFFER = 2 ** 23
-#: Target relative standard error of the final loss estimate.
-EVAL_RELATIVE_SE = 0.01
-#: Most samples per model used to estimate the final loss (if the target is not reached first).
-EVAL_MAX_SAMPLES = 2 ** 20
 
 
 #: A final loss this many times the larger of the initial loss and the loss of predicting zero
@@ -81,143 +79,11 @@ class TrainingInterrupted(KeyboardInterrupt):
         self.signum = signum
 
 
-def learning_rate(spec: ExperimentSpec, step: int) -> float:
-    """Learning rate used for update ``step`` under the spec's schedule.
-
-    Parameters
-    ----------
-    spec : ExperimentSpec
-        Gives ``lr``, ``lr_schedule``, ``steps`` and ``warmup_fraction``.
-    step : int
-        The update, from 1 to ``spec.steps``.
-
-    Returns
-    -------
-    float
-
-    Examples
-    --------
-    >>> spec = ExperimentSpec(steps=100, lr=1e-3, lr_schedule="linear")
-    >>> learning_rate(spec, 1), round(learning_rate(spec, 51), 6)
-    (0.001, 0.0005)
-    """
-    frac = (step - 1) / spec.steps
-    if spec.lr_schedule == "constant":
-        return spec.lr
-    if spec.lr_schedule == "linear":
-        return spec.lr * (1 - frac)
-    if spec.lr_schedule == "cosine":
-        return spec.lr * 0.5 * (1 + math.cos(math.pi * frac))
-    warmup = max(1, round(spec.warmup_fraction * spec.steps))
-    if step <= warmup:
-        return spec.lr * step / warmup
-    return spec.lr * 0.5 * (1 + math.cos(math.pi * (step - 1 - warmup) / (spec.steps - warmup)))
-
-
-def _seeds(spec: ExperimentSpec) -> tuple[torch.Generator, int, np.random.Generator]:
-    """Independent random sources for initialisation, training data (a stream key) and
-    evaluation data."""
-    init, data, evaluation = np.random.SeedSequence(spec.seed).spawn(3)
-    init_gen = torch.Generator().manual_seed(int(init.generate_state(1, np.uint64)[0] >> 1))
-    data_key = int(data.generate_state(1, np.uint64)[0])
-    return init_gen, data_key, np.random.Generator(np.random.PCG64(evaluation))
-
-
-def initial_params(spec: ExperimentSpec) -> dict[str, np.ndarray]:
-    """The parameters every model of ``spec`` starts training from, as :func:`train` draws
-    them: :func:`~superposition_lib.models.init_params` from the spec's initialisation seed.
-
-    Parameters
-    ----------
-    spec : ExperimentSpec
-
-    Returns
-    -------
-    dict of str to numpy.ndarray
-        ``"W"`` shape (models, m, n), ``"b"`` shape (models, n) and, for untied models,
-        ``"W_out"`` shape (models, n, m); models in the order of the run's.
-
-    Examples
-    --------
-    >>> spec = ExperimentSpec(n_features=5, n_hidden=2, feature_probability=[1, .1], steps=1)
-    >>> W0 = initial_params(spec)["W"]
-    >>> W0.shape, bool(np.allclose(W0, initial_params(spec)["W"]))
-    ((2, 2, 5), True)
-    """
-    return {k: v.numpy() for k, v in init_params(spec, _seeds(spec)[0]).items()}
-
-
-def evaluate(params: dict[str, torch.Tensor], dist: FeatureDistribution,
-             importance: torch.Tensor, model: str, generator: np.random.Generator,
-             relative_se: float = EVAL_RELATIVE_SE, max_samples: int = EVAL_MAX_SAMPLES
-             ) -> tuple[np.ndarray, np.ndarray, int]:
-    """Estimate every model's expected loss on fresh samples.
-
-    Samples are drawn in chunks until the standard error of every model's mean loss is below
-    ``relative_se`` times the mean, or ``max_samples`` samples were used.
-
-    Parameters
-    ----------
-    params : dict of str to Tensor
-        Model parameters (see :func:`~superposition_lib.models.init_params`).
-    dist : FeatureDistribution
-        The models' data distribution.
-    importance : Tensor, shape (models, n)
-    model : str
-        Model kind.
-    generator : numpy.random.Generator
-        Source of the evaluation samples.
-    relative_se : float
-        Target relative standard error.
-    max_samples : int
-        Upper bound on samples per model.
-
-    Returns
-    -------
-    loss : ndarray, shape (models,)
-    loss_se : ndarray, shape (models,)
-    samples : int
-
-    Examples
-    --------
-    >>> dist = FeatureDistribution("sparse_uniform", [[1.0, 1.0]])
-    >>> params = {"W": torch.zeros(1, 1, 2), "b": torch.zeros(1, 2)}
-    >>> loss, se, samples = evaluate(params, dist, torch.ones(1, 2), "relu_output",
-    ...                              np.random.default_rng(0))
-    >>> bool(abs(loss[0] - 1 / 3) < 3 * se[0])      # E[x²] = 1/3 for the zero model
-    True
-    """
-    models, n = importance.shape
-    chunk = _evaluation_chunk(models, n)
-    total = np.zeros(models)
-    total_sq = np.zeros(models)
-    samples = 0
-    with torch.no_grad():
-        while samples < max_samples:
-            x = dist.sample(chunk, generator)
-            err = (forward(params, x, model) - dist.target(x)).square_()
-            per_sample = (err * importance.unsqueeze(1)).mean(-1).double().cpu().numpy()
-            total += per_sample.sum(1)
-            total_sq += np.square(per_sample).sum(1)
-            samples += chunk
-            mean = total / samples
-            se = np.sqrt(np.maximum(total_sq / samples - mean ** 2, 0) / samples)
-            if np.all(se <= relative_se * mean):
-                break
-    return mean, se, samples
-
-
-def _evaluation_chunk(models: int, n: int) -> int:
-    """Samples per model in each chunk of :func:`evaluate`: about 2**23 numbers per chunk,
-    within 256 to 8,192 samples."""
-    return int(min(8192, max(256, 2 ** 23 // (models * n))))
-
-
 class _FixedBatchLoss:
     """Every model's loss on one fixed batch, for snapshots.
 
-    The value is :func:`~superposition_lib.models.per_model_loss` of
-    :func:`~superposition_lib.models.forward` on the whole batch (equal up to float rounding:
+    The value is :func:`~superposition_lib.core.models.per_model_loss` of
+    :func:`~superposition_lib.core.models.forward` on the whole batch (equal up to float rounding:
     chunk sums are accumulated in float64), computed in one buffer allocated once, in as few
     chunks as fit in :data:`SNAPSHOT_BUFFER` numbers (one for most specs). The plain expression
     allocates three (models, batch, n) temporaries per snapshot (at n=400 and 20 models, 400 MB
@@ -337,7 +203,7 @@ def _initial_loss(spec: ExperimentSpec, dist: FeatureDistribution, importance: t
                   device: torch.device) -> np.ndarray:
     """Every model's loss at initialisation, shape (models,), on 1,024 samples of a random stream
     of its own (so that no other stream, and no result, changes)."""
-    params = {k: v.to(device) for k, v in init_params(spec, _seeds(spec)[0]).items()}
+    params = {k: v.to(device) for k, v in init_params(spec, random_sources(spec)[0]).items()}
     generator = np.random.Generator(np.random.PCG64(np.random.SeedSequence(spec.seed,
                                                                           spawn_key=(3,))))
     x = dist.sample(1024, generator)
@@ -441,7 +307,7 @@ def memory_needed(spec: ExperimentSpec) -> int:
         training += 6 * k * n * n + 6 * k * spec.batch_size * n + max(ATTACK_BLOCK,
                                                                       k * candidates * n)
     evaluation = 3 * weights + max(drawn * fixed_batch,
-                                   (drawn + 3) * k * _evaluation_chunk(k, n) * n,
+                                   (drawn + 3) * k * evaluation_chunk(k, n) * n,
                                    (drawn + 1) * k * 1024 * n + buffer)
     return 4 * (kept + max(training, evaluation))
 
@@ -508,7 +374,7 @@ def check_converged(spec: ExperimentSpec, loss: np.ndarray, weights: dict[str, n
     reference : ndarray, shape (models,)
         What training must not end far above: :func:`train` passes the larger of the loss at
         initialisation and the loss of predicting zero (the targets' second moments,
-        :meth:`~superposition_lib.data.FeatureDistribution.target_second_moment`, weighted by
+        :meth:`~superposition_lib.core.data.FeatureDistribution.target_second_moment`, weighted by
         importance and averaged over features), so that a short run that has not yet reached
         the zero model's loss is not refused.
 
@@ -529,7 +395,7 @@ def check_converged(spec: ExperimentSpec, loss: np.ndarray, weights: dict[str, n
     >>> check_converged(spec, np.array([0.1, 9.0]), {"W": W}, np.array([0.33, 0.17]))
     Traceback (most recent call last):
     ...
-    superposition_lib.train.DivergenceError: training diverged in model 1 (instance 1, restart 0): its final loss 9 is 52.9 times its initial loss or that of predicting zero, whichever is larger (0.17). To fix it, lower lr (now 1000); nothing was cached
+    superposition_lib.core.train.DivergenceError: training diverged in model 1 (instance 1, restart 0): its final loss 9 is 52.9 times its initial loss or that of predicting zero, whichever is larger (0.17). To fix it, lower lr (now 1000); nothing was cached
     """
     def fail(cls, model: int, what: str, fix: str = f"lower lr (now {spec.lr:g})") -> None:
         raise cls(f"training diverged in model {model} (instance {model // spec.restarts}, "
@@ -658,7 +524,7 @@ def train_block(spec: ExperimentSpec, start: int = 0, stop: int | None = None, *
     others, without the final evaluation.
 
     Every model's initialisation, training data and updates are its own, so the blocks of a
-    spec, trained apart (on different machines, see :mod:`~superposition_lib.cluster`) and
+    spec, trained apart (on different machines, see :mod:`~superposition_lib.core.cluster`) and
     joined by :func:`finish`, give the run of :func:`train`: bit for bit when
     :func:`separable` says so; otherwise up to the last bits, because the batched matrix
     products of the general step (oneDNN or MKL) may sum in another order for another number
@@ -676,7 +542,7 @@ def train_block(spec: ExperimentSpec, start: int = 0, stop: int | None = None, *
         Stop after this step (``1 <= until <= spec.steps``; all steps by default): the block as
         the whole run has it then, with the loss history and snapshots recorded so far (the
         learning-rate schedule still spans ``spec.steps``). For checking a stored run's first
-        steps (:func:`~superposition_lib.reproduce.early_differences`).
+        steps (:func:`~superposition_lib.core.reproduce.early_differences`).
 
     Returns
     -------
@@ -712,7 +578,7 @@ def train_block(spec: ExperimentSpec, start: int = 0, stop: int | None = None, *
     count = stop - start
     device = check_device(device)
     check_memory(spec, device)
-    init_gen, data_key, eval_gen = _seeds(spec)
+    init_gen, data_key, eval_gen = random_sources(spec)
     params = {k: v[models].clone().to(device) for k, v in init_params(spec, init_gen).items()}
     dist = FeatureDistribution.from_spec(spec, device, models)
     importance = torch.as_tensor(np.repeat(spec.importance_array(), spec.restarts, axis=0),
@@ -870,7 +736,7 @@ def separable(spec: ExperimentSpec, device: str | torch.device = "cpu") -> bool:
 
     True when the fused C step trains it: tied models on sparse uniform data without an attack
     (``ExperimentSpec.attack``), on the CPU, with the C kernels built
-    (:func:`~superposition_lib.models.fused_step_available`). That step
+    (:func:`~superposition_lib.core.models.fused_step_available`). That step
     computes every model on its own, with the same bits on every instruction set, so the answer
     depends on the spec and on the C compiler, not on the CPU. The general step's batched matrix
     products may sum in another order when the number of models changes (measured: last-bit
@@ -945,7 +811,7 @@ def finish(spec: ExperimentSpec, blocks: list[TrainedBlock],
                          f"0 .. {spec.n_models - 1} once; got "
                          f"{[(b.spec.key(), b.start, b.stop) for b in blocks]}")
     device = check_device(device)
-    _, _, eval_gen = _seeds(spec)
+    _, _, eval_gen = random_sources(spec)
     if spec.snapshot_steps().size:
         _snapshot_batch(spec, device, eval_gen)  # drawn first in training: the same stream
     join = lambda arrays, axis=0: np.concatenate(arrays, axis=axis)  # noqa: E731

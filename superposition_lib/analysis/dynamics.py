@@ -2,10 +2,10 @@
 
 Elhage et al. (2022, section "Superposition and learning dynamics") describe two phenomena,
 which this module detects in the snapshots a run records (``ExperimentSpec.snapshot_log``,
-:class:`~superposition_lib.run.Snapshots`):
+:class:`~superposition_lib.core.run.Snapshots`):
 
 **Energy-level jumps.** In a uniform-superposition model, every feature's dimensionality D_i(t)
-(:func:`~superposition_lib.metrics.feature_dimensionality`) first splits to 1/2 (an antipodal
+(:func:`~superposition_lib.core.metrics.feature_dimensionality`) first splits to 1/2 (an antipodal
 pair) or 0 (not represented); later some features jump between such levels, and the loss drops
 in small steps at the jumps. Definitions used here, for one model, with snapshot steps t_k
 (log-spaced) and positions u_k = log10(t_k) (snapshots at step 0 are ignored: they have no
@@ -105,7 +105,7 @@ the flatter ones ``"triangles"``.
 snapshots.
 
 Shapes: D has shape (snapshots, n); steps (snapshots,); W (..., m, n) as everywhere in the
-library (:mod:`superposition_lib.metrics`).
+library (:mod:`superposition_lib.core.metrics`).
 """
 
 from __future__ import annotations
@@ -118,7 +118,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .metrics import _as_float64, feature_dimensionality, feature_norms
+from ..core.metrics import _as_float64, feature_dimensionality, feature_norms
 
 __all__ = [
     "LEVELS",
@@ -621,7 +621,7 @@ def feature_trajectories(W, steps, *, levels: Sequence[float] = LEVELS,
     -------
     pandas.DataFrame
         One row per snapshot and feature: ``step``, ``feature``, ``norm`` ‖W_i‖, ``D``
-        (:func:`~superposition_lib.metrics.feature_dimensionality`) and ``level`` (the level D
+        (:func:`~superposition_lib.core.metrics.feature_dimensionality`) and ``level`` (the level D
         sits on, NaN when on none).
 
     Examples

@@ -17,10 +17,10 @@ trade-off against:
 - whether each correlated set is represented by its mean direction (:func:`set_cosines`,
   :func:`collapsed_sets`).
 
-For features per dimension ‖W‖_F²/m use :func:`superposition_lib.metrics.features_per_dimension`.
+For features per dimension ‖W‖_F²/m use :func:`superposition_lib.core.metrics.features_per_dimension`.
 
 Why the covariance (and not the second moment). The linear model x' = WᵀWx + b, with the loss of
-:func:`superposition_lib.models.per_model_loss`, ``L = (1/n) Σ_i I_i E[(x_i − x'_i)²]``, has the
+:func:`superposition_lib.core.models.per_model_loss`, ``L = (1/n) Σ_i I_i E[(x_i − x'_i)²]``, has the
 optimal bias b = (1 − WᵀW) E[x]; what remains is the error on the centred data, so only the
 covariance Σ matters. Substituting y = D^{1/2} x with D = diag(I) turns the weighted loss into a
 plain one on data of covariance ``Σ̃ = D^{1/2} Σ D^{1/2}`` (rows and columns weighted by √I_i).
@@ -36,9 +36,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .config import ExperimentSpec
-from .data import FeatureDistribution
-from .metrics import _as_float64
+from ..core.config import ExperimentSpec
+from ..core.data import FeatureDistribution
+from ..core.metrics import _as_float64
 
 __all__ = [
     "collapsed_sets",
@@ -81,7 +81,7 @@ def weighted_covariance(covariance, importance=None) -> np.ndarray:
     ----------
     covariance : array_like or torch.Tensor, shape (..., n, n)
         Covariance Σ of the features (e.g. :meth:`FeatureDistribution.covariance
-        <superposition_lib.data.FeatureDistribution.covariance>`).
+        <superposition_lib.core.data.FeatureDistribution.covariance>`).
     importance : array_like or torch.Tensor, shape (..., n), optional
         Non-negative importance I_i of every feature; all ones if omitted.
 
@@ -220,7 +220,7 @@ def linear_optimal_loss(covariance, importance=None, *, m: int) -> np.ndarray:
 
     ``L* = (1/n) Σ_{k > m} λ_k(Σ̃)``: the importance-weighted variance the top m principal
     components of Σ̃ leave out, averaged over the n features as
-    :func:`~superposition_lib.models.per_model_loss` averages. By Eckart–Young this is the
+    :func:`~superposition_lib.core.models.per_model_loss` averages. By Eckart–Young this is the
     minimum of ``(1/n) Σ_i I_i E[(x_i − x'_i)²]`` over every linear map of rank ≤ m with a bias.
     The tied model attains it with W = :func:`linear_optimal_W` (so WᵀW projects on the top
     subspace) whenever that subspace is invariant under diag(I): always for equal importances,
@@ -303,7 +303,7 @@ def no_superposition_loss(covariance, importance=None, *, m: int) -> np.ndarray:
 
         L_no-sup = (1/n) Σ_{i ∉ top m of I_i Σ_ii} I_i Σ_ii
 
-    (averaged over features as :func:`~superposition_lib.models.per_model_loss` does).
+    (averaged over features as :func:`~superposition_lib.core.models.per_model_loss` does).
     Correlations do not enter; for independent features it equals :func:`linear_optimal_loss`.
     A ReLU model below this loss gains from superposition or from sharing directions (PCA).
 
@@ -427,7 +427,7 @@ def spec_covariance(spec: ExperimentSpec) -> np.ndarray:
     -------
     numpy.ndarray, shape (instances, n, n)
         From :meth:`FeatureDistribution.covariance
-        <superposition_lib.data.FeatureDistribution.covariance>` (for ``signed_uniform`` data,
+        <superposition_lib.core.data.FeatureDistribution.covariance>` (for ``signed_uniform`` data,
         the covariance of the input x, not of the target ``|x|``).
 
     Examples

@@ -3,7 +3,7 @@ trade-off.
 
 The unit is the paper's correlated-pairs setting: n = 4 features of importance 1 in m = 2
 dimensions, two pairs (a₁, b₁) and (a₂, b₂) of the ``correlated`` data with density p and
-presence correlation c (:mod:`~superposition_lib.data`): per sample and pair, both members are
+presence correlation c (:mod:`~superposition_lib.core.data`): per sample and pair, both members are
 present with probability q₂ = c·p + (1 − c)·p², each one alone with probability q₁ = p − q₂, and
 neither with probability q₀ = 1 − 2p + q₂; present magnitudes are independent Uniform[0, 1].
 Pairs are independent of each other.
@@ -24,7 +24,7 @@ coefficient is tiny (between a trained model's "orthogonal" features a_j is of o
 plane and a common norm: ‖W_i‖² = s for every represented feature. The loss is then minimised
 over s and over every feature's bias (:func:`arrangement_optimum`; features of the same role
 share a bias). Fixing s = 1 instead, as the phase-change theory of
-:mod:`~superposition_lib.theory` does, overprices superposition at dense features: at p = 1,
+:mod:`~superposition_lib.analysis.theory` does, overprices superposition at dense features: at p = 1,
 orthogonal members cost 1/24 at s = b = ½ against 0.0705 at s = 1.
 
 - ``orthogonal``: the members of a pair are orthogonal and each is antipodal to a member of the

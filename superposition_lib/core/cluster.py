@@ -1,13 +1,13 @@
 """Train many experiments at once on a Dask cluster: a local one, or one already running.
 
 Each spec that the store does not hold yet is split into blocks of models (as many as there
-are workers, when it has enough models and :func:`~superposition_lib.train.separable` says that
+are workers, when it has enough models and :func:`~superposition_lib.core.train.separable` says that
 blocks give the same bits; other specs are one block; see :func:`alignment`). Each block is
-one Dask task, which trains it with :func:`~superposition_lib.train.train_block` on a worker,
+one Dask task, which trains it with :func:`~superposition_lib.core.train.train_block` on a worker,
 and one more task joins a spec's blocks and evaluates the models
-(:func:`~superposition_lib.train.finish`). The finished
-:class:`~superposition_lib.run.Run` comes back to the client, which writes it to the store
-(atomically, as :meth:`~superposition_lib.store.RunStore.save` always does), so workers need
+(:func:`~superposition_lib.core.train.finish`). The finished
+:class:`~superposition_lib.core.run.Run` comes back to the client, which writes it to the store
+(atomically, as :meth:`~superposition_lib.core.store.RunStore.save` always does), so workers need
 neither the repository nor a shared disk, only this library. A run trained this way has the same
 key and the same arrays, bit for bit, as one trained serially: every model is trained apart from
 the others, deterministically whatever the machine's thread count, and evaluated with all of
@@ -22,7 +22,7 @@ Examples
 --------
 >>> import tempfile
 >>> from superposition_lib import experiments
->>> from superposition_lib.store import RunStore
+>>> from superposition_lib.core.store import RunStore
 >>> specs = [experiments.get(name).spec("smoke") for name in ("intro-relu", "intro-linear")]
 >>> with connect(workers=2) as client:                                # doctest: +SKIP
 ...     runs = train_many(specs, client, store=RunStore(tempfile.mkdtemp()))

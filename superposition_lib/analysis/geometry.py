@@ -15,11 +15,11 @@ module recovers that structure from W:
 3. Every connected component is one polytope, named from its number of features k and the
    dimension d of the space it spans (:func:`name_polytope`). A component of one feature is a
    *dedicated* dimension only when the feature has nearly a dimension to itself, D_i ≥
-   :data:`DEDICATED_D` (:func:`~superposition_lib.metrics.feature_dimensionality`); otherwise it
+   :data:`DEDICATED_D` (:func:`~superposition_lib.core.metrics.feature_dimensionality`); otherwise it
    is *isolated*: no single neighbour interferes with it above the edge threshold, but many
    weak ones together take a share of its dimension.
 
-Conventions follow :mod:`superposition_lib.metrics`: W has shape (m, n) and column ``W[:, i]`` is
+Conventions follow :mod:`superposition_lib.core.metrics`: W has shape (m, n) and column ``W[:, i]`` is
 feature i's direction.
 """
 
@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .metrics import _as_float64, feature_dimensionality
+from ..core.metrics import _as_float64, feature_dimensionality
 
 __all__ = [
     "DEDICATED_D",

@@ -30,15 +30,15 @@ import numpy as np
 #: whenever a change makes old cached runs invalid or renames them; it is part of every
 #: :meth:`ExperimentSpec.key`. Version 2 rounds every float of the key to :data:`KEY_DIGITS`
 #: significant digits (version 1 hashed full-precision floats); the arrays are unchanged, and
-#: :meth:`~superposition_lib.store.RunStore.migrate` renames version-1 entries.
+#: :meth:`~superposition_lib.core.store.RunStore.migrate` renames version-1 entries.
 FORMAT_VERSION = 2
 
 #: Version of the trained numbers: of the training and evaluation arithmetic (initialisation, random
 #: streams, kernels, summation orders, the optimiser step, the final-loss estimate). Bump it with
 #: any change that alters a single bit of a trained run on the CPU path that made it, and
 #: regenerate the committed runs (``superposition verify --all`` finds the stale ones). Every
-#: manifest records it; :class:`~superposition_lib.store.RunStore` loads an entry of another
-#: numerics version only as stale (:class:`~superposition_lib.store.StaleRunError`), never as a
+#: manifest records it; :class:`~superposition_lib.core.store.RunStore` loads an entry of another
+#: numerics version only as stale (:class:`~superposition_lib.core.store.StaleRunError`), never as a
 #: current result. It is not part of the key, so a stale entry keeps its name and is replaced
 #: in place when it is retrained.
 NUMERICS_VERSION = 1
@@ -63,7 +63,7 @@ INITS = ("xavier", "notebook")
 #: Allowed values of ``ExperimentSpec.attack`` (besides None, no attack).
 ATTACKS = ("random", "strongest")
 #: Models that ``ExperimentSpec.attack`` can train: tied ones, whose optimal attack on feature i
-#: is along (WᵀW)_i (see :mod:`~superposition_lib.adversarial`).
+#: is along (WᵀW)_i (see :mod:`~superposition_lib.analysis.adversarial`).
 ATTACKED_MODELS = ("linear", "relu_output")
 
 #: float32's smallest normal and largest finite numbers. Training reads every float field but
@@ -71,7 +71,7 @@ ATTACKED_MODELS = ("linear", "relu_output")
 #: precision and a larger one is inf, so these fields must be 0 (where allowed) or in this range.
 FLOAT32_RANGE = (float(np.finfo(np.float32).tiny), float(np.finfo(np.float32).max))
 #: Smallest ``feature_probability``, 2**-24: whether a feature is present is decided by a float32
-#: uniform of 24-bit resolution (:mod:`~superposition_lib.kernels`), so any smaller probability
+#: uniform of 24-bit resolution (:mod:`~superposition_lib.core.kernels`), so any smaller probability
 #: would be drawn as 2**-24 (and one that is 0 in float32 as garbage).
 MIN_FEATURE_PROBABILITY = 2.0 ** -24
 #: Smallest ``lr`` that does not warn (:class:`DegenerateSpecWarning`): 2**-24, float32's
@@ -245,7 +245,7 @@ class ExperimentSpec:
         absolute-value task) or ``"equivariant"`` (a bump of width ``bump_width`` at a random
         orientation on a circle of n features). Defaults to ``"signed_uniform"`` for
         ``model="absolute_value"`` and ``"sparse_uniform"`` otherwise. See
-        :mod:`superposition_lib.data` for the exact distributions.
+        :mod:`superposition_lib.core.data` for the exact distributions.
     set_size : int, optional
         Size of each correlated or anticorrelated set; must divide ``n_features``. Sets need one
         feature probability for all their members.
@@ -289,7 +289,7 @@ class ExperimentSpec:
         Adversarial training: every training input is replaced by its optimal L2 attack
         x + ε (WᵀW)_i / ‖(WᵀW)_i‖ (the target stays x), for a feature i drawn uniformly per
         sample (``"random"``) or the feature whose attack raises the sample's loss most among
-        :data:`~superposition_lib.adversarial.CANDIDATES` likely ones (``"strongest"``). Only
+        :data:`~superposition_lib.core.attacks.CANDIDATES` likely ones (``"strongest"``). Only
         for tied models (``"linear"``, ``"relu_output"``). None (the default) trains on clean
         inputs and is left out of the cache key.
     attack_norm : float or sequence, default 0.0

@@ -53,7 +53,7 @@ definitions give the same distribution).
   principal components are the cos/sin pair of frequency 1 when p > p*; when p < p* the top
   one is the constant vector and the next two are that pair.
 
-Exact moments (used by :mod:`superposition_lib.pca`): :meth:`FeatureDistribution.mean` and
+Exact moments (used by :mod:`superposition_lib.analysis.pca`): :meth:`FeatureDistribution.mean` and
 :meth:`FeatureDistribution.covariance` are closed forms for every kind; for ``equivariant`` data
 the bump's autocorrelation is integrated piece by piece with Simpson's rule, which is exact for
 the piecewise-quadratic integrand (up to float64 rounding).
@@ -469,14 +469,14 @@ def _same_set(n: int, k: int, device) -> torch.Tensor:
 class UniformStream:
     """Fast, reproducible float32 uniforms for the trainer.
 
-    Draws successive blocks of the counter-based stream of :mod:`superposition_lib.kernels`
+    Draws successive blocks of the counter-based stream of :mod:`superposition_lib.core.kernels`
     (SplitMix64 over a counter, compiled C). Large draws are filled by two threads, each writing
     half of the rows; since every number is a function of its index alone, the output depends
     only on the key and on how many numbers were drawn before, never on threading. The state is
     a single counter, which makes checkpoints trivial.
 
     A block of models (for training a large spec in parts, see
-    :func:`~superposition_lib.train.train_block`) reads only its rows of every draw of the whole
+    :func:`~superposition_lib.core.train.train_block`) reads only its rows of every draw of the whole
     spec: ``skip`` numbers into the draw, then the next draw ``step`` numbers later.
 
     Parameters

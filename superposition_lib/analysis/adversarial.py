@@ -2,11 +2,10 @@
 superposition (Elhage et al., 2022, section "Superposition and Adversarial Examples").
 
 For a tied model x' = act(G x + b) with G = WᵀW (``act`` the identity or a ReLU), an input
-perturbation δ moves the output pre-activation by G δ. Among perturbations of norm ε, the one
-that raises feature i's pre-activation most is δ = ε d_i with d_i = G_i / ‖G_i‖ (G_i is the
-i-th row of G, equal to its column as G is symmetric): the *optimal attack on feature i*. It
-moves every output j by ε A_ij with A = D G, the rows of D being the d_i. A feature with
-W_i = 0 has no attack (d_i = 0).
+perturbation δ moves the output pre-activation by G δ. The *optimal attack on feature i*, the
+perturbation of norm ε that raises feature i's pre-activation most, and the strongest of them
+per sample are computed in :mod:`superposition_lib.core.attacks` (the trainer's adversarial
+training uses them too); this module measures them, and the gradient attacks, on trained runs.
 
 Without superposition (the top-m features by importance on orthogonal directions, W = [I | 0],
 b = 0), G = diag(1, …, 1, 0, …) and the attack on a kept feature i raises its output by exactly
@@ -25,200 +24,27 @@ import numpy as np
 import pandas as pd
 import torch
 
-from . import metrics
-from .config import ATTACKED_MODELS, ExperimentSpec
-from .data import FeatureDistribution
-from .models import ARCHITECTURES, forward
-from .run import Run
+from ..core import metrics
+from ..core.config import ExperimentSpec
+from ..core.data import FeatureDistribution
+from ..core.attacks import (check_attacked_model, input_norms, moved_inputs, per_sample_loss,
+                            strongest_attack)
+from ..core.models import forward
+from ..core.run import Run
 
 __all__ = [
-    "ATTACK_BLOCK",
     "ATTACK_FRACTION",
-    "CANDIDATES",
-    "TrainingAttack",
-    "attack_directions",
     "attack_frame",
-    "attack_losses",
     "baseline_increase",
-    "input_norms",
-    "moved_inputs",
     "pgd_attack",
     "pgd_frame",
     "random_attack",
     "sample_inputs",
-    "strongest_attack",
     "vulnerability",
 ]
 
 #: The paper's attack norm: a tenth of the mean input norm.
 ATTACK_FRACTION = 0.1
-
-#: Features tried per sample by the ``"strongest"`` training attack: those whose own output the
-#: attack would raise highest (z_i + ε ‖G_i‖), of which the exact strongest is kept.
-CANDIDATES = 4
-
-#: Largest (models × samples × attacks × n) block of attacked outputs held at once (numbers);
-#: :func:`~superposition_lib.train.memory_needed` counts it.
-ATTACK_BLOCK = 2 ** 24
-
-
-def _check_model(model: str) -> None:
-    if model not in ATTACKED_MODELS:
-        raise ValueError(f"model: the optimal attack is derived for the tied models "
-                         f"{', '.join(ATTACKED_MODELS)}; got {model!r}")
-
-
-def attack_directions(W) -> torch.Tensor:
-    """Unit directions d_i = (WᵀW)_i / ‖(WᵀW)_i‖ of the optimal attack on every feature.
-
-    Parameters
-    ----------
-    W : Tensor or array_like, shape (models, m, n)
-
-    Returns
-    -------
-    Tensor, shape (models, n, n)
-        Row i is d_i (zero for a feature with W_i = 0).
-
-    Examples
-    --------
-    >>> W = torch.tensor([[[1.0, -1.0, 0.0]]])          # an antipodal pair and a dead feature
-    >>> attack_directions(W)[0]
-    tensor([[ 0.7071, -0.7071,  0.0000],
-            [-0.7071,  0.7071,  0.0000],
-            [ 0.0000,  0.0000,  0.0000]])
-    """
-    W = torch.as_tensor(W, dtype=torch.float32)
-    G = W.transpose(1, 2) @ W
-    norm = G.norm(dim=2, keepdim=True)
-    return torch.where(norm > 0, G / norm.clamp_min(torch.finfo(G.dtype).tiny), 0.0)
-
-
-def input_norms(x: torch.Tensor) -> torch.Tensor:
-    """Mean input norm E‖x‖ of every model's batch, the unit of attack norms.
-
-    Parameters
-    ----------
-    x : Tensor, shape (models, batch, n)
-
-    Returns
-    -------
-    Tensor, shape (models,)
-
-    Examples
-    --------
-    >>> input_norms(torch.tensor([[[3.0, 4.0], [0.0, 1.0]]]))
-    tensor([3.])
-    """
-    return x.norm(dim=-1).mean(-1)
-
-
-def _per_sample_loss(out: torch.Tensor, target: torch.Tensor, importance: torch.Tensor
-                     ) -> torch.Tensor:
-    """mean_j I_j (out_j − target_j)² over the last axis; importance broadcasts from
-    (models, n)."""
-    shape = (importance.shape[0],) + (1,) * (out.dim() - 2) + (importance.shape[1],)
-    return ((out - target).square() * importance.reshape(shape)).mean(-1)
-
-
-def attack_losses(params: dict, x: torch.Tensor, norm: torch.Tensor, model: str,
-                  importance: torch.Tensor, features: torch.Tensor | None = None
-                  ) -> torch.Tensor:
-    """Every sample's loss under the optimal attack on each feature (or on some of them).
-
-    Parameters
-    ----------
-    params : dict of str to Tensor
-        ``W`` (models, m, n) and ``b`` (models, n) of a tied model.
-    x : Tensor, shape (models, batch, n)
-        Clean inputs; the target is ``x``.
-    norm : Tensor, shape (models,)
-        Attack norm ε of every model.
-    model : str
-        ``"linear"`` or ``"relu_output"``.
-    importance : Tensor, shape (models, n)
-    features : Tensor of int, shape (models, batch, k), optional
-        The attacks to evaluate per sample; all n features by default.
-
-    Returns
-    -------
-    Tensor, shape (models, batch, n) or (models, batch, k)
-        Loss mean_j I_j (x'_j − x_j)² of each sample under each attack.
-
-    Examples
-    --------
-    >>> params = {"W": torch.eye(2)[None], "b": torch.zeros(1, 2)}
-    >>> attack_losses(params, torch.zeros(1, 1, 2), torch.tensor([0.5]), "relu_output",
-    ...               torch.ones(1, 2))                    # (0.5² + 0) / 2 for either feature
-    tensor([[[0.1250, 0.1250]]])
-    """
-    _check_model(model)
-    W, b = params["W"], params["b"]
-    shift = (attack_directions(W) @ W.transpose(1, 2) @ W) * norm.view(-1, 1, 1)  # (k, n, n)
-    z = torch.baddbmm(b.unsqueeze(1), x @ W.transpose(1, 2), W)          # (models, batch, n)
-    models, batch, n = x.shape
-    k = n if features is None else features.shape[-1]
-    chunk = max(1, ATTACK_BLOCK // (models * k * n))
-    relu = ARCHITECTURES[model].output_relu
-    weight = (importance / n).unsqueeze(-1)                              # (models, n, 1)
-    rows = shift.reshape(models * n, n)
-    pieces = []
-    for a in range(0, batch, chunk):
-        z_a, x_a = z[:, a:a + chunk, None, :], x[:, a:a + chunk, None, :]
-        if features is None:
-            moved = z_a + shift[:, None]                                 # (models, c, n, n)
-        else:  # one row of A per sample and attack, by a flat row index (a fast copy)
-            index = features[:, a:a + chunk] + n * torch.arange(models).view(-1, 1, 1)
-            moved = rows.index_select(0, index.reshape(-1)).view(models, -1, k, n)
-            moved += z_a
-        if relu:
-            moved.relu_()
-        moved.sub_(x_a).square_()                  # in place: this is the attack's whole cost
-        pieces.append(torch.bmm(moved.view(models, -1, n), weight).view(models, -1, k))
-    return torch.cat(pieces, 1)
-
-
-def strongest_attack(params: dict, x: torch.Tensor, norm: torch.Tensor, model: str,
-                     importance: torch.Tensor, candidates: int | None = None
-                     ) -> tuple[torch.Tensor, torch.Tensor]:
-    """The optimal attack on the feature that raises each sample's loss most.
-
-    Parameters
-    ----------
-    params, x, norm, model, importance
-        As for :func:`attack_losses`.
-    candidates : int, optional
-        Try only the features whose own pre-activation the attack raises highest,
-        z_i + ε ‖G_i‖ (cheap: O(n) per sample instead of O(n²)); all features by default.
-
-    Returns
-    -------
-    feature : Tensor of int, shape (models, batch)
-        The attacked feature of every sample.
-    loss : Tensor, shape (models, batch)
-        Its loss under that attack.
-
-    Examples
-    --------
-    >>> params = {"W": torch.tensor([[[1.0, 0.5]]]), "b": torch.zeros(1, 2)}
-    >>> feature, loss = strongest_attack(params, torch.zeros(1, 1, 2), torch.tensor([1.0]),
-    ...                                  "relu_output", torch.ones(1, 2))
-    >>> feature
-    tensor([[0]])
-    """
-    if candidates is None or candidates >= x.shape[-1]:
-        losses = attack_losses(params, x, norm, model, importance)
-        loss, feature = losses.max(-1)
-        return feature, loss
-    W, b = params["W"], params["b"]
-    G = W.transpose(1, 2) @ W
-    z = torch.baddbmm(b.unsqueeze(1), x @ W.transpose(1, 2), W)
-    rise = z + norm.view(-1, 1, 1) * G.norm(dim=2).unsqueeze(1)          # (models, batch, n)
-    tried = rise.topk(candidates, dim=-1).indices                         # (models, batch, k)
-    losses = attack_losses(params, x, norm, model, importance, tried)
-    loss, best = losses.max(-1)
-    return torch.gather(tried, 2, best.unsqueeze(-1)).squeeze(-1), loss
-
 
 def random_attack(W: torch.Tensor, x: torch.Tensor, norm: torch.Tensor,
                   generator: torch.Generator) -> torch.Tensor:
@@ -250,34 +76,6 @@ def random_attack(W: torch.Tensor, x: torch.Tensor, norm: torch.Tensor,
     return moved_inputs(W, x, norm, feature)
 
 
-def moved_inputs(W: torch.Tensor, x: torch.Tensor, norm: torch.Tensor, feature: torch.Tensor
-                 ) -> torch.Tensor:
-    """Inputs moved by the optimal attack on given features.
-
-    Parameters
-    ----------
-    W : Tensor, shape (models, m, n)
-    x : Tensor, shape (models, batch, n)
-    norm : Tensor, shape (models,)
-    feature : Tensor of int, shape (models, batch)
-
-    Returns
-    -------
-    Tensor, shape (models, batch, n)
-        ``x + ε d_feature``.
-
-    Examples
-    --------
-    >>> moved_inputs(torch.eye(2)[None], torch.zeros(1, 1, 2), torch.tensor([2.0]),
-    ...              torch.tensor([[1]]))
-    tensor([[[0., 2.]]])
-    """
-    models, _, n = x.shape
-    index = feature + n * torch.arange(models, device=x.device).view(-1, 1)
-    d = attack_directions(W).to(x.device).reshape(models * n, n)
-    return x + norm.view(-1, 1, 1) * d.index_select(0, index.reshape(-1)).view(x.shape)
-
-
 def pgd_attack(params: dict, x: torch.Tensor, norm: torch.Tensor, model: str,
                importance: torch.Tensor, *, steps: int = 50, random_start: bool = False,
                generator: torch.Generator | None = None) -> torch.Tensor:
@@ -291,8 +89,9 @@ def pgd_attack(params: dict, x: torch.Tensor, norm: torch.Tensor, model: str,
     Parameters
     ----------
     params, x, norm, model, importance
-        As for :func:`attack_losses` (any model of :data:`~superposition_lib.models.ARCHITECTURES`
-        whose forward pass is differentiable).
+        As for :func:`~superposition_lib.core.attacks.attack_losses` (any model of
+        :data:`~superposition_lib.core.models.ARCHITECTURES` whose forward pass is
+        differentiable).
     steps : int
         Ascent steps.
     random_start : bool
@@ -326,17 +125,17 @@ def pgd_attack(params: dict, x: torch.Tensor, norm: torch.Tensor, model: str,
         delta = delta / delta.norm(dim=-1, keepdim=True).clamp_min(1e-12) * radius
     else:
         delta = torch.zeros_like(x)
-    best = _per_sample_loss(forward(params, x + delta, model), x, importance)
+    best = per_sample_loss(forward(params, x + delta, model), x, importance)
     for _ in range(steps):
         delta.requires_grad_(True)
-        loss = _per_sample_loss(forward(params, x + delta, model), x, importance)
+        loss = per_sample_loss(forward(params, x + delta, model), x, importance)
         (grad,) = torch.autograd.grad(loss.sum(), delta)
         with torch.no_grad():
             step = grad / grad.norm(dim=-1, keepdim=True).clamp_min(1e-12)
             delta = delta + 2.5 * radius / steps * step
             delta = delta * (radius / delta.norm(dim=-1, keepdim=True).clamp_min(1e-12)
                              ).clamp(max=1.0)
-            best = torch.maximum(best, _per_sample_loss(forward(params, x + delta, model), x,
+            best = torch.maximum(best, per_sample_loss(forward(params, x + delta, model), x,
                                                         importance))
     return best.detach()
 
@@ -369,7 +168,7 @@ def baseline_increase(spec: ExperimentSpec, norm, models=None) -> np.ndarray:
     >>> baseline_increase(spec, [0.2])                    # 0.2² × 2 / 4
     array([0.02])
     """
-    _check_model(spec.model)
+    check_attacked_model(spec.model)
     importance = np.repeat(spec.importance_array(), spec.restarts, axis=0)
     if models is not None:
         importance = importance[np.asarray(models)]
@@ -407,14 +206,14 @@ def sample_inputs(run: Run, samples: int, seed: int = 0) -> torch.Tensor:
 def _attacked(run: Run, fraction: float, samples: int, seed: int) -> tuple:
     """What both attack frames start from: the inputs x, parameters, importances, attack norms
     ε, the clean per-sample losses, and the strongest optimal attack's features and losses."""
-    _check_model(run.spec.model)
+    check_attacked_model(run.spec.model)
     x = sample_inputs(run, samples, seed)
     params = {"W": torch.as_tensor(run.W, dtype=torch.float32),
               "b": torch.as_tensor(run.b, dtype=torch.float32)}
     importance = torch.as_tensor(run.importance, dtype=torch.float32)
     eps = fraction * input_norms(x)
     with torch.no_grad():
-        clean = _per_sample_loss(forward(params, x, run.spec.model), x, importance)
+        clean = per_sample_loss(forward(params, x, run.spec.model), x, importance)
         feature, attacked = strongest_attack(params, x, eps, run.spec.model, importance)
     return x, params, importance, eps, clean, feature, attacked
 
@@ -565,55 +364,3 @@ def pgd_frame(run: Run, *, fraction: float = ATTACK_FRACTION, samples: int = 512
     frame["random_ratio"] = frame["pgd_random"] / frame["optimal"]
     frame["pgd_vulnerability"] = frame["pgd_best"] / frame["baseline_increase"]
     return frame
-
-
-class TrainingAttack:
-    """The attack of adversarial training (``ExperimentSpec.attack``) for a block of models.
-
-    Called once per step, it moves the clean batch by the optimal attack of norm
-    ``attack_norm`` × the batch's mean input norm, on a random feature per sample or on the
-    strongest of :data:`CANDIDATES` candidates. The attack is computed from the current weights
-    and then held fixed while the gradient is taken (Danskin's theorem: the gradient of the
-    worst-case loss is the gradient at the worst case). Random features are drawn from a
-    stream of the spec's seed and the step, so a run resumed from a checkpoint draws the same.
-
-    Parameters
-    ----------
-    spec : ExperimentSpec
-        With ``attack`` set.
-    models : slice
-        The block of models trained.
-    importance : Tensor, shape (block models, n)
-    device : torch.device
-
-    Examples
-    --------
-    >>> spec = ExperimentSpec(n_features=3, n_hidden=2, attack="random", attack_norm=0.5)
-    >>> attack = TrainingAttack(spec, slice(None), torch.ones(1, 3), torch.device("cpu"))
-    >>> x = torch.rand(1, 4, 3)
-    >>> moved = attack({"W": torch.randn(1, 2, 3), "b": torch.zeros(1, 3)}, x, step=1)
-    >>> torch.allclose((moved - x).norm(dim=-1), 0.5 * input_norms(x).expand(4))
-    True
-    """
-
-    def __init__(self, spec: ExperimentSpec, models: slice, importance: torch.Tensor,
-                 device: torch.device):
-        _check_model(spec.model)
-        self.spec, self.models, self.importance = spec, models, importance
-        fraction = np.repeat(spec.attack_norm_array(), spec.restarts)[models]
-        self.fraction = torch.as_tensor(fraction, dtype=torch.float32, device=device)
-
-    def __call__(self, params: dict, x: torch.Tensor, step: int) -> torch.Tensor:
-        """The attacked batch, shape (models, batch, n), for training step ``step``."""
-        spec = self.spec
-        with torch.no_grad():
-            norm = self.fraction * input_norms(x)
-            if spec.attack == "random":
-                seed = np.random.SeedSequence(spec.seed, spawn_key=(4, step))
-                generator = torch.Generator().manual_seed(int(seed.generate_state(1)[0]))
-                feature = torch.randint(spec.n_features, (spec.n_models, x.shape[1]),
-                                        generator=generator)[self.models].to(x.device)
-            else:
-                feature, _ = strongest_attack(params, x, norm, spec.model, self.importance,
-                                              CANDIDATES)
-            return moved_inputs(params["W"], x, norm, feature)

@@ -343,7 +343,7 @@ def fused_sparse_uniform_step(params: dict[str, torch.Tensor], stream, inv_proba
     Gives what ``loss_and_grads(params, x, x, importance, model, True)`` gives for
     ``x = stream.next_sparse_uniform(inv_probability)`` (up to float rounding), and advances the
     stream the same way, but never stores x: each model's samples are drawn, pushed through the
-    model and reduced into gradients in C (:func:`~superposition_lib.kernels.tied_step`). Check
+    model and reduced into gradients in C (:func:`~superposition_lib.core.kernels.tied_step`). Check
     :func:`fused_step_available` first.
 
     Parameters
@@ -371,7 +371,7 @@ def fused_sparse_uniform_step(params: dict[str, torch.Tensor], stream, inv_proba
     Examples
     --------
     >>> import numpy as np
-    >>> from superposition_lib.data import UniformStream
+    >>> from superposition_lib.core.data import UniformStream
     >>> params = {"W": torch.tensor([[[1.0, -1.0]]]), "b": torch.zeros(1, 2)}
     >>> stream = UniformStream(0, (1, 4096, 2))
     >>> inv_p = np.ones((1, 2), np.float32)
