@@ -56,7 +56,7 @@ cost 1/24 there, and the ``triangle`` 0.15% less.
 
 The arrangements are a short list, not every W: the cheapest of them bounds the optimal loss
 from above, and a trained model can beat it with an irregular arrangement
-(:func:`~superposition_lib.experiments.pca_tradeoff.pair_map_findings` measures by how much).
+(:func:`~superposition_lib.experiments.pca_vs_superposition.pair_map_findings` measures by how much).
 """
 
 from __future__ import annotations

@@ -32,9 +32,9 @@ from ..core.store import MissingRunError
 from . import (
     adversarial,
     computation,
-    equivariant,
+    continuous_features,
     learning_dynamics,
-    pca_tradeoff,
+    pca_vs_superposition,
     phase_change,
     privileged_basis,
     toy_model,
@@ -60,8 +60,8 @@ def chapter_figures() -> dict[str, dict]:
     ['fig-basic', 'fig-intro']
     """
     return {m.CHAPTER: dict(m.FIGURES)
-            for m in (toy_model, uniform_geometry, phase_change, pca_tradeoff, learning_dynamics,
-                      equivariant, privileged_basis, computation, adversarial)}
+            for m in (toy_model, uniform_geometry, phase_change, pca_vs_superposition, learning_dynamics,
+                      continuous_features, privileged_basis, computation, adversarial)}
 
 
 def export_chapter_figures(chapter: str | None = None, *, out_dir: str | os.PathLike | None = None,

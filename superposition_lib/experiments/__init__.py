@@ -436,9 +436,9 @@ def seed_vote(models: pd.DataFrame, label: str) -> pd.DataFrame:
 from . import (  # noqa: F401
     adversarial,
     computation,
-    equivariant,
+    continuous_features,
     learning_dynamics,
-    pca_tradeoff,
+    pca_vs_superposition,
     phase_change,
     privileged_basis,
     toy_model,

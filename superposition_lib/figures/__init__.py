@@ -7,9 +7,9 @@ figure's frames and draws them. Each chapter's figures live in a submodule of th
 (:mod:`~superposition_lib.figures.toy_model`,
 :mod:`~superposition_lib.figures.uniform_geometry`,
 :mod:`~superposition_lib.figures.phase_change`,
-:mod:`~superposition_lib.figures.pca_tradeoff`,
+:mod:`~superposition_lib.figures.pca_vs_superposition`,
 :mod:`~superposition_lib.figures.learning_dynamics`,
-:mod:`~superposition_lib.figures.equivariant`,
+:mod:`~superposition_lib.figures.continuous_features`,
 :mod:`~superposition_lib.figures.privileged_basis`,
 :mod:`~superposition_lib.figures.adversarial`) and are re-exported here. This module holds what
 they share. Charts need no network:
@@ -550,7 +550,7 @@ def export(chart: alt.TopLevelMixin, data: pd.DataFrame | Mapping[str, pd.DataFr
 
 # The chapters' figures (imported last: some import share_selections from this module).
 from .adversarial import adversarial_training, vulnerability_scatter, vulnerability_sweep
-from .equivariant import ring_map, width_profile
+from .continuous_features import ring_map, width_profile
 from .learning_dynamics import (
     jump_chart,
     jump_statistics,
@@ -558,7 +558,7 @@ from .learning_dynamics import (
     stage_paths,
     superposition_over_training,
 )
-from .pca_tradeoff import collapse_curve, direction_grid, gram_heatmaps, tradeoff_map
+from .pca_vs_superposition import collapse_curve, direction_grid, gram_heatmaps, tradeoff_map
 from .phase_change import candidate_diagram, phase_diagram
 from .privileged_basis import (best_of_n_heatmap, neuron_bars, neuron_bars_static,
                                neuron_counts)

@@ -16,7 +16,7 @@ __all__ = [
 ]
 
 #: Colours of the strategies of
-#: :func:`~superposition_lib.experiments.pca_tradeoff.classify_strategy`.
+#: :func:`~superposition_lib.experiments.pca_vs_superposition.classify_strategy`.
 _STRATEGY_SCALE = alt.Scale(domain=["linear", "collapsed", "mixture", "superposition"],
                             range=["#b9b9b9", "#4269d0", "#a463f2", "#e4572e"])
 #: Colours of the correlated sets (pairs), shared by every geometry panel.
@@ -57,7 +57,7 @@ def direction_grid(directions: pd.DataFrame) -> alt.VConcatChart:
     Parameters
     ----------
     directions : pandas.DataFrame
-        :func:`~superposition_lib.experiments.pca_tradeoff.direction_frame` rows of several
+        :func:`~superposition_lib.experiments.pca_vs_superposition.direction_frame` rows of several
         runs, with an added column ``experiment``.
 
     Returns
@@ -103,7 +103,7 @@ def gram_heatmaps(gram: pd.DataFrame) -> alt.FacetChart:
     Parameters
     ----------
     gram : pandas.DataFrame
-        :func:`~superposition_lib.experiments.pca_tradeoff.gram_frame` rows (``density``,
+        :func:`~superposition_lib.experiments.pca_vs_superposition.gram_frame` rows (``density``,
         ``i``, ``j``, ``value``).
 
     Returns
@@ -135,7 +135,7 @@ def collapse_curve(models: pd.DataFrame) -> alt.LayerChart:
     Parameters
     ----------
     models : pandas.DataFrame
-        :func:`~superposition_lib.experiments.pca_tradeoff.collapse_frame` rows (``density``,
+        :func:`~superposition_lib.experiments.pca_vs_superposition.collapse_frame` rows (``density``,
         ``seed``, ``best``, ``collapsed``, ``loss``, ``strategy``).
 
     Returns
@@ -219,9 +219,9 @@ def tradeoff_map(cells: pd.DataFrame, models: pd.DataFrame,
     Parameters
     ----------
     cells : pandas.DataFrame
-        :func:`~superposition_lib.experiments.pca_tradeoff.map_cells` rows.
+        :func:`~superposition_lib.experiments.pca_vs_superposition.map_cells` rows.
     models : pandas.DataFrame
-        :func:`~superposition_lib.experiments.pca_tradeoff.map_frame` rows of the same cells
+        :func:`~superposition_lib.experiments.pca_vs_superposition.map_frame` rows of the same cells
         (with the direction columns ``w0x``, ``w0y``, …).
     boundary : pandas.DataFrame, optional
         A theory boundary with columns ``p`` and ``c`` (for instance

@@ -9,8 +9,8 @@ import pytest
 from superposition_lib import experiments
 
 from superposition_lib.analysis import pair_theory, pca
-from superposition_lib.book import pca_tradeoff as book_pt
-from superposition_lib.experiments import pca_tradeoff as pt
+from superposition_lib.book import pca_vs_superposition as book_pt
+from superposition_lib.experiments import pca_vs_superposition as pt
 from superposition_lib.core.store import RunStore
 
 

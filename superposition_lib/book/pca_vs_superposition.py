@@ -1,8 +1,8 @@
 """The figures of the chapter "PCA versus superposition" (``chapters/pca-vs-superposition.qmd``).
 
 Every ``figure_*`` function here builds one figure of the chapter: it asks
-:mod:`~superposition_lib.experiments.pca_tradeoff` for the tidy frames and draws them with
-:mod:`~superposition_lib.figures.pca_tradeoff`, returning ``(chart, data)`` (see
+:mod:`~superposition_lib.experiments.pca_vs_superposition` for the tidy frames and draws them with
+:mod:`~superposition_lib.figures.pca_vs_superposition`, returning ``(chart, data)`` (see
 :func:`~superposition_lib.book.chapter_figures`). :data:`FIGURES` maps the chapter's figure
 labels to these functions.
 
@@ -17,7 +17,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ..experiments import load
-from ..experiments.pca_tradeoff import (
+from ..experiments.pca_vs_superposition import (
     CHAPTER,
     collapse_frame,
     direction_frame,
@@ -26,7 +26,7 @@ from ..experiments.pca_tradeoff import (
     map_frame,
     theory_boundary,
 )
-from ..figures import pca_tradeoff as fig
+from ..figures import pca_vs_superposition as fig
 from ..core.store import RunStore
 
 __all__ = ["CHAPTER", "FIGURES"]
@@ -34,7 +34,7 @@ __all__ = ["CHAPTER", "FIGURES"]
 
 def figure_pairs(profile: str | None = None, *, store: RunStore | None = None):
     """The chapter's ``fig-pairs``: (chart, data) from
-    :func:`~superposition_lib.experiments.pca_tradeoff.direction_frame` of the four small
+    :func:`~superposition_lib.experiments.pca_vs_superposition.direction_frame` of the four small
     geometry experiments.
 
     Examples
@@ -54,7 +54,7 @@ def figure_pairs(profile: str | None = None, *, store: RunStore | None = None):
 
 def figure_sets10(profile: str | None = None, *, store: RunStore | None = None):
     """The chapter's ``fig-sets10``: (chart, data) from
-    :func:`~superposition_lib.experiments.pca_tradeoff.gram_frame` of ``corr-sets10``.
+    :func:`~superposition_lib.experiments.pca_vs_superposition.gram_frame` of ``corr-sets10``.
 
     Examples
     --------
@@ -67,7 +67,7 @@ def figure_sets10(profile: str | None = None, *, store: RunStore | None = None):
 
 def figure_collapse(profile: str | None = None, *, store: RunStore | None = None):
     """The chapter's ``fig-collapse``: (chart, data) from
-    :func:`~superposition_lib.experiments.pca_tradeoff.collapse_frame`.
+    :func:`~superposition_lib.experiments.pca_vs_superposition.collapse_frame`.
 
     Examples
     --------
@@ -80,8 +80,8 @@ def figure_collapse(profile: str | None = None, *, store: RunStore | None = None
 
 def figure_map(profile: str | None = None, *, store: RunStore | None = None):
     """The chapter's ``fig-map``: (chart, data) from
-    :func:`~superposition_lib.experiments.pca_tradeoff.map_frame`, with the two-pair theory's
-    :func:`~superposition_lib.experiments.pca_tradeoff.theory_boundary` where it exists.
+    :func:`~superposition_lib.experiments.pca_vs_superposition.map_frame`, with the two-pair theory's
+    :func:`~superposition_lib.experiments.pca_vs_superposition.theory_boundary` where it exists.
 
     Examples
     --------

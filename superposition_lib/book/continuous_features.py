@@ -1,8 +1,8 @@
 """The figures of the chapter "Continuous equivariant features" (``chapters/continuous-features.qmd``).
 
 Every ``figure_*`` function here builds one figure of the chapter: it asks
-:mod:`~superposition_lib.experiments.equivariant` for the tidy frames and draws them with
-:mod:`~superposition_lib.figures.equivariant`, returning ``(chart, data)`` or
+:mod:`~superposition_lib.experiments.continuous_features` for the tidy frames and draws them with
+:mod:`~superposition_lib.figures.continuous_features`, returning ``(chart, data)`` or
 ``(chart, data, static)`` (see :func:`~superposition_lib.book.chapter_figures`).
 :data:`FIGURES` maps the chapter's figure labels to these functions.
 
@@ -14,8 +14,8 @@ Examples
 
 from __future__ import annotations
 
-from ..experiments.equivariant import CHAPTER, map_cells, map_frame
-from ..figures import equivariant as fig
+from ..experiments.continuous_features import CHAPTER, map_cells, map_frame
+from ..figures import continuous_features as fig
 from ..core.store import RunStore
 
 __all__ = ["CHAPTER", "FIGURES"]

@@ -14,7 +14,7 @@ __all__ = [
     "width_profile",
 ]
 
-#: Colours of the arrangements of :func:`~superposition_lib.experiments.equivariant.classify_ring`.
+#: Colours of the arrangements of :func:`~superposition_lib.experiments.continuous_features.classify_ring`.
 _RING_SCALE = alt.Scale(domain=["pca circle", "mixture", "polygon", "other"],
                         range=["#b9b9b9", "#a463f2", "#e4572e", "#efb118"])
 _LIM = alt.Scale(domain=[-1.25, 1.25], nice=False)
@@ -65,9 +65,9 @@ def ring_map(cells: pd.DataFrame, models: pd.DataFrame) -> alt.VConcatChart:
     Parameters
     ----------
     cells : pandas.DataFrame
-        :func:`~superposition_lib.experiments.equivariant.map_cells` rows.
+        :func:`~superposition_lib.experiments.continuous_features.map_cells` rows.
     models : pandas.DataFrame
-        :func:`~superposition_lib.experiments.equivariant.map_frame` rows of the same cells
+        :func:`~superposition_lib.experiments.continuous_features.map_frame` rows of the same cells
         (with the direction columns ``w0x``, ``w0y``, …).
 
     Returns
@@ -157,7 +157,7 @@ def width_profile(cells: pd.DataFrame) -> alt.HConcatChart:
     Parameters
     ----------
     cells : pandas.DataFrame
-        :func:`~superposition_lib.experiments.equivariant.map_cells` rows.
+        :func:`~superposition_lib.experiments.continuous_features.map_cells` rows.
 
     Returns
     -------
