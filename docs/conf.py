@@ -34,7 +34,8 @@ REPO = Path(os.environ.get("SUPERPOSITION_REPO") or DOCS.parent).resolve()
 sys.path.insert(0, str(REPO))  # build from a source checkout even when the package isn't installed
 sys.path.insert(0, str(DOCS / "_ext"))
 
-import superposition_lib
+import superposition_lib  # noqa: E402
+from superposition_lib.experiments.chapters import CHAPTERS  # noqa: E402
 
 # autosummary writes one page per module and object into api/generated/. Start afresh on every
 # build, so that pages of renamed or removed names cannot linger (a page in no toctree warns).
@@ -117,28 +118,19 @@ html_theme_options = {
 book_url = os.environ.get("SUPERPOSITION_BOOK_URL") or ".."
 book_source_dir = str(REPO)
 
-# The book's chapters: key (the planned file stem, chapters/<key>.qmd) to title. A chapter links
-# to chapters/<stem>.html once chapters/<key>.qmd, or a .qmd with this title, exists; until then
-# it is shown as "(planned)".
-book_chapters = {
-    "toy-model": "The toy model",
-    "uniform-geometry": "The geometry of uniform superposition",
-    "phase-change": "Superposition as a phase change",
-    "pca-vs-superposition": "PCA versus superposition",
-    "continuous-features": "Continuous equivariant features",
-    "learning-dynamics": "Learning dynamics",
-    "privileged-basis": "Superposition in a privileged basis",
-    "computation": "Computation in superposition",
-    "adversarial": "Superposition and adversarial vulnerability",
-}
+# The book's chapters: file stem (chapters/<stem>.qmd) to title, from the library's one list.
+book_chapters = dict(CHAPTERS)
 
 # The chapters each module's API page links back to ("In the book").
 book_module_chapters = {
     "superposition_lib.core.config": ["toy-model", "learning-dynamics", "adversarial"],
+    "superposition_lib.core.fields": ["toy-model", "learning-dynamics", "adversarial"],
     "superposition_lib.core.data": ["toy-model", "pca-vs-superposition", "continuous-features"],
     "superposition_lib.core.models": ["toy-model"],
     "superposition_lib.core.schedule": ["phase-change", "learning-dynamics"],
     "superposition_lib.core.train": ["toy-model", "learning-dynamics", "adversarial"],
+    "superposition_lib.core.snapshots": ["toy-model", "learning-dynamics", "adversarial"],
+    "superposition_lib.core.guards": ["toy-model", "learning-dynamics", "adversarial"],
     "superposition_lib.core.evaluation": ["toy-model", "continuous-features"],
     "superposition_lib.core.pipeline": ["toy-model"],
     "superposition_lib.core.attacks": ["adversarial"],
@@ -147,24 +139,47 @@ book_module_chapters = {
     "superposition_lib.analysis.theory": ["phase-change"],
     "superposition_lib.analysis.pair_theory": ["pca-vs-superposition"],
     "superposition_lib.analysis.dynamics": ["learning-dynamics"],
+    "superposition_lib.analysis.dynamics.levels": ["learning-dynamics"],
+    "superposition_lib.analysis.dynamics.jumps": ["learning-dynamics"],
+    "superposition_lib.analysis.dynamics.stages": ["learning-dynamics"],
     "superposition_lib.analysis.pca": ["pca-vs-superposition", "continuous-features"],
     "superposition_lib.presets": ["toy-model"],
+    "superposition_lib.experiments.registry": ["toy-model"],
+    "superposition_lib.experiments.chapters": ["toy-model"],
+    "superposition_lib.experiments.votes": ["phase-change", "pca-vs-superposition",
+                                          "continuous-features"],
     "superposition_lib.experiments.toy_model": ["toy-model"],
     "superposition_lib.experiments.phase_change": ["phase-change"],
+    "superposition_lib.experiments.phase_change.specs": ["phase-change"],
+    "superposition_lib.experiments.phase_change.diagram": ["phase-change"],
+    "superposition_lib.experiments.phase_change.agreement": ["phase-change"],
+    "superposition_lib.experiments.phase_change.n3": ["phase-change"],
     "superposition_lib.experiments.uniform_geometry": ["uniform-geometry"],
     "superposition_lib.analysis.geometry": ["uniform-geometry"],
     "superposition_lib.figures": ["toy-model", "uniform-geometry", "phase-change",
                                   "pca-vs-superposition", "continuous-features",
                                   "learning-dynamics", "privileged-basis", "computation",
                                   "adversarial"],
+    "superposition_lib.figures.theme": ["toy-model"],
+    "superposition_lib.figures.grid": ["pca-vs-superposition", "continuous-features"],
+    "superposition_lib.figures.render": ["toy-model"],
+    "superposition_lib.figures.downloads": ["toy-model"],
     "superposition_lib.figures.toy_model": ["toy-model"],
     "superposition_lib.figures.uniform_geometry": ["uniform-geometry"],
     "superposition_lib.figures.phase_change": ["phase-change"],
     "superposition_lib.figures.pca_vs_superposition": ["pca-vs-superposition"],
     "superposition_lib.experiments.pca_vs_superposition": ["pca-vs-superposition"],
+    "superposition_lib.experiments.pca_vs_superposition.specs": ["pca-vs-superposition"],
+    "superposition_lib.experiments.pca_vs_superposition.strategy": ["pca-vs-superposition"],
+    "superposition_lib.experiments.pca_vs_superposition.geometry": ["pca-vs-superposition"],
+    "superposition_lib.experiments.pca_vs_superposition.collapse": ["pca-vs-superposition"],
+    "superposition_lib.experiments.pca_vs_superposition.tradeoff": ["pca-vs-superposition"],
+    "superposition_lib.experiments.pca_vs_superposition.pair_map": ["pca-vs-superposition"],
     "superposition_lib.figures.continuous_features": ["continuous-features"],
     "superposition_lib.experiments.continuous_features": ["continuous-features"],
     "superposition_lib.figures.learning_dynamics": ["learning-dynamics"],
+    "superposition_lib.figures.learning_dynamics.energy": ["learning-dynamics"],
+    "superposition_lib.figures.learning_dynamics.stages": ["learning-dynamics"],
     "superposition_lib.experiments.learning_dynamics": ["learning-dynamics"],
     "superposition_lib.experiments.learning_dynamics.specs": ["learning-dynamics"],
     "superposition_lib.experiments.learning_dynamics.energy": ["learning-dynamics"],
@@ -181,6 +196,11 @@ book_module_chapters = {
     "superposition_lib.book": ["toy-model", "uniform-geometry", "phase-change",
                                "pca-vs-superposition", "continuous-features", "learning-dynamics",
                                "privileged-basis", "computation", "adversarial"],
+    "superposition_lib.book.registry": ["toy-model"],
+    "superposition_lib.book.pages": ["toy-model", "uniform-geometry", "phase-change",
+                                     "pca-vs-superposition", "continuous-features",
+                                     "learning-dynamics", "privileged-basis", "computation",
+                                     "adversarial"],
     "superposition_lib.book.toy_model": ["toy-model"],
     "superposition_lib.book.uniform_geometry": ["uniform-geometry"],
     "superposition_lib.book.phase_change": ["phase-change"],

@@ -37,7 +37,8 @@ _EXPORTS = {"core.config": ("ExperimentSpec", "FORMAT_VERSION"),
             "core.run": ("Run", "Snapshots"),
             "core.store": ("CorruptRunError", "MissingRunError", "RunStore"),
             "core.pipeline": ("load_or_train",),
-            "core.train": ("NonFiniteLossError", "train")}
+            "core.guards": ("NonFiniteLossError",),
+            "core.train": ("train",)}
 
 
 def __getattr__(name: str):

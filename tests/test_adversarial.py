@@ -8,13 +8,13 @@ import pytest
 import torch
 
 from superposition_lib import ExperimentSpec, experiments, train
-
 from superposition_lib.analysis import adversarial
-from superposition_lib.core import attacks
 from superposition_lib.book import adversarial as book
-from superposition_lib.experiments import adversarial as ad
+from superposition_lib.book.registry import builders
+from superposition_lib.core import attacks
 from superposition_lib.core.models import forward
 from superposition_lib.core.train import separable
+from superposition_lib.experiments import adversarial as ad
 
 
 def _run_with(W, b, importance=1.0, density=0.2):
@@ -232,9 +232,9 @@ def test_smoke_results_hold_every_model(smoke):
             == pytest.approx(1.0))
 
 
-@pytest.mark.parametrize("label", sorted(book.FIGURES))
+@pytest.mark.parametrize("label", sorted(builders(book.CHAPTER)))
 def test_figures_validate(label, store, smoke):
-    chart, data = book.FIGURES[label]("smoke", store=store)[:2]
+    chart, data = builders(book.CHAPTER)[label]("smoke", store=store)[:2]
     chart.to_dict(validate=True)
     assert all(len(frame) > 0 for frame in data.values())
 

@@ -13,8 +13,8 @@ import pytest
 
 from superposition_lib import experiments
 from superposition_lib.cli import main, summary_table
-from superposition_lib.presets import PRESETS, get_preset
 from superposition_lib.core.store import RunStore
+from superposition_lib.presets import PRESETS, get_preset
 
 STEPS = "200"
 

@@ -6,11 +6,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from superposition_lib.core.config import (FLOAT32_RANGE, FORMAT_VERSION, INITS, LR_SCHEDULES,
-                                      MIN_FEATURE_PROBABILITY, MODELS, OPTIMIZERS, QUIET_LR,
-                                      DegenerateSpecWarning, ExperimentSpec)
+from superposition_lib.core.config import FORMAT_VERSION, ExperimentSpec
+from superposition_lib.core.fields import (
+    FLOAT32_RANGE,
+    INITS,
+    LR_SCHEDULES,
+    MIN_FEATURE_PROBABILITY,
+    MODELS,
+    OPTIMIZERS,
+    QUIET_LR,
+    DegenerateSpecWarning,
+)
 
 #: What every error about a probability says it allows.
 PROBABILITIES = "[2**-24 ≈ 6e-08, 1]"
@@ -431,10 +440,9 @@ def test_no_registered_experiment_is_refused_or_warned_about():
 def test_every_registered_paper_run_is_committed_and_loads():
     """A stale data/ fails here, not in a reader's render (which would otherwise retrain)."""
     from superposition_lib import experiments
-    from superposition_lib.core.store import RunStore
-
     from superposition_lib.core.data import FeatureDistribution
-    from superposition_lib.core.train import check_converged
+    from superposition_lib.core.guards import check_converged
+    from superposition_lib.core.store import RunStore
 
     store = RunStore(Path(__file__).resolve().parents[1] / "data")
     for exp in experiments.list_experiments():

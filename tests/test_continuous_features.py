@@ -6,12 +6,11 @@ import pytest
 import torch
 
 from superposition_lib import ExperimentSpec, experiments, train
-
 from superposition_lib.analysis import pca
 from superposition_lib.core.data import FeatureDistribution
-from superposition_lib.experiments import continuous_features as eq
-from superposition_lib.core.store import RunStore
 from superposition_lib.core.evaluation import evaluate
+from superposition_lib.core.store import RunStore
+from superposition_lib.experiments import continuous_features as eq
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ import pandas as pd
 import pytest
 
 from superposition_lib.analysis import dynamics
-
 from superposition_lib.core import metrics
 from superposition_lib.core.config import ExperimentSpec
 from superposition_lib.core.train import train

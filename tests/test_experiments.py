@@ -8,12 +8,11 @@ import pytest
 import torch
 
 from superposition_lib import experiments
-
-from superposition_lib.core import metrics
 from superposition_lib.cli import main
-from superposition_lib.experiments import toy_model
+from superposition_lib.core import metrics
 from superposition_lib.core.store import RunStore
 from superposition_lib.core.train import train
+from superposition_lib.experiments import toy_model
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from superposition_lib.analysis import geometry
-
 from superposition_lib.core import metrics
 
 

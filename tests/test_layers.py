@@ -31,8 +31,9 @@ ROOT = "superposition_lib"
 FLOORS = (("core",), ("analysis",), ("experiments", "figures", "presets"), ("book",), ("cli",))
 
 #: The core's modules in pipeline order: each imports only modules listed before it.
-CORE_ORDER = ("files", "config", "kernels", "data", "models", "metrics", "run", "schedule",
-              "evaluation", "attacks", "train", "store", "pipeline", "cluster", "reproduce")
+CORE_ORDER = ("files", "dirs", "locks", "fields", "config", "kernels", "data", "models", "metrics",
+              "run", "schedule", "evaluation", "attacks", "snapshots", "guards", "train",
+              "manifest", "store", "pipeline", "cluster", "reproduce")
 
 
 def module_name(path: Path) -> str:

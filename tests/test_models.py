@@ -5,8 +5,14 @@ import pytest
 import torch
 
 from superposition_lib.core.config import ExperimentSpec
-from superposition_lib.core.models import (ARCHITECTURES, Workspace, forward, init_params,
-                                      loss_and_grads, per_model_loss)
+from superposition_lib.core.models import (
+    ARCHITECTURES,
+    Workspace,
+    forward,
+    init_params,
+    loss_and_grads,
+    per_model_loss,
+)
 
 
 def random_case(model: str, models=3, batch=32, n=7, m=4, seed=0):

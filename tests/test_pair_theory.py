@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from superposition_lib.analysis import pair_theory as pt
+from superposition_lib.analysis.theory import antipodal_minimum
 from superposition_lib.core.data import FeatureDistribution
 from superposition_lib.core.models import forward
-from superposition_lib.analysis.theory import antipodal_minimum
 
 SAMPLES = 1 << 21
 

@@ -7,11 +7,11 @@ import pandas as pd
 import pytest
 
 from superposition_lib import experiments
-
 from superposition_lib.analysis import pair_theory, pca
 from superposition_lib.book import pca_vs_superposition as book_pt
-from superposition_lib.experiments import pca_vs_superposition as pt
+from superposition_lib.book.registry import builders
 from superposition_lib.core.store import RunStore
+from superposition_lib.experiments import pca_vs_superposition as pt
 
 
 @pytest.fixture(scope="module")
@@ -118,7 +118,7 @@ def test_the_map_runs_under_smoke_with_its_references(store):
     assert cells.loc[same, ["collapsed", "pca_alignment"]].isna().all().all()
     assert cells.loc[~same, ["collapsed", "pca_alignment"]].notna().all().all()
     assert models["collapsed_chance"].between(0, 4).all()
-    chart, data = book_pt.FIGURES["fig-map"]("smoke", store=store)
+    chart, data = builders(book_pt.CHAPTER)["fig-map"]("smoke", store=store)
     # the two-pair theory's boundary is drawn over the strategy heatmap
     layers = chart.to_dict()["vconcat"][0]["hconcat"][0]["layer"]
     lines = [layer for layer in layers if layer.get("mark", {}).get("type") == "line"]
@@ -143,7 +143,7 @@ def test_the_map_runs_under_smoke_with_its_references(store):
 
 def test_the_other_figures_validate(store):
     for label in ("fig-pairs", "fig-sets10", "fig-collapse"):
-        chart, data = book_pt.FIGURES[label]("smoke", store=store)
+        chart, data = builders(book_pt.CHAPTER)[label]("smoke", store=store)
         assert len(json.dumps(chart.to_dict(validate=True))) < 1.5e6
         assert all(isinstance(v, pd.DataFrame) and len(v) for v in data.values())
 

@@ -1,13 +1,15 @@
-"""The phase-change experiment: the classification rule, seed dropping, and agreement with theory."""
+"""The phase-change experiment: the classification rule, seed dropping, and agreement with
+theory."""
 
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from superposition_lib.experiments import phase_change as pc
 from superposition_lib.core.run import Run
 from superposition_lib.core.store import RunStore
+from superposition_lib.experiments import load
+from superposition_lib.experiments import phase_change as pc
 
 
 def test_classify_follows_the_documented_rule():
@@ -139,7 +141,7 @@ def test_paper_n3_trained_diagram_follows_the_theory_with_its_three_departures(p
     assert t.loc["dedicated_pair", "majority"] < 0.6 < t.loc["dedicated_pair", "best"]
     # dense, r > 1: no majority drops an importance-1 feature; 0 and 1 share one direction
     assert t.loc["dedicated", "majority"] == 0 and t.loc["dedicated", "best_ratio"] <= 1.0
-    run_W = pc.load("phase-change-n3", "paper", store=DATA).W
+    run_W = load("phase-change-n3", "paper", store=DATA).W
     kept = models[models["kept"]].merge(cells[["cell", "theory"]], on="cell")
     W = run_W[models.index[models["kept"]][kept["theory"].to_numpy() == "dedicated"]]
     norms = np.linalg.norm(W, axis=1)

@@ -28,8 +28,16 @@ from pathlib import Path
 
 import pytest
 import yaml
-from html_pages import (CHROMIUM, NO_CHROMIUM, RENDER_SECONDS, REPR, body_json, chromium_dom,
-                        links, remote_loads)
+from html_pages import (
+    CHROMIUM,
+    NO_CHROMIUM,
+    RENDER_SECONDS,
+    REPR,
+    body_json,
+    chromium_dom,
+    links,
+    remote_loads,
+)
 
 from superposition_lib import cli
 from superposition_lib.book import citation, site

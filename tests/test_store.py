@@ -14,11 +14,12 @@ import torch
 
 from superposition_lib.core import config
 from superposition_lib.core.config import ExperimentSpec
+from superposition_lib.core.guards import DivergenceError, NonFiniteLossError
+from superposition_lib.core.pipeline import load_or_train
 from superposition_lib.core.reproduce import differences
 from superposition_lib.core.run import Run
-from superposition_lib.core.pipeline import load_or_train
 from superposition_lib.core.store import CorruptRunError, MissingRunError, RunStore, default_root
-from superposition_lib.core.train import DivergenceError, NonFiniteLossError, train
+from superposition_lib.core.train import train
 
 # Tiny specs: a few hundred steps on small batches (seconds in all on 2 shared cores).
 SPEC = ExperimentSpec(n_features=5, n_hidden=2, feature_probability=[1.0, 0.3],
@@ -441,14 +442,14 @@ def test_a_spec_whose_floats_differ_in_the_last_bits_loads_the_stored_run(store,
 
 
 def test_runs_made_with_other_numpy_or_torch_load_with_one_warning(store, run, monkeypatch):
-    from superposition_lib.core import store as store_module
+    from superposition_lib.core import manifest as manifest_module
 
     store.save(run)
     manifest = _manifest(store, SPEC)
     manifest["numpy_version"] = "1.0.0"
     _write_manifest(store, SPEC, manifest)
-    monkeypatch.setattr(store_module, "_versions_warned", set())
-    with pytest.warns(store_module.VersionMismatchWarning, match="numpy 1.0.0"):
+    monkeypatch.setattr(manifest_module, "_versions_warned", set())
+    with pytest.warns(manifest_module.VersionMismatchWarning, match="numpy 1.0.0"):
         store.load(SPEC)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -621,7 +622,7 @@ def test_a_stale_entry_is_never_loaded_as_current(store, run, version):
 
 
 def test_record_numerics_keeps_the_arrays_and_the_earlier_record(store, run):
-    from superposition_lib.core.store import numerics_record
+    from superposition_lib.core.manifest import numerics_record
 
     entry = store.save(run)
     blob = (entry / "arrays.npz").read_bytes()

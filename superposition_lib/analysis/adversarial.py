@@ -25,10 +25,15 @@ import pandas as pd
 import torch
 
 from ..core import metrics
+from ..core.attacks import (
+    check_attacked_model,
+    input_norms,
+    moved_inputs,
+    per_sample_loss,
+    strongest_attack,
+)
 from ..core.config import ExperimentSpec
 from ..core.data import FeatureDistribution
-from ..core.attacks import (check_attacked_model, input_norms, moved_inputs, per_sample_loss,
-                            strongest_attack)
 from ..core.models import forward
 from ..core.run import Run
 

@@ -15,12 +15,12 @@ module recovers that structure from W:
 3. Every connected component is one polytope, named from its number of features k and the
    dimension d of the space it spans (:func:`name_polytope`). A component of one feature is a
    *dedicated* dimension only when the feature has nearly a dimension to itself, D_i ≥
-   :data:`DEDICATED_D` (:func:`~superposition_lib.core.metrics.feature_dimensionality`); otherwise it
-   is *isolated*: no single neighbour interferes with it above the edge threshold, but many
-   weak ones together take a share of its dimension.
+   :data:`DEDICATED_D` (:func:`~superposition_lib.core.metrics.feature_dimensionality`);
+   otherwise it is *isolated*: no single neighbour interferes with it above the edge threshold,
+   but many weak ones together take a share of its dimension.
 
-Conventions follow :mod:`superposition_lib.core.metrics`: W has shape (m, n) and column ``W[:, i]`` is
-feature i's direction.
+Conventions follow :mod:`superposition_lib.core.metrics`: W has shape (m, n) and column
+``W[:, i]`` is feature i's direction.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..core.metrics import _as_float64, feature_dimensionality
+from ..core.metrics import REPRESENTED_NORM, _as_float64, feature_dimensionality
 
 __all__ = [
     "DEDICATED_D",
@@ -50,7 +50,8 @@ NAMES = {(2, 1): "digon", (3, 2): "triangle", (4, 3): "tetrahedron", (5, 2): "pe
          (8, 3): "square antiprism"}
 
 
-def feature_graph(W, *, norm_threshold: float = 0.5, edge_threshold: float = 0.2) -> np.ndarray:
+def feature_graph(W, *, norm_threshold: float = REPRESENTED_NORM,
+                  edge_threshold: float = 0.2) -> np.ndarray:
     """Adjacency matrix of the feature graph of one model.
 
     Parameters
@@ -187,7 +188,8 @@ def name_polytope(vectors, *, tol: float = 0.3) -> str:
     return NAMES.get((k, span_dimension(V, tol=tol)), "other")
 
 
-def polytopes(W, *, norm_threshold: float = 0.5, edge_threshold: float = 0.2) -> pd.DataFrame:
+def polytopes(W, *, norm_threshold: float = REPRESENTED_NORM,
+              edge_threshold: float = 0.2) -> pd.DataFrame:
     """Every feature's polytope, for one model or a batch of models.
 
     Parameters

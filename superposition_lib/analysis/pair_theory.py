@@ -24,8 +24,8 @@ coefficient is tiny (between a trained model's "orthogonal" features a_j is of o
 plane and a common norm: ‖W_i‖² = s for every represented feature. The loss is then minimised
 over s and over every feature's bias (:func:`arrangement_optimum`; features of the same role
 share a bias). Fixing s = 1 instead, as the phase-change theory of
-:mod:`~superposition_lib.analysis.theory` does, overprices superposition at dense features: at p = 1,
-orthogonal members cost 1/24 at s = b = ½ against 0.0705 at s = 1.
+:mod:`~superposition_lib.analysis.theory` does, overprices superposition at dense features: at
+p = 1, orthogonal members cost 1/24 at s = b = ½ against 0.0705 at s = 1.
 
 - ``orthogonal``: the members of a pair are orthogonal and each is antipodal to a member of the
   *other* pair (directions 0°, 90°, 180°, 270° for a₁, b₁, a₂, b₂), the paper's picture for
@@ -56,7 +56,8 @@ cost 1/24 there, and the ``triangle`` 0.15% less.
 
 The arrangements are a short list, not every W: the cheapest of them bounds the optimal loss
 from above, and a trained model can beat it with an irregular arrangement
-(:func:`~superposition_lib.experiments.pca_vs_superposition.pair_map_findings` measures by how much).
+(:func:`~superposition_lib.experiments.pca_vs_superposition.pair_map_findings` measures by how
+much).
 """
 
 from __future__ import annotations

@@ -17,11 +17,12 @@ trade-off against:
 - whether each correlated set is represented by its mean direction (:func:`set_cosines`,
   :func:`collapsed_sets`).
 
-For features per dimension ‖W‖_F²/m use :func:`superposition_lib.core.metrics.features_per_dimension`.
+For features per dimension ‖W‖_F²/m use
+:func:`superposition_lib.core.metrics.features_per_dimension`.
 
 Why the covariance (and not the second moment). The linear model x' = WᵀWx + b, with the loss of
-:func:`superposition_lib.core.models.per_model_loss`, ``L = (1/n) Σ_i I_i E[(x_i − x'_i)²]``, has the
-optimal bias b = (1 − WᵀW) E[x]; what remains is the error on the centred data, so only the
+:func:`superposition_lib.core.models.per_model_loss`, ``L = (1/n) Σ_i I_i E[(x_i − x'_i)²]``, has
+the optimal bias b = (1 − WᵀW) E[x]; what remains is the error on the centred data, so only the
 covariance Σ matters. Substituting y = D^{1/2} x with D = diag(I) turns the weighted loss into a
 plain one on data of covariance ``Σ̃ = D^{1/2} Σ D^{1/2}`` (rows and columns weighted by √I_i).
 

@@ -219,7 +219,8 @@ def triangle_error(p, bias) -> np.ndarray:
     _check_bias("triangle_error", b, 0.5)
     return (p ** 2 / 8 + p ** 3 / 24 + (p ** 3 / 4 - 2 * p ** 2 / 3) * b
             + (1 - p) * (1 - p + p ** 2) * b ** 2
-            + (4 * p / 3 - 4 * p ** 2 / 3 + 2 * p ** 3 / 3) * b ** 3 + (p ** 3 - p ** 2) * b ** 4 / 3
+            + (4 * p / 3 - 4 * p ** 2 / 3 + 2 * p ** 3 / 3) * b ** 3
+            + (p ** 3 - p ** 2) * b ** 4 / 3
             - 2 * p ** 3 * b ** 5 / 15)
 
 

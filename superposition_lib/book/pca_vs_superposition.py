@@ -3,12 +3,13 @@
 Every ``figure_*`` function here builds one figure of the chapter: it asks
 :mod:`~superposition_lib.experiments.pca_vs_superposition` for the tidy frames and draws them with
 :mod:`~superposition_lib.figures.pca_vs_superposition`, returning ``(chart, data)`` (see
-:func:`~superposition_lib.book.chapter_figures`). :data:`FIGURES` maps the chapter's figure
-labels to these functions.
+:func:`~superposition_lib.book.chapter_figures`). Each registers itself under its figure's
+label (:func:`~superposition_lib.book.registry.figure`).
 
 Examples
 --------
->>> sorted(FIGURES)
+>>> from superposition_lib.book.registry import builders
+>>> sorted(builders(CHAPTER))
 ['fig-collapse', 'fig-map', 'fig-pairs', 'fig-sets10']
 """
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ..core.store import RunStore
 from ..experiments import load
 from ..experiments.pca_vs_superposition import (
     CHAPTER,
@@ -27,11 +29,12 @@ from ..experiments.pca_vs_superposition import (
     theory_boundary,
 )
 from ..figures import pca_vs_superposition as fig
-from ..core.store import RunStore
+from .registry import figure
 
-__all__ = ["CHAPTER", "FIGURES"]
+__all__ = ["CHAPTER", "figure_collapse", "figure_map", "figure_pairs", "figure_sets10"]
 
 
+@figure(CHAPTER, "fig-pairs")
 def figure_pairs(profile: str | None = None, *, store: RunStore | None = None):
     """The chapter's ``fig-pairs``: (chart, data) from
     :func:`~superposition_lib.experiments.pca_vs_superposition.direction_frame` of the four small
@@ -39,8 +42,9 @@ def figure_pairs(profile: str | None = None, *, store: RunStore | None = None):
 
     Examples
     --------
-    >>> FIGURES["fig-pairs"] is figure_pairs
-    True
+    >>> chart, data, *static = figure_pairs("smoke")
+    >>> sorted(data)
+    ['directions']
     """
     frames = []
     for name, size in (("corr-pairs", 2), ("anticorr-pairs", 2), ("corr-hexagon", 2),
@@ -52,49 +56,51 @@ def figure_pairs(profile: str | None = None, *, store: RunStore | None = None):
     return fig.direction_grid(directions), {"directions": directions}
 
 
+@figure(CHAPTER, "fig-sets10")
 def figure_sets10(profile: str | None = None, *, store: RunStore | None = None):
     """The chapter's ``fig-sets10``: (chart, data) from
     :func:`~superposition_lib.experiments.pca_vs_superposition.gram_frame` of ``corr-sets10``.
 
     Examples
     --------
-    >>> FIGURES["fig-sets10"] is figure_sets10
-    True
+    >>> chart, data, *static = figure_sets10("smoke")
+    >>> sorted(data)
+    ['gram']
     """
     gram = gram_frame(load("corr-sets10", profile, store=store))
     return fig.gram_heatmaps(gram), {"gram": gram}
 
 
+@figure(CHAPTER, "fig-collapse")
 def figure_collapse(profile: str | None = None, *, store: RunStore | None = None):
     """The chapter's ``fig-collapse``: (chart, data) from
     :func:`~superposition_lib.experiments.pca_vs_superposition.collapse_frame`.
 
     Examples
     --------
-    >>> FIGURES["fig-collapse"] is figure_collapse
-    True
+    >>> chart, data, *static = figure_collapse("smoke")
+    >>> sorted(data)
+    ['models']
     """
     df = collapse_frame(profile, store=store)
     return fig.collapse_curve(df), {"models": df}
 
 
+@figure(CHAPTER, "fig-map")
 def figure_map(profile: str | None = None, *, store: RunStore | None = None):
     """The chapter's ``fig-map``: (chart, data) from
-    :func:`~superposition_lib.experiments.pca_vs_superposition.map_frame`, with the two-pair theory's
-    :func:`~superposition_lib.experiments.pca_vs_superposition.theory_boundary` where it exists.
+    :func:`~superposition_lib.experiments.pca_vs_superposition.map_frame`, with the two-pair
+    theory's :func:`~superposition_lib.experiments.pca_vs_superposition.theory_boundary` where it
+    exists.
 
     Examples
     --------
-    >>> FIGURES["fig-map"] is figure_map
-    True
+    >>> chart, data, *static = figure_map("smoke")
+    >>> sorted(data)
+    ['boundary', 'cells', 'models']
     """
     models = map_frame(profile, store=store)
     cells = map_cells(models)
     boundary = theory_boundary().dropna()          # NaN: collapse never the cheapest
     return (fig.tradeoff_map(cells, models, boundary),
             {"cells": cells, "models": models, "boundary": boundary})
-
-
-#: The chapter's figures by label: functions ``(profile, store) -> (chart, data)``.
-FIGURES = {"fig-pairs": figure_pairs, "fig-sets10": figure_sets10,
-           "fig-collapse": figure_collapse, "fig-map": figure_map}

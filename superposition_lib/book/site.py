@@ -86,7 +86,8 @@ def page_entry(html: str, href: str) -> dict:
     html : str
         The page as Sphinx wrote it.
     href : str
-        Its path from the site's root, e.g. ``api/api/generated/superposition_lib.core.metrics.html``.
+        Its path from the site's root, e.g.
+        ``api/api/generated/superposition_lib.core.metrics.html``.
 
     Returns
     -------

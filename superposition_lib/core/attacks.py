@@ -18,7 +18,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .config import ATTACKED_MODELS, ExperimentSpec
+from .config import ExperimentSpec
+from .fields import ATTACKED_MODELS
 from .models import ARCHITECTURES
 
 __all__ = [
@@ -39,7 +40,7 @@ __all__ = [
 CANDIDATES = 4
 
 #: Largest (models × samples × attacks × n) block of attacked outputs held at once (numbers);
-#: :func:`~superposition_lib.core.train.memory_needed` counts it.
+#: :func:`~superposition_lib.core.guards.memory_needed` counts it.
 ATTACK_BLOCK = 2 ** 24
 
 
@@ -59,10 +60,11 @@ def check_attacked_model(model: str) -> None:
     Examples
     --------
     >>> check_attacked_model("relu_output")
-    >>> check_attacked_model("absolute_value")
+    >>> check_attacked_model("absolute_value")  # doctest: +NORMALIZE_WHITESPACE
     Traceback (most recent call last):
     ...
-    ValueError: model: the optimal attack is derived for the tied models linear, relu_output; got 'absolute_value'
+    ValueError: model: the optimal attack is derived for the tied models linear, relu_output;
+    got 'absolute_value'
     """
     if model not in ATTACKED_MODELS:
         raise ValueError(f"model: the optimal attack is derived for the tied models "

@@ -73,11 +73,12 @@ def connect(workers: int | None = None, scheduler: str | None = None) -> Iterato
 
     Examples
     --------
-    >>> with connect():
+    >>> with connect():  # doctest: +NORMALIZE_WHITESPACE
     ...     pass
     Traceback (most recent call last):
     ...
-    ValueError: workers, scheduler: give exactly one (a number of local workers >= 1, or a scheduler address)
+    ValueError: workers, scheduler: give exactly one (a number of local workers >= 1, or a
+    scheduler address)
     """
     if (workers is None) == (scheduler is None) or (workers is not None and workers < 1):
         raise ValueError("workers, scheduler: give exactly one (a number of local workers >= 1, "

@@ -4,7 +4,8 @@ An :class:`ExperimentSpec` is a frozen, validated description of a batch of toy 
 together: the model kind, its sizes, the data distribution of every instance, the optimiser and
 its schedule, the seed, restarts and what to record. Its :meth:`ExperimentSpec.key` is a content
 hash of everything that affects the result (plus :data:`FORMAT_VERSION`), which the run store uses
-as the cache key.
+as the cache key. What each field accepts, and the checks a spec makes when it is created, are in
+:mod:`~superposition_lib.core.fields`.
 
 Defaults follow the public notebook of Elhage et al. (2022), "Toy Models of Superposition"
 (AdamW, lr 1e-3, batch 1024, 10,000 steps, weight decay 0.01), except the initialisation: the
@@ -18,13 +19,11 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import math
-import reprlib
-import warnings
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from .fields import FIELD_CHECKS, warn_degenerate
 
 #: Version of the on-disk result format, of the key format and of the training semantics. Bump it
 #: whenever a change makes old cached runs invalid or renames them; it is part of every
@@ -49,51 +48,6 @@ NUMERICS_VERSION = 1
 #: absorb with three digits to spare. Training reads these values in float32 (a relative 6e-8), so
 #: any difference that can change a result, down to a relative 1e-11, still changes the key.
 KEY_DIGITS = 12
-
-#: Allowed values of ``ExperimentSpec.model``.
-MODELS = ("linear", "relu_output", "relu_hidden", "absolute_value")
-#: Allowed values of ``ExperimentSpec.data``.
-DATA = ("sparse_uniform", "correlated", "anticorrelated", "signed_uniform", "equivariant")
-#: Allowed values of ``ExperimentSpec.optimizer``.
-OPTIMIZERS = ("adamw", "adam")
-#: Allowed values of ``ExperimentSpec.lr_schedule``.
-LR_SCHEDULES = ("constant", "linear", "cosine", "warmup_cosine")
-#: Allowed values of ``ExperimentSpec.init``.
-INITS = ("xavier", "notebook")
-#: Allowed values of ``ExperimentSpec.attack`` (besides None, no attack).
-ATTACKS = ("random", "strongest")
-#: Models that ``ExperimentSpec.attack`` can train: tied ones, whose optimal attack on feature i
-#: is along (WᵀW)_i (see :mod:`~superposition_lib.analysis.adversarial`).
-ATTACKED_MODELS = ("linear", "relu_output")
-
-#: float32's smallest normal and largest finite numbers. Training reads every float field but
-#: ``betas`` and ``warmup_fraction`` in float32, where a smaller non-zero value is 0 or loses
-#: precision and a larger one is inf, so these fields must be 0 (where allowed) or in this range.
-FLOAT32_RANGE = (float(np.finfo(np.float32).tiny), float(np.finfo(np.float32).max))
-#: Smallest ``feature_probability``, 2**-24: whether a feature is present is decided by a float32
-#: uniform of 24-bit resolution (:mod:`~superposition_lib.core.kernels`), so any smaller probability
-#: would be drawn as 2**-24 (and one that is 0 in float32 as garbage).
-MIN_FEATURE_PROBABILITY = 2.0 ** -24
-#: Smallest ``lr`` that does not warn (:class:`DegenerateSpecWarning`): 2**-24, float32's
-#: resolution at 1. Adam moves a weight by about lr per step, which rounds away for every weight
-#: larger than lr · 2**24 (above 1 at this lr).
-QUIET_LR = 2.0 ** -24
-_IN_FLOAT32 = f"float32's range [{FLOAT32_RANGE[0]:.2g}, {FLOAT32_RANGE[1]:.2g}]"
-
-
-def _float32(value: float) -> bool:
-    """Whether a positive ``value`` lies in :data:`FLOAT32_RANGE`."""
-    return FLOAT32_RANGE[0] <= value <= FLOAT32_RANGE[1]
-
-
-class DegenerateSpecWarning(UserWarning):
-    """A valid :class:`ExperimentSpec` that will probably learn little or nothing: a learning
-    rate below float32's resolution, or a feature probability under which a feature is
-    expected to be non-zero in less than one sample of the whole training. The message names
-    the field, its value and the values expected. Specs that can never train (all importances
-    zero, probabilities or a learning rate that are 0 in float32) are refused with a
-    ValueError instead."""
-
 
 # Fields that do not change what is computed; they are left out of the cache key.
 _NOT_IN_KEY = ("name",)
@@ -134,87 +88,6 @@ def canonical(value):
     return value
 
 
-def _shown(value) -> str:
-    """A short repr of ``value`` for error messages (numpy already shortens long arrays)."""
-    return repr(value) if isinstance(value, np.ndarray) else reprlib.repr(value)
-
-
-def _allowed(field_name: str, value, allowed: Sequence[str]) -> str:
-    """``value`` as a str if it is one of the strings ``allowed``, else a ValueError naming the
-    field."""
-    if not isinstance(value, str) or value not in allowed:
-        raise ValueError(f"{field_name}: got {_shown(value)}; allowed values are "
-                         f"{', '.join(allowed)}")
-    return str(value)
-
-
-def _positive_int(field_name: str, value, minimum: int = 1, optional: bool = False) -> int | None:
-    """``value`` as a Python int (numpy integers included; not a bool, a float or a string), or
-    None if ``optional`` and ``value`` is None; else a ValueError naming the field."""
-    if optional and value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{field_name}: got {_shown(value)}; must be an integer >= {minimum}"
-                         + (" or None" if optional else ""))
-    return int(value)
-
-
-def _real(field_name: str, value, ok, allowed: str, within=None) -> float:
-    """``value`` as a Python float if it is a finite real number (Python or numpy; not a bool or
-    a string) with ``ok(value)``, else a ValueError naming the field, ``allowed`` and ``value``
-    (as an entry of ``within`` when given)."""
-    number = math.nan
-    if (not isinstance(value, (bool, np.bool_))
-            and isinstance(value, (int, float, np.integer, np.floating))):
-        try:
-            number = float(value)
-        except OverflowError:  # an int beyond the float range
-            pass
-    if not (math.isfinite(number) and ok(number)):
-        where = "" if within is None else f" in {_shown(within)}"
-        raise ValueError(f"{field_name}: must be {allowed}; got {_shown(value)}{where}")
-    return number
-
-
-def _numbers(field_name: str, value, depth: int, ok, allowed: str) -> float | tuple:
-    """``value``, a number or non-empty lists of numbers nested at most ``depth`` deep with rows
-    of equal length, as a float or nested tuples of floats (each checked by :func:`_real`)."""
-    def fail(reason):
-        raise ValueError(f"{field_name}: must be {allowed}; got {_shown(value)} ({reason})")
-
-    def walk(item, level):  # the normalised item and its shape
-        if isinstance(item, np.ndarray):
-            item = item.tolist()
-        if not isinstance(item, (list, tuple)):
-            return _real(field_name, item, ok, allowed, within=None if level == 0 else value), ()
-        if level == depth:
-            fail(f"lists nested more than {depth} deep")
-        if not item:
-            fail("an empty list")
-        entries = [walk(entry, level + 1) for entry in item]
-        shapes = {shape for _, shape in entries}
-        if len(shapes) > 1:
-            fail("a ragged list: rows of different lengths or depths")
-        return tuple(entry for entry, _ in entries), (len(entries), *shapes.pop())
-
-    return walk(value, 0)[0]
-
-
-def _as_table(field_name: str, value, n_features: int, ok, allowed: str) -> float | tuple:
-    """Normalise a scalar, per-instance, per-feature or (instances x features) value.
-
-    Returns a float, a tuple of floats (per instance or per feature) or a tuple of tuples, with
-    the same nesting as the input, so that specs stay readable and JSON-serialisable. Every value
-    must pass ``ok``; ``allowed`` describes the allowed values in error messages.
-    """
-    table = _numbers(field_name, value, 2, ok, allowed)
-    shape = np.shape(table)
-    if len(shape) == 2 and shape[1] != n_features:
-        raise ValueError(f"{field_name}: rows must have one entry per feature (n_features="
-                         f"{n_features}); got shape {shape}")
-    return table
-
-
 @dataclass(frozen=True)
 class ExperimentSpec:
     """A batch of toy models trained together, fully specified.
@@ -232,13 +105,15 @@ class ExperimentSpec:
         Probability 1 − S that a feature is non-zero. One value per instance (a list whose length
         sets the number of instances), or a list of per-feature lists (instances × n_features) for
         non-uniform sparsity. A scalar means a single instance. Each value must lie in
-        [2**-24, 1] (:data:`MIN_FEATURE_PROBABILITY`); a probability under which a feature is
-        expected in less than one of the ``steps × batch_size`` training samples warns
-        (:class:`DegenerateSpecWarning`).
+        [2**-24, 1] (:data:`~superposition_lib.core.fields.MIN_FEATURE_PROBABILITY`); a
+        probability under which a feature is expected in less than one of the
+        ``steps × batch_size`` training samples warns
+        (:class:`~superposition_lib.core.fields.DegenerateSpecWarning`).
     importance : float or sequence, default 1.0
         Weight I_i of feature i's squared error: a scalar, one value per feature, or a list of
-        per-feature lists (one per instance). Each must be 0 or in :data:`FLOAT32_RANGE`, and
-        every instance needs one above 0 (with all zero there is nothing to learn).
+        per-feature lists (one per instance). Each must be 0 or in
+        :data:`~superposition_lib.core.fields.FLOAT32_RANGE`, and every instance needs one above
+        0 (with all zero there is nothing to learn).
     data : str, optional
         ``"sparse_uniform"`` (the paper's default), ``"correlated"`` or ``"anticorrelated"`` (sets
         of ``set_size`` consecutive features), ``"signed_uniform"`` (values in [−1, 1], for the
@@ -266,10 +141,11 @@ class ExperimentSpec:
     steps, batch_size : int
         Optimisation steps and samples per step (fresh data each step).
     lr : float
-        Peak learning rate, in :data:`FLOAT32_RANGE` (a smaller one is 0 or subnormal in float32,
-        and no weight would change). One below :data:`QUIET_LR` warns
-        (:class:`DegenerateSpecWarning`): Adam moves a weight by about lr per step, which rounds
-        away for every weight larger than lr · 2**24.
+        Peak learning rate, in :data:`~superposition_lib.core.fields.FLOAT32_RANGE` (a smaller
+        one is 0 or subnormal in float32, and no weight would change). One below
+        :data:`~superposition_lib.core.fields.QUIET_LR` warns
+        (:class:`~superposition_lib.core.fields.DegenerateSpecWarning`): Adam moves a weight by
+        about lr per step, which rounds away for every weight larger than lr · 2**24.
     lr_schedule : str
         ``"constant"``, ``"linear"`` (decay to 0), ``"cosine"`` (to 0), or ``"warmup_cosine"``
         (linear warm-up over ``warmup_fraction`` of the steps, then cosine).
@@ -326,7 +202,8 @@ class ExperimentSpec:
     ------
     ValueError
         If a field is invalid: a number out of range, not finite, a bool or a string; a float
-        that training reads in float32 outside :data:`FLOAT32_RANGE` (other than an allowed 0);
+        that training reads in float32 outside
+        :data:`~superposition_lib.core.fields.FLOAT32_RANGE` (other than an allowed 0);
         a spec that can never train (an instance whose importances are all 0); a list that is
         empty, ragged or nested too deeply; an unknown name. The message starts with the field
         name and a colon, and says what was given and the allowed values. Numpy scalars and
@@ -382,162 +259,9 @@ class ExperimentSpec:
     name: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
-        set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731 (frozen dataclass)
-        set_("model", _allowed("model", self.model, MODELS))
-        set_("n_features", _positive_int("n_features", self.n_features))
-        set_("n_hidden", _positive_int("n_hidden", self.n_hidden))
-        if self.data is None:
-            set_("data", "signed_uniform" if self.model == "absolute_value" else "sparse_uniform")
-        set_("data", _allowed("data", self.data, DATA))
-        if (self.model == "absolute_value") != (self.data == "signed_uniform"):
-            raise ValueError("data: the absolute_value model needs data='signed_uniform', and "
-                             f"signed_uniform data needs model='absolute_value'; got "
-                             f"model={self.model!r}, data={self.data!r}")
-        if self.data in ("correlated", "anticorrelated"):
-            if self.set_size is None:
-                raise ValueError(f"set_size: required for data={self.data!r}; an integer >= 2 "
-                                 f"that divides n_features={self.n_features}")
-            set_("set_size", _positive_int("set_size", self.set_size, minimum=2))
-            if self.n_features % self.set_size:
-                raise ValueError(f"set_size: {self.set_size} does not divide n_features="
-                                 f"{self.n_features}")
-        elif self.set_size is not None:
-            raise ValueError(f"set_size: only used with data='correlated' or 'anticorrelated', "
-                             f"got set_size={self.set_size} with data={self.data!r}")
-        set_("correlation", _numbers("correlation", self.correlation, 1,
-                                     lambda v: v == 0 or (_float32(v) and v <= 1),
-                                     "a number in [0, 1] (0 or at least float32's smallest "
-                                     f"normal {FLOAT32_RANGE[0]:.2g}) or a list with one per "
-                                     "instance"))
-        set_("init_scale", _numbers("init_scale", self.init_scale, 1, _float32,
-                                    f"a number > 0 (in {_IN_FLOAT32}) or a list with one per "
-                                    "instance"))
-        if self.data != "correlated" and self.correlation != 1.0:
-            raise ValueError(f"correlation: only used with data='correlated' (leave it at 1.0 "
-                             f"otherwise); got correlation={self.correlation!r} with "
-                             f"data={self.data!r}")
-        if self.data == "equivariant":
-            if self.bump_width is None:
-                raise ValueError("bump_width: required for data='equivariant'; a number > 0 "
-                                 "(in features), or one per instance")
-            set_("bump_width", _numbers("bump_width", self.bump_width, 1, _float32,
-                                        f"a finite number > 0 (in {_IN_FLOAT32}) or a list with "
-                                        "one per instance"))
-            if self.n_features < 2:
-                raise ValueError(f"n_features: data='equivariant' needs n_features >= 2; got "
-                                 f"{self.n_features}")
-        elif self.bump_width is not None:
-            raise ValueError(f"bump_width: only used with data='equivariant'; got "
-                             f"bump_width={self.bump_width!r} with data={self.data!r}")
-
-        prob = _as_table("feature_probability", self.feature_probability, self.n_features,
-                         lambda v: MIN_FEATURE_PROBABILITY <= v <= 1,
-                         f"a number in [2**-24 ≈ {MIN_FEATURE_PROBABILITY:.2g}, 1] (presence is "
-                         "drawn from float32 uniforms of 24-bit resolution), a list of them (one "
-                         "per instance) or a list of per-feature lists")
-        p = np.asarray(prob, dtype=float)
-        set_("feature_probability", prob)
-        if p.ndim == 2 and self.data in ("correlated", "anticorrelated", "equivariant"):
-            k = self.n_features if self.data == "equivariant" else self.set_size
-            groups = p.reshape(len(p), -1, k)
-            if np.any(groups != groups[..., :1]):
-                where = ("for every feature of an instance" if self.data == "equivariant"
-                         else f"within each set of {k} features")
-                raise ValueError(f"feature_probability: must be equal {where} with "
-                                 f"data={self.data!r}")
-        imp = _as_table("importance", self.importance, self.n_features,
-                        lambda v: v == 0 or _float32(v),
-                        f"a number >= 0 (0 or in {_IN_FLOAT32}), a list of them (one per "
-                        "feature) or a list of per-feature lists (one per instance)")
-        i = np.asarray(imp, dtype=float)
-        if i.ndim == 1 and len(i) != self.n_features:
-            raise ValueError(f"importance: a list must have one value per feature (n_features="
-                             f"{self.n_features}); got {len(i)}. Use a list of lists for "
-                             f"per-instance importances")
-        if i.ndim == 2 and len(i) != self.n_instances:
-            raise ValueError(f"importance: a list of lists needs one row per instance "
-                             f"({self.n_instances}); got {len(i)}")
-        set_("importance", imp)
-        idle = np.flatnonzero(~self.importance_array().any(axis=1))
-        if idle.size:
-            raise ValueError(f"importance: all 0 for instance {idle[0]} (of {self.n_instances}): "
-                             f"its loss is 0 whatever the model, so there is nothing to learn; "
-                             f"give every instance at least one importance > 0")
-        self._check_attack()
-        for name in ("correlation", "bump_width", "init_scale", "attack_norm"):
-            value = getattr(self, name)
-            if isinstance(value, tuple) and len(value) != self.n_instances:
-                raise ValueError(f"{name}: a list needs one value per instance "
-                                 f"({self.n_instances}); got {len(value)}")
-
-        for name in ("steps", "batch_size", "restarts"):
-            set_(name, _positive_int(name, getattr(self, name)))
-        set_("seed", _positive_int("seed", self.seed, minimum=0))
-        set_("lr", _real("lr", self.lr, _float32, f"a positive finite number in {_IN_FLOAT32} "
-                         "(training's precision: a smaller lr is 0 or subnormal there, and no "
-                         "weight would change)"))
-        set_("eps", _real("eps", self.eps, _float32, f"a positive finite number in "
-                          f"{_IN_FLOAT32} (Adam divides by it in float32)"))
-        set_("weight_decay", _real("weight_decay", self.weight_decay,
-                                   lambda v: v == 0 or _float32(v),
-                                   f"a finite number >= 0 (0 or in {_IN_FLOAT32})"))
-        betas = _numbers("betas", self.betas, 1, lambda v: 0 <= v < 1, "two numbers in [0, 1)")
-        if not isinstance(betas, tuple) or len(betas) != 2:
-            raise ValueError(f"betas: must be two numbers in [0, 1); got {_shown(self.betas)}")
-        set_("betas", betas)
-        set_("warmup_fraction", _real("warmup_fraction", self.warmup_fraction,
-                                      lambda v: 0 <= v < 1, "a number in [0, 1)"))
-        set_("lr_schedule", _allowed("lr_schedule", self.lr_schedule, LR_SCHEDULES))
-        set_("optimizer", _allowed("optimizer", self.optimizer, OPTIMIZERS))
-        set_("init", _allowed("init", self.init, INITS))
-        for name in ("snapshot_every", "snapshot_log", "history_every", "eval_samples"):
-            set_(name, _positive_int(name, getattr(self, name), optional=True))
-        if not isinstance(self.snapshot_weights, (bool, np.bool_)):
-            raise ValueError(f"snapshot_weights: must be True or False; got "
-                             f"{_shown(self.snapshot_weights)}")
-        set_("snapshot_weights", bool(self.snapshot_weights))
-        if self.snapshot_every is not None and self.snapshot_log is not None:
-            raise ValueError("snapshot_every, snapshot_log: give at most one of them; got "
-                             f"{self.snapshot_every!r} and {self.snapshot_log!r}")
-        if not isinstance(self.name, str):
-            raise ValueError(f"name: must be a string; got {_shown(self.name)}")
-        self._warn_degenerate()
-
-    def _warn_degenerate(self) -> None:
-        """Warn (:class:`DegenerateSpecWarning`, naming the field) about a valid spec that will
-        probably learn little or nothing."""
-        def warn(message):  # at the line that called ExperimentSpec(...)
-            warnings.warn(message, DegenerateSpecWarning, stacklevel=5)
-
-        if self.lr < QUIET_LR:
-            warn(f"lr: {self.lr:g} is below 2**-24 ≈ {QUIET_LR:.2g}, float32's resolution at 1: "
-                 f"Adam moves a weight by about lr per step, which rounds away for every weight "
-                 f"larger than lr · 2**24 = {self.lr / QUIET_LR:.2g}, so the model barely "
-                 f"learns; use lr >= {QUIET_LR:.2g} (typically 1e-4 to 1e-1)")
-        samples = self.steps * self.batch_size
-        least = float(self.feature_probability_array().min())
-        if least * samples < 1:
-            warn(f"feature_probability: {least:g} makes a feature non-zero in about "
-                 f"{least * samples:.2g} of the {samples:,} samples of the whole training "
-                 f"(steps × batch_size), so it is probably never seen; use "
-                 f"feature_probability >= 1 / (steps × batch_size) = {1 / samples:.2g}, or "
-                 f"train longer")
-
-    def _check_attack(self) -> None:
-        """Validate ``attack`` and ``attack_norm`` (a ValueError naming the field)."""
-        object.__setattr__(self, "attack_norm", _numbers(
-            "attack_norm", self.attack_norm, 1, lambda v: v == 0 or _float32(v),
-            f"a number >= 0 (0 or in {_IN_FLOAT32}) or a list with one per instance"))
-        if self.attack is None:
-            if self.attack_norm != 0.0:
-                raise ValueError(f"attack_norm: only used with an attack (attack is None); got "
-                                 f"attack_norm={self.attack_norm!r}. Set attack to one of "
-                                 f"{', '.join(ATTACKS)}")
-            return
-        object.__setattr__(self, "attack", _allowed("attack", self.attack, ATTACKS))
-        if self.model not in ATTACKED_MODELS:
-            raise ValueError(f"attack: only for the tied models {', '.join(ATTACKED_MODELS)}; "
-                             f"got model={self.model!r}")
+        for name, check in FIELD_CHECKS:  # validate and normalise, field by field
+            object.__setattr__(self, name, check(self, name, getattr(self, name)))  # (frozen)
+        warn_degenerate(self)
 
     # ----------------------------------------------------------------------------------------
     @property

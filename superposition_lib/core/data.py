@@ -77,7 +77,7 @@ class FeatureDistribution:
     Parameters
     ----------
     kind : str
-        One of ``config.DATA``.
+        One of ``fields.DATA``.
     probability : array_like, shape (models, n)
         Probability that each feature (or, for sets, each set; for ``equivariant`` data, each
         sample) is active. It must be equal within each set, and for ``equivariant`` data equal
@@ -476,8 +476,8 @@ class UniformStream:
     a single counter, which makes checkpoints trivial.
 
     A block of models (for training a large spec in parts, see
-    :func:`~superposition_lib.core.train.train_block`) reads only its rows of every draw of the whole
-    spec: ``skip`` numbers into the draw, then the next draw ``step`` numbers later.
+    :func:`~superposition_lib.core.train.train_block`) reads only its rows of every draw of the
+    whole spec: ``skip`` numbers into the draw, then the next draw ``step`` numbers later.
 
     Parameters
     ----------

@@ -424,10 +424,10 @@ def tied_step(W: np.ndarray, b: np.ndarray, importance: np.ndarray,
       so the cost falls with the density of the inputs. Compiled per instruction set (see
       :func:`sparse_instruction_set`); on an idle 2-core AMD EPYC, a whole training step of
       20 models with n = 400, m = 30 and batch 1024 takes 22 ms with AVX-512 and 26 ms with
-      AVX2 alone (``benchmarks/trainer.py``). Training pinned to one core with AVX2, it was at most 10% slower than batched
-      matrix products (dense n = 256, m = 128) and as fast or faster at the other sizes
-      measured (n = 33 to 1,000), so the trainer uses it on every instruction set and its path
-      does not depend on the CPU.
+      AVX2 alone (``benchmarks/trainer.py``). Training pinned to one core with AVX2, it was at
+      most 10% slower than batched matrix products (dense n = 256, m = 128) and as fast or
+      faster at the other sizes measured (n = 33 to 1,000), so the trainer uses it on every
+      instruction set and its path does not depend on the CPU.
 
     Parameters
     ----------

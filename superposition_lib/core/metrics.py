@@ -24,7 +24,12 @@ __all__ = [
     "dimensions_per_feature",
     "features_per_dimension",
     "n_represented",
+    "REPRESENTED_NORM",
 ]
+
+#: ‖W_i‖ above which a feature counts as *represented*, throughout the book: learned norms sit
+#: near 1 or near 0 (Elhage et al., 2022, count "features represented" the same way).
+REPRESENTED_NORM = 0.5
 
 
 def _as_float64(W) -> np.ndarray:
@@ -225,14 +230,14 @@ def features_per_dimension(W) -> np.ndarray:
     return np.sum(W**2, axis=(-2, -1)) / W.shape[-2]
 
 
-def n_represented(W, threshold: float = 0.5) -> np.ndarray:
+def n_represented(W, threshold: float = REPRESENTED_NORM) -> np.ndarray:
     """Number of represented features: those with ‖W_i‖ > `threshold`.
 
     Parameters
     ----------
     W : array_like or torch.Tensor, shape (..., m, n)
         Weights; column ``W[..., :, i]`` is feature i's direction.
-    threshold : float, default 0.5
+    threshold : float, default :data:`REPRESENTED_NORM`
         Norm above which a feature counts as represented (learned norms are ≈ 1 or ≈ 0).
 
     Returns

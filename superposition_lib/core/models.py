@@ -59,7 +59,7 @@ class Architecture:
     tied: bool
 
 
-#: The :class:`Architecture` of every model kind (its keys are ``config.MODELS``).
+#: The :class:`Architecture` of every model kind (its keys are ``fields.MODELS``).
 ARCHITECTURES = {
     "linear": Architecture(hidden_relu=False, output_relu=False, tied=True),
     "relu_output": Architecture(hidden_relu=False, output_relu=True, tied=True),

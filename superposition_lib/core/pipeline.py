@@ -15,9 +15,10 @@ from collections.abc import Callable
 import torch
 
 from .config import ExperimentSpec
+from .guards import DivergenceError
 from .run import Run
 from .store import CorruptRunError, MissingRunError, RunStore, user_root
-from .train import DivergenceError, train
+from .train import train
 
 __all__ = ["load_or_train"]
 
@@ -59,7 +60,7 @@ def load_or_train(spec: ExperimentSpec, *, store: RunStore | None = None,
     Raises
     ------
     DivergenceError
-        If training diverges (:class:`~superposition_lib.core.train.NonFiniteLossError` included);
+        If training diverges (:class:`~superposition_lib.core.guards.NonFiniteLossError` included);
         nothing is stored and the partial checkpoint is removed.
     StoreWriteError
         If the run cannot be stored (a full disk); like any other failure that is not about the
@@ -69,12 +70,14 @@ def load_or_train(spec: ExperimentSpec, *, store: RunStore | None = None,
     KeyboardInterrupt
         If training is interrupted (Ctrl-C or SIGTERM:
         :class:`~superposition_lib.core.train.TrainingInterrupted`); the checkpoint in
-        :meth:`~superposition_lib.core.store.RunStore.checkpoint_path` is kept and the next call resumes from it.
+        :meth:`~superposition_lib.core.store.RunStore.checkpoint_path` is kept and the next call
+        resumes from it.
 
     Notes
     -----
     Concurrent calls for one spec, from threads or processes, take turns through
-    :meth:`~superposition_lib.core.store.RunStore.lock`: one trains, the others wait and then load its entry.
+    :meth:`~superposition_lib.core.store.RunStore.lock`: one trains, the others wait and then
+    load its entry.
 
     Warns
     -----

@@ -13,7 +13,7 @@ C kernels built) gives the same bits on every x86-64 instruction set, AVX-512, A
 baseline; the general step's batched matrix products (PyTorch: other data, the absolute-value
 model, adversarial training, and every model without a C compiler or on CUDA) may sum in
 another order on other vector extensions or devices. Each manifest's ``numerics`` record says
-which path computed the run (:func:`~superposition_lib.core.store.numerics_record`).
+which path computed the run (:func:`~superposition_lib.core.manifest.numerics_record`).
 
 A long run can be checked on its first steps first (``first_steps``, ``superposition verify
 --first-steps K``): its spec is retrained for K steps and every model's training loss at the
@@ -27,15 +27,15 @@ first steps were retrained, which a full :func:`verify` later replaces.
 from __future__ import annotations
 
 import time
-
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from . import config
+from .manifest import numerics_record
 from .run import Run
-from .store import RunStore, numerics_record
+from .store import RunStore
 from .train import train, train_block
 
 __all__ = ["OUTCOMES", "Regeneration", "differences", "early_differences", "verify"]

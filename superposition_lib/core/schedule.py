@@ -81,8 +81,9 @@ def random_sources(spec: ExperimentSpec) -> tuple[torch.Generator, int, np.rando
 
 
 def initial_params(spec: ExperimentSpec) -> dict[str, np.ndarray]:
-    """The parameters every model of ``spec`` starts training from, as :func:`~superposition_lib.core.train.train` draws
-    them: :func:`~superposition_lib.core.models.init_params` from the spec's initialisation seed.
+    """The parameters every model of ``spec`` starts training from, as
+    :func:`~superposition_lib.core.train.train` draws them:
+    :func:`~superposition_lib.core.models.init_params` from the spec's initialisation seed.
 
     Parameters
     ----------

@@ -1,83 +1,80 @@
 """The run store: trained runs cached on disk, keyed by :meth:`ExperimentSpec.key`.
 
-Every entry lives in ``<root>/runs/<key>/`` and holds two files:
+Every entry lives in ``<root>/runs/<key>/`` and holds two files, ``arrays.npz`` (the run's
+arrays) and ``manifest.json`` (its spec, the numerics that computed it, versions, final losses
+and the arrays' checksum); :mod:`~superposition_lib.core.manifest` describes them.
 
-``arrays.npz``
-    Every array of the :class:`~superposition_lib.core.run.Run` (final weights and biases, final
-    losses, loss history, model indices, snapshots), compressed.
-``manifest.json``
-    The full spec, the format version, the numerics record (:func:`numerics_record`: the
-    numerics version and the code path that computed the run), library / torch / numpy
-    versions, wall time, creation time, evaluation samples, final losses and the SHA-256 of
-    ``arrays.npz``.
+Writes are atomic (:mod:`~superposition_lib.core.dirs`): an entry is assembled in a hidden
+temporary directory next to its final place and renamed into place only once complete, so a
+crash leaves either the old entry or none, never a partial one. Reads are checked: a missing or
+unparsable manifest, another format version, another key or spec, a field of the wrong type, a
+checksum mismatch or arrays whose shapes disagree with the spec raise :class:`CorruptRunError`;
+:func:`~superposition_lib.core.pipeline.load_or_train` then warns and retrains instead of using
+the entry. An entry computed by another
+:data:`~superposition_lib.core.config.NUMERICS_VERSION` (one whose training arithmetic has
+changed since) raises :class:`StaleRunError`, so that a stale result is never loaded as a
+current one.
 
-Writes are atomic: an entry is assembled in a hidden temporary directory next to its final place
-and renamed into place only once complete, so a crash leaves either the old entry or none, never
-a partial one. Reads are checked: a missing or unparsable manifest, another format version, another
-key or spec, a field of the wrong type, a checksum mismatch or arrays whose shapes disagree with
-the spec raise :class:`CorruptRunError`; :func:`~superposition_lib.core.pipeline.load_or_train` then warns and retrains instead of
-using the entry. An entry computed by another :data:`~superposition_lib.core.config.NUMERICS_VERSION`
-(one whose training arithmetic has changed since) raises :class:`StaleRunError`, so that a stale
-result is never loaded as a current one.
-
-While a run trains, :func:`~superposition_lib.core.pipeline.load_or_train` checkpoints it to ``<root>/runs/<key>.partial/``; an
-interrupted run (Ctrl-C, or a killed process after its last periodic checkpoint) resumes from
-there on the next call, and the directory is removed once the run is saved.
+While a run trains, :func:`~superposition_lib.core.pipeline.load_or_train` checkpoints it to
+``<root>/runs/<key>.partial/``; an interrupted run (Ctrl-C, or a killed process after its last
+periodic checkpoint) resumes from there on the next call, and the directory is removed once the
+run is saved.
 
 Two roots, so that runs a user trains by hand never mix with the book's committed results:
 :class:`RunStore` defaults to the book's store (:func:`default_root`: ``$SUPERPOSITION_DATA``
 when set, else the repository's ``data/`` directory when the package sits in a source checkout,
-else ``./data``), which the registered experiments use; :func:`~superposition_lib.core.pipeline.load_or_train` without a store
-and ``superposition train`` use the store of ad-hoc runs (:func:`user_root`:
-``$SUPERPOSITION_DATA`` when set, else the user's cache directory). Tests pass their own root.
+else ``./data``), which the registered experiments use;
+:func:`~superposition_lib.core.pipeline.load_or_train` without a store and ``superposition
+train`` use the store of ad-hoc runs (:func:`user_root`: ``$SUPERPOSITION_DATA`` when set, else
+the user's cache directory). Tests pass their own root.
 
-Concurrent trainings of one spec take turns (:meth:`RunStore.lock`); new entries get the
-permissions of the process's umask, like every other file it writes.
+Concurrent trainings of one spec take turns (:meth:`RunStore.lock`, a
+:func:`~superposition_lib.core.locks.file_lock`); new entries get the permissions of the
+process's umask, like every other file it writes.
 """
 
 from __future__ import annotations
 
-import datetime as _dt
-import hashlib
 import io
 import json
 import os
 import re
 import shutil
 import sys
-import tempfile
-import threading
-import uuid
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - Windows: no cross-process lock (one writer at a time)
-    fcntl = None
 
 import numpy as np
 import torch
 
 from . import config
 from .config import ExperimentSpec
-from .files import write_text_atomic
-from .run import Run, Snapshots
+from .dirs import clear_leftovers, fsync_dir, write_dir_atomic
+from .locks import file_lock
+from .manifest import (
+    ARRAYS,
+    MANIFEST,
+    MIGRATABLE,
+    as_run,
+    check_arrays,
+    manifest_of,
+    manifest_text,
+    read_arrays,
+    read_manifest,
+    warn_versions,
+    write_manifest,
+)
+from .run import Run
 
 __all__ = ["RunStore", "MissingRunError", "CorruptRunError", "StaleRunError",
-           "StoreWriteError", "VersionMismatchWarning", "default_root", "user_root",
-           "numerics_record"]
+           "StoreWriteError", "default_root", "user_root"]
 
-MANIFEST = "manifest.json"
-ARRAYS = "arrays.npz"
 #: Environment variable that overrides the default store roots (the book's and ad-hoc runs').
 ENV_ROOT = "SUPERPOSITION_DATA"
 
 _KEY_RE = re.compile(r"^[0-9a-f]{16}$")
-_TMP_PREFIX = ".tmp-"
-_TRASH_PREFIX = ".trash-"
 _LOCKS = ".locks"
 
 
@@ -139,8 +136,9 @@ def default_root() -> Path:
 
 
 def user_root() -> Path:
-    """The store root of ad-hoc runs (what :func:`~superposition_lib.core.pipeline.load_or_train` and ``superposition train`` use
-    when given no store), kept apart from the book's committed runs.
+    """The store root of ad-hoc runs (what :func:`~superposition_lib.core.pipeline.load_or_train`
+    and ``superposition train`` use when given no store), kept apart from the book's committed
+    runs.
 
     Returns
     -------
@@ -161,60 +159,6 @@ def user_root() -> Path:
     return Path(cache).expanduser() / "superposition"
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _library_version() -> str:
-    """The installed library version, read lazily (no import cycle with ``__init__``)."""
-    import sys
-    version = getattr(sys.modules.get("superposition_lib"), "__version__", None)
-    if version:
-        return str(version)
-    try:
-        from importlib.metadata import version as _version
-        return _version("superposition")
-    except Exception:  # pragma: no cover - not installed
-        return "unknown"
-
-
-def numerics_record(spec: ExperimentSpec, device: str | torch.device = "cpu") -> dict:
-    """What computed a run of ``spec`` on ``device`` in this process, as stored in manifests.
-
-    Parameters
-    ----------
-    spec : ExperimentSpec
-    device : str or torch.device
-
-    Returns
-    -------
-    dict
-        ``version``: :data:`~superposition_lib.core.config.NUMERICS_VERSION`; ``device``: its type
-        (``"cpu"``, ``"cuda"``); ``step``: ``"fused"`` (the C kernels' fused step, the same bits
-        on every x86-64 instruction set) or ``"general"`` (PyTorch's batched matrix products,
-        whose summation order may depend on the CPU's vector extensions and on CUDA);
-        ``random_stream``: ``"c"`` or ``"numpy"`` (the fallback without a C compiler, the same
-        numbers); ``kernel_isa``: the instruction set of the sparse C kernel, None without the
-        kernels; ``torch_cpu_capability``: the vector extension PyTorch's CPU kernels use.
-
-    Examples
-    --------
-    >>> from superposition_lib.core.config import ExperimentSpec
-    >>> record = numerics_record(ExperimentSpec(model="absolute_value", data="signed_uniform"))
-    >>> record["version"] == config.NUMERICS_VERSION, record["step"], record["device"]
-    (True, 'general', 'cpu')
-    """
-    from .kernels import backend, sparse_instruction_set
-    from .train import separable
-
-    return {"version": config.NUMERICS_VERSION, "device": torch.device(device).type,
-            "step": "fused" if separable(spec, device) else "general",
-            "random_stream": backend(), "kernel_isa": sparse_instruction_set(),
-            "torch_cpu_capability": torch.backends.cpu.get_cpu_capability()}
-
-
 def _numerics_version(manifest: dict):
     record = manifest.get("numerics")
     return record.get("version") if isinstance(record, dict) else None
@@ -222,103 +166,6 @@ def _numerics_version(manifest: dict):
 
 def _spec_without_name(d: dict) -> dict:
     return {k: v for k, v in d.items() if k != "name"}
-
-
-#: Types of the manifest's fields (checked when present; bools are refused where numbers are
-#: wanted) and the fields every manifest must have.
-_MANIFEST_TYPES = {
-    "wall_time": (int, float), "eval_samples": (int,), "n_models": (int,), "created": (str,),
-    "library_version": (str,), "torch_version": (str,), "numpy_version": (str,),
-    "device": (str,), "loss": (list,), "loss_se": (list,), "files": (dict,),
-    "numerics": (dict,),
-}
-_MANIFEST_REQUIRED = ("files",)
-
-#: Earlier format versions whose arrays this library reads unchanged once the entry is renamed
-#: (version 1 hashed full-precision floats into the key).
-_MIGRATABLE = (1,)
-
-_versions_warned: set[tuple[str, str]] = set()
-
-#: The lock files each thread holds (:meth:`RunStore.lock` is re-entrant within a thread).
-_held_locks = threading.local()
-
-
-class VersionMismatchWarning(UserWarning):
-    """A stored run was made with another numpy or torch than the one installed."""
-
-
-def _warn_versions(manifest: dict) -> None:
-    """Warn once per process and pair of versions when a run was stored with other ones."""
-    stored = (str(manifest.get("numpy_version")), str(manifest.get("torch_version")))
-    if stored == (np.__version__, torch.__version__) or stored in _versions_warned:
-        return
-    _versions_warned.add(stored)
-    warnings.warn(f"runs in the store were made with numpy {stored[0]} and torch {stored[1]}; "
-                  f"installed are numpy {np.__version__} and torch {torch.__version__}. They "
-                  f"load unchanged, but retraining may differ in the last bits",
-                  VersionMismatchWarning, stacklevel=3)
-
-
-def _write_manifest(entry: Path, manifest: dict) -> None:
-    """Replace the manifest of an entry atomically."""
-    write_text_atomic(entry / MANIFEST, json.dumps(manifest, indent=2) + "\n")
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory fds
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)
-
-
-def _expected_shapes(spec: ExperimentSpec, n_history: int, n_snapshots: int) -> dict:
-    k, m, n = spec.n_models, spec.n_hidden, spec.n_features
-    shapes = {
-        "W": (k, m, n), "b": (k, n), "loss": (k,), "loss_se": (k,), "models": (k,),
-        "history_steps": (n_history,), "history_loss": (n_history, k),
-        "snapshot_steps": (n_snapshots,), "snapshot_loss": (n_snapshots, k),
-    }
-    if spec.snapshot_weights:
-        shapes.update(snapshot_W=(n_snapshots, k, m, n), snapshot_b=(n_snapshots, k, n))
-    else:
-        shapes.update(snapshot_D=(n_snapshots, k, n), snapshot_norms=(n_snapshots, k, n))
-    if not spec.tied:
-        shapes["W_out"] = (k, n, m)
-        if spec.snapshot_weights:
-            shapes["snapshot_W_out"] = (n_snapshots, k, n, m)
-    return shapes
-
-
-def _check_arrays(spec: ExperimentSpec, arrays: dict[str, np.ndarray]) -> None:
-    """Raise ``ValueError`` if ``arrays`` is not a complete run of ``spec``."""
-    history = spec.history_steps()
-    snaps = spec.snapshot_steps()
-    expected = _expected_shapes(spec, len(history), len(snaps))
-    missing = sorted(set(expected) - set(arrays))
-    extra = sorted(set(arrays) - set(expected))
-    if missing or extra:
-        raise ValueError(f"arrays do not match the spec: missing {missing}, unexpected {extra}")
-    if not np.array_equal(arrays["models"], np.arange(spec.n_models)):
-        raise ValueError(f"models must be arange({spec.n_models}), got {arrays['models']}: the "
-                         f"store keeps whole runs, not selections such as Run.best()")
-    for name, shape in expected.items():
-        if arrays[name].shape != shape:
-            raise ValueError(f"array {name!r} has shape {arrays[name].shape}; the spec implies "
-                             f"{shape}")
-    if not np.array_equal(arrays["history_steps"], history):
-        raise ValueError("history_steps differ from spec.history_steps()")
-    if not np.array_equal(arrays["snapshot_steps"], snaps):
-        raise ValueError("snapshot steps differ from spec.snapshot_steps()")
-    for name in ("W", "b", "loss", "loss_se", "W_out"):
-        if name in arrays and not np.all(np.isfinite(arrays[name])):
-            raise ValueError(f"array {name!r} contains non-finite values")
 
 
 class RunStore:
@@ -399,8 +246,9 @@ class RunStore:
     def checkpoint_path(self, spec: ExperimentSpec | str) -> Path:
         """Training checkpoint file of a spec, inside ``<root>/runs/<key>.partial/``.
 
-        :func:`~superposition_lib.core.pipeline.load_or_train` passes it to :func:`~superposition_lib.core.train.train` so that an
-        interrupted run resumes; it is never treated as an entry.
+        :func:`~superposition_lib.core.pipeline.load_or_train` passes it to
+        :func:`~superposition_lib.core.train.train` so that an interrupted run resumes; it is
+        never treated as an entry.
 
         Parameters
         ----------
@@ -445,7 +293,7 @@ class RunStore:
             selection such as :meth:`Run.best`).
         device : str or torch.device, optional
             Device the run was trained on, recorded in the manifest (with the rest of
-            :func:`numerics_record`; the CPU when omitted).
+            :func:`~superposition_lib.core.manifest.numerics_record`; the CPU when omitted).
 
         Returns
         -------
@@ -473,81 +321,20 @@ class RunStore:
         """
         spec = run.spec
         arrays = run.arrays()
-        _check_arrays(spec, arrays)
+        check_arrays(spec, arrays)
         try:
             with self.lock(spec, quiet=True):
-                return self._write(run, arrays, device)
+                buffer = io.BytesIO()
+                np.savez_compressed(buffer, **arrays)
+                blob = buffer.getvalue()
+                manifest = manifest_text(manifest_of(run, blob, device)).encode()
+                return write_dir_atomic(self.path(spec), {ARRAYS: blob, MANIFEST: manifest},
+                                        complete=MANIFEST)
         except OSError as e:
             if isinstance(e, StoreWriteError):
                 raise
             raise StoreWriteError(e.errno, f"cannot store run {spec.key()} in {self.runs_dir}: "
                                   f"{e.strerror or e}; nothing was stored") from e
-
-    def _write(self, run: Run, arrays: dict[str, np.ndarray], device) -> Path:
-        """The atomic write of :meth:`save`, after its checks."""
-        spec = run.spec
-        key = spec.key()
-        self.runs_dir.mkdir(parents=True, exist_ok=True)
-        final = self.path(key)
-        tmp = Path(tempfile.mkdtemp(prefix=f"{_TMP_PREFIX}{key}-", dir=self.runs_dir))
-        try:
-            os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp's 0700 would differ from other entries
-            buffer = io.BytesIO()
-            np.savez_compressed(buffer, **arrays)
-            blob = buffer.getvalue()
-            with open(tmp / ARRAYS, "wb") as f:
-                f.write(blob)
-                f.flush()
-                os.fsync(f.fileno())
-            manifest = {
-                "format_version": config.FORMAT_VERSION,
-                "key": key,
-                "spec": spec.to_dict(),
-                "numerics": numerics_record(spec, "cpu" if device is None else device),
-                "library_version": _library_version(),
-                "torch_version": torch.__version__,
-                "numpy_version": np.__version__,
-                "device": None if device is None else str(device),
-                "wall_time": float(run.wall_time),
-                "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-                "eval_samples": int(run.eval_samples),
-                "n_models": int(spec.n_models),
-                "loss": [float(v) for v in run.loss],
-                "loss_se": [float(v) for v in run.loss_se],
-                "files": {ARRAYS: {"sha256": hashlib.sha256(blob).hexdigest(),
-                                   "bytes": len(blob)}},
-            }
-            with open(tmp / MANIFEST, "w", encoding="utf-8") as f:
-                json.dump(manifest, f, indent=2)
-                f.write("\n")
-                f.flush()
-                os.fsync(f.fileno())
-            _fsync_dir(tmp)
-            trash = None
-            if final.exists():
-                trash = self.runs_dir / f"{_TRASH_PREFIX}{key}-{uuid.uuid4().hex[:8]}"
-                os.rename(final, trash)
-            try:
-                os.rename(tmp, final)
-            except OSError:
-                if trash is None and (final / MANIFEST).is_file():
-                    # Another process stored the same run meanwhile: keep its entry.
-                    shutil.rmtree(tmp, ignore_errors=True)
-                    return final
-                if trash is not None and not final.exists():
-                    os.rename(trash, final)  # put the old entry back
-                raise
-            except BaseException:
-                if trash is not None and not final.exists():
-                    os.rename(trash, final)
-                raise
-            _fsync_dir(self.runs_dir)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        if trash is not None:
-            shutil.rmtree(trash, ignore_errors=True)
-        return final
 
     def remove(self, spec: ExperimentSpec | str) -> bool:
         """Delete the entry and any partial checkpoint of a spec (or key).
@@ -580,8 +367,9 @@ class RunStore:
     def lock(self, spec: ExperimentSpec | str, *, quiet: bool = False) -> Iterator[None]:
         """Hold the store's lock of one spec (or key) across processes.
 
-        :func:`~superposition_lib.core.pipeline.load_or_train` trains and saves a spec only while holding it, so concurrent
-        trainings of one spec take turns: the second waits, then loads what the first stored.
+        :func:`~superposition_lib.core.pipeline.load_or_train` trains and saves a spec only
+        while holding it, so concurrent trainings of one spec take turns: the second waits, then
+        loads what the first stored.
         Different specs have different locks. The lock files live in ``<root>/runs/.locks/``.
         A thread that holds a lock may take it again (:meth:`save` takes it). While it is held,
         what a process killed during :meth:`save` left for this key is cleared away.
@@ -606,51 +394,19 @@ class RunStore:
         >>> with store.lock(ExperimentSpec(steps=10)):
         ...     pass
         """
-        if fcntl is None:  # pragma: no cover
-            yield
-            return
         key = self._key(spec)
-        locks = self.runs_dir / _LOCKS
-        locks.mkdir(parents=True, exist_ok=True)
-        path = (locks / f"{key}.lock").resolve()
-        if not hasattr(_held_locks, "paths"):
-            _held_locks.paths = set()
-        held = _held_locks.paths
-        if path in held:  # this thread holds it already (save inside load_or_train)
-            yield
-            return
-        with open(path, "a") as f:
-            try:
-                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                if not quiet:
-                    name = spec.name if isinstance(spec, ExperimentSpec) and spec.name else key
-                    print(f"waiting for another process that trains {name} in {self.runs_dir} "
-                          f"(lock {f.name}); its run is loaded when it finishes",
-                          file=sys.stderr, flush=True)
-                fcntl.flock(f, fcntl.LOCK_EX)
-            held.add(path)
-            try:
-                self._clear_leftovers(key)
-                yield
-            finally:
-                held.discard(path)
-                fcntl.flock(f, fcntl.LOCK_UN)
 
-    def _clear_leftovers(self, key: str) -> None:
-        """Remove what a process killed during :meth:`save` of ``key`` left behind (call it only
-        while holding the key's lock): temporary directories are deleted, and an old entry that
-        was set aside when its replacement never arrived is put back."""
-        if not self.runs_dir.is_dir():
-            return
-        for path in self.runs_dir.glob(f"{_TRASH_PREFIX}{key}-*"):
-            final = self.path(key)
-            if not final.exists() and (path / MANIFEST).is_file():
-                os.rename(path, final)
-            else:
-                shutil.rmtree(path, ignore_errors=True)
-        for path in self.runs_dir.glob(f"{_TMP_PREFIX}{key}-*"):
-            shutil.rmtree(path, ignore_errors=True)
+        def say(lock: str) -> None:
+            name = spec.name if isinstance(spec, ExperimentSpec) and spec.name else key
+            print(f"waiting for another process that trains {name} in {self.runs_dir} "
+                  f"(lock {lock}); its run is loaded when it finishes", file=sys.stderr,
+                  flush=True)
+
+        with file_lock(self.runs_dir / _LOCKS / f"{key}.lock",
+                       on_wait=None if quiet else say) as taken:
+            if taken:  # not when this thread held it already (save inside load_or_train)
+                clear_leftovers(self.path(key), complete=MANIFEST)
+            yield
 
     # ------------------------------------------------------------------------------ reading
     def _read_manifest(self, key: str) -> dict:
@@ -658,38 +414,9 @@ class RunStore:
         if not entry.is_dir():
             raise MissingRunError(f"no run {key} in {self.runs_dir}")
         try:
-            with open(entry / MANIFEST, encoding="utf-8") as f:
-                manifest = json.load(f)
-        except FileNotFoundError:
-            raise CorruptRunError(f"run {key}: {MANIFEST} is missing") from None
-        except (OSError, ValueError) as e:
-            raise CorruptRunError(f"run {key}: {MANIFEST} is unreadable ({e})") from None
-        if not isinstance(manifest, dict):
-            raise CorruptRunError(f"run {key}: {MANIFEST} is not a JSON object")
-        version = manifest.get("format_version")
-        if version != config.FORMAT_VERSION:
-            hint = (" (`superposition migrate` renames it to this version's key)"
-                    if version in _MIGRATABLE else "")
-            raise CorruptRunError(f"run {key}: format version {version!r}, this library reads "
-                                  f"version {config.FORMAT_VERSION}{hint}")
-        if manifest.get("key") != key:
-            raise CorruptRunError(f"run {key}: the manifest names key {manifest.get('key')!r}")
-        if not isinstance(manifest.get("spec"), dict):
-            raise CorruptRunError(f"run {key}: the manifest has no spec")
-        for field, types in _MANIFEST_TYPES.items():
-            value = manifest.get(field)
-            if (value is not None or field in _MANIFEST_REQUIRED) and (
-                    not isinstance(value, types) or isinstance(value, bool)):
-                allowed = " or ".join(t.__name__ for t in types)
-                raise CorruptRunError(f"run {key}: manifest field {field!r} is "
-                                      f"{type(value).__name__} {value!r:.40}, not {allowed}")
-        for field in ("loss", "loss_se"):
-            if any(not isinstance(v, (int, float)) for v in manifest.get(field) or ()):
-                raise CorruptRunError(f"run {key}: manifest field {field!r} holds a value that "
-                                      f"is not a number")
-        if not isinstance(manifest["files"].get(ARRAYS), dict):
-            raise CorruptRunError(f"run {key}: the manifest has no checksum of {ARRAYS}")
-        return manifest
+            return read_manifest(entry, key)
+        except ValueError as e:
+            raise CorruptRunError(f"run {key}: {e}") from None
 
     def manifest(self, spec: ExperimentSpec | str) -> dict:
         """The manifest of an entry, after basic checks (format version and key).
@@ -768,35 +495,13 @@ class RunStore:
                                 f"{made}, and this library's training arithmetic is version "
                                 f"{config.NUMERICS_VERSION}; retrain it, or check with "
                                 f"`superposition verify {key}` that its bits still reproduce")
-        _warn_versions(manifest)
-        entry = self.path(key)
+        warn_versions(manifest)
         try:
-            blob = (entry / ARRAYS).read_bytes()
-        except OSError as e:
-            raise CorruptRunError(f"run {key}: {ARRAYS} is unreadable ({e})") from None
-        expected = manifest.get("files", {}).get(ARRAYS, {}).get("sha256")
-        actual = hashlib.sha256(blob).hexdigest()
-        if expected != actual:
-            raise CorruptRunError(f"run {key}: {ARRAYS} checksum mismatch (manifest "
-                                  f"{expected}, file {actual})")
-        try:
-            with np.load(io.BytesIO(blob), allow_pickle=False) as npz:
-                arrays = {name: npz[name] for name in npz.files}
-        except Exception as e:  # zipfile, zlib, format errors
-            raise CorruptRunError(f"run {key}: {ARRAYS} is unreadable ({e})") from None
-        try:
-            _check_arrays(spec, arrays)
+            arrays = read_arrays(self.path(key), manifest)
+            check_arrays(spec, arrays)
         except ValueError as e:
             raise CorruptRunError(f"run {key}: {e}") from None
-        snapshots = Snapshots(arrays["snapshot_steps"], arrays.get("snapshot_W"),
-                              arrays.get("snapshot_b"), arrays["snapshot_loss"],
-                              arrays.get("snapshot_W_out"), arrays.get("snapshot_D"),
-                              arrays.get("snapshot_norms"))
-        return Run(spec=spec, W=arrays["W"], b=arrays["b"], loss=arrays["loss"],
-                   loss_se=arrays["loss_se"], eval_samples=int(manifest.get("eval_samples", 0)),
-                   history_steps=arrays["history_steps"], history_loss=arrays["history_loss"],
-                   snapshots=snapshots, models=arrays["models"], W_out=arrays.get("W_out"),
-                   wall_time=float(manifest.get("wall_time", 0.0)))
+        return as_run(spec, arrays, manifest)
 
     def load_key(self, key: str, *, allow_stale: bool = False) -> Run:
         """Load a run by key alone, rebuilding its spec from the manifest.
@@ -844,13 +549,14 @@ class RunStore:
     def migrate(self) -> list[tuple[str, str]]:
         """Rename entries of an earlier key format to this library's keys, without retraining.
 
-        An entry of a version in ``_MIGRATABLE`` keeps its arrays (and their checksum); its
-        manifest is rewritten atomically with the current format version, the new key, the
-        normalised spec and ``migrated_from`` (the old key and version), then its directory is
-        renamed. A current entry in a directory not named by its spec's key (renamed by hand) is
-        moved to its key the same way. An interrupted migration is completed by the next call.
-        Entries that already have the current version and the right name are left alone, and
-        key-named directories without a manifest are not entries (:meth:`keys`).
+        An entry of a version in :data:`~superposition_lib.core.manifest.MIGRATABLE` keeps its
+        arrays (and their checksum); its manifest is rewritten atomically with the current format
+        version, the new key, the normalised spec and ``migrated_from`` (the old key and
+        version), then its directory is renamed. A current entry in a directory not named by its
+        spec's key (renamed by hand) is moved to its key the same way. An interrupted migration
+        is completed by the next call. Entries that already have the current version and the
+        right name are left alone, and key-named directories without a manifest are not entries
+        (:meth:`keys`).
 
         Returns
         -------
@@ -878,7 +584,7 @@ class RunStore:
                 spec = ExperimentSpec.from_dict(manifest["spec"])
             except (OSError, ValueError, KeyError, TypeError) as e:
                 raise CorruptRunError(f"run {old}: cannot migrate ({e})") from None
-            if version != config.FORMAT_VERSION and version not in _MIGRATABLE:
+            if version != config.FORMAT_VERSION and version not in MIGRATABLE:
                 raise CorruptRunError(f"run {old}: format version {version!r} cannot be "
                                       f"migrated to {config.FORMAT_VERSION}")
             new = spec.key()
@@ -887,7 +593,7 @@ class RunStore:
                                 spec=spec.to_dict(),
                                 migrated_from={"key": manifest.get("key", old),
                                                "format_version": version})
-                _write_manifest(entry, manifest)
+                write_manifest(entry, manifest)
             if new != old:
                 if self.path(new).exists():
                     raise CorruptRunError(f"run {old}: its new key {new} is taken by another "
@@ -895,14 +601,15 @@ class RunStore:
                 os.rename(entry, self.path(new))
                 renamed.append((old, new))
         if renamed:
-            _fsync_dir(self.runs_dir)
+            fsync_dir(self.runs_dir)
         return renamed
 
     def record_numerics(self, key: str, record: dict) -> None:
-        """Mark an entry as computed by ``record`` (see :func:`numerics_record`) without
-        touching its arrays: for a stale entry that a retraining with this library reproduced
-        bit for bit (:func:`~superposition_lib.core.reproduce.verify`). The manifest is rewritten
-        atomically, keeping the earlier record under ``numerics_before``.
+        """Mark an entry as computed by ``record`` (see
+        :func:`~superposition_lib.core.manifest.numerics_record`) without touching its arrays:
+        for a stale entry that a retraining with this library reproduced bit for bit
+        (:func:`~superposition_lib.core.reproduce.verify`). The manifest is rewritten atomically,
+        keeping the earlier record under ``numerics_before``.
 
         Parameters
         ----------
@@ -926,7 +633,7 @@ class RunStore:
             if "numerics" in manifest:
                 manifest["numerics_before"] = manifest["numerics"]
             manifest["numerics"] = record
-            _write_manifest(self.path(key), manifest)
+            write_manifest(self.path(key), manifest)
 
     def keys(self) -> list[str]:
         """Keys of the entries present (sorted): directories named by a key that hold a

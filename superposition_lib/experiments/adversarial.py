@@ -41,10 +41,12 @@ import pandas as pd
 from ..analysis import adversarial, stats
 from ..core import metrics
 from ..core.config import ExperimentSpec
+from ..core.metrics import REPRESENTED_NORM
 from ..core.run import Run
 from ..core.store import RunStore
-from . import Experiment, get, load, register, uniform_geometry
+from . import uniform_geometry
 from .memo import remembered
+from .registry import Experiment, get, load, register
 
 __all__ = [
     "ATTACK_NORMS",
@@ -165,7 +167,8 @@ def sweep_frame(run: Run, *, samples: int = 1024, pgd_samples: int = 256, pgd_st
     samples : int
         Inputs per model for :func:`~superposition_lib.analysis.adversarial.attack_frame`.
     pgd_samples, pgd_steps : int
-        Inputs per model and ascent steps for :func:`~superposition_lib.analysis.adversarial.pgd_frame`.
+        Inputs per model and ascent steps for
+        :func:`~superposition_lib.analysis.adversarial.pgd_frame`.
 
     Returns
     -------
@@ -225,7 +228,7 @@ def training_frame(run: Run, *, samples: int = 1024) -> pd.DataFrame:
     frame = pd.DataFrame({
         "attack": run.spec.attack, "steps": run.spec.steps, "attack_norm": norms,
         "seed": run.restart, "features_per_dimension": metrics.features_per_dimension(run.W),
-        "learned": learned.sum(1), "represented": (norm_w > 0.5).sum(1),
+        "learned": learned.sum(1), "represented": (norm_w > REPRESENTED_NORM).sum(1),
         "dimensionality": np.where(learned.any(1), (D * learned).sum(1)
                                    / np.maximum(learned.sum(1), 1), np.nan),
         "smallest_learned": np.where(learned.any(1),
@@ -292,7 +295,8 @@ def removal_norms(frame: pd.DataFrame, measures: dict | None = None) -> pd.DataF
             values = np.asarray(per_seed)
             norm, low, high = stats.bootstrap_interval(values)
             rows.append({"attack": attack, "steps": steps, "measure": measure,
-                         "threshold": threshold, "seeds": len(values), "removed": int(np.isfinite(values).sum()),
+                         "threshold": threshold, "seeds": len(values),
+                         "removed": int(np.isfinite(values).sum()),
                          "norm": norm, "low": low, "high": high,
                          "per_seed": [round(float(v), 4) for v in values]})
     return pd.DataFrame(rows)

@@ -31,7 +31,8 @@ from ..analysis import neurons
 from ..core.config import ExperimentSpec
 from ..core.run import Run
 from ..core.store import RunStore
-from . import Experiment, load, privileged_basis, register
+from . import privileged_basis
+from .registry import Experiment, load, register
 
 __all__ = [
     "ASYMMETRY",

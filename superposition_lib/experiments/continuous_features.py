@@ -32,8 +32,8 @@ The ``smoke`` profiles keep the grids with one seed and 300 steps.
 How a model arranges the ring (:func:`classify_ring`), from two measurements:
 
 - the *circle share*: the fraction of ‖W‖_F² at Fourier frequency 1
-  (:func:`~superposition_lib.analysis.pca.fourier_weight_shares`), which is the PCA alignment with the
-  frequency-1 pair;
+  (:func:`~superposition_lib.analysis.pca.fourier_weight_shares`), which is the PCA alignment with
+  the frequency-1 pair;
 - *merged features*: represented features (‖W_i‖ > 0.5) that share their direction with
   another represented feature, that is lie closer to it than half the PCA circle's spacing,
   an angle of 180°/n (:func:`merge_angle`): features read along one common direction, as
@@ -55,9 +55,11 @@ from ..analysis import pca, stats
 from ..core import metrics
 from ..core.config import ExperimentSpec
 from ..core.data import FeatureDistribution
+from ..core.metrics import REPRESENTED_NORM
 from ..core.run import Run
 from ..core.store import RunStore
-from . import Experiment, load, register, seed_vote
+from . import Experiment, load, register
+from .votes import cell_summary
 
 __all__ = [
     "CHAPTER",
@@ -125,8 +127,6 @@ CIRCLE_SHARE = 0.9
 #: Circle share below which a model without merged features counts as a polygon.
 POLYGON_SHARE = 0.5
 
-#: ‖W_i‖ above which a feature counts as represented (as in the other chapters).
-NORM_THRESHOLD = 0.5
 
 
 def _ring_profiles(n: int, widths, densities, seeds: int, batch_size: int = 256,
@@ -196,7 +196,7 @@ def _direction_groups(W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """
     W = np.asarray(W, dtype=float)
     norms = np.linalg.norm(W, axis=-2)
-    rep = norms > NORM_THRESHOLD
+    rep = norms > REPRESENTED_NORM
     with np.errstate(invalid="ignore", divide="ignore"):
         unit = W / norms[..., None, :]
     cosine = np.cos(np.radians(merge_angle(W.shape[-1])))
@@ -332,7 +332,7 @@ def ring_frame(run: Run) -> pd.DataFrame:
         "circle_share": shares[:, 1], "constant_share": shares[:, 0],
         "dominant_frequency": shares.argmax(-1),
         "features_per_dim": metrics.features_per_dimension(W),
-        "represented": metrics.n_represented(W, NORM_THRESHOLD),
+        "represented": metrics.n_represented(W, REPRESENTED_NORM),
         "merged": merged_features(W), "max_bias": run.b.max(-1).astype(float),
         "mean_bias": run.b.mean(-1).astype(float), "ring": classify_ring(W)})
     for i in range(W.shape[2]):
@@ -489,18 +489,13 @@ def map_cells(models: pd.DataFrame) -> pd.DataFrame:
     >>> map_cells(models)[["ring", "share", "best_ring"]].values.tolist()
     [['mixture', 0.6666666666666666, 'pca circle']]
     """
-    vote = seed_vote(models, "ring")
-    g = models.groupby("cell")
-    cells = g[["width", "density", "top_components", "neighbour_correlation", "linear_optimal",
-               "no_superposition"]].first()
-    cols = ["circle_share", "pca_alignment", "features_per_dim", "represented", "merged",
-            "loss_vs_pca", "loss_vs_nosup"]
-    cells[cols] = g[cols].mean()
-    cells[["ring", "share", "best_ring"]] = vote[["ring", "share", "best_ring"]]
-    best = models.loc[vote["best_row"]]
-    for col in ("seed", "circle_share", "loss_vs_pca"):
-        cells[f"best_{col}"] = best[col].to_numpy()
-    return cells.reset_index()
+    return cell_summary(
+        models, "ring",
+        first=["width", "density", "top_components", "neighbour_correlation", "linear_optimal",
+               "no_superposition"],
+        mean=["circle_share", "pca_alignment", "features_per_dim", "represented", "merged",
+              "loss_vs_pca", "loss_vs_nosup"],
+        best=["ring", "seed", "circle_share", "loss_vs_pca"])
 
 
 def _n_features(models: pd.DataFrame) -> int:
@@ -530,7 +525,7 @@ def _weak_features(W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     norms = np.linalg.norm(W, axis=1)
     unit = W / np.maximum(norms, 1e-12)[:, None, :]
     cos = np.einsum("kmi,kmj->kij", unit, unit)
-    rep = norms > NORM_THRESHOLD
+    rep = norms > REPRESENTED_NORM
     weak = (norms > 0.1) & ~rep
     best = np.where(rep[:, None, :], cos, -1.0).max(-1)
     return norms[weak], best[weak]
@@ -644,7 +639,7 @@ def findings(cells: pd.DataFrame, models: pd.DataFrame) -> dict:
     unrepresented = int(n * len(polygon) - polygon["represented"].sum())
     pentagons = _weights(polygon[polygon["represented"] == 5])
     pent_norms = np.linalg.norm(pentagons, axis=1)
-    pent_rep = pent_norms > NORM_THRESHOLD
+    pent_rep = pent_norms > REPRESENTED_NORM
     gap_error = [np.abs(np.diff(np.r_[a, a[0] + 360]) - 72).max() for a in
                  (np.sort(np.degrees(np.arctan2(Wk[1], Wk[0]))[r] % 360)
                   for Wk, r in zip(pentagons, pent_rep))]

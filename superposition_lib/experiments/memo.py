@@ -74,7 +74,7 @@ def remembered(*experiments: str) -> Callable:
 
         @functools.wraps(f)
         def wrapper(profile: str | None = None, *, store: RunStore | None = None, **options):
-            from . import current_profile, default_store, get
+            from .registry import current_profile, default_store, get
 
             profile = current_profile(profile)
             store = default_store(profile) if store is None else store

@@ -30,7 +30,7 @@ from ..analysis import neurons
 from ..core.config import ExperimentSpec
 from ..core.run import Run
 from ..core.store import RunStore
-from . import Experiment, load, register
+from .registry import Experiment, load, register
 
 __all__ = [
     "CHAPTER",
@@ -117,8 +117,8 @@ def model_frame(run: Run, W: np.ndarray | None = None, W_out: np.ndarray | None 
     -------
     pandas.DataFrame
         ``model``, ``instance``, ``restart``, ``density``, ``loss``, the columns of
-        :func:`~superposition_lib.analysis.neurons.model_codes` and ``best`` (the lowest-loss restart
-        of its instance).
+        :func:`~superposition_lib.analysis.neurons.model_codes` and ``best`` (the lowest-loss
+        restart of its instance).
 
     Examples
     --------

@@ -32,9 +32,10 @@ import pandas as pd
 from ..analysis import stats
 from ..core import metrics
 from ..core.config import ExperimentSpec
+from ..core.metrics import REPRESENTED_NORM
 from ..core.run import Run
 from ..core.store import RunStore
-from . import Experiment, load, register
+from .registry import Experiment, load, register
 
 __all__ = [
     "BASIC_DENSITIES",
@@ -148,7 +149,8 @@ for _model, _suffix, _seeds, _restarts in (("relu_output", "relu", 4, 4),
 PAPER_BASIC_COUNTS = {1.0: "5", 0.3: "7", 0.1: "9", 0.001: "nearly all 20"}
 
 
-def seed_frame(run: Run, restarts: int | None = None, threshold: float = 0.5) -> pd.DataFrame:
+def seed_frame(run: Run, restarts: int | None = None,
+               threshold: float = REPRESENTED_NORM) -> pd.DataFrame:
     """One row per seed (instance): the lowest-loss of its restarts and what it represents.
 
     Parameters
@@ -219,7 +221,8 @@ def first_feature_orthogonal(seeds: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for density, group in seeds.groupby("density", sort=False):
         # a dropped feature 0 has superposition 0 too: count only a represented one
-        own = (group["first_superposition"] < ORTHOGONAL_TOL) & (group["first_norm"] > 0.5)
+        own = ((group["first_superposition"] < ORTHOGONAL_TOL)
+               & (group["first_norm"] > REPRESENTED_NORM))
         k = int(own.sum())
         share, low, high = stats.wilson_interval(k, len(group))
         rows.append({"density": density, "seeds": len(group), "orthogonal": k,
@@ -284,7 +287,7 @@ def count_frames(profile: str | None = None, *, store: RunStore | None = None) -
     >>> c["basic"]["density"].tolist() == list(BASIC_DENSITIES)
     True
     """
-    def summary(name: str, threshold: float = 0.5) -> pd.DataFrame:
+    def summary(name: str, threshold: float = REPRESENTED_NORM) -> pd.DataFrame:
         return count_summary(seed_frame(load(name, profile, store=store), threshold=threshold))
 
     intro = load("intro-relu-seeds", profile, store=store)
@@ -337,7 +340,7 @@ def feature_frame(*runs: Run) -> pd.DataFrame:
             "dimensionality": metrics.feature_dimensionality(run.W).reshape(-1),
             "bias": run.b.reshape(-1),
         })
-        df["represented"] = df["norm"] > 0.5
+        df["represented"] = df["norm"] > REPRESENTED_NORM
         for d in range(m):
             df[f"w{d}"] = run.W[:, d, :].reshape(-1)
         frames.append(df)

@@ -7,14 +7,15 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from . import cell_heatmaps, cell_selections, metric_color, share_selections, split_cells
+from .grid import cell_heatmaps, cell_selections, metric_color, share_selections, split_cells
 
 __all__ = [
     "ring_map",
     "width_profile",
 ]
 
-#: Colours of the arrangements of :func:`~superposition_lib.experiments.continuous_features.classify_ring`.
+#: Colours of the arrangements of
+#: :func:`~superposition_lib.experiments.continuous_features.classify_ring`.
 _RING_SCALE = alt.Scale(domain=["pca circle", "mixture", "polygon", "other"],
                         range=["#b9b9b9", "#a463f2", "#e4572e", "#efb118"])
 _LIM = alt.Scale(domain=[-1.25, 1.25], nice=False)
@@ -75,7 +76,8 @@ def ring_map(cells: pd.DataFrame, models: pd.DataFrame) -> alt.VConcatChart:
     altair.VConcatChart
         Five heatmaps (arrangement, circle share, features per dimension, loss relative to the
         PCA optimum and to the no-superposition baseline) over width (x) and density (y), with
-        tooltips per cell; a dot marks the arrangement cells whose seeds do not all agree. Clicking a cell in any heatmap selects it (outlined everywhere);
+        tooltips per cell; a dot marks the arrangement cells whose seeds do not all agree.
+        Clicking a cell in any heatmap selects it (outlined everywhere);
         below, every seed's ring in the cell under the pointer, or in the selected cell when the
         pointer is off the heatmaps: each feature's direction W_i coloured by its orientation,
         consecutive orientations joined by a grey line (the PCA circle is a regular n-gon

@@ -6,7 +6,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from . import cell_heatmaps, cell_selections, metric_color, share_selections, split_cells
+from .grid import cell_heatmaps, cell_selections, metric_color, share_selections, split_cells
 
 __all__ = [
     "collapse_curve",
@@ -135,8 +135,8 @@ def collapse_curve(models: pd.DataFrame) -> alt.LayerChart:
     Parameters
     ----------
     models : pandas.DataFrame
-        :func:`~superposition_lib.experiments.pca_vs_superposition.collapse_frame` rows (``density``,
-        ``seed``, ``best``, ``collapsed``, ``loss``, ``strategy``).
+        :func:`~superposition_lib.experiments.pca_vs_superposition.collapse_frame` rows
+        (``density``, ``seed``, ``best``, ``collapsed``, ``loss``, ``strategy``).
 
     Returns
     -------

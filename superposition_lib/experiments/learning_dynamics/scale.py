@@ -17,15 +17,15 @@ import numpy as np
 import pandas as pd
 
 from ...analysis import dynamics
+from ...core.metrics import REPRESENTED_NORM
 from ...core.run import Run
 from ...core.store import RunStore
-from .. import load
 from ..memo import remembered
+from ..registry import load
 from .energy import jump_frame, level_name, model_frame
 from .specs import SCALE
 
 __all__ = [
-    "REPRESENTED_NORM",
     "SCALE_RUNS",
     "SCALE_STATISTICS",
     "TOLERANCES",
@@ -104,9 +104,6 @@ def scale_statistics(models: pd.DataFrame, by: str | list = "size", *, seed: int
     return pd.DataFrame(rows)
 
 
-#: A feature is *represented* in :func:`scale_frames` when its norm ‖W_i‖ exceeds this at some
-#: snapshot (unrepresented features sit near 0 and would bury the figure's lines).
-REPRESENTED_NORM = 0.5
 
 
 def scale_frames(runs: Sequence[Run]) -> dict[str, pd.DataFrame]:
@@ -125,7 +122,8 @@ def scale_frames(runs: Sequence[Run]) -> dict[str, pd.DataFrame]:
         ``label`` (``"n=400 · density 0.3 · seed 2"``); ``jumps``: :func:`jump_frame` rows with
         ``size``, ``label`` and ``excess`` (the snapshot loss at the jump minus the model's
         final snapshot loss); ``trajectories``: per model and snapshot (step 0 dropped) the
-        ``D|i`` of its represented features (:data:`REPRESENTED_NORM`), for
+        ``D|i`` of its represented features
+        (:data:`~superposition_lib.core.metrics.REPRESENTED_NORM`), for
         :func:`~superposition_lib.figures.learning_dynamics.energy_level_chart`; ``losses``:
         ``label``, ``step`` and ``excess`` per snapshot.
 

@@ -16,10 +16,10 @@ import numpy as np
 import pandas as pd
 
 from ...core.config import ExperimentSpec
-from ...core.store import RunStore
 from ...core.schedule import learning_rate
-from .. import load
+from ...core.store import RunStore
 from ..memo import remembered
+from ..registry import load
 from .energy import density_frame, jump_frame, level_name, model_frame
 from .specs import SEARCH
 

@@ -37,7 +37,7 @@ True
 from __future__ import annotations
 
 from ...core.config import ExperimentSpec
-from .. import Experiment, register
+from ..registry import Experiment, register
 
 __all__ = [
     "CHAPTER",
@@ -80,8 +80,9 @@ def _energy_profiles() -> dict:
 
 
 def _stage_profiles() -> dict:
-    common = {"model": "relu_output", "n_features": 6, "n_hidden": 3, "data": "correlated", "set_size": 3,
-                  "feature_probability": STAGE_DENSITIES, "importance": 1.0, "init": "notebook", "seed": 0}
+    common = {"model": "relu_output", "n_features": 6, "n_hidden": 3, "data": "correlated",
+              "set_size": 3, "feature_probability": STAGE_DENSITIES, "importance": 1.0,
+              "init": "notebook", "seed": 0}
     paper = ExperimentSpec(**common, restarts=STAGE_SEEDS, steps=20_000, batch_size=1024,
                            lr=1e-3, snapshot_log=200, history_every=200, eval_samples=1 << 16)
     smoke = ExperimentSpec(**common, restarts=3, steps=1500, batch_size=256, lr=1e-2,
