@@ -1,7 +1,7 @@
 """Set-up shared by the tests in ``tests/`` and the doctests of ``superposition_lib/``.
 
 The session gets a user cache of its own (``$XDG_CACHE_HOME``), removed at its end: ad-hoc and
-smoke runs (:func:`superposition_lib.store.user_root`) go there, so the doctests and the tests
+smoke runs (:func:`superposition_lib.core.store.user_root`) go there, so the doctests and the tests
 share them (each smoke run trains once per session, for whichever asks first; training is
 deterministic, so none depends on which), and nothing is written to the user's own cache. The
 compiled C kernels stay in the user's cache (``$SUPERPOSITION_CACHE``), built once per machine.

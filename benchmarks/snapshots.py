@@ -1,6 +1,6 @@
 """Cost of recording log-spaced snapshots during training, side by side.
 
-Learning-dynamics work (``superposition_lib.dynamics``) needs the weights at about 200
+Learning-dynamics work (``superposition_lib.analysis.dynamics``) needs the weights at about 200
 log-spaced steps (``ExperimentSpec.snapshot_log``). Each snapshot copies W and b to the host and
 measures every model's loss on a fixed evaluation batch. This script trains the same spec with
 and without snapshots in one process, alternating, and prints the training time of each and the
@@ -16,7 +16,7 @@ drawing the 4096-sample snapshot evaluation batch and every snapshot, and leave 
 loss evaluation. Wall time and CPU time (all threads of the process) are reported, and, because on
 a machine shared with other work whole runs can vary by 2x from one repeat to the next, also an
 in-run estimate: the time spent inside the snapshot calls over the rest of the same run (timed by
-wrapping the trainer's private snapshot functions), which load changes affect evenly.
+wrapping the trainer's snapshot pieces), which load changes affect evenly.
 
 Run ``python benchmarks/snapshots.py [--steps N] [--snapshots K] [--repeats R]``.
 """
@@ -24,7 +24,6 @@ Run ``python benchmarks/snapshots.py [--steps N] [--snapshots K] [--repeats R]``
 from __future__ import annotations
 
 import argparse
-import importlib
 import time
 
 # Imported first, as in any program that uses the library: it sets its OpenMP defaults before
@@ -34,8 +33,7 @@ from superposition_lib import ExperimentSpec, train  # isort: skip
 import numpy as np
 import torch
 
-# the module, not the function superposition_lib.train that shadows it as an attribute
-train_module = importlib.import_module("superposition_lib.train")
+from superposition_lib.core.snapshots import FixedBatchLoss, Recorder
 
 
 def timed_train(spec: ExperimentSpec) -> tuple[float, float, float]:
@@ -65,17 +63,17 @@ def timed_train(spec: ExperimentSpec) -> tuple[float, float, float]:
                 inside[0] += time.perf_counter() - t
         return wrapper
 
-    # The trainer's private snapshot pieces, timed where they are called.
-    loss_call = train_module._FixedBatchLoss.__call__
-    record = train_module._Recorder.snapshot
-    train_module._FixedBatchLoss.__call__ = timed(loss_call)
-    train_module._Recorder.snapshot = timed(record)
+    # The trainer's snapshot pieces, timed where they are called.
+    loss_call = FixedBatchLoss.__call__
+    record = Recorder.snapshot
+    FixedBatchLoss.__call__ = timed(loss_call)
+    Recorder.snapshot = timed(record)
     try:
         wall0, cpu0 = time.perf_counter(), time.process_time()
         run = train(spec, progress=False, callback=stamp)
     finally:
-        train_module._FixedBatchLoss.__call__ = loss_call
-        train_module._Recorder.snapshot = record
+        FixedBatchLoss.__call__ = loss_call
+        Recorder.snapshot = record
     assert len(run.snapshots.steps) == len(spec.snapshot_steps())
     return end[0][0] - wall0, end[0][1] - cpu0, inside[0]
 

@@ -5,10 +5,12 @@ Superposition", https://transformer-circuits.pub/2022/toy_model) at once and ana
 
 The top-level API:
 
-- :class:`ExperimentSpec`: what to train (validated, hashed);
-- :func:`train`: train it, returning a :class:`Run`;
-- :func:`load_or_train`: the same, cached in the run store;
-- :mod:`superposition_lib.metrics`: the paper's geometry metrics.
+- :class:`~superposition_lib.core.config.ExperimentSpec`: what to train (validated, hashed);
+- :func:`~superposition_lib.core.train.train`: train it, returning a
+  :class:`~superposition_lib.core.run.Run`;
+- :func:`~superposition_lib.core.pipeline.load_or_train`: the same, cached in the run store;
+- :mod:`~superposition_lib.core.metrics` (also ``superposition_lib.metrics``): the paper's
+  geometry metrics.
 
 These names load on first use (importing the package alone does not import torch, so that the
 ``superposition`` command answers ``--help`` at once); ``from superposition_lib import train``
@@ -17,8 +19,6 @@ and ``superposition_lib.train(...)`` work as for any attribute.
 
 import importlib
 import os
-import sys
-import types
 
 # OpenMP workers that spin while idle steal a core from the trainer's kernel threads on small
 # machines (about 15% of a training step on 2 cores, and 10-40x slowdowns when two processes
@@ -32,36 +32,22 @@ __all__ = ["FORMAT_VERSION", "CorruptRunError", "ExperimentSpec", "MissingRunErr
            "NonFiniteLossError", "Run", "RunStore", "Snapshots", "__version__", "load_or_train",
            "metrics", "train"]
 
-# The names above that submodules define, by submodule (``metrics`` is a submodule itself).
-_EXPORTS = {"config": ("ExperimentSpec", "FORMAT_VERSION"),
-            "run": ("Run", "Snapshots"),
-            "store": ("CorruptRunError", "MissingRunError", "RunStore", "load_or_train"),
-            "train": ("NonFiniteLossError", "train")}
-
-
-class _Package(types.ModuleType):
-    """This package's module type: importing a submodule binds the names the package exports
-    from it, and the function ``train`` keeps its name over the submodule ``train``."""
-
-    def __setattr__(self, name: str, value) -> None:
-        if isinstance(value, types.ModuleType) and name in _EXPORTS:
-            for export in _EXPORTS[name]:
-                super().__setattr__(export, getattr(value, export))
-            if name in _EXPORTS[name]:  # the package's `train` is the function, as documented
-                return
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package
+# The names above that modules of the core define, by module (``metrics`` is a module itself).
+_EXPORTS = {"core.config": ("ExperimentSpec", "FORMAT_VERSION"),
+            "core.run": ("Run", "Snapshots"),
+            "core.store": ("CorruptRunError", "MissingRunError", "RunStore"),
+            "core.pipeline": ("load_or_train",),
+            "core.guards": ("NonFiniteLossError",),
+            "core.train": ("train",)}
 
 
 def __getattr__(name: str):
-    """An exported name not loaded yet: import the submodule that defines it (PEP 562)."""
+    """An exported name not loaded yet: import the module that defines it (PEP 562)."""
     for module, names in _EXPORTS.items():
         if name in names:
             return getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    if name in __all__:  # a submodule exported as itself
-        return importlib.import_module(f"{__name__}.{name}")
+    if name == "metrics":
+        return importlib.import_module(f"{__name__}.core.metrics")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -1,10 +1,11 @@
 """Named, ready-to-train experiment specs for the ``superposition`` command line.
 
-Each :class:`Preset` pairs a short name with an :class:`~superposition_lib.config.ExperimentSpec`
-at the paper's settings (AdamW, lr 1e-3, batch 1024, 10,000 steps unless stated). The chapters'
-experiments live in :mod:`superposition_lib.experiments`; presets are the few runs one wants to
-train and inspect from a shell. The two share one namespace, which ``superposition list`` shows
-whole: ``superposition train NAME`` takes either, and a name that is both (``intro-linear``,
+Each :class:`Preset` pairs a short name with an
+:class:`~superposition_lib.core.config.ExperimentSpec` at the paper's settings (AdamW, lr 1e-3,
+batch 1024, 10,000 steps unless stated). The chapters' experiments live in
+:mod:`superposition_lib.experiments`; presets are the few runs one wants to train and inspect
+from a shell. The two share one namespace, which ``superposition list`` shows whole:
+``superposition train NAME`` takes either, and a name that is both (``intro-linear``,
 ``basic-linear``) is the same spec, the experiment's ``paper`` one.
 
 ========================  =======================================================================
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .config import ExperimentSpec
+from .core.config import ExperimentSpec
 
 __all__ = ["PRESETS", "Preset", "get_preset"]
 

@@ -15,7 +15,7 @@ def smoke_store():
     """The store of the session's smoke runs, shared with the doctests (which train into the
     default store of smoke runs, the session's user cache set up by the root ``conftest.py``):
     each run trains once, for whichever test or doctest asks first."""
-    from superposition_lib.store import RunStore, user_root
+    from superposition_lib.core.store import RunStore, user_root
 
     return RunStore(user_root())
 

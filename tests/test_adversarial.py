@@ -7,11 +7,14 @@ import pandas as pd
 import pytest
 import torch
 
-from superposition_lib import ExperimentSpec, adversarial, experiments, train
+from superposition_lib import ExperimentSpec, experiments, train
+from superposition_lib.analysis import adversarial
 from superposition_lib.book import adversarial as book
+from superposition_lib.book.registry import builders
+from superposition_lib.core import attacks
+from superposition_lib.core.models import forward
+from superposition_lib.core.train import separable
 from superposition_lib.experiments import adversarial as ad
-from superposition_lib.models import forward
-from superposition_lib.train import separable
 
 
 def _run_with(W, b, importance=1.0, density=0.2):
@@ -34,10 +37,10 @@ def random_model():
 
 def test_attack_losses_equal_the_loss_of_the_moved_inputs(random_model):
     params, x, norm, importance = random_model
-    losses = adversarial.attack_losses(params, x, norm, "relu_output", importance)
+    losses = attacks.attack_losses(params, x, norm, "relu_output", importance)
     for i in range(7):
         feature = torch.full(x.shape[:2], i)
-        moved = adversarial.moved_inputs(params["W"], x, norm, feature)
+        moved = attacks.moved_inputs(params["W"], x, norm, feature)
         assert torch.allclose((moved - x).norm(dim=-1), norm.view(-1, 1).expand(2, 16))
         direct = ((forward(params, moved, "relu_output") - x).square() * importance[:, None]
                   ).mean(-1)
@@ -46,7 +49,7 @@ def test_attack_losses_equal_the_loss_of_the_moved_inputs(random_model):
 
 def test_the_optimal_attack_raises_its_feature_most(random_model):
     params, x, norm, _ = random_model
-    d = adversarial.attack_directions(params["W"])                     # (models, n, n)
+    d = attacks.attack_directions(params["W"])                     # (models, n, n)
     G = params["W"].transpose(1, 2) @ params["W"]
     rise = torch.einsum("kij,kij->ki", G, d)                            # (G d_i)_i
     others = torch.randn(2, 200, 7, generator=torch.Generator().manual_seed(1))
@@ -56,11 +59,11 @@ def test_the_optimal_attack_raises_its_feature_most(random_model):
 
 def test_strongest_attack_is_the_maximum_and_candidates_never_exceed_it(random_model):
     params, x, norm, importance = random_model
-    all_losses = adversarial.attack_losses(params, x, norm, "relu_output", importance)
-    feature, loss = adversarial.strongest_attack(params, x, norm, "relu_output", importance)
+    all_losses = attacks.attack_losses(params, x, norm, "relu_output", importance)
+    feature, loss = attacks.strongest_attack(params, x, norm, "relu_output", importance)
     assert torch.equal(loss, all_losses.max(-1).values)
     assert torch.equal(torch.gather(all_losses, 2, feature[..., None])[..., 0], loss)
-    f2, l2 = adversarial.strongest_attack(params, x, norm, "relu_output", importance, 2)
+    f2, l2 = attacks.strongest_attack(params, x, norm, "relu_output", importance, 2)
     assert (l2 <= loss + 1e-7).all()
     assert torch.allclose(torch.gather(all_losses, 2, f2[..., None])[..., 0], l2)
 
@@ -82,7 +85,7 @@ def test_antipodal_pairs_are_twice_as_vulnerable_unless_both_partners_are_presen
     x = torch.tensor([[[0.0, 0.0, 0.0, 0.0], [0.7, 0.0, 0.0, 0.2], [0.0, 0.3, 0.9, 0.0],
                        [0.5, 0.4, 0.0, 0.0]]])
     clean = ((forward(params, x, "relu_output") - x) ** 2).mean(-1)
-    _, attacked = adversarial.strongest_attack(params, x, eps, "relu_output", torch.ones(1, 4))
+    _, attacked = attacks.strongest_attack(params, x, eps, "relu_output", torch.ones(1, 4))
     relative = (attacked - clean) / (eps ** 2 / 4)
     assert torch.allclose(relative[0, :3], torch.full((3,), 2.0), rtol=1e-4)
     assert relative[0, 3] > 2.5       # both of a pair present: the interference error grows
@@ -229,9 +232,9 @@ def test_smoke_results_hold_every_model(smoke):
             == pytest.approx(1.0))
 
 
-@pytest.mark.parametrize("label", sorted(book.FIGURES))
+@pytest.mark.parametrize("label", sorted(builders(book.CHAPTER)))
 def test_figures_validate(label, store, smoke):
-    chart, data = book.FIGURES[label]("smoke", store=store)[:2]
+    chart, data = builders(book.CHAPTER)[label]("smoke", store=store)[:2]
     chart.to_dict(validate=True)
     assert all(len(frame) > 0 for frame in data.values())
 

@@ -280,6 +280,25 @@ def test_quarto_yml_lists_every_chapter_and_only_existing_ones():
     assert (ROOT / config["bibliography"]).is_file()
 
 
+def test_the_library_chapter_list_is_the_books():
+    """``experiments.chapters.CHAPTERS`` is the one list: _quarto.yml's order, the pages' titles,
+    and one module per chapter in experiments and book, named like the chapter (a chapter's
+    charts may come from another chapter's figures module)."""
+    from superposition_lib.experiments.chapters import CHAPTERS as LISTED
+    from superposition_lib.experiments.chapters import module_name
+
+    config = yaml.safe_load((ROOT / "_quarto.yml").read_text(encoding="utf-8"))
+    pages = [e for e in config["book"]["chapters"] if isinstance(e, str) and e != "index.qmd"]
+    assert pages == [f"chapters/{stem}.qmd" for stem in LISTED]
+    for stem, title in LISTED.items():
+        heading = (ROOT / "chapters" / f"{stem}.qmd").read_text(encoding="utf-8").splitlines()[0]
+        assert heading.startswith(f"# {title} {{#sec-"), (stem, heading)
+        for floor in ("experiments", "book"):
+            module = ROOT / "superposition_lib" / floor / module_name(stem)
+            assert module.with_suffix(".py").is_file() or (module / "__init__.py").is_file(), \
+                (floor, stem)
+
+
 def test_the_site_carries_the_api_reference_and_they_link_each_other():
     """Quarto's post-render step builds the Sphinx reference into the site's api/ folder, the
     preface links its index there, and the reference's default book URL climbs back to the
@@ -323,15 +342,14 @@ def test_every_citation_is_in_the_bibliography():
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
 def test_chapter_structure(path):
-    """Figure cells are labelled, captioned, alt-texted and referenced from the prose."""
+    """Figure cells are labelled, captioned and alt-texted (and referenced from the page:
+    :func:`test_every_figure_is_referenced_from_its_page`)."""
     nb = chapter_notebook(path)
-    text = path.read_text(encoding="utf-8")
     figs = [c.metadata["quarto"] for c in nb.cells
             if str(c.metadata["quarto"].get("label", "")).startswith("fig-")]
     assert figs, f"{path.name} has no figure"
     for opts in figs:
         assert opts.get("fig-cap") and opts.get("fig-alt"), opts["label"]
-        assert f"@{opts['label']}" in text, f"{opts['label']} is never referenced"
     labels = [c.metadata["quarto"].get("label") for c in nb.cells]
     labels = [lab for lab in labels if lab]
     assert len(labels) == len(set(labels)), "duplicate cell labels"
@@ -380,7 +398,8 @@ def test_markdown_outputs_hold_no_control_characters(executed, path):
 
 def test_repr_pattern_finds_what_quarto_would_print():
     assert REPR.search("goes from np.int64(2) features") and REPR.search("np.float64(0.5)")
-    assert REPR.search("array([1, 2])") and REPR.search("<superposition_lib.run.Run object at 0x1>")
+    assert REPR.search("array([1, 2])")
+    assert REPR.search("<superposition_lib.core.run.Run object at 0x1>")
     assert REPR.search("('a long sentence that '\n 'goes on')")
     assert not REPR.search("2 features (0.5, 0.3) in an array (of 2)")
 
@@ -454,8 +473,8 @@ def _string_tokens(source: str):
 
 
 # \a \b \f \v \r and \n \t before letters that make LaTeX commands (\ne, \nu, \times, \theta ...)
-LATEX_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\(?:[abfv]|r(?:ho|ight|angle)|t(?:imes|heta|au|ext|op|ilde|o\b)"
-                          r"|n(?:e\b|eq|u\b|abla|ot\b|orm))")
+LATEX_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\(?:[abfv]|r(?:ho|ight|angle)"
+                          r"|t(?:imes|heta|au|ext|op|ilde|o\b)|n(?:e\b|eq|u\b|abla|ot\b|orm))")
 
 
 def test_no_string_literal_has_an_escape_that_collides_with_latex():
@@ -633,7 +652,7 @@ def _assert_drawn(dom: str, n_charts: int) -> None:
 def exported(executed, store, tmp_path_factory):
     """Every figure's downloads, exported under the smoke profile: (root, {label: paths})."""
     from superposition_lib.book import export_chapter_figures
-    from superposition_lib.store import RunStore
+    from superposition_lib.core.store import RunStore
 
     root = tmp_path_factory.mktemp("exported")
     return root, export_chapter_figures(out_dir=root, profile="smoke", store=RunStore(store))
@@ -650,19 +669,27 @@ def _book_pages() -> dict[str, Path]:
 LINK = re.compile(r"(?<!!)\[[^\]]*\]\(([^)\s]+)[^)]*\)|(?:href|src)=[\"']([^\"']+)[\"']")
 
 
+def page_texts(executed, source: Path) -> list[str]:
+    """The Markdown a reader's page is made of: for a chapter, its executed prose (inline
+    expressions resolved) and its cells' Markdown outputs (tables, the figures' downloads
+    blocks); for another page, its source without code blocks."""
+    if source.parent.name != "chapters":
+        return [re.sub(r"```.*?```", "", source.read_text(encoding="utf-8"), flags=re.DOTALL)]
+    cells = executed[source.stem].cells
+    return ([resolved_markdown(c) for c in cells if c.cell_type == "markdown"]
+            + [t for c in cells for t in markdown_outputs(c)])
+
+
 def test_every_local_link_of_the_book_resolves(executed, exported):
-    """Links in the pages' prose and Markdown outputs: other pages, the figure downloads
-    (written by the pre-render export into chapters/figures/), the API reference under api/
-    (built by the post-render step from docs/), and files shipped as resources."""
+    """Links in the pages' executed prose and Markdown outputs (:func:`page_texts`, so the
+    downloads blocks the chapters' cells write are checked too): other pages, the figure
+    downloads (written by the pre-render export into chapters/figures/), the API reference
+    under api/ (built by the post-render step from docs/), and files shipped as resources."""
     figures_root, _ = exported
     pages = _book_pages()
     checked = 0
     for site_path, source in pages.items():
-        prose = re.sub(r"```.*?```", "", source.read_text(encoding="utf-8"), flags=re.DOTALL)
-        texts = [prose]
-        if source.parent.name == "chapters":
-            texts += [t for c in executed[source.stem].cells for t in markdown_outputs(c)]
-        for text in texts:
+        for text in page_texts(executed, source):
             for target in (a or b for a, b in LINK.findall(text)):
                 target = target.split("#")[0].split("?")[0]
                 if not target or re.match(r"^[a-z][a-z0-9+.-]*:", target):
@@ -682,6 +709,59 @@ def test_every_local_link_of_the_book_resolves(executed, exported):
                     assert resolved in pages or (ROOT / resolved).is_file(), (
                         f"{site_path} links {target}, which is not in the site")
     assert checked > 20
+
+
+def canonical_spec(spec: dict) -> str:
+    """A Vega-Lite spec as sorted JSON with Altair's generated view and parameter names
+    (``view_<hash>_0``, ``param_3``, which depend on the process that drew the chart) numbered
+    in order of appearance."""
+    text = json.dumps(spec, sort_keys=True)
+    names: dict[str, str] = {}
+    return re.sub(r"\b(?:view|param)_\w+",
+                  lambda m: names.setdefault(m.group(0), f"name_{len(names)}"), text)
+
+
+def test_canonical_spec_numbers_generated_names():
+    a = {"params": [{"name": "param_7", "views": ["view_ab12_0"]}], "name": "view_ab12_0"}
+    b = {"params": [{"name": "param_2", "views": ["view_cd34_0"]}], "name": "view_cd34_0"}
+    assert canonical_spec(a) == canonical_spec(b)
+    assert canonical_spec(a) != canonical_spec({**a, "name": "view_ef56_0"})
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_every_figure_is_referenced_from_its_page(executed, path):
+    """Every figure is referenced (``@fig-…``) in its page's prose or Markdown outputs: the
+    downloads blocks the chapters' cells write count, as they did when written in the source."""
+    page = "\n".join(page_texts(executed, path))
+    for cell in chapter_notebook(path).cells:
+        label = str(cell.metadata["quarto"].get("label", ""))
+        if label.startswith("fig-"):
+            assert f"@{label}" in page, f"{label} is never referenced"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_every_figure_shows_its_downloads_chart_and_links_them(executed, exported, path):
+    """One path from the data to a figure: its cell draws the chart of the figure's registered
+    builder, the one ``superposition figures export`` writes (same spec, same data), and the
+    page links every file the export writes for it."""
+    from superposition_lib.book.registry import builders
+
+    root, written = exported
+    cells = {c.metadata["quarto"].get("label"): c for c in executed[path.stem].cells}
+    linked = {os.path.normpath(Path("chapters") / a) for text in page_texts(executed, path)
+              for a, _ in LINK.findall(text) if a}
+    figures = builders(path.stem)
+    assert figures, f"{path.name} has no registered figure"
+    for label in figures:
+        assert label in cells, f"{label} is registered but {path.name} has no cell for it"
+        shown = [canonical_spec(json.loads(m)) for h in html_outputs(cells[label])
+                 for m in SPEC.findall(h)]
+        exported_spec = json.loads((root / path.stem / f"{label}.vl.json").read_text("utf-8"))
+        assert shown == [canonical_spec(exported_spec)], (
+            f"{label}: the page draws another chart than its downloads")
+        unlinked = sorted(p.name for p in written[label]
+                          if f"chapters/figures/{path.stem}/{p.name}" not in linked)
+        assert not unlinked, f"{path.name} does not link the downloads of {label}: {unlinked}"
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason=NO_CHROMIUM)
@@ -765,7 +845,7 @@ def test_paper_figures_fit_their_columns_in_chromium(chapter, tmp_path):
     labels on top of each other, no title or label cut short with an ellipsis."""
     from superposition_lib import figures
     from superposition_lib.book import chapter_figures
-    from superposition_lib.store import RunStore
+    from superposition_lib.core.store import RunStore
 
     store = RunStore(ROOT / "data")
     columns = cell_columns(ROOT / "chapters" / f"{chapter}.qmd")

@@ -13,8 +13,8 @@ import pytest
 
 from superposition_lib import experiments
 from superposition_lib.cli import main, summary_table
+from superposition_lib.core.store import RunStore
 from superposition_lib.presets import PRESETS, get_preset
-from superposition_lib.store import RunStore
 
 STEPS = "200"
 
@@ -250,7 +250,7 @@ def test_smoke_runs_go_to_the_user_cache_not_the_book_store(tmp_path, monkeypatc
     """`run NAME --profile smoke` and `experiments.load(NAME, "smoke")` use the user's cache
     ($XDG_CACHE_HOME/superposition); the book's store (data/, here a temporary stand-in) is
     left alone, and remains the default of paper runs."""
-    from superposition_lib import store as store_module
+    from superposition_lib.core import store as store_module
 
     book, cache = tmp_path / "book", tmp_path / "cache"
     monkeypatch.delenv("SUPERPOSITION_DATA", raising=False)
@@ -359,7 +359,8 @@ def test_verify_marks_a_reproduced_stale_run_current_and_reports_one_that_differ
                                                                                   capsys):
     import dataclasses
 
-    from superposition_lib import config, train
+    from superposition_lib import train
+    from superposition_lib.core import config
 
     spec = get_preset("intro").spec.replace(steps=30, batch_size=32, name="intro")
     store = RunStore(tmp_path)

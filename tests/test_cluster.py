@@ -16,11 +16,11 @@ import pytest
 pytest.importorskip("distributed")
 
 from superposition_lib import experiments  # noqa: E402
-from superposition_lib.cluster import (_train_task, alignment, blocks_of, connect,  # noqa: E402
-                                       train_many)
-from superposition_lib.config import ExperimentSpec  # noqa: E402
-from superposition_lib.store import RunStore, load_or_train  # noqa: E402
-from superposition_lib.train import finish, separable, train, train_block  # noqa: E402
+from superposition_lib.core.cluster import _train_task, alignment, blocks_of, connect, train_many  # noqa: E402
+from superposition_lib.core.config import ExperimentSpec  # noqa: E402
+from superposition_lib.core.pipeline import load_or_train  # noqa: E402
+from superposition_lib.core.store import RunStore  # noqa: E402
+from superposition_lib.core.train import finish, separable, train, train_block  # noqa: E402
 
 NAMES = ("intro-relu", "basic-linear", "corr-pairs")
 #: About five seconds of training on one thread: long enough to kill its worker mid-task.

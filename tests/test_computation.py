@@ -5,8 +5,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from superposition_lib import experiments, neurons
+from superposition_lib import experiments
+from superposition_lib.analysis import neurons
 from superposition_lib.book import computation as book
+from superposition_lib.book.registry import builders
 from superposition_lib.experiments import computation as cp
 
 
@@ -66,9 +68,9 @@ def test_weight_frame_keeps_the_top_weights_and_sums_the_rest(smoke):
     assert (first[first["feature"] >= 0].groupby("neuron").size() <= 3).all()
 
 
-@pytest.mark.parametrize("label", sorted(book.FIGURES))
+@pytest.mark.parametrize("label", sorted(builders(book.CHAPTER)))
 def test_figures_validate(label, store):
-    out = book.FIGURES[label]("smoke", store=store)
+    out = builders(book.CHAPTER)[label]("smoke", store=store)
     for chart in (out[0], *out[2:]):
         chart.to_dict(validate=True)
     assert all(isinstance(df, pd.DataFrame) and len(df) for df in out[1].values())

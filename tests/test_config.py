@@ -6,11 +6,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from superposition_lib.config import (FLOAT32_RANGE, FORMAT_VERSION, INITS, LR_SCHEDULES,
-                                      MIN_FEATURE_PROBABILITY, MODELS, OPTIMIZERS, QUIET_LR,
-                                      DegenerateSpecWarning, ExperimentSpec)
+from superposition_lib.core.config import FORMAT_VERSION, ExperimentSpec
+from superposition_lib.core.fields import (
+    FLOAT32_RANGE,
+    INITS,
+    LR_SCHEDULES,
+    MIN_FEATURE_PROBABILITY,
+    MODELS,
+    OPTIMIZERS,
+    QUIET_LR,
+    DegenerateSpecWarning,
+)
 
 #: What every error about a probability says it allows.
 PROBABILITIES = "[2**-24 ≈ 6e-08, 1]"
@@ -197,7 +206,7 @@ def test_key_depends_on_everything_that_matters_and_nothing_else():
 def test_key_includes_format_version(monkeypatch):
     spec = ExperimentSpec()
     before = spec.key()
-    monkeypatch.setattr("superposition_lib.config.FORMAT_VERSION", FORMAT_VERSION + 1)
+    monkeypatch.setattr("superposition_lib.core.config.FORMAT_VERSION", FORMAT_VERSION + 1)
     assert spec.key() != before
 
 
@@ -431,10 +440,9 @@ def test_no_registered_experiment_is_refused_or_warned_about():
 def test_every_registered_paper_run_is_committed_and_loads():
     """A stale data/ fails here, not in a reader's render (which would otherwise retrain)."""
     from superposition_lib import experiments
-    from superposition_lib.store import RunStore
-
-    from superposition_lib.data import FeatureDistribution
-    from superposition_lib.train import check_converged
+    from superposition_lib.core.data import FeatureDistribution
+    from superposition_lib.core.guards import check_converged
+    from superposition_lib.core.store import RunStore
 
     store = RunStore(Path(__file__).resolve().parents[1] / "data")
     for exp in experiments.list_experiments():

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from superposition_lib import kernels
-from superposition_lib.data import FeatureDistribution, UniformStream
+from superposition_lib.core import kernels
+from superposition_lib.core.data import FeatureDistribution, UniformStream
 
 N = 400_000  # samples per check; standard errors below are computed for this size
 
@@ -231,7 +231,7 @@ def _brute_autocorrelation(n, w, grid=400_000):
 
 @pytest.mark.parametrize("n,w", [(8, 1.0), (8, 2.5), (7, 3.7), (6, 5.0), (10, 0.3), (5, 2.5)])
 def test_bump_autocorrelation_is_exact(n, w):
-    from superposition_lib.data import _bump_autocorrelation
+    from superposition_lib.core.data import _bump_autocorrelation
     np.testing.assert_allclose(_bump_autocorrelation(n, w), _brute_autocorrelation(n, w),
                                rtol=0, atol=1e-9)
 
@@ -302,7 +302,7 @@ def test_equivariant_principal_components_are_fourier_modes():
     """Frequency 1 (cos, sin) has the largest eigenvalue of the non-zero frequencies; frequency
     0 (the constant vector) is above it iff p < p* = 4 (K̂(0) − K̂(1)) / (3 n μ²), about 0.13 for
     n = 16, w = 2 (K̂ the DFT of the bump's autocorrelation, μ = w/n its mean)."""
-    from superposition_lib.data import _bump_autocorrelation
+    from superposition_lib.core.data import _bump_autocorrelation
     n, w = 16, 2.0
     K = np.fft.rfft(_bump_autocorrelation(n, w)).real
     p_star = 4 * (K[0] - K[1]) / (3 * n * (w / n) ** 2)
@@ -347,8 +347,8 @@ def test_equivariant_validation():
     dict(data="equivariant", bump_width=[1.0, 2.5]),
 ])
 def test_new_kinds_train_and_draw_from_the_stream(changes):
-    from superposition_lib.config import ExperimentSpec
-    from superposition_lib.train import train
+    from superposition_lib.core.config import ExperimentSpec
+    from superposition_lib.core.train import train
     spec = ExperimentSpec(n_features=6, n_hidden=2, feature_probability=[0.5, 0.2], steps=40,
                           batch_size=64, restarts=2, **changes)
     dist = FeatureDistribution.from_spec(spec)

@@ -368,13 +368,17 @@ def _load_extension():
 
 
 def _conf_values() -> dict:
-    """The literal book settings of docs/conf.py, read without executing it."""
-    tree = ast.parse((DOCS / "conf.py").read_text(encoding="utf-8"))
-    values = {}
-    for stmt in tree.body:
+    """The book settings of docs/conf.py: its literal ``book_module_chapters``, read without
+    executing it, and ``book_chapters``, which it takes from the library's one chapter list."""
+    from superposition_lib.experiments.chapters import CHAPTERS
+
+    source = (DOCS / "conf.py").read_text(encoding="utf-8")
+    assert "book_chapters = dict(CHAPTERS)" in source
+    values = {"book_chapters": dict(CHAPTERS)}
+    for stmt in ast.parse(source).body:
         if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name) \
-                and stmt.targets[0].id in {"book_chapters", "book_module_chapters"}:
-            values[stmt.targets[0].id] = ast.literal_eval(stmt.value)
+                and stmt.targets[0].id == "book_module_chapters":
+            values["book_module_chapters"] = ast.literal_eval(stmt.value)
     return values
 
 

@@ -6,9 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from superposition_lib import dynamics, metrics
-from superposition_lib.config import ExperimentSpec
-from superposition_lib.train import train
+from superposition_lib.analysis import dynamics
+from superposition_lib.core import metrics
+from superposition_lib.core.config import ExperimentSpec
+from superposition_lib.core.train import train
 
 STEPS = np.unique(np.geomspace(1, 100_000, 260).round().astype(np.int64))  # ~200 distinct
 

@@ -7,11 +7,12 @@ import pandas as pd
 import pytest
 import torch
 
-from superposition_lib import experiments, metrics
+from superposition_lib import experiments
 from superposition_lib.cli import main
+from superposition_lib.core import metrics
+from superposition_lib.core.store import RunStore
+from superposition_lib.core.train import train
 from superposition_lib.experiments import toy_model
-from superposition_lib.store import RunStore
-from superposition_lib.train import train
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from superposition_lib import figures
+from superposition_lib.figures import downloads
 
 vlc = pytest.importorskip("vl_convert")
 
@@ -46,7 +47,7 @@ def _gram(features):
 
 def _renders(chart) -> str:
     spec = chart.to_dict(validate=True)
-    svg = vlc.vegalite_to_svg(spec, vl_version=figures._vl_version())
+    svg = vlc.vegalite_to_svg(spec, vl_version=downloads._vl_version())
     assert svg.startswith("<svg") and "<path" in svg
     return svg
 

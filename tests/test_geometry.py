@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from superposition_lib import geometry, metrics
+from superposition_lib.analysis import geometry
+from superposition_lib.core import metrics
 
 
 def regular_polygon(k: int) -> np.ndarray:

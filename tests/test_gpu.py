@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from superposition_lib import metrics
-from superposition_lib.config import ExperimentSpec
-from superposition_lib.train import train
+from superposition_lib.core import metrics
+from superposition_lib.core.config import ExperimentSpec
+from superposition_lib.core.train import train
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(),
                                 reason="no CUDA device: the GPU tests are skipped")

@@ -9,8 +9,8 @@ import warnings
 import numpy as np
 import pytest
 
-from superposition_lib import kernels
-from superposition_lib.kernels import backend, fill_uniform, numpy_fill_uniform
+from superposition_lib.core import kernels
+from superposition_lib.core.kernels import backend, fill_uniform, numpy_fill_uniform
 
 
 @pytest.fixture
@@ -126,7 +126,7 @@ def test_builds_into_cache_atomically(monkeypatch, tmp_path):
 def test_the_cache_follows_xdg_cache_home_like_the_store(monkeypatch, tmp_path):
     """``$SUPERPOSITION_CACHE``, else ``$XDG_CACHE_HOME/superposition``, else
     ``~/.cache/superposition``: the directory of the store's ad-hoc runs."""
-    from superposition_lib.store import user_root
+    from superposition_lib.core.store import user_root
 
     monkeypatch.delenv("SUPERPOSITION_CACHE", raising=False)
     monkeypatch.delenv("SUPERPOSITION_DATA", raising=False)
@@ -165,9 +165,10 @@ _TRAIN_SCRIPT = """
 import sys
 import numpy as np
 import torch
-from superposition_lib import ExperimentSpec, train, kernels
-from superposition_lib.data import UniformStream
-from superposition_lib.models import fused_sparse_uniform_step
+from superposition_lib import ExperimentSpec, train
+from superposition_lib.core import kernels
+from superposition_lib.core.data import UniformStream
+from superposition_lib.core.models import fused_sparse_uniform_step
 assert kernels.backend() == "c"
 specs = [ExperimentSpec(n_features=5, n_hidden=2, feature_probability=[1.0, 0.1], steps=100,
                         batch_size=256),

@@ -1,9 +1,18 @@
-"""The library's layers import one way.
+"""The library's floors import only downwards.
 
-``superposition_lib.experiments`` (specs and tidy frames) and ``superposition_lib.figures``
-(Altair charts from tidy frames) never import each other, nor ``superposition_lib.book``, the
-layer above both that joins them into the chapters' figures. Imports are read from the source
-with :mod:`ast`, so a lazy import inside a function counts as much as one at the top.
+The package is a house whose floors follow the pipeline (``superposition_lib/core/__init__.py``
+and the README describe them):
+
+1. ``core``: spec → data → model → trainer → store → pipeline, in :data:`CORE_ORDER`;
+2. ``analysis``: what trained weights say;
+3. ``experiments`` (the book's specs and tidy frames), ``figures`` (Altair charts from tidy
+   frames) and ``presets`` side by side, never importing each other;
+4. ``book``: each chapter's figures, joining experiments to figures;
+5. ``cli``: the command line.
+
+A module may import its own floor and the floors below it, never one above; inside ``core`` a
+module imports only the modules listed before it. Imports are read from the source with
+:mod:`ast`, so a lazy import inside a function counts as much as one at the top.
 """
 
 from __future__ import annotations
@@ -16,12 +25,16 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "superposition_lib"
+ROOT = "superposition_lib"
 
-#: Layer -> the layers it must not import.
-FORBIDDEN = {
-    "superposition_lib.experiments": ("superposition_lib.figures", "superposition_lib.book"),
-    "superposition_lib.figures": ("superposition_lib.experiments", "superposition_lib.book"),
-}
+#: Floors from the ground up; the units on one floor (a tuple) do not import each other.
+FLOORS = (("core",), ("analysis",), ("experiments", "figures", "presets"), ("book",), ("cli",))
+
+#: The core's modules in pipeline order: each imports only modules listed before it.
+CORE_ORDER = ("files", "dirs", "locks", "fields", "config", "kernels", "data", "models", "metrics",
+              "run", "schedule", "evaluation", "attacks", "snapshots", "guards", "train",
+              "manifest", "store", "pipeline", "cluster", "reproduce")
+
 
 def module_name(path: Path) -> str:
     """``superposition_lib/a/b.py`` -> ``superposition_lib.a.b`` (``__init__.py``: the package)."""
@@ -47,57 +60,87 @@ def imported_modules(source: str, module: str, *, is_package: bool = False) -> s
     return found
 
 
-def within(names, packages) -> list[str]:
-    """The names that are one of ``packages`` or inside one."""
-    return sorted(n for n in names for p in packages if n == p or n.startswith(p + "."))
+def unit_of(module: str) -> str | None:
+    """The unit (``core``, ``figures``, ``cli`` …) a module of the package belongs to."""
+    parts = module.split(".")
+    return parts[1] if parts[0] == ROOT and len(parts) > 1 else None
 
 
-def crossings(path: Path) -> list[str]:
-    """The modules of forbidden layers that a source file of a layer imports."""
+def floor_of(unit: str) -> int:
+    return next(i for i, units in enumerate(FLOORS) if unit in units)
+
+
+def violations(path: Path) -> list[str]:
+    """The imports of a source file that reach up a floor, across its own floor, or (inside the
+    core) to a later module of :data:`CORE_ORDER`."""
     module = module_name(path)
-    layer = next(layer for layer in FORBIDDEN if within([module], [layer]))
+    unit = unit_of(module)
     imported = imported_modules(path.read_text(encoding="utf-8"), module,
                                 is_package=path.name == "__init__.py")
-    return within(imported, FORBIDDEN[layer])
+    out = []
+    for name in sorted(imported):
+        other = unit_of(name)
+        if other is None or other not in {u for units in FLOORS for u in units}:
+            continue
+        if floor_of(other) > floor_of(unit) or (other != unit
+                                                  and floor_of(other) == floor_of(unit)):
+            out.append(name)
+        elif unit == other == "core" and len(module.split(".")) > 2 and len(name.split(".")) > 2:
+            mine, theirs = module.split(".")[2], name.split(".")[2]
+            if theirs in CORE_ORDER and CORE_ORDER.index(theirs) > CORE_ORDER.index(mine):
+                out.append(name)
+    return out
 
 
-def layer_files() -> list[Path]:
-    return sorted(p for layer in FORBIDDEN
-                  for p in (PACKAGE / layer.split(".", 1)[1]).rglob("*.py"))
+def package_files() -> list[Path]:
+    """Every source file of the package except its top-level ``__init__``."""
+    return sorted(p for p in PACKAGE.rglob("*.py") if p != PACKAGE / "__init__.py")
 
 
 def test_the_scan_sees_relative_absolute_and_lazy_imports():
     here = "superposition_lib.experiments.learning_dynamics.energy"
-    figures = ["superposition_lib.figures"]
+
+    def units(source, module=here, **kw):
+        return {unit_of(name) for name in imported_modules(source, module, **kw)}
     for source in ("from ... import figures", "from ...figures import learning_dynamics as fig",
                    "def f():\n    import superposition_lib.figures.toy_model",
                    "from superposition_lib import figures"):
-        assert within(imported_modules(source, here), figures), source
+        assert "figures" in units(source), source
     for source in ("from ... import stats", "from .. import figures", "import figures"):
-        assert not within(imported_modules(source, here), figures), source
-    assert within(imported_modules("from .figures import x", "superposition_lib",
-                                   is_package=True), figures)
+        assert "figures" not in units(source), source
+    assert "figures" in units("from .figures import x", ROOT, is_package=True)
 
 
-def test_the_layers_cover_every_module_of_both_packages():
-    names = {module_name(p) for p in layer_files()}
-    assert {"superposition_lib.experiments", "superposition_lib.figures",
-            "superposition_lib.experiments.toy_model",
-            "superposition_lib.figures.toy_model"} <= names
+def test_every_module_sits_on_a_floor():
+    units = {u for units in FLOORS for u in units}
+    stray = [module_name(p) for p in package_files() if unit_of(module_name(p)) not in units]
+    assert not stray, f"modules on no floor of tests/test_layers.py FLOORS: {stray}"
+    core = {p.stem for p in (PACKAGE / "core").glob("*.py")} - {"__init__"}
+    assert core == set(CORE_ORDER), "core modules and CORE_ORDER differ"
 
 
-@pytest.mark.parametrize("path", layer_files(), ids=lambda p: module_name(p))
-def test_experiments_and_figures_do_not_import_each_other(path):
+def test_the_check_catches_an_upward_import(tmp_path):
+    assert floor_of("core") < floor_of("analysis") < floor_of("figures") < floor_of("book")
+    module = "superposition_lib.core.store"
+    assert "superposition_lib.core.train" in imported_modules("from .train import train", module)
+    assert CORE_ORDER.index("train") < CORE_ORDER.index("store")  # store → train is allowed…
+    assert CORE_ORDER.index("pipeline") > CORE_ORDER.index("store")  # … store → pipeline not
+
+
+@pytest.mark.parametrize("path", package_files(), ids=lambda p: module_name(p))
+def test_no_import_runs_up_a_floor(path):
     rel = path.relative_to(PACKAGE.parent).as_posix()
-    found = crossings(path)
-    assert not found, (f"{rel} imports {', '.join(found)}; figure builders that join "
-                       f"experiments to charts belong in superposition_lib.book")
+    found = violations(path)
+    assert not found, (f"{rel} imports {', '.join(found)}, which is not below it; move the "
+                       f"shared code down a floor (see tests/test_layers.py)")
 
 
-def test_importing_a_layer_loads_neither_the_other_nor_the_book():
+def test_importing_a_floor_loads_nothing_above_it():
     code = ("import sys, importlib; importlib.import_module(sys.argv[1]); "
             "print(sorted(m for m in sys.modules if m.startswith(tuple(sys.argv[2:]))))")
-    for layer, forbidden in FORBIDDEN.items():
-        out = subprocess.run([sys.executable, "-c", code, layer, *forbidden], check=True,
-                             capture_output=True, text=True).stdout
-        assert out.strip() == "[]", f"importing {layer} loaded {out.strip()}"
+    for unit in ("core", "analysis", "experiments", "figures"):
+        above = [f"{ROOT}.{u}" for units in FLOORS for u in units
+                 if floor_of(u) > floor_of(unit) or (floor_of(u) == floor_of(unit) and u != unit)]
+        out = subprocess.run([sys.executable, "-c", code, f"{ROOT}.{unit}", *above],
+                             check=True, capture_output=True, text=True).stdout
+        assert out.strip() == "[]", f"importing {ROOT}.{unit} loaded {out.strip()}"

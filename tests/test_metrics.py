@@ -1,4 +1,4 @@
-"""Tests for superposition_lib.metrics: exact polytope values and invariances."""
+"""Tests for superposition_lib.core.metrics: exact polytope values and invariances."""
 
 import numpy as np
 import pytest
@@ -7,7 +7,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from superposition_lib.metrics import (
+from superposition_lib.core.metrics import (
     dimensions_per_feature,
     feature_dimensionality,
     feature_norms,

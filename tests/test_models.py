@@ -4,9 +4,15 @@ import numpy as np
 import pytest
 import torch
 
-from superposition_lib.config import ExperimentSpec
-from superposition_lib.models import (ARCHITECTURES, Workspace, forward, init_params,
-                                      loss_and_grads, per_model_loss)
+from superposition_lib.core.config import ExperimentSpec
+from superposition_lib.core.models import (
+    ARCHITECTURES,
+    Workspace,
+    forward,
+    init_params,
+    loss_and_grads,
+    per_model_loss,
+)
 
 
 def random_case(model: str, models=3, batch=32, n=7, m=4, seed=0):
@@ -84,8 +90,8 @@ def test_untied_model_has_output_weights():
                                                (5, 64, 120, 17), (1, 300, 40, 16)])
 def test_fused_step_equals_the_general_step_on_the_same_batch(model, models, batch, n, m):
     """Same stream floats, same loss and gradients (float32 rounding), same stream position."""
-    from superposition_lib.data import FeatureDistribution, UniformStream
-    from superposition_lib.models import fused_sparse_uniform_step, fused_step_available
+    from superposition_lib.core.data import FeatureDistribution, UniformStream
+    from superposition_lib.core.models import fused_sparse_uniform_step, fused_step_available
 
     if not fused_step_available(model, "cpu"):
         pytest.skip("no C compiler: the trainer uses the general path")
@@ -109,7 +115,7 @@ def test_fused_step_equals_the_general_step_on_the_same_batch(model, models, bat
 
 
 def test_fused_step_is_only_offered_where_it_applies():
-    from superposition_lib.models import fused_step_available
+    from superposition_lib.core.models import fused_step_available
 
     assert not fused_step_available("absolute_value", "cpu")
     assert not fused_step_available("relu_output", "meta")
@@ -117,8 +123,8 @@ def test_fused_step_is_only_offered_where_it_applies():
 
 def test_fused_step_of_many_models_equals_each_model_alone():
     """The sparse kernel trains models in turns on two threads: the split never changes bits."""
-    from superposition_lib.data import UniformStream
-    from superposition_lib.models import fused_sparse_uniform_step, fused_step_available
+    from superposition_lib.core.data import UniformStream
+    from superposition_lib.core.models import fused_sparse_uniform_step, fused_step_available
 
     if not fused_step_available("relu_output", "cpu"):
         pytest.skip("no C compiler: the trainer uses the general path")
@@ -142,7 +148,7 @@ def test_fused_step_of_many_models_equals_each_model_alone():
 
 def test_init_scale_multiplies_each_instances_initial_weights():
     from superposition_lib import ExperimentSpec
-    from superposition_lib.models import init_params
+    from superposition_lib.core.models import init_params
 
     base = ExperimentSpec(n_features=6, n_hidden=3, feature_probability=[0.1, 0.1], restarts=2)
     scaled = base.replace(init_scale=[1.0, 0.1])

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from superposition_lib import neurons
+from superposition_lib.analysis import neurons
 
 
 def _code(sets, m):

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 import torch
 
-from superposition_lib import pair_theory as pt
-from superposition_lib.data import FeatureDistribution
-from superposition_lib.models import forward
-from superposition_lib.theory import antipodal_minimum
+from superposition_lib.analysis import pair_theory as pt
+from superposition_lib.analysis.theory import antipodal_minimum
+from superposition_lib.core.data import FeatureDistribution
+from superposition_lib.core.models import forward
 
 SAMPLES = 1 << 21
 

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 import torch
 
-from superposition_lib import pca
-from superposition_lib.config import ExperimentSpec
-from superposition_lib.data import FeatureDistribution
-from superposition_lib.models import forward, per_model_loss
+from superposition_lib.analysis import pca
+from superposition_lib.core.config import ExperimentSpec
+from superposition_lib.core.data import FeatureDistribution
+from superposition_lib.core.models import forward, per_model_loss
 
 
 def random_covariance(rng, n, batch=()):
@@ -195,7 +195,7 @@ def test_trained_linear_model_finds_the_pca_solution():
     spec = ExperimentSpec(model="linear", n_features=6, n_hidden=2, data="correlated",
                           set_size=2, feature_probability=0.5, correlation=[0.5, 1.0],
                           steps=500, batch_size=128, lr=2e-2, weight_decay=0.0)
-    from superposition_lib.train import train
+    from superposition_lib.core.train import train
     run = train(spec, progress=False)
     cov = pca.spec_covariance(spec)
     assert cov.shape == (2, 6, 6)

@@ -1,13 +1,15 @@
-"""The phase-change experiment: the classification rule, seed dropping, and agreement with theory."""
+"""The phase-change experiment: the classification rule, seed dropping, and agreement with
+theory."""
 
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from superposition_lib.core.run import Run
+from superposition_lib.core.store import RunStore
+from superposition_lib.experiments import load
 from superposition_lib.experiments import phase_change as pc
-from superposition_lib.run import Run
-from superposition_lib.store import RunStore
 
 
 def test_classify_follows_the_documented_rule():
@@ -17,7 +19,7 @@ def test_classify_follows_the_documented_rule():
 
 
 def _fake_run(W, loss, cells=1, seeds=3):
-    from superposition_lib.config import ExperimentSpec
+    from superposition_lib.core.config import ExperimentSpec
 
     spec = ExperimentSpec(n_features=2, n_hidden=1, feature_probability=[[0.1, 0.1]] * cells,
                           importance=[[1.0, 2.0]] * cells, restarts=seeds, steps=1)
@@ -119,7 +121,7 @@ def paper_n3():
 
 
 def test_classify_n3_ignores_rotations_and_the_order_of_features_0_and_1():
-    from superposition_lib import theory
+    from superposition_lib.analysis import theory
 
     angle = 0.7
     R = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
@@ -139,7 +141,7 @@ def test_paper_n3_trained_diagram_follows_the_theory_with_its_three_departures(p
     assert t.loc["dedicated_pair", "majority"] < 0.6 < t.loc["dedicated_pair", "best"]
     # dense, r > 1: no majority drops an importance-1 feature; 0 and 1 share one direction
     assert t.loc["dedicated", "majority"] == 0 and t.loc["dedicated", "best_ratio"] <= 1.0
-    run_W = pc.load("phase-change-n3", "paper", store=DATA).W
+    run_W = load("phase-change-n3", "paper", store=DATA).W
     kept = models[models["kept"]].merge(cells[["cell", "theory"]], on="cell")
     W = run_W[models.index[models["kept"]][kept["theory"].to_numpy() == "dedicated"]]
     norms = np.linalg.norm(W, axis=1)

@@ -6,8 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from superposition_lib import experiments, neurons
+from superposition_lib import experiments
+from superposition_lib.analysis import neurons
 from superposition_lib.book import privileged_basis as book
+from superposition_lib.book.registry import builders
 from superposition_lib.experiments import privileged_basis as pb
 
 
@@ -69,9 +71,9 @@ def test_regime_ranges_cover_every_density_once(smoke):
     assert (r["regime"] != r["regime"].shift()).all()
 
 
-@pytest.mark.parametrize("label", sorted(book.FIGURES))
+@pytest.mark.parametrize("label", sorted(builders(book.CHAPTER)))
 def test_figures_validate(label, store):
-    out = book.FIGURES[label]("smoke", store=store)
+    out = builders(book.CHAPTER)[label]("smoke", store=store)
     for chart in (out[0], *out[2:]):
         chart.to_dict(validate=True)
     assert all(isinstance(df, pd.DataFrame) and len(df) for df in out[1].values())

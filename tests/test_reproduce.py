@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-from superposition_lib import config
-from superposition_lib.config import ExperimentSpec
-from superposition_lib.reproduce import early_differences, verify
-from superposition_lib.store import RunStore, default_root, numerics_record
-from superposition_lib.train import train
+from superposition_lib.core import config
+from superposition_lib.core.config import ExperimentSpec
+from superposition_lib.core.manifest import numerics_record
+from superposition_lib.core.reproduce import early_differences, verify
+from superposition_lib.core.store import RunStore, default_root
+from superposition_lib.core.train import train
 
 SPEC = ExperimentSpec(n_features=5, n_hidden=2, feature_probability=[1.0, 0.3], steps=100,
                       batch_size=64, name="tiny")

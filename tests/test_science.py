@@ -9,9 +9,9 @@ top m features; uniform superposition at density ≈ 1/3 sits at D* ≈ 1/2 (ant
 import numpy as np
 import pytest
 
-from superposition_lib import metrics
-from superposition_lib.config import ExperimentSpec
-from superposition_lib.train import train
+from superposition_lib.core import metrics
+from superposition_lib.core.config import ExperimentSpec
+from superposition_lib.core.train import train
 
 pytestmark = pytest.mark.slow
 

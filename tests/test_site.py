@@ -28,8 +28,16 @@ from pathlib import Path
 
 import pytest
 import yaml
-from html_pages import (CHROMIUM, NO_CHROMIUM, RENDER_SECONDS, REPR, body_json, chromium_dom,
-                        links, remote_loads)
+from html_pages import (
+    CHROMIUM,
+    NO_CHROMIUM,
+    RENDER_SECONDS,
+    REPR,
+    body_json,
+    chromium_dom,
+    links,
+    remote_loads,
+)
 
 from superposition_lib import cli
 from superposition_lib.book import citation, site
@@ -215,7 +223,7 @@ def test_the_api_reference_is_in_the_navbar_sidebar_search_and_sitemap(book):
             f"the {where} does not link the API reference")
     entries = json.loads((book / "search.json").read_text(encoding="utf-8"))
     hrefs = {e["href"] for e in entries}
-    assert "api/api/generated/superposition_lib.metrics.feature_dimensionality.html" in hrefs
+    assert "api/api/generated/superposition_lib.core.metrics.feature_dimensionality.html" in hrefs
     assert any(h.startswith("chapters/") for h in hrefs)
     sitemap = (book / "sitemap.xml").read_text(encoding="utf-8")
     assert "/api/index.html</loc>" in sitemap

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from superposition_lib.stats import bootstrap_interval, wilson_interval
+from superposition_lib.analysis.stats import bootstrap_interval, wilson_interval
 
 
 def test_bootstrap_interval_covers_the_true_mean_about_as_often_as_it_says():

@@ -12,13 +12,14 @@ import numpy as np
 import pytest
 import torch
 
-from superposition_lib import config
-from superposition_lib.config import ExperimentSpec
-from superposition_lib.reproduce import differences
-from superposition_lib.run import Run
-from superposition_lib.store import (CorruptRunError, MissingRunError, RunStore, default_root,
-                                     load_or_train)
-from superposition_lib.train import DivergenceError, NonFiniteLossError, train
+from superposition_lib.core import config
+from superposition_lib.core.config import ExperimentSpec
+from superposition_lib.core.guards import DivergenceError, NonFiniteLossError
+from superposition_lib.core.pipeline import load_or_train
+from superposition_lib.core.reproduce import differences
+from superposition_lib.core.run import Run
+from superposition_lib.core.store import CorruptRunError, MissingRunError, RunStore, default_root
+from superposition_lib.core.train import train
 
 # Tiny specs: a few hundred steps on small batches (seconds in all on 2 shared cores).
 SPEC = ExperimentSpec(n_features=5, n_hidden=2, feature_probability=[1.0, 0.3],
@@ -289,7 +290,7 @@ def test_a_crash_while_replacing_keeps_the_old_entry(store, run, monkeypatch):
     assert_same_run(run, store.load(SPEC))
     monkeypatch.undo()
 
-    import superposition_lib.store as store_module
+    import superposition_lib.core.store as store_module
     real_rename = store_module.os.rename
 
     def rename(src, dst):  # moving the old entry aside works; moving the new one in fails
@@ -373,7 +374,7 @@ def test_a_concurrent_writer_of_the_same_run_is_tolerated(store, run, monkeypatc
     import errno
     import shutil
 
-    import superposition_lib.store as store_module
+    import superposition_lib.core.store as store_module
     real_rename = store_module.os.rename
     other = RunStore(store.root.parent / "other")
     other.save(run)
@@ -441,14 +442,14 @@ def test_a_spec_whose_floats_differ_in_the_last_bits_loads_the_stored_run(store,
 
 
 def test_runs_made_with_other_numpy_or_torch_load_with_one_warning(store, run, monkeypatch):
-    from superposition_lib import store as store_module
+    from superposition_lib.core import manifest as manifest_module
 
     store.save(run)
     manifest = _manifest(store, SPEC)
     manifest["numpy_version"] = "1.0.0"
     _write_manifest(store, SPEC, manifest)
-    monkeypatch.setattr(store_module, "_versions_warned", set())
-    with pytest.warns(store_module.VersionMismatchWarning, match="numpy 1.0.0"):
+    monkeypatch.setattr(manifest_module, "_versions_warned", set())
+    with pytest.warns(manifest_module.VersionMismatchWarning, match="numpy 1.0.0"):
         store.load(SPEC)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -458,8 +459,9 @@ def test_runs_made_with_other_numpy_or_torch_load_with_one_warning(store, run, m
 # ------------------------------------------------------------------------------ reliability
 _TRAIN_ONE = """
 import sys
-from superposition_lib.config import ExperimentSpec
-from superposition_lib.store import RunStore, load_or_train
+from superposition_lib.core.config import ExperimentSpec
+from superposition_lib.core.store import RunStore
+from superposition_lib.core.pipeline import load_or_train
 spec = ExperimentSpec.from_dict(__import__("json").loads(sys.argv[2]))
 run = load_or_train(spec, store=RunStore(sys.argv[1]), progress=False)
 print(float(run.loss.sum()))
@@ -520,12 +522,12 @@ def test_a_run_that_diverged_while_finite_is_not_cached(store, changes, error, n
 
 
 def test_any_failure_while_training_leaves_nothing_behind(store, monkeypatch):
-    from superposition_lib import store as store_module
+    from superposition_lib.core import pipeline
 
     def broken(*args, **kwargs):
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(store_module, "train", broken)
+    monkeypatch.setattr(pipeline, "train", broken)
     with pytest.raises(RuntimeError, match="a bug"):
         load_or_train(SPEC, store=store, progress=False)
     assert on_disk(store) == []
@@ -545,7 +547,7 @@ def test_new_entries_follow_the_umask(store, run):
 
 
 def test_ad_hoc_runs_go_to_the_user_cache_not_the_book(monkeypatch, tmp_path):
-    from superposition_lib.store import user_root
+    from superposition_lib.core.store import user_root
 
     monkeypatch.delenv("SUPERPOSITION_DATA", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
@@ -561,7 +563,7 @@ def test_ad_hoc_runs_go_to_the_user_cache_not_the_book(monkeypatch, tmp_path):
 
 def test_compact_snapshots_keep_dimensionality_and_norms_instead_of_weights(store):
     """snapshot_weights=False stores D_i and ‖W_i‖ per snapshot: the values the weights give."""
-    from superposition_lib import metrics
+    from superposition_lib.core import metrics
 
     full = ExperimentSpec(n_features=12, n_hidden=3, feature_probability=[1.0, 0.1],
                           steps=60, batch_size=64, snapshot_log=6)
@@ -585,7 +587,7 @@ def test_compact_snapshots_keep_dimensionality_and_norms_instead_of_weights(stor
 
 # ------------------------------------------------------------------------------ numerics
 def test_manifest_records_the_numerics_that_computed_the_run(store, run, untied_run):
-    from superposition_lib.kernels import backend
+    from superposition_lib.core.kernels import backend
 
     store.save(run)
     store.save(untied_run)
@@ -599,7 +601,7 @@ def test_manifest_records_the_numerics_that_computed_the_run(store, run, untied_
 
 @pytest.mark.parametrize("version", [None, config.NUMERICS_VERSION - 1])
 def test_a_stale_entry_is_never_loaded_as_current(store, run, version):
-    from superposition_lib.store import StaleRunError
+    from superposition_lib.core.store import StaleRunError
 
     store.save(run)
     manifest = _manifest(store, SPEC)
@@ -620,7 +622,7 @@ def test_a_stale_entry_is_never_loaded_as_current(store, run, version):
 
 
 def test_record_numerics_keeps_the_arrays_and_the_earlier_record(store, run):
-    from superposition_lib.store import numerics_record
+    from superposition_lib.core.manifest import numerics_record
 
     entry = store.save(run)
     blob = (entry / "arrays.npz").read_bytes()
@@ -693,7 +695,7 @@ def test_what_a_killed_save_left_is_cleared_by_the_next_save(store, run):
 def test_a_full_disk_is_one_clear_error_and_stores_nothing(store, run, monkeypatch):
     import errno
 
-    from superposition_lib.store import StoreWriteError
+    from superposition_lib.core.store import StoreWriteError
 
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
@@ -710,7 +712,7 @@ def test_a_full_disk_is_one_clear_error_and_stores_nothing(store, run, monkeypat
 def test_a_failure_after_training_keeps_the_training(store, run, monkeypatch, capsys):
     import errno
 
-    from superposition_lib import store as store_module
+    from superposition_lib.core import store as store_module
 
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")

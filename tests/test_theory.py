@@ -4,11 +4,18 @@ import numpy as np
 import pytest
 import torch
 
-from superposition_lib.data import FeatureDistribution
-from superposition_lib.models import forward
-from superposition_lib.theory import (CANDIDATES, antipodal_error, candidate_losses,
-                                      feature_variance, optimal_bias, phase_boundaries,
-                                      phase_diagram, triangle_error)
+from superposition_lib.analysis.theory import (
+    CANDIDATES,
+    antipodal_error,
+    candidate_losses,
+    feature_variance,
+    optimal_bias,
+    phase_boundaries,
+    phase_diagram,
+    triangle_error,
+)
+from superposition_lib.core.data import FeatureDistribution
+from superposition_lib.core.models import forward
 
 SAMPLES = 1 << 22
 

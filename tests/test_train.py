@@ -6,11 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from superposition_lib.config import ExperimentSpec
-from superposition_lib.train import NonFiniteLossError, learning_rate, train
+from superposition_lib.core.config import ExperimentSpec
+from superposition_lib.core.guards import NonFiniteLossError
+from superposition_lib.core.schedule import learning_rate
+from superposition_lib.core.train import train
 
 # (the package re-exports the function `train`, which shadows the module's name)
-train_module = importlib.import_module("superposition_lib.train")
+train_module = importlib.import_module("superposition_lib.core.train")
 
 TINY = dict(n_features=5, n_hidden=2, feature_probability=[1.0, 0.5], steps=150, batch_size=64,
             importance=[0.9 ** i for i in range(5)])
@@ -143,17 +145,41 @@ def test_checkpoint_of_another_spec_is_not_used(tmp_path):
     np.testing.assert_array_equal(run.W, train(spec, progress=False).W)
 
 
+def test_a_checkpoint_of_an_older_layout_warns_and_trains_afresh(tmp_path):
+    """A checkpoint pickles the snapshot recorder; one whose class has moved since (as
+    ``superposition_lib.train._Recorder`` did) cannot be resumed and is replaced."""
+    import pickle
+    import sys
+    import types
+
+    import torch
+
+    old = types.ModuleType("superposition_lib_old_layout")
+    old._Recorder = type("_Recorder", (), {"__module__": "superposition_lib_old_layout"})
+    sys.modules[old.__name__] = old
+    try:
+        checkpoint = tmp_path / "ckpt.pt"
+        torch.save({"key": "x", "recorder": old._Recorder()}, checkpoint,
+                   pickle_protocol=pickle.HIGHEST_PROTOCOL)
+    finally:
+        del sys.modules[old.__name__]
+    spec = ExperimentSpec(**TINY)
+    with pytest.warns(UserWarning, match="another version of the library"):
+        run = train(spec, progress=False, checkpoint=checkpoint)
+    np.testing.assert_array_equal(run.W, train(spec, progress=False).W)
+
+
 def test_trainer_matches_a_plain_autograd_adamw_loop():
     """The fast path (hand-written gradients, fused AdamW) equals the textbook loop."""
     import torch
 
-    from superposition_lib.data import FeatureDistribution, UniformStream
-    from superposition_lib.models import forward, init_params, per_model_loss
-    from superposition_lib.train import _seeds
+    from superposition_lib.core.data import FeatureDistribution, UniformStream
+    from superposition_lib.core.models import forward, init_params, per_model_loss
+    from superposition_lib.core.schedule import random_sources
 
     spec = ExperimentSpec(**{**TINY, "steps": 60, "lr": 1e-2})
     run = train(spec, progress=False)
-    init_gen, key, _ = _seeds(spec)
+    init_gen, key, _ = random_sources(spec)
     params = {k: v.requires_grad_() for k, v in init_params(spec, init_gen).items()}
     optimizer = torch.optim.AdamW(list(params.values()), lr=spec.lr, fused=False)
     dist = FeatureDistribution.from_spec(spec)
@@ -175,7 +201,7 @@ def test_ctrl_c_in_the_middle_of_a_step_resumes_exactly(tmp_path, monkeypatch):
     import signal
 
     # (the package re-exports the function `train`, which shadows the module's name)
-    train_module = importlib.import_module("superposition_lib.train")
+    train_module = importlib.import_module("superposition_lib.core.train")
 
     spec = ExperimentSpec(**{**TINY, "snapshot_every": 25})
     checkpoint = tmp_path / "ckpt.pt"
@@ -209,15 +235,16 @@ def test_snapshot_loss_is_the_loss_on_the_fixed_evaluation_batch(model):
     """The chunked snapshot loss equals the plain forward pass on the whole fixed batch."""
     import torch
 
-    from superposition_lib.data import FeatureDistribution
-    from superposition_lib.models import forward, per_model_loss
-    from superposition_lib.train import SNAPSHOT_BATCH, _FixedBatchLoss, _seeds
+    from superposition_lib.core.data import FeatureDistribution
+    from superposition_lib.core.models import forward, per_model_loss
+    from superposition_lib.core.schedule import random_sources
+    from superposition_lib.core.snapshots import SNAPSHOT_BATCH, FixedBatchLoss
 
     spec = ExperimentSpec(**{**TINY, "model": model, "n_hidden": 3, "snapshot_every": 75,
                              "importance": [1.0, 0.5, 2.0, 0.1, 0.3]})
     run = train(spec, progress=False)
     dist = FeatureDistribution.from_spec(spec)
-    x = dist.sample(SNAPSHOT_BATCH, _seeds(spec)[2])
+    x = dist.sample(SNAPSHOT_BATCH, random_sources(spec)[2])
     importance = torch.as_tensor(spec.importance_array(), dtype=torch.float32)
     snaps = run.snapshots
     for k in range(len(snaps.steps)):
@@ -227,8 +254,8 @@ def test_snapshot_loss_is_the_loss_on_the_fixed_evaluation_batch(model):
         expected = per_model_loss(forward(params, x, model), dist.target(x), importance)
         np.testing.assert_allclose(snaps.loss[k], expected.numpy(), rtol=1e-5)
         # the same in several chunks (a buffer of 300 samples: chunks of 300, ..., 196)
-        chunked = _FixedBatchLoss(x, dist.target(x), importance, model,
-                                  buffer=300 * spec.n_models * spec.n_features)
+        chunked = FixedBatchLoss(x, dist.target(x), importance, model,
+                                 buffer=300 * spec.n_models * spec.n_features)
         assert len(chunked.pieces) == 14
         np.testing.assert_allclose(chunked(params).numpy(), expected.numpy(), rtol=1e-5)
 
@@ -239,7 +266,7 @@ def test_sigterm_is_handled_like_ctrl_c(tmp_path):
     import os
     import signal
 
-    from superposition_lib.train import TrainingInterrupted
+    from superposition_lib.core.train import TrainingInterrupted
 
     spec = ExperimentSpec(**{**TINY, "snapshot_every": 25})
     checkpoint = tmp_path / "ckpt.pt"
@@ -257,7 +284,7 @@ def test_sigterm_is_handled_like_ctrl_c(tmp_path):
 
 
 def test_devices_and_memory_are_checked_before_training():
-    from superposition_lib.train import check_device, check_memory
+    from superposition_lib.core.guards import check_device, check_memory
 
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="^device: 'cuda' is not available"):
@@ -292,7 +319,9 @@ def test_the_memory_check_counts_the_evaluation_snapshots_and_attacks(monkeypatc
     """What the final evaluation, the snapshot batch and an attack allocate is part of the
     estimate (they were not: the wide spec was estimated at 53 MB and needs over 400 MB), and a
     spec that does not fit is refused before its first step, naming n_features."""
-    from superposition_lib.train import SNAPSHOT_BATCH, check_memory, memory_needed
+    from superposition_lib.core import guards
+    from superposition_lib.core.guards import check_memory, memory_needed
+    from superposition_lib.core.snapshots import SNAPSHOT_BATCH
 
     n = WIDE.n_features
     assert memory_needed(WIDE) > 4 * 1024 * n  # the 1,024 samples of the initial loss
@@ -301,7 +330,7 @@ def test_the_memory_check_counts_the_evaluation_snapshots_and_attacks(monkeypatc
     small = ExperimentSpec(n_features=2000, n_hidden=5, feature_probability=[0.1, 0.3])
     attacked = small.replace(attack="strongest", attack_norm=0.1)
     assert memory_needed(attacked) - memory_needed(small) >= 4 * 3 * 2 * 2000 ** 2  # (n, n)s
-    monkeypatch.setattr(train_module, "_available_memory",
+    monkeypatch.setattr(guards, "_available_memory",
                         lambda device: memory_needed(WIDE) - 1)
     with pytest.raises(MemoryError, match=r"lower batch_size .* n_features \(100000\)"):
         check_memory(WIDE)
@@ -315,7 +344,7 @@ def test_a_checkpoint_after_the_last_step_resumes_straight_to_the_evaluation(tmp
                                                                             monkeypatch):
     """If the evaluation fails after training (memory, disk), the run is not lost: the
     checkpoint written after the last step gives the same run, bit for bit, without a step."""
-    from superposition_lib.train import finish, train_block
+    from superposition_lib.core.train import finish, train_block
 
     spec = ExperimentSpec(**{**TINY, "snapshot_every": 50})
     checkpoint = tmp_path / "ckpt.pt"
@@ -347,7 +376,7 @@ def test_the_direct_optimizer_step_gives_the_optimizers_bits(optimizer, n_featur
     and the checkpointed optimiser state equal those of ``optimizer.step()``."""
     import importlib
 
-    train_module = importlib.import_module("superposition_lib.train")
+    train_module = importlib.import_module("superposition_lib.core.train")
     spec = ExperimentSpec(**{**TINY, "n_features": n_features, "importance": 1.0,
                              "optimizer": optimizer, "lr_schedule": "cosine"})
     direct = train(spec, progress=False)

@@ -13,8 +13,10 @@ import pytest
 
 from superposition_lib import experiments, figures
 from superposition_lib.book import uniform_geometry as book_ug
+from superposition_lib.book.registry import builders
+from superposition_lib.core.metrics import REPRESENTED_NORM
+from superposition_lib.core.store import RunStore
 from superposition_lib.experiments import uniform_geometry as ug
-from superposition_lib.store import RunStore
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = RunStore(ROOT / "data")
@@ -103,15 +105,15 @@ def test_paper_pentagon_jumps_to_two_digons():
 @pytest.mark.skipif(not _has_paper("pentagon-nonuniform"), reason="paper run not in data/")
 def test_paper_pentagon_figure_draws_no_angle_for_a_dropped_feature():
     pentagon = ug.pentagon_frame("paper", store=DATA)
-    dropped = pentagon["norm4"] < ug.DROPPED_NORM
+    dropped = pentagon["norm4"] < REPRESENTED_NORM
     assert dropped.any() and pentagon.loc[dropped, "angle4"].isna().all()
     assert pentagon.loc[~dropped, "angle4"].notna().all()
-    chart, data = book_ug.FIGURES["fig-pentagon"]("paper", store=DATA)[:2]
+    chart, data = builders(book_ug.CHAPTER)["fig-pentagon"]("paper", store=DATA)[:2]
     spec = chart.to_dict()
     angles = [row for rows in spec["datasets"].values() for row in rows
               if row.get("quantity") == "angle / 72°"]
     best = pentagon[pentagon["best"]]
-    assert len(angles) == int((best["norm4"] >= ug.DROPPED_NORM).sum())
+    assert len(angles) == int((best["norm4"] >= REPRESENTED_NORM).sum())
 
 
 @pytest.mark.skipif(not _has_paper("uniform-geometry"), reason="paper run not in data/")
@@ -121,7 +123,7 @@ def test_paper_reference_line_labels_do_not_overlap():
 
     import vl_convert as vlc
 
-    spec = book_ug.FIGURES["fig-dimensionality"]("paper", store=DATA)[0].to_dict()
+    spec = builders(book_ug.CHAPTER)["fig-dimensionality"]("paper", store=DATA)[0].to_dict()
     svg = vlc.vegalite_to_svg(json.dumps(spec))
     names = "|".join(re.escape(f"{k} ") for k in ("tetrahedron", "triangle", "digon", "pentagon",
                                                    "square antiprism"))

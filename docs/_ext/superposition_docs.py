@@ -9,9 +9,9 @@ Registered by ``docs/conf.py``. It provides
   them (``:meth:`ExperimentSpec.key``` in ``store``), to the page where the object is defined;
 - the list of every module's public constants for the autosummary module template (autosummary
   alone only finds constants that carry a ``#:`` doc comment);
-- two autosummary work-arounds: ``superposition_lib.train`` names the module, not the function
-  the package re-exports under the same name, in autosummary lists; and a summary line never
-  ends inside an inline literal such as ````offset .. offset + n````.
+- two autosummary work-arounds: a listed module name names the module even where its package
+  re-exports an object under the same name; and a summary line never ends inside an inline
+  literal such as ````offset .. offset + n````.
 
 Configuration values (set in ``conf.py``): ``book_url``, ``book_chapters``,
 ``book_module_chapters`` and ``book_source_dir``.
@@ -186,7 +186,7 @@ def _canonical(dotted: str):
     """Yield (documented name, object) for ``dotted``, a name inside the package.
 
     ``dotted`` is followed as Python would (``superposition_lib.train`` is the function the
-    package re-exports), then preferring submodules (``superposition_lib.train.train``).
+    package re-exports), then preferring submodules (``superposition_lib.core.train.train``).
     Classes and functions are named by their defining module and qualified name, their members
     through them, modules by their own name.
     """
@@ -292,9 +292,8 @@ def _patch_autosummary() -> None:
         return
 
     def modules_first(name, *args, **kwargs):
-        # ``superposition_lib.train`` is both a module and (as an attribute of the package) the
-        # function ``train``; autosummary would pick the function. A listed module name means
-        # the module.
+        # A package may re-export an object under the name of one of its submodules;
+        # autosummary would pick the object. A listed module name means the module.
         if name.startswith(PACKAGE + "."):
             try:
                 module = importlib.import_module(name)

@@ -3,11 +3,12 @@
 The library's layers run one way. :mod:`~superposition_lib.experiments` names the book's
 experiments and turns their runs into tidy DataFrames; :mod:`~superposition_lib.figures` draws
 DataFrames as Altair charts; neither imports the other. This package, above both, holds one
-module per chapter (named like the chapter's experiments module, e.g.
-:mod:`~superposition_lib.book.learning_dynamics`) whose ``figure_*`` functions compute a figure's
-frames and draw it, and whose ``FIGURES`` maps the chapter's figure labels to them;
-:func:`chapter_figures` collects them and :func:`export_chapter_figures` writes every figure's
-downloads (what ``superposition figures export`` and the book's pre-render step run).
+module per chapter (named like the chapter, e.g. :mod:`~superposition_lib.book.learning_dynamics`)
+whose ``figure_*`` functions compute a figure's frames and draw it, each registered under the
+figure's label (:mod:`~superposition_lib.book.registry`); the chapter's page and its downloads
+call the same builder. :func:`chapter_figures` collects them and :func:`export_chapter_figures`
+writes every figure's downloads (what ``superposition figures export`` and the book's
+pre-render step run).
 :mod:`~superposition_lib.book.citation` and :mod:`~superposition_lib.book.site` serve the site
 around the chapters (the preface's BibTeX entry; the API reference in the site's search). A
 chapter cell reads::
@@ -23,45 +24,24 @@ Examples
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Callable
 from pathlib import Path
 
 from .. import experiments, figures
-from ..store import MissingRunError
-from . import (
-    adversarial,
-    computation,
-    equivariant,
-    learning_dynamics,
-    pca_tradeoff,
-    phase_change,
-    privileged_basis,
-    toy_model,
-    uniform_geometry,
-)
+from ..core.store import MissingRunError
+from ..experiments.chapters import CHAPTERS, module_name
+from .registry import chapter_figures
+
+# Every chapter's figures register themselves when its module is imported.
+for _chapter in CHAPTERS:
+    importlib.import_module(f"{__name__}.{module_name(_chapter)}")
 
 __all__ = ["FIGURES_ENV", "chapter_figures", "export_chapter_figures"]
 
 #: Environment variable overriding where :func:`export_chapter_figures` writes by default.
 FIGURES_ENV = "SUPERPOSITION_FIGURES"
-
-
-def chapter_figures() -> dict[str, dict]:
-    """Every chapter's figures: chapter stem -> {figure label -> builder}.
-
-    A builder is called as ``build(profile=..., store=...)`` and returns ``(chart, data)`` or
-    ``(chart, data, static)``, where ``data`` maps a short name to the tidy DataFrame behind the
-    chart and ``static`` is what SVG and PNG exports show instead of the interactive chart.
-
-    Examples
-    --------
-    >>> sorted(chapter_figures()["toy-model"])
-    ['fig-basic', 'fig-intro']
-    """
-    return {m.CHAPTER: dict(m.FIGURES)
-            for m in (toy_model, uniform_geometry, phase_change, pca_tradeoff, learning_dynamics,
-                      equivariant, privileged_basis, computation, adversarial)}
 
 
 def export_chapter_figures(chapter: str | None = None, *, out_dir: str | os.PathLike | None = None,
@@ -104,7 +84,7 @@ def export_chapter_figures(chapter: str | None = None, *, out_dir: str | os.Path
     ------
     ValueError
         For an unknown chapter.
-    superposition_lib.store.MissingRunError
+    superposition_lib.core.store.MissingRunError
         Before anything is built, if runs of the chapters are missing and may not be trained;
         the message names every missing experiment and the command that trains them.
 

@@ -4,11 +4,12 @@ Every ``figure_*`` function here builds one figure of the chapter: it asks
 :mod:`~superposition_lib.experiments.learning_dynamics` for the tidy frames and draws them with
 :mod:`~superposition_lib.figures.learning_dynamics`, returning ``(chart, data)`` or
 ``(chart, data, static)`` (see :func:`~superposition_lib.book.chapter_figures`).
-:data:`FIGURES` maps the chapter's figure labels to these functions.
+Each registers itself under its figure's label (:func:`~superposition_lib.book.registry.figure`).
 
 Examples
 --------
->>> sorted(FIGURES)[:3]
+>>> from superposition_lib.book.registry import builders
+>>> sorted(builders(CHAPTER))[:3]
 ['fig-energy-levels', 'fig-energy-search', 'fig-jump-statistics']
 """
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..core.store import RunStore
 from ..experiments import load
 from ..experiments.learning_dynamics import (
     CHAPTER,
@@ -27,19 +29,23 @@ from ..experiments.learning_dynamics import (
     trajectory_frame,
 )
 from ..figures import learning_dynamics as fig
-from ..store import RunStore
+from .registry import figure
 
-__all__ = ["CHAPTER", "FIGURES"]
+__all__ = ["CHAPTER", "figure_energy_levels", "figure_energy_search", "figure_jump_statistics",
+           "figure_jumps", "figure_latest_jump", "figure_scale_statistics", "figure_stage_init",
+           "figure_stage_paths", "figure_stages", "figure_superposition_over_training"]
 
 
+@figure(CHAPTER, "fig-energy-levels")
 def figure_energy_levels(profile: str | None = None, *, store: RunStore | None = None):
     """The chapter's ``fig-energy-levels``: the paper-style figure for every model of the
     paper-scale runs, (chart, data).
 
     Examples
     --------
-    >>> FIGURES["fig-energy-levels"] is figure_energy_levels
-    True
+    >>> chart, data, *static = figure_energy_levels("smoke")
+    >>> sorted(data)
+    ['jumps', 'losses', 'trajectories']
     """
     r = scale_results(profile, store=store)
     shown = r["models"]["size"] > 20
@@ -57,26 +63,30 @@ def figure_energy_levels(profile: str | None = None, *, store: RunStore | None =
             {"trajectories": traj, "losses": losses, "jumps": pick["jumps"]})
 
 
+@figure(CHAPTER, "fig-scale-statistics")
 def figure_scale_statistics(profile: str | None = None, *, store: RunStore | None = None):
     """The chapter's ``fig-scale-statistics``: jump statistics by model size with their
     intervals, (chart, data).
 
     Examples
     --------
-    >>> FIGURES["fig-scale-statistics"] is figure_scale_statistics
-    True
+    >>> chart, data, *static = figure_scale_statistics("smoke")
+    >>> sorted(data)
+    ['statistics']
     """
     stats = scale_results(profile, store=store)["statistics"]
     return fig.scale_statistics_chart(stats), {"statistics": stats}
 
 
+@figure(CHAPTER, "fig-jumps")
 def figure_jumps(profile: str | None = None, *, store: RunStore | None = None):
     """The chapter's ``fig-jumps``: (chart, data).
 
     Examples
     --------
-    >>> FIGURES["fig-jumps"] is figure_jumps
-    True
+    >>> chart, data, *static = figure_jumps("smoke")
+    >>> sorted(data)
+    ['jumps', 'trajectory']
     """
     e = energy_frames(profile, store=store)
     jumps = e["jumps"][e["jumps"]["model"] == e["exemplar"]]
@@ -84,53 +94,61 @@ def figure_jumps(profile: str | None = None, *, store: RunStore | None = None):
             {"trajectory": e["trajectory"], "jumps": jumps})
 
 
+@figure(CHAPTER, "fig-jump-statistics")
 def figure_jump_statistics(profile: str | None = None, *, store: RunStore | None = None):
     """The chapter's ``fig-jump-statistics``: (chart, data).
 
     Examples
     --------
-    >>> FIGURES["fig-jump-statistics"] is figure_jump_statistics
-    True
+    >>> chart, data, *static = figure_jump_statistics("smoke")
+    >>> sorted(data)
+    ['jumps', 'models']
     """
     e = energy_frames(profile, store=store)
     return (fig.jump_statistics(e["models"], e["jumps"]),
             {"models": e["models"], "jumps": e["jumps"]})
 
 
+@figure(CHAPTER, "fig-superposition-over-training")
 def figure_superposition_over_training(profile: str | None = None, *,
                                        store: RunStore | None = None):
     """The chapter's ``fig-superposition-over-training``: (chart, data).
 
     Examples
     --------
-    >>> FIGURES["fig-superposition-over-training"] is figure_superposition_over_training
-    True
+    >>> chart, data, *static = figure_superposition_over_training("smoke")
+    >>> sorted(data)
+    ['superposition']
     """
     e = energy_frames(profile, store=store)
     return fig.superposition_over_training(e["superposition"]), {
         "superposition": e["superposition"]}
 
 
+@figure(CHAPTER, "fig-stage-init")
 def figure_stage_init(profile: str | None = None, *, store: RunStore | None = None):
     """The chapter's ``fig-stage-init``: the share of models visiting each stage, by initial
     scale and density, (chart, data).
 
     Examples
     --------
-    >>> FIGURES["fig-stage-init"] is figure_stage_init
-    True
+    >>> chart, data, *static = figure_stage_init("smoke")
+    >>> sorted(data)
+    ['shares']
     """
     shares = stage_init_results(profile, store=store)["shares"]
     return fig.path_share_chart(shares), {"shares": shares}
 
 
+@figure(CHAPTER, "fig-stages")
 def figure_stages(profile: str | None = None, *, store: RunStore | None = None):
     """The chapter's ``fig-stages``: (chart, data).
 
     Examples
     --------
-    >>> FIGURES["fig-stages"] is figure_stages
-    True
+    >>> chart, data, *static = figure_stages("smoke")
+    >>> sorted(data)
+    ['bands', 'geometry']
     """
     s = stage_frames(profile, store=store)
     bands = s["paths"][s["paths"]["model"] == s["exemplar"]]
@@ -138,37 +156,43 @@ def figure_stages(profile: str | None = None, *, store: RunStore | None = None):
                                                       "bands": bands}
 
 
+@figure(CHAPTER, "fig-stage-paths")
 def figure_stage_paths(profile: str | None = None, *, store: RunStore | None = None):
     """The chapter's ``fig-stage-paths``: (chart, data).
 
     Examples
     --------
-    >>> FIGURES["fig-stage-paths"] is figure_stage_paths
-    True
+    >>> chart, data, *static = figure_stage_paths("smoke")
+    >>> sorted(data)
+    ['paths']
     """
     s = stage_frames(profile, store=store)
     return fig.stage_paths(s["paths"]), {"paths": s["paths"]}
 
 
+@figure(CHAPTER, "fig-energy-search")
 def figure_energy_search(profile: str | None = None, *, store: RunStore | None = None):
     """The chapter's ``fig-energy-search``: (chart, data).
 
     Examples
     --------
-    >>> FIGURES["fig-energy-search"] is figure_energy_search
-    True
+    >>> chart, data, *static = figure_energy_search("smoke")
+    >>> sorted(data)
+    ['cells', 'jumps']
     """
     f = search_frames(profile, store=store)
     return fig.search_chart(f["cells"], f["jumps"]), {"cells": f["cells"], "jumps": f["jumps"]}
 
 
+@figure(CHAPTER, "fig-latest-jump")
 def figure_latest_jump(profile: str | None = None, *, store: RunStore | None = None):
     """The chapter's ``fig-latest-jump``: the model of the search's latest jump, (chart, data).
 
     Examples
     --------
-    >>> FIGURES["fig-latest-jump"] is figure_latest_jump
-    True
+    >>> chart, data, *static = figure_latest_jump("smoke")
+    >>> sorted(data)
+    ['jumps', 'trajectory']
     """
     f = search_frames(profile, store=store)
     late = f["findings"]["latest_jump"]
@@ -177,13 +201,3 @@ def figure_latest_jump(profile: str | None = None, *, store: RunStore | None = N
     jumps = f["jumps"][(f["jumps"]["setting"] == late["setting"])
                        & (f["jumps"]["model"] == late["model"])]
     return fig.jump_chart(traj, jumps), {"trajectory": traj, "jumps": jumps}
-
-
-#: The chapter's figures by label: functions ``(profile, store) -> (chart, data)``.
-FIGURES = {"fig-energy-levels": figure_energy_levels,
-           "fig-scale-statistics": figure_scale_statistics,
-           "fig-energy-search": figure_energy_search, "fig-latest-jump": figure_latest_jump,
-           "fig-jumps": figure_jumps, "fig-jump-statistics": figure_jump_statistics,
-           "fig-superposition-over-training": figure_superposition_over_training,
-           "fig-stages": figure_stages, "fig-stage-paths": figure_stage_paths,
-           "fig-stage-init": figure_stage_init}

@@ -4,11 +4,12 @@ Every ``figure_*`` function here builds one figure of the chapter: it asks
 :mod:`~superposition_lib.experiments.phase_change` for the tidy frames and draws them with
 :mod:`~superposition_lib.figures.phase_change`, returning ``(chart, data)`` or
 ``(chart, data, static)`` (see :func:`~superposition_lib.book.chapter_figures`).
-:data:`FIGURES` maps the chapter's figure labels to these functions.
+Each registers itself under its figure's label (:func:`~superposition_lib.book.registry.figure`).
 
 Examples
 --------
->>> sorted(FIGURES)
+>>> from superposition_lib.book.registry import builders
+>>> sorted(builders(CHAPTER))
 ['fig-phase-n2', 'fig-phase-n3']
 """
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import figures
+from ..core.store import RunStore
 from ..experiments.phase_change import (
     CHAPTER,
     n3_frames,
@@ -24,22 +26,24 @@ from ..experiments.phase_change import (
     theory_boundaries,
     theory_frame,
 )
-from ..store import RunStore
+from .registry import figure
 
-__all__ = ["CHAPTER", "FIGURES"]
+__all__ = ["CHAPTER", "figure_phase_n2", "figure_phase_n3"]
 
 
 def _fine_densities() -> np.ndarray:
     return np.geomspace(0.01, 1.0, 400)
 
 
+@figure(CHAPTER, "fig-phase-n2")
 def figure_phase_n2(profile: str | None = None, *, store: RunStore | None = None):
     """The chapter's ``fig-phase-n2``: (chart, data).
 
     Examples
     --------
-    >>> FIGURES["fig-phase-n2"] is figure_phase_n2
-    True
+    >>> chart, data, *static = figure_phase_n2("smoke")
+    >>> sorted(data)
+    ['boundaries', 'cells', 'models']
     """
     models, cells = phase_frames(profile, store=store)
     boundaries = theory_boundaries(_fine_densities())
@@ -47,21 +51,19 @@ def figure_phase_n2(profile: str | None = None, *, store: RunStore | None = None
             {"cells": cells, "models": models, "boundaries": boundaries})
 
 
+@figure(CHAPTER, "fig-phase-n3")
 def figure_phase_n3(profile: str | None = None, *, store: RunStore | None = None):
     """The chapter's ``fig-phase-n3``: the theory on a 60 × 60 grid and the trained
     ``phase-change-n3`` models, (chart, data).
 
     Examples
     --------
-    >>> FIGURES["fig-phase-n3"] is figure_phase_n3
-    True
+    >>> chart, data, *static = figure_phase_n3("smoke")
+    >>> sorted(data)
+    ['boundaries', 'cells', 'theory']
     """
     grid = theory_frame(np.geomspace(0.1, 10.0, 60), np.geomspace(1.0, 0.01, 60), n_features=3)
     boundaries = theory_boundaries(_fine_densities(), n_features=3)
     _, cells = n3_frames(profile, store=store)
     return (figures.candidate_diagram(grid, boundaries, cells),
             {"theory": grid, "boundaries": boundaries, "cells": cells})
-
-
-#: The chapter's figures by label: functions ``(profile, store) -> (chart, data[, static])``.
-FIGURES = {"fig-phase-n2": figure_phase_n2, "fig-phase-n3": figure_phase_n3}

@@ -23,7 +23,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from ..files import write_text_atomic
+from ..core.files import write_text_atomic
 
 __all__ = ["REFERENCE_DIR", "SKIPPED", "TEXT_LIMIT", "add_reference", "page_entry"]
 
@@ -86,7 +86,8 @@ def page_entry(html: str, href: str) -> dict:
     html : str
         The page as Sphinx wrote it.
     href : str
-        Its path from the site's root, e.g. ``api/api/generated/superposition_lib.metrics.html``.
+        Its path from the site's root, e.g.
+        ``api/api/generated/superposition_lib.core.metrics.html``.
 
     Returns
     -------

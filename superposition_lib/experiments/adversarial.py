@@ -4,7 +4,7 @@
 Elhage et al. (2022), section "Superposition and Adversarial Examples": the optimal L2 attack on
 feature i of a tied model moves the input along (WᵀW)_i, and a model in superposition, whose
 WᵀW has interference terms that such an attack aligns, should be more vulnerable than one
-without (:mod:`superposition_lib.adversarial`).
+without (:mod:`superposition_lib.analysis.adversarial`).
 
 The vulnerability sweep needs no training of its own: it attacks the ``uniform-geometry`` runs
 (n = 400, m = 30, 1/(1 − S) from 1 to 10) of the chapter "The geometry of uniform
@@ -19,7 +19,7 @@ superposition".
     2.5 hours here (0.85 s a step for 40 models, against 0.05 s at n = 100).
 ``adversarial-training-strongest``
     The same models against a stronger attack: per sample, the strongest optimal attack of
-    :data:`~superposition_lib.adversarial.CANDIDATES` candidate features, at
+    :data:`~superposition_lib.core.attacks.CANDIDATES` candidate features, at
     :data:`STRONGEST_NORMS`, 4 seeds each (the step costs about 3 times the random one).
 ``adversarial-training-long``
     The training-length control: ``adversarial-training`` at :data:`LONG_NORMS` (around the
@@ -38,12 +38,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .. import adversarial, metrics, stats
-from ..config import ExperimentSpec
-from ..run import Run
-from ..store import RunStore
-from . import Experiment, get, load, register, uniform_geometry
+from ..analysis import adversarial, stats
+from ..core import metrics
+from ..core.config import ExperimentSpec
+from ..core.metrics import REPRESENTED_NORM
+from ..core.run import Run
+from ..core.store import RunStore
+from . import uniform_geometry
 from .memo import remembered
+from .registry import Experiment, get, load, register
 
 __all__ = [
     "ATTACK_NORMS",
@@ -162,16 +165,17 @@ def sweep_frame(run: Run, *, samples: int = 1024, pgd_samples: int = 256, pgd_st
     run : Run
         Tied models (the ``uniform-geometry`` runs).
     samples : int
-        Inputs per model for :func:`~superposition_lib.adversarial.attack_frame`.
+        Inputs per model for :func:`~superposition_lib.analysis.adversarial.attack_frame`.
     pgd_samples, pgd_steps : int
-        Inputs per model and ascent steps for :func:`~superposition_lib.adversarial.pgd_frame`.
+        Inputs per model and ascent steps for
+        :func:`~superposition_lib.analysis.adversarial.pgd_frame`.
 
     Returns
     -------
     pandas.DataFrame
-        The columns of :func:`~superposition_lib.adversarial.attack_frame`, plus
+        The columns of :func:`~superposition_lib.analysis.adversarial.attack_frame`, plus
         ``pgd_vulnerability``, ``zero_ratio`` and ``random_ratio`` of
-        :func:`~superposition_lib.adversarial.pgd_frame` (on inputs of their own).
+        :func:`~superposition_lib.analysis.adversarial.pgd_frame` (on inputs of their own).
 
     Examples
     --------
@@ -224,7 +228,7 @@ def training_frame(run: Run, *, samples: int = 1024) -> pd.DataFrame:
     frame = pd.DataFrame({
         "attack": run.spec.attack, "steps": run.spec.steps, "attack_norm": norms,
         "seed": run.restart, "features_per_dimension": metrics.features_per_dimension(run.W),
-        "learned": learned.sum(1), "represented": (norm_w > 0.5).sum(1),
+        "learned": learned.sum(1), "represented": (norm_w > REPRESENTED_NORM).sum(1),
         "dimensionality": np.where(learned.any(1), (D * learned).sum(1)
                                    / np.maximum(learned.sum(1), 1), np.nan),
         "smallest_learned": np.where(learned.any(1),
@@ -291,7 +295,8 @@ def removal_norms(frame: pd.DataFrame, measures: dict | None = None) -> pd.DataF
             values = np.asarray(per_seed)
             norm, low, high = stats.bootstrap_interval(values)
             rows.append({"attack": attack, "steps": steps, "measure": measure,
-                         "threshold": threshold, "seeds": len(values), "removed": int(np.isfinite(values).sum()),
+                         "threshold": threshold, "seeds": len(values),
+                         "removed": int(np.isfinite(values).sum()),
                          "norm": norm, "low": low, "high": high,
                          "per_seed": [round(float(v), 4) for v in values]})
     return pd.DataFrame(rows)
@@ -303,7 +308,7 @@ def seed_summary(frame: pd.DataFrame) -> pd.DataFrame:
     Parameters
     ----------
     frame : pandas.DataFrame
-        :func:`~superposition_lib.adversarial.attack_frame` of a run with several seeds per
+        :func:`~superposition_lib.analysis.adversarial.attack_frame` of a run with several seeds per
         density (``vulnerability-seeds``).
 
     Returns

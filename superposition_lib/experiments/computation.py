@@ -27,11 +27,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .. import neurons
-from ..config import ExperimentSpec
-from ..run import Run
-from ..store import RunStore
-from . import Experiment, load, privileged_basis, register
+from ..analysis import neurons
+from ..core.config import ExperimentSpec
+from ..core.run import Run
+from ..core.store import RunStore
+from . import privileged_basis
+from .registry import Experiment, load, register
 
 __all__ = [
     "ASYMMETRY",
@@ -111,7 +112,7 @@ def model_frame(run: Run) -> pd.DataFrame:
     -------
     pandas.DataFrame
         ``model``, ``instance``, ``restart``, ``density``, ``loss``, the columns of
-        :func:`~superposition_lib.neurons.model_codes` over the half-features (so
+        :func:`~superposition_lib.analysis.neurons.model_codes` over the half-features (so
         ``represented`` counts halves), ``both_halves`` (features whose two halves are both
         represented), ``one_half`` (features with exactly one half represented: the model
         outputs ReLU(x_i) or ReLU(−x_i), half of abs(x_i)), ``own_neurons`` (features whose two
@@ -153,7 +154,7 @@ def feature_frame(run: Run) -> pd.DataFrame:
     -------
     pandas.DataFrame
         ``model``, ``density``, ``restart``, ``feature``, ``importance``, and per half
-        (``pos_``, ``neg_``): ``gain`` (:func:`~superposition_lib.neurons.feature_gain`),
+        (``pos_``, ``neg_``): ``gain`` (:func:`~superposition_lib.analysis.neurons.feature_gain`),
         ``neurons`` (how many neurons carry it) and ``own`` (whether a monosemantic neuron
         carries it); and for the whole feature ``computed`` (both halves represented: the
         model outputs abs(x_i)) and ``own`` (both halves on monosemantic neurons of their own).
@@ -277,7 +278,7 @@ def asymmetric_pairs(W1: np.ndarray, W2: np.ndarray, ratio: float = ASYMMETRY
 def weight_frame(run: Run, models: pd.DataFrame, *, top: int = 8) -> pd.DataFrame:
     """W₁ of some models in long form, each neuron rescaled so its largest weight magnitude is 1
     (the paper's view), neurons ordered by the most important feature one of whose halves they
-    carry (:func:`~superposition_lib.neurons.neuron_order`).
+    carry (:func:`~superposition_lib.analysis.neurons.neuron_order`).
 
     Parameters
     ----------

@@ -4,7 +4,7 @@ A chapter computes its results (``scale_results``, ``adversarial_results`` ...) 
 and each of its figure builders asks for the same results again; so does the figure export.
 Some take a minute. :func:`remembered` makes such a function compute once per process for a
 given profile, store and configuration: the key holds the cache key of every experiment the
-function reads (:meth:`~superposition_lib.config.ExperimentSpec.key`), which fixes the stored
+function reads (:meth:`~superposition_lib.core.config.ExperimentSpec.key`), which fixes the stored
 weights, so a remembered result is never returned for a different configuration, and a
 different store (a fresh smoke store, say) computes afresh.
 """
@@ -17,7 +17,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from ..store import RunStore
+from ..core.store import RunStore
 
 __all__ = ["KEEP", "remembered"]
 
@@ -74,7 +74,7 @@ def remembered(*experiments: str) -> Callable:
 
         @functools.wraps(f)
         def wrapper(profile: str | None = None, *, store: RunStore | None = None, **options):
-            from . import current_profile, default_store, get
+            from .registry import current_profile, default_store, get
 
             profile = current_profile(profile)
             store = default_store(profile) if store is None else store

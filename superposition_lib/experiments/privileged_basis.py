@@ -26,11 +26,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .. import neurons
-from ..config import ExperimentSpec
-from ..run import Run
-from ..store import RunStore
-from . import Experiment, load, register
+from ..analysis import neurons
+from ..core.config import ExperimentSpec
+from ..core.run import Run
+from ..core.store import RunStore
+from .registry import Experiment, load, register
 
 __all__ = [
     "CHAPTER",
@@ -117,8 +117,8 @@ def model_frame(run: Run, W: np.ndarray | None = None, W_out: np.ndarray | None 
     -------
     pandas.DataFrame
         ``model``, ``instance``, ``restart``, ``density``, ``loss``, the columns of
-        :func:`~superposition_lib.neurons.model_codes` and ``best`` (the lowest-loss restart
-        of its instance).
+        :func:`~superposition_lib.analysis.neurons.model_codes` and ``best`` (the lowest-loss
+        restart of its instance).
 
     Examples
     --------
@@ -183,7 +183,7 @@ def long_weights(models: pd.DataFrame, weights: np.ndarray, order: np.ndarray,
 
 def weight_frame(run: Run, models: pd.DataFrame) -> pd.DataFrame:
     """The weights of some models in long form (:func:`long_weights`), neurons in
-    :func:`~superposition_lib.neurons.neuron_order`.
+    :func:`~superposition_lib.analysis.neurons.neuron_order`.
 
     Parameters
     ----------
@@ -210,7 +210,7 @@ def weight_frame(run: Run, models: pd.DataFrame) -> pd.DataFrame:
 
 def best_of_n_frame(models: pd.DataFrame) -> pd.DataFrame:
     """Per density and N, the probability that the best of N random restarts has the regime of
-    the best of all (:func:`~superposition_lib.neurons.best_of_n_distribution`).
+    the best of all (:func:`~superposition_lib.analysis.neurons.best_of_n_distribution`).
 
     Parameters
     ----------
@@ -283,7 +283,7 @@ def regime_shares(models: pd.DataFrame) -> pd.DataFrame:
     -------
     pandas.DataFrame
         ``density``, ``regime``, ``count``, ``restarts``, ``share``, ``low``, ``high``: every
-        regime of :data:`~superposition_lib.neurons.REGIMES` at every density (count 0
+        regime of :data:`~superposition_lib.analysis.neurons.REGIMES` at every density (count 0
         included), dense first.
 
     Examples
@@ -293,7 +293,7 @@ def regime_shares(models: pd.DataFrame) -> pd.DataFrame:
     >>> int(t.loc["mixed", "count"]), round(float(t.loc["pair code", "share"]), 3)
     (2, 0.333)
     """
-    from ..stats import wilson_interval
+    from ..analysis.stats import wilson_interval
 
     rows = []
     for density, group in models.groupby("density", sort=False):

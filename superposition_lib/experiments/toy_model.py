@@ -29,11 +29,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .. import metrics, stats
-from ..config import ExperimentSpec
-from ..run import Run
-from ..store import RunStore
-from . import Experiment, load, register
+from ..analysis import stats
+from ..core import metrics
+from ..core.config import ExperimentSpec
+from ..core.metrics import REPRESENTED_NORM
+from ..core.run import Run
+from ..core.store import RunStore
+from .registry import Experiment, load, register
 
 __all__ = [
     "BASIC_DENSITIES",
@@ -147,7 +149,8 @@ for _model, _suffix, _seeds, _restarts in (("relu_output", "relu", 4, 4),
 PAPER_BASIC_COUNTS = {1.0: "5", 0.3: "7", 0.1: "9", 0.001: "nearly all 20"}
 
 
-def seed_frame(run: Run, restarts: int | None = None, threshold: float = 0.5) -> pd.DataFrame:
+def seed_frame(run: Run, restarts: int | None = None,
+               threshold: float = REPRESENTED_NORM) -> pd.DataFrame:
     """One row per seed (instance): the lowest-loss of its restarts and what it represents.
 
     Parameters
@@ -164,7 +167,7 @@ def seed_frame(run: Run, restarts: int | None = None, threshold: float = 0.5) ->
     pandas.DataFrame
         Columns ``density``, ``seed`` (the instance), ``loss``, ``represented`` (features with
         ‖W_i‖ > ``threshold``), ``features`` (their indices, e.g. ``"0 1 2 3"``) and
-        ``first_superposition`` (:func:`~superposition_lib.metrics.superposition` of feature 0,
+        ``first_superposition`` (:func:`~superposition_lib.core.metrics.superposition` of feature 0,
         the most important: 0 when it has a direction of its own, or none) and ``first_norm``
         (its ‖W_0‖).
 
@@ -218,7 +221,8 @@ def first_feature_orthogonal(seeds: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for density, group in seeds.groupby("density", sort=False):
         # a dropped feature 0 has superposition 0 too: count only a represented one
-        own = (group["first_superposition"] < ORTHOGONAL_TOL) & (group["first_norm"] > 0.5)
+        own = ((group["first_superposition"] < ORTHOGONAL_TOL)
+               & (group["first_norm"] > REPRESENTED_NORM))
         k = int(own.sum())
         share, low, high = stats.wilson_interval(k, len(group))
         rows.append({"density": density, "seeds": len(group), "orthogonal": k,
@@ -239,7 +243,7 @@ def count_summary(seeds: pd.DataFrame) -> pd.DataFrame:
     pandas.DataFrame
         One row per density, densest first: ``density``, ``seeds``, ``mean``, ``low``,
         ``high`` (95% bootstrap interval of the mean,
-        :func:`~superposition_lib.stats.bootstrap_interval`), ``min`` and ``max``.
+        :func:`~superposition_lib.analysis.stats.bootstrap_interval`), ``min`` and ``max``.
 
     Examples
     --------
@@ -283,7 +287,7 @@ def count_frames(profile: str | None = None, *, store: RunStore | None = None) -
     >>> c["basic"]["density"].tolist() == list(BASIC_DENSITIES)
     True
     """
-    def summary(name: str, threshold: float = 0.5) -> pd.DataFrame:
+    def summary(name: str, threshold: float = REPRESENTED_NORM) -> pd.DataFrame:
         return count_summary(seed_frame(load(name, profile, store=store), threshold=threshold))
 
     intro = load("intro-relu-seeds", profile, store=store)
@@ -315,7 +319,7 @@ def feature_frame(*runs: Run) -> pd.DataFrame:
     Examples
     --------
     >>> from superposition_lib.experiments import get
-    >>> from superposition_lib.train import train
+    >>> from superposition_lib.core.train import train
     >>> run = train(get("intro-relu").spec("smoke").replace(steps=20), progress=False)
     >>> df = feature_frame(run)
     >>> df.shape[0], list(df.columns[:5])
@@ -336,7 +340,7 @@ def feature_frame(*runs: Run) -> pd.DataFrame:
             "dimensionality": metrics.feature_dimensionality(run.W).reshape(-1),
             "bias": run.b.reshape(-1),
         })
-        df["represented"] = df["norm"] > 0.5
+        df["represented"] = df["norm"] > REPRESENTED_NORM
         for d in range(m):
             df[f"w{d}"] = run.W[:, d, :].reshape(-1)
         frames.append(df)
@@ -360,7 +364,7 @@ def gram_frame(*runs: Run) -> pd.DataFrame:
     Examples
     --------
     >>> from superposition_lib.experiments import get
-    >>> from superposition_lib.train import train
+    >>> from superposition_lib.core.train import train
     >>> run = train(get("intro-linear").spec("smoke").replace(steps=20), progress=False)
     >>> g = gram_frame(run)
     >>> len(g), list(g.columns)

@@ -26,15 +26,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .. import geometry, metrics, stats
-from ..config import ExperimentSpec
-from ..run import Run
-from ..store import RunStore
-from . import Experiment, load, register
+from ..analysis import geometry, stats
+from ..core import metrics
+from ..core.config import ExperimentSpec
+from ..core.metrics import REPRESENTED_NORM
+from ..core.run import Run
+from ..core.store import RunStore
+from .registry import Experiment, load, register
 
 __all__ = [
     "CHAPTER",
-    "DROPPED_NORM",
     "INVERSE_DENSITIES",
     "PENTAGON_BASE_DENSITY",
     "PENTAGON_RATIOS",
@@ -72,11 +73,6 @@ PENTAGON_RATIOS = tuple(float(v) for v in np.geomspace(0.1, 10.0, 21))
 #: D_i of regular polytopes: m/k for k features in m dimensions.
 REFERENCE_LINES = {"tetrahedron": 3 / 4, "triangle": 2 / 3, "digon": 1 / 2,
                    "pentagon": 2 / 5, "square antiprism": 3 / 8}
-
-
-#: ‖W_i‖ below which the pentagon experiment's varied feature counts as dropped (the book's
-#: threshold for a represented feature).
-DROPPED_NORM = 0.5
 
 
 #: Independent seeds per density in ``uniform-geometry-seeds``.
@@ -145,7 +141,8 @@ def feature_frame(run: Run, **thresholds) -> pd.DataFrame:
     run : Run
         One model per instance, W of shape (instances, m, n), uniform density per instance.
     **thresholds
-        ``norm_threshold`` / ``edge_threshold`` for :func:`~superposition_lib.geometry.polytopes`.
+        ``norm_threshold`` / ``edge_threshold`` for
+        :func:`~superposition_lib.analysis.geometry.polytopes`.
 
     Returns
     -------
@@ -156,7 +153,7 @@ def feature_frame(run: Run, **thresholds) -> pd.DataFrame:
 
     Examples
     --------
-    >>> from superposition_lib.train import train
+    >>> from superposition_lib.core.train import train
     >>> from superposition_lib.experiments import get
     >>> run = train(get("uniform-geometry").spec("smoke").replace(steps=5), progress=False)
     >>> df = feature_frame(run)
@@ -200,7 +197,7 @@ def instance_frame(run: Run, features: pd.DataFrame) -> pd.DataFrame:
 
     Examples
     --------
-    >>> from superposition_lib.train import train
+    >>> from superposition_lib.core.train import train
     >>> from superposition_lib.experiments import get
     >>> run = train(get("uniform-geometry").spec("smoke").replace(steps=5), progress=False)
     >>> list(instance_frame(run, feature_frame(run)).columns[:5])
@@ -410,7 +407,8 @@ def pentagon_frame(profile: str | None = None, *, store: RunStore | None = None,
         (``"pentagon"``, ``"two digons"`` with feature 4 dropped, or ``"other"``), ``norm4``
         and ``d4`` (‖W_4‖ and D_4 of the varied feature), ``angle4`` (the angle in degrees
         between the varied feature and its nearest neighbour, 72 in a regular pentagon; NaN
-        where the feature is dropped, ‖W_4‖ < :data:`DROPPED_NORM`),
+        where the feature is dropped,
+        ‖W_4‖ < :data:`~superposition_lib.core.metrics.REPRESENTED_NORM`),
         ``best`` (lowest loss of its instance).
 
     Examples
@@ -428,7 +426,7 @@ def pentagon_frame(profile: str | None = None, *, store: RunStore | None = None,
     cos = np.einsum("kd,kdj->kj", unit[:, :, 4], unit[:, :, :4])
     angle = np.degrees(np.arccos(np.clip(cos.max(axis=1), -1, 1)))
     norm4 = metrics.feature_norms(run.W)[:, 4]
-    angle[norm4 < DROPPED_NORM] = np.nan          # a dropped feature's direction means nothing
+    angle[norm4 < REPRESENTED_NORM] = np.nan          # a dropped feature's direction means nothing
     df = pd.DataFrame({
         "instance": run.instance, "restart": run.restart,
         "ratio": p[:, 4] / p[:, 0], "density5": p[:, 4], "loss": run.loss, "geometry": geo,

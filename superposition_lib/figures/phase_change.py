@@ -6,7 +6,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from . import SPACED_LEGEND
+from .theme import SPACED_LEGEND
 
 __all__ = [
     "candidate_diagram",

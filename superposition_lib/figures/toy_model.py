@@ -198,8 +198,9 @@ def basic_results(features: pd.DataFrame, gram: pd.DataFrame, *,
     >>> len(basic_results(f, g).to_dict()["vconcat"])
     3
     """
-    keep = lambda df: df[(df["model"] != "linear")
-                         | np.isclose(df["density"], linear_density)]
+    def keep(df):
+        return df[(df["model"] != "linear") | np.isclose(df["density"], linear_density)]
+
     feats = _panel(keep(features))[["panel", "model", "density", "feature", "importance", "norm",
                                     "superposition", "bias"]].round(4)
     g = _panel(keep(gram))[["panel", "model", "density", "i", "j", "value"]].round(4)

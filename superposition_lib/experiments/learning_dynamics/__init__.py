@@ -41,7 +41,6 @@ from .energy import (
     trajectory_frame,
 )
 from .scale import (
-    REPRESENTED_NORM,
     SCALE_RUNS,
     SCALE_STATISTICS,
     TOLERANCES,
@@ -94,7 +93,6 @@ __all__ = [
     "ENERGY_DENSITIES",
     "ENERGY_SEEDS",
     "PATH_STAGES",
-    "REPRESENTED_NORM",
     "SCALE",
     "SCALE_DENSITIES",
     "SCALE_RUNS",

@@ -13,11 +13,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ... import dynamics
-from ...run import Run
-from ...store import RunStore
-from .. import load
+from ...analysis import dynamics
+from ...core.metrics import REPRESENTED_NORM
+from ...core.run import Run
+from ...core.store import RunStore
 from ..memo import remembered
+from ..registry import load
 
 __all__ = [
     "SETTLE_TOL",
@@ -49,10 +50,10 @@ def jump_frame(run: Run) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        :func:`~superposition_lib.dynamics.energy_level_jumps` columns (with the snapshot loss)
-        plus ``model``, ``density``, ``seed`` and ``from_digon``: whether the jumping feature
+        :func:`~superposition_lib.analysis.dynamics.energy_level_jumps` columns (with the snapshot
+        loss) plus ``model``, ``density``, ``seed`` and ``from_digon``: whether the jumping feature
         had already settled into a digon, i.e. one of its non-initial
-        :func:`~superposition_lib.dynamics.plateaus` at 1/2 ended by the jump's
+        :func:`~superposition_lib.analysis.dynamics.plateaus` at 1/2 ended by the jump's
         ``step_start`` (the paper's picture: features settle into digons, then jump later).
 
     Examples
@@ -96,14 +97,14 @@ def model_frame(run: Run, jumps: pd.DataFrame | None = None) -> pd.DataFrame:
     -------
     pandas.DataFrame
         Columns ``model``, ``density``, ``seed``, ``final_loss`` (last snapshot),
-        ``split_step`` (:func:`~superposition_lib.dynamics.split_step`; NaN if never),
+        ``split_step`` (:func:`~superposition_lib.analysis.dynamics.split_step`; NaN if never),
         ``jumps``, ``first_jump`` and ``last_jump`` (steps; NaN without jumps), ``settled``
         (fraction of features whose final D_i is within :data:`SETTLE_TOL` of 0 or 1/2),
         ``features`` (n), ``digons`` (features at 1/2), ``digon_jumps`` (jumps of features
         that had already settled into a digon: ``from_digon`` in :func:`jump_frame`),
         ``jump_fraction`` and ``log_time_fraction``
-        (:func:`~superposition_lib.dynamics.jump_loss_fraction` after the split; NaN without a
-        split), ``first_level`` (the first step at which some feature starts a non-initial
+        (:func:`~superposition_lib.analysis.dynamics.jump_loss_fraction` after the split; NaN
+        without a split), ``first_level`` (the first step at which some feature starts a non-initial
         plateau) and ``jump_fraction_first``, ``log_time_fraction_first`` (the same fractions
         after ``first_level``: the split and everything after it), ``jumps_per_decade`` (jumps
         after the split per decade of steps from the split to the end; NaN without a split).
@@ -299,7 +300,7 @@ def superposition_frame(run: Run) -> pd.DataFrame:
     m = S.W.shape[-2]
     norms = np.linalg.norm(S.W, axis=-2)                              # (snapshots, models, n)
     fpd = (norms ** 2).sum(-1) / m
-    rep = (norms > 0.5).sum(-1) / m
+    rep = (norms > REPRESENTED_NORM).sum(-1) / m
     dens = run.feature_probability[:, 0]
     rows = []
     for p in np.unique(dens):
@@ -363,8 +364,8 @@ def level_name(level: float) -> str:
     Parameters
     ----------
     level : float
-        A level of :data:`~superposition_lib.dynamics.LEVELS` (or any number near a fraction
-        with a denominator of at most 10).
+        A level of :data:`~superposition_lib.analysis.dynamics.LEVELS` (or any number near a
+        fraction with a denominator of at most 10).
 
     Returns
     -------

@@ -16,16 +16,16 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from ... import dynamics
-from ...run import Run
-from ...store import RunStore
-from .. import load
+from ...analysis import dynamics
+from ...core.metrics import REPRESENTED_NORM
+from ...core.run import Run
+from ...core.store import RunStore
 from ..memo import remembered
+from ..registry import load
 from .energy import jump_frame, level_name, model_frame
 from .specs import SCALE
 
 __all__ = [
-    "REPRESENTED_NORM",
     "SCALE_RUNS",
     "SCALE_STATISTICS",
     "TOLERANCES",
@@ -81,7 +81,7 @@ def scale_statistics(models: pd.DataFrame, by: str | list = "size", *, seed: int
     >>> float(t.loc["jumps_per_decade", "estimate"]), int(t.loc["with_jumps", "models"])
     (0.5, 4)
     """
-    from ...stats import bootstrap_interval, wilson_interval
+    from ...analysis.stats import bootstrap_interval, wilson_interval
 
     rows = []
     for key, group in models.groupby(by, sort=True):
@@ -104,9 +104,6 @@ def scale_statistics(models: pd.DataFrame, by: str | list = "size", *, seed: int
     return pd.DataFrame(rows)
 
 
-#: A feature is *represented* in :func:`scale_frames` when its norm ‖W_i‖ exceeds this at some
-#: snapshot (unrepresented features sit near 0 and would bury the figure's lines).
-REPRESENTED_NORM = 0.5
 
 
 def scale_frames(runs: Sequence[Run]) -> dict[str, pd.DataFrame]:
@@ -125,7 +122,8 @@ def scale_frames(runs: Sequence[Run]) -> dict[str, pd.DataFrame]:
         ``label`` (``"n=400 · density 0.3 · seed 2"``); ``jumps``: :func:`jump_frame` rows with
         ``size``, ``label`` and ``excess`` (the snapshot loss at the jump minus the model's
         final snapshot loss); ``trajectories``: per model and snapshot (step 0 dropped) the
-        ``D|i`` of its represented features (:data:`REPRESENTED_NORM`), for
+        ``D|i`` of its represented features
+        (:data:`~superposition_lib.core.metrics.REPRESENTED_NORM`), for
         :func:`~superposition_lib.figures.learning_dynamics.energy_level_chart`; ``losses``:
         ``label``, ``step`` and ``excess`` per snapshot.
 
@@ -190,7 +188,7 @@ def tolerance_frame(runs: Sequence[Run], tolerances: Sequence[float] = TOLERANCE
     runs : sequence of Run
         Runs with snapshots.
     tolerances : sequence of float
-        Values of ``tol`` for :func:`~superposition_lib.dynamics.energy_level_jumps`.
+        Values of ``tol`` for :func:`~superposition_lib.analysis.dynamics.energy_level_jumps`.
 
     Returns
     -------
@@ -244,7 +242,7 @@ def late_digon_jumps(models: pd.DataFrame, jumps: pd.DataFrame, after: int = 10_
     >>> late_digon_jumps(m, j)[["size", "jumps", "models_with", "models"]].values.tolist()
     [[20, 1, 1, 2]]
     """
-    from ...stats import wilson_interval
+    from ...analysis.stats import wilson_interval
 
     late = jumps[jumps["from_digon"] & (jumps["step"] > after)]
     rows = []
@@ -319,7 +317,7 @@ def jump_directions(models: pd.DataFrame, jumps: pd.DataFrame, *, seed: int = 0
     >>> jump_directions(m, j)[["jumps", "into_digon", "out_of_digon"]].values.tolist()
     [[2.0, 0.5, 1.0]]
     """
-    from ...stats import bootstrap_interval
+    from ...analysis.stats import bootstrap_interval
 
     after = jumps_after_split(models, jumps)
     seeds = models.set_index(["size", "model"])["seed"]

@@ -15,11 +15,11 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from ...config import ExperimentSpec
-from ...store import RunStore
-from ...train import learning_rate
-from .. import load
+from ...core.config import ExperimentSpec
+from ...core.schedule import learning_rate
+from ...core.store import RunStore
 from ..memo import remembered
+from ..registry import load
 from .energy import density_frame, jump_frame, level_name, model_frame
 from .specs import SEARCH
 
@@ -374,7 +374,7 @@ def search_frames(profile: str | None = None, *, store: RunStore | None = None) 
         ``cells`` (per setting and density), both with the setting columns, ``settings``
         also with ``wall_s`` (the run's training time in seconds, from its manifest) and
         ``lr_at_last_jump`` (the learning rate at the setting's last jump as a share of its
-        peak rate, :func:`~superposition_lib.train.learning_rate`; NaN without jumps);
+        peak rate, :func:`~superposition_lib.core.schedule.learning_rate`; NaN without jumps);
         ``design`` (:func:`search_design` of :data:`SEARCH`) and ``findings``
         (:func:`search_findings`).
 

@@ -6,7 +6,7 @@ their specs for both profiles, registered (in this order) when the module is imp
     the feature probabilities of :data:`ENERGY_DENSITIES`, :data:`ENERGY_SEEDS` seeds each, all
     in one batched call; 100,000 steps of batch 256 at learning rate 1e-3 with about 200
     log-spaced snapshots. Every model's feature dimensionalities D_i(t) are searched for
-    energy-level jumps with :func:`~superposition_lib.dynamics.energy_level_jumps`.
+    energy-level jumps with :func:`~superposition_lib.analysis.dynamics.energy_level_jumps`.
 ``energy-levels-small-init``
     The same models from the paper notebook's small initialisation (``init="notebook"``) for
     20,000 steps: whether superposition (‖W‖_F²/m > 1) is used early in training.
@@ -14,7 +14,7 @@ their specs for both profiles, registered (in this order) when the module is imp
     n = 6 features in m = 3 dimensions, two correlated sets of 3 (features 0-2 and 3-5, each set
     present together), small initialisation (``init="notebook"``), at the feature probabilities
     of :data:`STAGE_DENSITIES`, :data:`STAGE_SEEDS` seeds each; every snapshot is classified
-    into the paper's stages with :func:`~superposition_lib.dynamics.classify_stages`.
+    into the paper's stages with :func:`~superposition_lib.analysis.dynamics.classify_stages`.
 ``energy-search-…``
     The documented search for the paper's energy-level picture (features settle into digons,
     then jump): one experiment per setting of :data:`SEARCH` (n, m, learning rate and its
@@ -36,8 +36,8 @@ True
 
 from __future__ import annotations
 
-from ...config import ExperimentSpec
-from .. import Experiment, register
+from ...core.config import ExperimentSpec
+from ..registry import Experiment, register
 
 __all__ = [
     "CHAPTER",
@@ -80,8 +80,9 @@ def _energy_profiles() -> dict:
 
 
 def _stage_profiles() -> dict:
-    common = {"model": "relu_output", "n_features": 6, "n_hidden": 3, "data": "correlated", "set_size": 3,
-                  "feature_probability": STAGE_DENSITIES, "importance": 1.0, "init": "notebook", "seed": 0}
+    common = {"model": "relu_output", "n_features": 6, "n_hidden": 3, "data": "correlated",
+              "set_size": 3, "feature_probability": STAGE_DENSITIES, "importance": 1.0,
+              "init": "notebook", "seed": 0}
     paper = ExperimentSpec(**common, restarts=STAGE_SEEDS, steps=20_000, batch_size=1024,
                            lr=1e-3, snapshot_log=200, history_every=200, eval_samples=1 << 16)
     smoke = ExperimentSpec(**common, restarts=3, steps=1500, batch_size=256, lr=1e-2,

@@ -13,11 +13,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ... import dynamics
-from ...run import Run
-from ...store import RunStore
-from .. import load
+from ...analysis import dynamics
+from ...core.run import Run
+from ...core.store import RunStore
 from ..memo import remembered
+from ..registry import load
 
 __all__ = [
     "PATH_STAGES",
@@ -42,7 +42,7 @@ def stage_frame(run: Run) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        :func:`~superposition_lib.dynamics.stage_measurements` columns plus ``loss``,
+        :func:`~superposition_lib.analysis.dynamics.stage_measurements` columns plus ``loss``,
         ``density``, ``init_scale`` and ``seed``.
 
     Examples
@@ -93,7 +93,7 @@ def path_shares(paths: pd.DataFrame, by=("density", "init_scale")) -> pd.DataFra
     >>> int(t.loc["visits pca_axes", "count"]), float(t.loc["ends in antiprism", "share"])
     (1, 0.5)
     """
-    from ...stats import wilson_interval
+    from ...analysis.stats import wilson_interval
 
     rows = []
     by = list(by)
@@ -122,7 +122,8 @@ def path_frame(stages: pd.DataFrame) -> pd.DataFrame:
     -------
     pandas.DataFrame
         One row per (model, stage visited): ``model``, ``density``, ``init_scale`` (when
-        ``stages`` has it), ``seed``, ``order`` (0, 1, …), :func:`~superposition_lib.dynamics.stage_trajectory` columns, ``path``
+        ``stages`` has it), ``seed``, ``order`` (0, 1, …),
+        :func:`~superposition_lib.analysis.dynamics.stage_trajectory` columns, ``path``
         (the whole sequence joined with " → "), ``core_path`` (the same without ``"other"``,
         the passages between named stages, repeats joined) and ``final_stage`` (the last
         snapshot's).
@@ -263,8 +264,8 @@ def stage_frames(profile: str | None = None, *, store: RunStore | None = None) -
     dict
         ``run``, ``stages`` (:func:`stage_frame`), ``paths`` (:func:`path_frame`),
         ``exemplar`` (a model whose core path is the most common one with at least three
-        stages that ends in antiprism, else the most common core path), ``geometry`` (:func:`stage_geometry_frame` of it) and
-        ``findings`` (:func:`stage_findings`).
+        stages that ends in antiprism, else the most common core path), ``geometry``
+        (:func:`stage_geometry_frame` of it) and ``findings`` (:func:`stage_findings`).
 
     Examples
     --------

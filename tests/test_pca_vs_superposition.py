@@ -1,0 +1,288 @@
+"""PCA versus superposition: correlated-feature geometry, collapse, and the trade-off map."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from superposition_lib import experiments
+from superposition_lib.analysis import pair_theory, pca
+from superposition_lib.book import pca_vs_superposition as book_pt
+from superposition_lib.book.registry import builders
+from superposition_lib.core.store import RunStore
+from superposition_lib.experiments import pca_vs_superposition as pt
+
+
+@pytest.fixture(scope="module")
+def store(smoke_store):
+    return smoke_store
+
+
+def test_every_experiment_has_a_cheaper_smoke_profile_on_the_same_grid():
+    names = [e.name for e in experiments.list_experiments(pt.CHAPTER)]
+    assert names == ["corr-pairs", "anticorr-pairs", "corr-hexagon", "indep-hexagon",
+                     "corr-sets10", "collapse", "pca-map", "collapse-n6", "collapse-long",
+                     "pca-map-long", "pair-map"]
+    for name in names:
+        paper, smoke = (experiments.get(name).spec(p) for p in ("paper", "smoke"))
+        assert (smoke.n_features, smoke.n_hidden) == (paper.n_features, paper.n_hidden)
+        assert np.array_equal(smoke.feature_probability_array(),
+                              paper.feature_probability_array())
+        assert np.array_equal(smoke.correlation_array(), paper.correlation_array())
+        assert (smoke.steps * smoke.batch_size * smoke.restarts
+                < paper.steps * paper.batch_size * paper.restarts)
+    grid = experiments.get("pca-map").spec("paper")
+    assert grid.n_instances == len(pt.MAP_CORRELATIONS) * len(pt.MAP_DENSITIES) >= 144
+    assert grid.restarts >= 3
+
+
+def test_strategy_rule():
+    s = np.sqrt(0.5)
+    a = np.radians([0, 0, 90, 90, 180, 180, 270, 270])
+    b = np.radians([0, 45, 90, 135, 180, 225, 270, 315])
+    W = [[[s, s, 0, 0, 0, 0, 0, 0], [0, 0, s, s, 0, 0, 0, 0]],   # two pairs on two components
+         [np.cos(a) * s, np.sin(a) * s],                          # four collapsed pairs: square
+         [np.cos(b), np.sin(b)],                                  # octagon: nothing collapsed
+         [[s, s, 1, 0, -s, -s, 0, 0], [0, 0, 0, 1, 0, 0, 0, 0]],  # two collapsed, one split
+         [[1, 0, 0, 0, 0, 0, 0, 0], [0, 1, 0, 0, 0, 0, 0, 0]]]    # two dedicated features
+    assert pt.classify_strategy(W).tolist() == ["linear", "collapsed", "superposition",
+                                                "mixture", "linear"]
+
+
+def test_correlated_pairs_end_orthogonal_and_anticorrelated_pairs_antipodal(store):
+    corr = pt.pair_frame(experiments.load("corr-pairs", "smoke", store=store))
+    anti = pt.pair_frame(experiments.load("anticorr-pairs", "smoke", store=store))
+    best_corr, best_anti = corr[corr["best"]], anti[anti["best"]]
+    # the lowest-loss seed of every density: both pairs orthogonal / antipodal
+    assert (best_corr["geometry"] == "orthogonal").all(), best_corr
+    assert (best_corr["cosine"].abs() < 0.1).all()
+    assert (best_anti["geometry"] == "antipodal").all(), best_anti
+    assert (best_anti["cosine"] < -0.95).all()
+
+
+def test_a_collapsed_pair_points_along_its_principal_component(store):
+    run = experiments.load("collapse", "smoke", store=store).best()
+    W = run.W.astype(float)
+    collapsed = pca.collapsed_sets(W, 2)
+    assert collapsed.sum() >= 3, collapsed
+    cos = pt.pc_cosines(W)
+    assert len(cos) == collapsed.sum()
+    # the pairs are read along (a + b)/√2: nearly all within cosine 0.95, the typical one exactly
+    assert (cos > 0.95).mean() >= 0.9 and np.median(cos) > 0.99, np.sort(cos)
+    pc = np.array([1.0, 1.0]) / np.sqrt(2)
+    k, s = np.argwhere(collapsed)[np.argmax(cos)]
+    a, b = W[k, :, 2 * s], W[k, :, 2 * s + 1]
+    top = np.linalg.eigh(np.array([[a @ a, a @ b], [a @ b, b @ b]]))[1][:, -1]
+    assert abs(top @ pc) > 0.95          # the pair's block of WᵀW projects on (a + b)/√2
+    f = pt.findings(pt.map_cells(pt.map_frame("smoke", store=store)),
+                    pt.map_frame("smoke", store=store), pt.collapse_frame("smoke", store=store))
+    assert f["pc_cos_best"] >= 0.9 and f["pc_pairs_best"] >= 3
+
+
+def _encodings(spec: dict, channel: str) -> list[dict]:
+    """Every ``channel`` encoding of a Vega-Lite spec, at any depth."""
+    found = []
+    if isinstance(spec, dict):
+        enc = spec.get("encoding", {}).get(channel)
+        if isinstance(enc, dict):
+            found.append(enc)
+        for value in spec.values():
+            found += _encodings(value, channel)
+    elif isinstance(spec, list):
+        for value in spec:
+            found += _encodings(value, channel)
+    return found
+
+
+def test_the_map_runs_under_smoke_with_its_references(store):
+    models = pt.map_frame("smoke", store=store)
+    cells = pt.map_cells(models)
+    assert len(cells) == 144 and cells["correlation"].nunique() == 12
+    assert set(models["strategy"]) <= set(pt.STRATEGIES)
+    # exact references: the no-superposition loss is never below the PCA optimum, and the two
+    # agree for independent features (c = 0)
+    assert (models["no_superposition"] >= models["linear_optimal"] - 1e-12).all()
+    indep = models[models["correlation"] == 0]
+    assert np.allclose(indep["no_superposition"], indep["linear_optimal"])
+    pairs_differ = (models["correlation"] > 0) & (models["density"] < 1)
+    assert models.loc[pairs_differ, "pca_alignment"].between(0, 1).all()
+    assert models.loc[~pairs_differ, "pca_alignment"].isna().all()
+    f = pt.findings(cells, models, pt.collapse_frame("smoke", store=store))
+    assert f["cells"] == 144 and sum(f["strategy_cells"].values()) == 144
+    b = pt.boundary_frame(cells)
+    assert len(b) == 12
+    # where pairs are exchangeable with non-partners (c = 0, p = 1) neither the collapse count
+    # nor the alignment is shown; the chance level is measured beside the count everywhere
+    same = (cells["correlation"] == 0) | (cells["density"] == 1)
+    assert cells.loc[same, ["collapsed", "pca_alignment"]].isna().all().all()
+    assert cells.loc[~same, ["collapsed", "pca_alignment"]].notna().all().all()
+    assert models["collapsed_chance"].between(0, 4).all()
+    chart, data = builders(book_pt.CHAPTER)["fig-map"]("smoke", store=store)
+    # the two-pair theory's boundary is drawn over the strategy heatmap
+    layers = chart.to_dict()["vconcat"][0]["hconcat"][0]["layer"]
+    lines = [layer for layer in layers if layer.get("mark", {}).get("type") == "line"]
+    assert len(lines) == 1 and lines[0]["encoding"]["y"]["field"] == "c"
+    # ... over the heatmap, whose cells split by the seeds carry a dot
+    marks = [layer["mark"]["type"] for layer in layers[0]["layer"]]
+    assert marks == ["rect", "point"]
+    # sparser features need more correlation to collapse, except next to density 1, where
+    # the triangle holds the weakly correlated cells
+    assert data["boundary"].loc[data["boundary"]["p"] < 0.95, "c"].is_monotonic_increasing
+    assert data["boundary"]["c"].between(0, 1).all()
+    spec = json.dumps(chart.to_dict(validate=True))
+    assert len(spec) < 1.5e6
+    assert spec.count('"views"') == 2          # click and hover selections over the heatmaps
+    # the geometry panels' legend lists the map's pairs and no others, and no shape legend
+    pairs = experiments.get("pca-map").spec("smoke").n_features // 2
+    sets = [enc["scale"]["domain"] for enc in _encodings(chart.to_dict(), "color")
+            if enc.get("field") == "set"]
+    assert sets and all(domain == list(range(pairs)) for domain in sets)
+    assert all(enc.get("legend", {}) is None for enc in _encodings(chart.to_dict(), "shape"))
+
+
+def test_the_other_figures_validate(store):
+    for label in ("fig-pairs", "fig-sets10", "fig-collapse"):
+        chart, data = builders(book_pt.CHAPTER)[label]("smoke", store=store)
+        assert len(json.dumps(chart.to_dict(validate=True))) < 1.5e6
+        assert all(isinstance(v, pd.DataFrame) and len(v) for v in data.values())
+
+
+def test_hexagon_detection():
+    a = np.arange(6) * 60.0
+    hexagon = pd.DataFrame({"model": 0, "density": 0.1, "seed": 0, "best": True, "loss": 0.0,
+                            "feature": range(6), "set": [0, 0, 1, 1, 2, 2], "norm": 1.0,
+                            "angle": a})
+    # three collapsed pairs on a triangle: six features, three directions
+    triangle = hexagon.assign(model=1, angle=[0.0, 0.0, 120.0, 120.0, 240.0, 240.0])
+    h = pt.hexagon_frame(pd.concat([hexagon, triangle]))
+    assert h["hexagon"].tolist() == [True, False]
+    assert h["directions"].tolist() == [6, 3] and h["merged_pairs"].tolist() == [0, 3]
+
+
+def test_paper_collapse_persists_with_four_pairs_not_three_whatever_the_training():
+    """The chapter's controls: three pairs trained like the four-pair sweep collapse as the
+    paper says (all pairs when dense, few when sparse); four pairs stay collapsed when sparse,
+    after 4,000 steps of batch 256 and after 10,000 of batch 1024 alike."""
+    from pathlib import Path
+
+    data = RunStore(Path(__file__).parents[1] / "data")
+    c = pt.collapse_comparison({name: pt.collapse_frame("paper", store=data, experiment=name)
+                                for name in pt.COLLAPSE_RUNS})
+    sparse = c[c["density"] <= 0.12].groupby("run")["share"].mean()
+    assert sparse["collapse-n6"] < 0.3 < 0.6 < sparse["collapse"]
+    assert abs(sparse["collapse-long"] - sparse["collapse"]) < 0.1
+    n6 = c[c["run"] == "collapse-n6"]
+    assert (n6.loc[n6["density"].between(0.5, 0.8), "best"] == 3).all()
+    # the intervals over seeds separate three pairs from four at the sparse densities
+    by = c[c["density"] <= 0.12].pivot(index="density", columns="run")
+    assert (by["share_high"]["collapse-n6"] < by["share_low"]["collapse"]).mean() >= 0.8
+
+
+def test_paper_map_strategies_survive_longer_training_with_larger_batches():
+    from pathlib import Path
+
+    data = RunStore(Path(__file__).parents[1] / "data")
+    cells = pt.map_cells(pt.map_frame("paper", store=data))
+    control = pt.map_cells(pt.map_frame("paper", store=data, experiment="pca-map-long"))
+    mc = pt.map_control(cells, control, experiments.get("pca-map").spec().restarts)
+    assert mc["cells"] == 36 and mc["agree"][0] >= 0.85, mc
+    assert 0.5 <= mc["unanimous"][0] < 1 and mc["settled"] >= 0.75, mc
+
+
+def test_paper_map_regions_and_their_intervals_over_seeds():
+    """The chapter's "The regions": where each strategy lies, each boundary with a bootstrap
+    interval over seeds no wider than a few grid steps."""
+    from pathlib import Path
+
+    data = RunStore(Path(__file__).parents[1] / "data")
+    models = pt.map_frame("paper", store=data)
+    cells = pt.map_cells(models)
+    f = pt.findings(cells, models, pt.collapse_frame("paper", store=data))
+    assert f["linear_all_above"] > 0.5                         # the dense columns are linear
+    assert 0.1 < f["collapsed_min_correlation"] < 0.4
+    assert f["superposition_max_correlation"] <= 0.2
+    assert 0.01 < f["collapsed_densities"][0] < f["collapsed_densities"][1] < 0.5
+    assert f["mixture_all_below"] >= 0.01
+    assert f["corr_alignment"] > 0.5 and f["corr_fpd_density"] < -0.5
+    assert f["beats_pca"] > 0.9
+    ri = pt.region_intervals(models)
+    # the bootstrap's own majority vote reproduces map_cells' regions on the full seeds
+    regions = pt.region_numbers(cells)
+    assert ri.loc["linear_all_above", "value"] == regions["linear_all_above"]
+    assert ri.loc["collapsed_sparsest", "value"] == regions["collapsed_densities"][0]
+    assert ri.loc["mixture_all_below", "value"] == regions["mixture_all_below"]
+    assert (ri["low"] <= ri["value"]).all() and (ri["value"] <= ri["high"]).all(), ri
+    assert ri["steps"].max() <= 3 and ri.loc["linear_all_above", "steps"] == 0, ri
+
+
+def test_theory_findings_the_chapter_states():
+    """The chapter's account of the two-pair theory: where c* reaches 1 and bottoms out, where
+    the triangle takes over, by how little it wins at density 1, the unit-norm price and the
+    tilt of correlated orthogonal members."""
+    f = pt.theory_findings()
+    sparser, denser = f["c_one"]
+    assert 0.2 < sparser < denser < 0.3
+    assert 0.85 < f["lowest"][0] < 0.95 and f["lowest"][1] < 0.05
+    assert f["densest"][1] > 0.3                        # widening next to density 1
+    assert 0.6 < f["triangle_from"] < 0.7
+    p = np.linspace(0.55, 0.75, 41)
+    best = pair_theory.pair_losses(p, 0.0)["best"].to_numpy()
+    assert (best[p >= f["triangle_from"]] == "triangle").all()
+    assert (best[p < f["triangle_from"]] == "orthogonal").all()
+    assert 0.001 < f["triangle_gain"] < 0.002
+    assert f["unit_norm"] > 1.6 / 24
+    assert 92 < f["tilt"][1] < 98
+
+
+def test_paper_pair_map_follows_the_two_pair_theory():
+    """The chapter's "A theory for two pairs": trained two-pair models take the theory's
+    cheapest arrangement where it is decided and lose what it says (exactly computed), beat it
+    only in dense weakly correlated cells; four pairs collapse beyond its boundary."""
+    from pathlib import Path
+
+    data = RunStore(Path(__file__).parents[1] / "data")
+    pm = pt.pair_map_frame("paper", store=data)
+    pf = pt.pair_map_findings(pm)
+    assert pf["decided"] >= 120 and pf["best"][1] >= 0.9 and pf["majority"][0] >= 0.9, pf
+    cells, share = pf["by_theory"]["collapsed"]
+    assert cells >= 10 and share >= 0.9
+    ratio = pf["ratio"]
+    # no trained model beats the theory by more than 2%, and those beating it by more than
+    # 0.1% sit at dense, weakly correlated cells
+    assert ratio["ratio"].min() > 0.98
+    beats = ratio[ratio["ratio"] < 0.999]
+    assert 1 <= len(beats) <= 3 and (beats["density"] > 0.6).all()
+    assert (beats["correlation"] < 0.2).all()
+    assert (ratio["ratio"].quantile([0.1, 0.9]) - 1).abs().max() < 0.002
+    above = ratio[ratio["ratio"] > 1.001].sort_values("ratio")
+    assert (above["density"].iloc[:-1] < 0.02).all() and above["ratio"].iloc[-1] > 1.1
+    worst = pm[pm["cell"] == above.index[-1]]
+    assert (worst["arrangement"] == "other").all()
+    # the beating models are irregular, outside the four arrangements
+    assert (beats["arrangement"] == "other").all()
+    # antipodal members at c > 0 are a local minimum: every such model loses more than the best
+    antipodal = pm[(pm["correlation"] > 0) & (pm["arrangement"] == "antipodal")]
+    assert len(antipodal) > 0 and (antipodal["exact_loss"] > 1.1 * antipodal["theory_loss"]).all()
+    four = pt.theory_cells(pt.map_cells(pt.map_frame("paper", store=data)))
+    linear = four[four["strategy"] == "linear"]
+    assert set(linear["theory"]) == {"collapsed", "triangle"}
+    triangle = linear[linear["theory"] == "triangle"]
+    # the density-1 column and the densest independent cell below it
+    off_column = triangle[triangle["density"] < 1]
+    assert len(off_column) == 1 and off_column["correlation"].item() == 0
+    assert off_column["density"].item() == four.loc[four["density"] < 1, "density"].max()
+    assert (four.loc[four["strategy"] == "collapsed", "theory"] == "orthogonal").mean() > 0.5
+
+
+def test_paper_collapse_counts_are_chance_only_where_pairs_are_exchangeable():
+    from pathlib import Path
+
+    data = RunStore(Path(__file__).parents[1] / "data")
+    for frame in (pt.map_frame("paper", store=data), pt.collapse_frame("paper", store=data)):
+        cc = pt.collapse_chance(frame).set_index("group")
+        same = cc.loc["exchangeable"]
+        assert same["collapsed_low"] <= same["chance_high"]
+        assert same["chance_low"] <= same["collapsed_high"]
+        beyond = cc.loc["beyond linear"]
+        assert beyond["collapsed_low"] > 10 * beyond["chance_high"], cc
