@@ -89,19 +89,28 @@ def figure(chapter: str, label: str) -> Callable[[Callable], Callable]:
 
     Examples
     --------
+    >>> import superposition_lib.book
     >>> @figure("toy-model", "fig-demo")
     ... def figure_demo(profile=None, *, store=None):
     ...     return None, {}
-    >>> FIGURES.pop("fig-demo").build is figure_demo
-    True
+    >>> @figure("toy-model", "fig-intro")  # doctest: +ELLIPSIS
+    ... def figure_demo(profile=None, *, store=None):
+    ...     return None, {}
+    Traceback (most recent call last):
+    ...
+    ValueError: figure 'fig-intro' is already built by ...toy_model.figure_intro
+    >>> FIGURES.pop("fig-demo").build.__name__
+    'figure_demo'
     """
     def register(build: Callable) -> Callable:
         if build.__doc__ and "    Parameters\n" not in build.__doc__:
             build.__doc__ = build.__doc__.replace("Examples\n    --------",
                                                   BUILDER_SECTIONS + "Examples\n    --------", 1)
         known = FIGURES.get(label)
-        if known is not None and known.build.__qualname__ != build.__qualname__:
-            raise ValueError(f"figure {label!r} is already built by {known.build.__qualname__}")
+        name = f"{build.__module__}.{build.__qualname__}"
+        if known is not None and f"{known.build.__module__}.{known.build.__qualname__}" != name:
+            raise ValueError(f"figure {label!r} is already built by "
+                             f"{known.build.__module__}.{known.build.__qualname__}")
         FIGURES[label] = Figure(label, chapter, build)
         return build
     return register
