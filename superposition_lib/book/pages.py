@@ -29,15 +29,12 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
+from ..figures.downloads import FORMATS, csv_names
 from .registry import FIGURES
 
 __all__ = ["downloads", "interval", "markdown_table"]
 
 #: The files of a figure besides its data, as the downloads block names them, in its order.
-_FORMATS = (("PNG", ".png"), ("SVG", ".svg"), ("Vega-Lite spec", ".vl.json"),
-            ("standalone page", ".html"))
-
-
 def markdown_table(df: pd.DataFrame, *, index: bool = False, as_text: bool = False,
                    **options) -> str:
     """A DataFrame as a Markdown pipe table (:meth:`pandas.DataFrame.to_markdown`), the form
@@ -158,12 +155,12 @@ def downloads(label: str, data: pd.DataFrame | Mapping[str, object], *,
     if label not in FIGURES:
         raise KeyError(f"no figure {label!r} is registered")
     chapter = FIGURES[label].chapter
-    folder = f"figures/{chapter}/{label}"
-    keys = [""] if isinstance(data, pd.DataFrame) else list(data)
-    named = {**{key: key for key in keys if len(keys) > 1}, **(names or {})}
-    links = [(f"data ({named[key]}, CSV)" if key in named else "data (CSV)",
-              f"{folder}-{key}.csv" if key else f"{folder}.csv") for key in keys]
-    links += [(name, folder + suffix) for name, suffix in _FORMATS]
+    folder = f"figures/{chapter}/"
+    files = csv_names(label, data)
+    named = {**{key: key for key in files if len(files) > 1}, **(names or {})}
+    links = [(f"data ({named[key]}, CSV)" if key in named else "data (CSV)", folder + file)
+             for key, file in files.items()]
+    links += [(kind, f"{folder}{label}{suffix}") for kind, suffix in FORMATS.items()]
     lines = [f"Downloads for @{label}:",
              *(f"[{text}]({path})" + (" ·" if i < len(links) - 1 else ".")
                for i, (text, path) in enumerate(links))]

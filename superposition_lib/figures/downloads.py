@@ -11,7 +11,12 @@ import pandas as pd
 
 from .theme import THEME
 
-__all__ = ["chart_svg", "export"]
+__all__ = ["FORMATS", "chart_svg", "csv_names", "export"]
+
+#: The files :func:`export` writes for a figure besides its data: what a reader calls each, and
+#: the suffix after the figure's name.
+FORMATS = {"PNG": ".png", "SVG": ".svg", "Vega-Lite spec": ".vl.json",
+           "standalone page": ".html"}
 
 
 def chart_svg(chart: alt.TopLevelMixin) -> str:
@@ -39,6 +44,32 @@ def chart_svg(chart: alt.TopLevelMixin) -> str:
 def _vl_version() -> str:
     major, minor = alt.SCHEMA_VERSION.lstrip("v").split(".")[:2]
     return f"{major}.{minor}"
+
+
+def csv_names(name: str, data) -> dict[str, str]:
+    """The CSV file :func:`export` writes for each frame of a figure's data.
+
+    Parameters
+    ----------
+    name : str
+        The figure's file stem, e.g. ``"fig-intro"``.
+    data : DataFrame or mapping of str to DataFrame
+        The data (only the keys of a mapping are read).
+
+    Returns
+    -------
+    dict of str to str
+        Key (``""`` for a single DataFrame) -> file name.
+
+    Examples
+    --------
+    >>> csv_names("fig-intro", {"features": None, "gram": None})
+    {'features': 'fig-intro-features.csv', 'gram': 'fig-intro-gram.csv'}
+    >>> csv_names("fig-basic", pd.DataFrame())
+    {'': 'fig-basic.csv'}
+    """
+    keys = [""] if isinstance(data, pd.DataFrame) else list(data)
+    return {key: f"{name}-{key}.csv" if key else f"{name}.csv" for key in keys}
 
 
 def export(chart: alt.TopLevelMixin, data: pd.DataFrame | Mapping[str, pd.DataFrame], name: str,
@@ -81,8 +112,8 @@ def export(chart: alt.TopLevelMixin, data: pd.DataFrame | Mapping[str, pd.DataFr
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    paths = [out / f"{name}.html", out / f"{name}.svg", out / f"{name}.png",
-             out / f"{name}.vl.json"]
+    paths = [out / f"{name}{FORMATS[kind]}"
+             for kind in ("standalone page", "SVG", "PNG", "Vega-Lite spec")]
     with alt.theme.enable(THEME):  # the downloads look like the book's figures
         spec = chart.to_json()
         static_spec = spec if static is None else static.to_json()
@@ -92,8 +123,8 @@ def export(chart: alt.TopLevelMixin, data: pd.DataFrame | Mapping[str, pd.DataFr
     paths[2].write_bytes(vlc.vegalite_to_png(static_spec, vl_version=vl, scale=2))
     paths[3].write_text(spec, encoding="utf-8")
     frames = {"": data} if isinstance(data, pd.DataFrame) else dict(data)
-    for key, df in frames.items():
-        path = out / (f"{name}-{key}.csv" if key else f"{name}.csv")
-        df.to_csv(path, index=False)
+    for key, file in csv_names(name, data).items():
+        path = out / file
+        frames[key].to_csv(path, index=False)
         paths.append(path)
     return paths
