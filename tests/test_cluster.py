@@ -100,18 +100,26 @@ def test_every_spec_on_two_workers_equals_its_serial_run(client, tmp_path):
         _same(runs[spec.key()], train(spec, progress=False))
 
 
+def _executing(dask_worker, key: str) -> bool:
+    """Whether ``key`` is running on this worker (not merely assigned to it)."""
+    task = dask_worker.state.tasks.get(key)
+    return task is not None and task.state == "executing"
+
+
 def test_a_worker_that_dies_loses_only_its_task(client, tmp_path):
     future = client.submit(_train_task, SLOW, 0, SLOW.n_models, key="slow-task", pure=False)
+    # wait until a worker runs the task: the scheduler's assignment comes before that
     deadline = time.time() + 60
-    while time.time() < deadline:
-        busy = [w for w, keys in client.processing().items() if "slow-task" in keys]
-        if busy:
-            break
+    running = []
+    while not running and time.time() < deadline:
+        running = [w for w, on in client.run(_executing, key="slow-task").items() if on]
         time.sleep(0.1)
-    time.sleep(1.0)  # into the training
-    pid = client.run(os.getpid, workers=busy)[busy[0]]
+    assert running, "the task never started on a worker"
+    time.sleep(0.5)  # into the training
+    pid = client.run(os.getpid, workers=running)[running[0]]
     # the kill must hit the task mid-run, or the test would not see a retry
-    assert "slow-task" in client.processing()[busy[0]] and not future.done()
+    assert client.run(_executing, key="slow-task", workers=running)[running[0]]
+    assert not future.done()
     os.kill(pid, signal.SIGKILL)
     run = finish(SLOW, [future.result(timeout=240)])  # retried on a worker that lives
     _same(run, load_or_train(SLOW, store=RunStore(tmp_path), progress=False))
