@@ -143,7 +143,7 @@ book_module_chapters = {
     "superposition_lib.analysis.dynamics.jumps": ["learning-dynamics"],
     "superposition_lib.analysis.dynamics.stages": ["learning-dynamics"],
     "superposition_lib.analysis.pca": ["pca-vs-superposition", "continuous-features"],
-    "superposition_lib.presets": ["toy-model"],
+    "superposition_lib.experiments.shell": ["toy-model"],
     "superposition_lib.experiments.registry": ["toy-model"],
     "superposition_lib.experiments.chapters": ["toy-model"],
     "superposition_lib.experiments.votes": ["phase-change", "pca-vs-superposition",

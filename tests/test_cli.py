@@ -14,7 +14,6 @@ import pytest
 from superposition_lib import experiments
 from superposition_lib.cli import main, summary_table
 from superposition_lib.core.store import RunStore
-from superposition_lib.presets import PRESETS, get_preset
 
 STEPS = "200"
 
@@ -32,7 +31,7 @@ def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("store")
     status, out, err = _run(["train", "intro", "--steps", STEPS, "--store", str(root),
                              "--no-progress"])
-    key = get_preset("intro").spec.replace(steps=int(STEPS), history_every=None).key()
+    key = experiments.get("intro").spec("paper").replace(steps=int(STEPS), history_every=None).key()
     return root, key, status, out, err
 
 
@@ -42,33 +41,24 @@ def _table_rows(out: str) -> list[list[str]]:
     return [line.split() for line in lines[start + 1:] if line.strip()]
 
 
-def test_list_shows_every_preset_and_every_experiment_by_chapter(capsys):
+def test_list_shows_every_experiment_under_its_chapter(capsys):
     assert main(["list"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    for name, preset in PRESETS.items():
-        line = next(line for line in lines if line.split()[:1] == [name])
-        assert preset.spec.model in line and str(preset.spec.steps) in line
-        assert preset.description in line
-    start = next(i for i, line in enumerate(lines) if line.startswith("the book's experiments"))
-    chapter = None
+    assert lines[0].startswith("runs to try from a shell")
+    chapter = experiments.SHELL
     listed = {}
-    for line in lines[start + 1:]:
+    for line in lines[1:]:
         if line.endswith(":") and not line.startswith(" "):
             chapter = line[:-1]
         elif line.startswith("  "):
             name, description = line.split(maxsplit=1)
             listed[name] = (chapter, description)
     assert listed == {e.name: (e.chapter, e.description) for e in experiments.list_experiments()}
+    assert [name for name, (chapter, _) in listed.items() if chapter == experiments.SHELL] == \
+        ["intro", "basic", "uniform"]
 
 
-def test_names_shared_by_a_preset_and_an_experiment_are_the_same_run():
-    shared = PRESETS.keys() & experiments.REGISTRY.keys()
-    assert shared  # intro-linear, basic-linear
-    for name in shared:
-        assert PRESETS[name].spec == experiments.get(name).spec("paper")
-
-
-def test_train_takes_an_experiment_and_run_names_train_for_a_preset(tmp_path):
+def test_train_takes_any_experiment_and_run_names_train_for_a_shell_run(tmp_path):
     status, out, err = _run(["train", "intro-relu", "--profile", "smoke", "--steps", "20",
                              "--store", str(tmp_path), "--no-progress"])
     spec = experiments.get("intro-relu").spec("smoke").replace(steps=20, history_every=None)
@@ -76,10 +66,12 @@ def test_train_takes_an_experiment_and_run_names_train_for_a_preset(tmp_path):
     assert f"run {spec.key()} (intro-relu)" in out and RunStore(tmp_path).keys() == [spec.key()]
     status, out, err = _run(["run", "intro", "--store", str(tmp_path)])
     assert (status, out) == (2, "")
-    assert err == ("superposition run: 'intro' is a preset, not an experiment of the book: "
-                   "train it with `superposition train intro`\n")
-    status, _, err = _run(["train", "intro", "--profile", "smoke", "--store", str(tmp_path)])
-    assert status == 2 and err.startswith("superposition train: --profile: 'intro' is a preset")
+    assert err == ("superposition run: 'intro' is a run to try from a shell, not an experiment "
+                   "of the book: train it with `superposition train intro`\n")
+    status, out, err = _run(["train", "intro", "--profile", "smoke", "--store", str(tmp_path),
+                             "--no-progress"])
+    assert status == 0, err
+    assert f"run {experiments.get('intro').spec('smoke').key()} (intro)" in out
 
 
 def test_train_prints_key_location_and_a_per_instance_summary(trained):
@@ -131,11 +123,11 @@ def test_list_cached(trained, capsys):
     assert key in capsys.readouterr().out
 
 
-def test_unknown_preset_exits_2_and_names_the_presets(capsys, tmp_path):
-    assert main(["train", "no-such-preset", "--store", str(tmp_path)]) == 2
+def test_unknown_name_exits_2_and_names_the_experiments(capsys, tmp_path):
+    assert main(["train", "no-such-run", "--store", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert "no-such-preset" in err and "Traceback" not in err
-    assert all(name in err for name in PRESETS)
+    assert "no-such-run" in err and "Traceback" not in err
+    assert all(name in err for name in experiments.REGISTRY)
     assert not (tmp_path / "runs").exists()
 
 
@@ -169,7 +161,7 @@ def test_corrupt_entry_exits_2(trained, capsys, tmp_path):
 
 
 def test_seed_and_steps_change_the_key():
-    spec = get_preset("intro").spec
+    spec = experiments.get("intro").spec("paper")
     assert spec.replace(seed=1).key() != spec.key()
     assert spec.replace(steps=200, history_every=None).key() != spec.key()
 
@@ -299,7 +291,7 @@ for argv in sys.argv[1:]:
 
 
 def test_a_base_install_is_enough_for_train_and_list(tmp_path):
-    """`train` (a preset and an experiment) and `list` import nothing outside the base
+    """`train` (a run of no chapter and one of the book) and `list` import nothing outside the base
     dependencies (torch, numpy, pandas, tqdm): the book's, docs' and cluster extras are
     blocked."""
     import importlib.util
@@ -362,7 +354,7 @@ def test_verify_marks_a_reproduced_stale_run_current_and_reports_one_that_differ
     from superposition_lib import train
     from superposition_lib.core import config
 
-    spec = get_preset("intro").spec.replace(steps=30, batch_size=32, name="intro")
+    spec = experiments.get("intro").spec("paper").replace(steps=30, batch_size=32, name="intro")
     store = RunStore(tmp_path)
     run = train(spec, progress=False)
     store.save(run)

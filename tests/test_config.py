@@ -445,7 +445,7 @@ def test_every_registered_paper_run_is_committed_and_loads():
     from superposition_lib.core.store import RunStore
 
     store = RunStore(Path(__file__).resolve().parents[1] / "data")
-    for exp in experiments.list_experiments():
+    for exp in experiments.book_experiments():
         spec = exp.spec("paper")
         assert spec in store, f"{exp.name}: no committed paper run {spec.key()} in data/"
         run = store.load(spec)

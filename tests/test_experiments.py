@@ -49,8 +49,10 @@ def test_every_experiment_has_every_profile_and_smoke_is_smaller():
 
 
 def _grid(spec) -> set:
-    """The distinct per-instance densities of a spec."""
-    return {tuple(np.atleast_1d(p)) for p in spec.feature_probability}
+    """The distinct per-instance densities of a spec (a single density for all instances, or
+    one per instance)."""
+    p = spec.feature_probability
+    return {tuple(np.atleast_1d(q)) for q in (p if isinstance(p, tuple) else (p,))}
 
 
 def test_paper_profile_matches_the_paper():

@@ -5,8 +5,8 @@ and the README describe them):
 
 1. ``core``: spec → data → model → trainer → store → pipeline, in :data:`CORE_ORDER`;
 2. ``analysis``: what trained weights say;
-3. ``experiments`` (the book's specs and tidy frames), ``figures`` (Altair charts from tidy
-   frames) and ``presets`` side by side, never importing each other;
+3. ``experiments`` (the named specs and the book's tidy frames) and ``figures`` (Altair charts
+   from tidy frames) side by side, never importing each other;
 4. ``book``: each chapter's figures, joining experiments to figures;
 5. ``cli``: the command line.
 
@@ -28,7 +28,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "superposition_lib"
 ROOT = "superposition_lib"
 
 #: Floors from the ground up; the units on one floor (a tuple) do not import each other.
-FLOORS = (("core",), ("analysis",), ("experiments", "figures", "presets"), ("book",), ("cli",))
+FLOORS = (("core",), ("analysis",), ("experiments", "figures"), ("book",), ("cli",))
 
 #: The core's modules in pipeline order: each imports only modules listed before it.
 CORE_ORDER = ("files", "dirs", "locks", "fields", "config", "kernels", "data", "models", "metrics",

@@ -1,10 +1,10 @@
-"""The ``superposition`` command: list, train and show the runs of named presets and experiments.
+"""The ``superposition`` command: list, train and show the runs of named experiments.
 
 Usage::
 
-    superposition list                      # every name: the presets, then the book's experiments
+    superposition list                      # every name: runs of no chapter, then by chapter
     superposition list --cached             # runs in the stores (ad-hoc, then the book's)
-    superposition train intro               # train (or load) a preset, print a summary
+    superposition train intro               # train (or load) a run, print a summary
     superposition train basic --steps 2000 --seed 1 --device cuda
     superposition train intro-relu          # an experiment of the book, with the same summary
     superposition show 3f2a9c0d1e4b5a6f     # a cached run (a unique key prefix is enough)
@@ -15,11 +15,11 @@ Usage::
     superposition migrate                   # rename runs cached under an earlier key format
     superposition verify intro-relu         # retrain a stored run, compare it bit for bit
 
-Names. A *preset* (:mod:`~superposition_lib.presets`) is a run to try from a shell; an
-*experiment* (:mod:`~superposition_lib.experiments`) is one of the book's, with a ``paper`` and a
-``smoke`` spec. They share one namespace (a name that is both, such as ``intro-linear``, is the
-same run), which ``superposition list`` shows whole. ``train`` takes any name; ``run`` takes the
-experiments, and names ``train`` for a preset.
+Names. Every name is an *experiment* (:mod:`~superposition_lib.experiments`), with a ``paper``
+and a ``smoke`` spec: one of a chapter of the book, or one of the few runs of no chapter to try
+from a shell (:mod:`~superposition_lib.experiments.shell`: ``intro``, ``basic``, ``uniform``).
+``superposition list`` shows them all. ``train`` takes any name; ``run`` takes the book's
+experiments, and names ``train`` for the others.
 
 Stores. ``train`` goes through :func:`~superposition_lib.core.pipeline.load_or_train` into the
 store of ad-hoc runs (:func:`~superposition_lib.core.store.user_root`, the user's cache), whatever

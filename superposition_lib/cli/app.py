@@ -33,23 +33,23 @@ __all__ = ["main"]
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="superposition",
-        description="Toy models of superposition: train named presets and the book's "
-                    "experiments (cached in a run store) and inspect cached runs. "
+        description="Toy models of superposition: train the book's experiments and "
+                    "a few runs of no chapter (cached in a run store) and inspect cached runs. "
                     "`superposition list` shows every name.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("list", help="list every name: the presets and the book's experiments "
-                       "(or, with --cached, the stored runs)")
+    p = sub.add_parser("list", help="list every name: the runs of no chapter and the book's "
+                       "experiments (or, with --cached, the stored runs)")
     p.add_argument("--cached", action="store_true", help="list the runs in the store instead")
     p.add_argument("--store", metavar="DIR", help=_BOTH_STORES)
     p.set_defaults(func=_cmd_list)
 
-    p = sub.add_parser("train", help="train a preset or experiment (or load it from the store) "
+    p = sub.add_parser("train", help="train an experiment (or load it from the store) "
                        "and summarise it")
-    p.add_argument("name", metavar="NAME", help="a preset or an experiment of the book "
+    p.add_argument("name", metavar="NAME", help="an experiment, of the book or of no chapter "
                    "(`superposition list` shows them)")
     p.add_argument("--profile", default=None, metavar="P",
-                   help=f"for an experiment, {_PROFILE}; a preset has a single spec")
+                   help=_PROFILE)
     p.add_argument("--steps", type=int, metavar="N", help="optimisation steps (changes the key)")
     p.add_argument("--seed", type=int, metavar="S", help="random seed (changes the key)")
     p.add_argument("--device", default="cpu", metavar="D",
@@ -73,9 +73,10 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="train (or reuse from the store) the book's experiments",
                        epilog="`superposition list` shows the experiments, by chapter; the "
-                              "presets it also lists are trained with `superposition train`.")
+                              "runs of no chapter it also lists are trained with "
+                              "`superposition train`.")
     p.add_argument("names", nargs="*", metavar="NAME", help="experiments of the book")
-    p.add_argument("--all", action="store_true", help="every registered experiment")
+    p.add_argument("--all", action="store_true", help="every experiment of the book")
     p.add_argument("--profile", default=None, metavar="P", help=_PROFILE)
     p.add_argument("--threads", type=int, default=None, metavar="T",
                    help="torch intra-op CPU threads (default: torch's)")

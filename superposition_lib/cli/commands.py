@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from .output import _describe, _left_aligned, _print_run, _print_runs, _run_row, _table
+from .output import _describe, _print_run, _print_runs, _run_row, _table
 
 if TYPE_CHECKING:
     from ..core.config import ExperimentSpec
@@ -94,32 +94,23 @@ def _key_prefix(key: str) -> str:
 
 
 def _named_spec(name: str, profile: str | None) -> ExperimentSpec:
-    """The spec a name stands for: an experiment's for ``profile``, else a preset's.
-
-    Raises ValueError for an unknown name or profile, or a profile given with a preset."""
+    """The spec a name stands for, for ``profile`` (ValueError for an unknown name or
+    profile)."""
     from .. import experiments
-    from ..presets import PRESETS
 
-    if name in experiments.REGISTRY:
-        return experiments.get(name).spec(profile)
-    if name not in PRESETS:
-        raise ValueError(f"unknown name {name!r}: neither a preset ({', '.join(PRESETS)}) nor "
-                         f"an experiment of the book; `superposition list` shows them all")
-    if profile is not None:
-        raise ValueError(f"--profile: {name!r} is a preset, which has a single spec; --profile "
-                         f"applies to the book's experiments")
-    return PRESETS[name].spec
+    return experiments.get(name).spec(profile)
 
 
 def _experiment(name: str) -> Experiment:
-    """The experiment called ``name`` (ValueError if none; for a preset, naming ``train``)."""
+    """The experiment of the book called ``name`` (ValueError if none; for a run of no chapter,
+    naming ``train``)."""
     from .. import experiments
-    from ..presets import PRESETS
 
-    if name in PRESETS and name not in experiments.REGISTRY:
-        raise ValueError(f"{name!r} is a preset, not an experiment of the book: train it with "
-                         f"`superposition train {name}`")
-    return experiments.get(name)
+    experiment = experiments.get(name)
+    if experiment.chapter == experiments.SHELL:
+        raise ValueError(f"{name!r} is a run to try from a shell, not an experiment of the book: "
+                         f"train it with `superposition train {name}`")
+    return experiment
 
 
 def _experiment_store(root: str | None, profile: str) -> RunStore:
@@ -209,22 +200,23 @@ def _cmd_list(args: argparse.Namespace) -> int:
     if args.store is not None:
         raise _UsageError("--store: only with --cached (the names do not depend on a store)")
     from .. import experiments
-    from ..presets import PRESETS
 
-    print("presets, runs to try from a shell:")
-    print(_left_aligned([{"preset": p.name, "model": p.spec.model, "n": p.spec.n_features,
-                          "m": p.spec.n_hidden, "instances": p.spec.n_instances,
-                          "steps": p.spec.steps, "description": p.description}
-                         for p in PRESETS.values()], ["preset", "model", "description"]))
-    print("\nthe book's experiments by chapter (each has a paper and a smoke profile):")
     width = max(map(len, experiments.REGISTRY))
-    for chapter in dict.fromkeys(e.chapter for e in experiments.list_experiments()):
+    print("runs to try from a shell (no chapter; each has a paper and a smoke profile):")
+    _list_names(experiments.list_experiments(experiments.SHELL), width)
+    print("\nthe book's experiments by chapter (each has a paper and a smoke profile):")
+    for chapter in experiments.CHAPTERS:
         print(f"{chapter}:")
-        for e in experiments.list_experiments(chapter):
-            print(f"  {e.name:<{width}}  {e.description}")
+        _list_names(experiments.list_experiments(chapter), width)
     print("\n`superposition train NAME` trains (or loads) any of them and summarises it; "
           "`superposition run NAME...` trains the book's experiments into its store")
     return 0
+
+
+def _list_names(chosen: list[Experiment], width: int) -> None:
+    """Print one line per experiment: its name, padded to ``width``, and its description."""
+    for e in chosen:
+        print(f"  {e.name:<{width}}  {e.description}")
 
 
 def _list_cached(stores: list[RunStore]) -> int:
@@ -304,7 +296,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     try:
         profile = experiments.current_profile(args.profile)
-        chosen = (experiments.list_experiments() if args.all
+        chosen = (experiments.book_experiments() if args.all
                   else [_experiment(name) for name in args.names])
     except ValueError as e:
         raise _UsageError(e) from None

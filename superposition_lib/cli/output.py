@@ -139,19 +139,6 @@ def _numerics_line(record: dict | None) -> str:
             f"{NUMERICS_VERSION}): {path}")
 
 
-def _left_aligned(rows: list[dict], columns: list[str]) -> str:
-    """``_table(rows)`` with some text columns (and their headers) left-aligned."""
-    import pandas as pd
-
-    df = pd.DataFrame(rows)
-    formatters = {}
-    for c in columns:
-        width = max(len(c), *(len(str(v)) for v in df[c]))
-        formatters[c] = lambda v, w=width: f"{v!s:<{w}}"
-    text = df.to_string(index=False, formatters=formatters, justify="left")
-    return "\n".join(line.rstrip() for line in text.splitlines())
-
-
 def _run_row(name: str, spec: ExperimentSpec, run: Run, trained: bool) -> dict:
     return {"experiment": name, "key": spec.key(), "status": "trained" if trained else "cached",
             "train_s": round(run.wall_time, 1), "mean_loss": f"{run.loss.mean():.4g}"}

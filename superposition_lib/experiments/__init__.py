@@ -1,7 +1,8 @@
 """The book's experiments, as data.
 
 Every chapter topic has a module here (e.g. :mod:`~superposition_lib.experiments.toy_model`)
-that names its experiments. An :class:`Experiment` holds one
+that names its experiments; :mod:`~superposition_lib.experiments.shell` names the few runs of no
+chapter, to try from a shell, in the same registry. An :class:`Experiment` holds one
 :class:`~superposition_lib.core.config.ExperimentSpec` per *profile*:
 
 ``paper``
@@ -37,7 +38,9 @@ from .registry import (
     ENV_PROFILE,
     PROFILES,
     REGISTRY,
+    SHELL,
     Experiment,
+    book_experiments,
     current_profile,
     default_store,
     get,
@@ -52,13 +55,16 @@ from .votes import seed_vote
 # Every chapter's experiments register themselves when its module is imported.
 for _chapter in CHAPTERS:
     importlib.import_module(f"{__name__}.{module_name(_chapter)}")
+importlib.import_module(f"{__name__}.shell")  # the runs of no chapter
 
 __all__ = [
     "CHAPTERS",
     "ENV_PROFILE",
     "PROFILES",
     "REGISTRY",
+    "SHELL",
     "Experiment",
+    "book_experiments",
     "current_profile",
     "default_store",
     "get",

@@ -29,7 +29,9 @@ __all__ = [
     "ENV_PROFILE",
     "PROFILES",
     "REGISTRY",
+    "SHELL",
     "Experiment",
+    "book_experiments",
     "current_profile",
     "default_store",
     "get",
@@ -45,6 +47,10 @@ ENV_PROFILE = "SUPERPOSITION_PROFILE"
 
 #: Known profiles, the default first.
 PROFILES = ("paper", "smoke")
+
+#: The pseudo-chapter of the experiments that belong to no chapter, the runs to try from a
+#: shell (:mod:`~superposition_lib.experiments.shell`).
+SHELL = "shell"
 
 #: Every registered experiment by name, in registration order.
 REGISTRY: dict[str, Experiment] = {}
@@ -114,14 +120,15 @@ def default_store(profile: str | None = None) -> RunStore:
 
 @dataclass(frozen=True)
 class Experiment:
-    """A named experiment of a chapter, with one spec per profile.
+    """A named experiment of a chapter (or of no chapter), with one spec per profile.
 
     Attributes
     ----------
     name : str
-        Unique short name, as typed after ``superposition run``.
+        Unique short name, as typed after ``superposition train`` or ``superposition run``.
     chapter : str
-        The chapter it belongs to (the file stem in ``chapters/``, e.g. ``"toy-model"``).
+        The chapter it belongs to (the file stem in ``chapters/``, e.g. ``"toy-model"``), or
+        :data:`SHELL` for a run to try from a shell.
     description : str
         One line saying what it reproduces.
     profiles : dict of str to ExperimentSpec
@@ -143,7 +150,8 @@ class Experiment:
     best_of: bool = True
 
     def __post_init__(self) -> None:
-        module_name(self.chapter)  # a chapter of the book
+        if self.chapter != SHELL:
+            module_name(self.chapter)  # a chapter of the book
         missing = [p for p in PROFILES if p not in self.profiles]
         if missing:
             raise ValueError(f"experiment {self.name!r}: no spec for profile(s) "
@@ -233,7 +241,8 @@ def list_experiments(chapter: str | None = None) -> list[Experiment]:
     Parameters
     ----------
     chapter : str, optional
-        A chapter's file name without ``.qmd`` (e.g. ``"toy-model"``); all chapters if omitted.
+        A chapter's file name without ``.qmd`` (e.g. ``"toy-model"``), or :data:`SHELL`; all
+        experiments if omitted.
 
     Returns
     -------
@@ -243,9 +252,26 @@ def list_experiments(chapter: str | None = None) -> list[Experiment]:
     --------
     >>> sorted({e.chapter for e in list_experiments()})  # doctest: +NORMALIZE_WHITESPACE
     ['adversarial', 'computation', 'continuous-features', 'learning-dynamics',
-     'pca-vs-superposition', 'phase-change', 'privileged-basis', 'toy-model', 'uniform-geometry']
+     'pca-vs-superposition', 'phase-change', 'privileged-basis', 'shell', 'toy-model',
+     'uniform-geometry']
     """
     return [e for e in REGISTRY.values() if chapter is None or e.chapter == chapter]
+
+
+def book_experiments() -> list[Experiment]:
+    """The experiments of the book's chapters (every registered one but the :data:`SHELL`
+    runs), in registration order: those whose ``paper`` runs are committed under ``data/``.
+
+    Returns
+    -------
+    list of Experiment
+
+    Examples
+    --------
+    >>> len(book_experiments()) == len(REGISTRY) - len(list_experiments(SHELL))
+    True
+    """
+    return [e for e in REGISTRY.values() if e.chapter != SHELL]
 
 
 def load(name: str, profile: str | None = None, *, store: RunStore | None = None,
