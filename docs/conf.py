@@ -63,6 +63,9 @@ nitpicky = True  # as with -n: every cross-reference must resolve
 
 # autodoc / autosummary
 autosummary_generate = True
+# viewcode links only the library's own source: a type alias of core.shapes (an Annotated dict
+# or tensor) would otherwise send it after a page for the builtins module
+viewcode_follow_imported_members = False
 autosummary_context = {}  # filled by superposition_docs: module_constants, module_chapters
 autodoc_member_order = "bysource"
 autodoc_typehints = "signature"
@@ -134,6 +137,8 @@ book_module_chapters = {
     "superposition_lib.core.evaluation": ["toy-model", "continuous-features"],
     "superposition_lib.core.pipeline": ["toy-model"],
     "superposition_lib.core.attacks": ["adversarial"],
+    "superposition_lib.core.hooks": ["adversarial", "learning-dynamics"],
+    "superposition_lib.core.shapes": ["toy-model"],
     "superposition_lib.core.run": ["toy-model", "learning-dynamics"],
     "superposition_lib.core.metrics": ["uniform-geometry", "phase-change"],
     "superposition_lib.analysis.theory": ["phase-change"],

@@ -28,6 +28,7 @@ import re
 import shutil
 import subprocess
 import sys
+import typing
 import warnings
 import zlib
 from pathlib import Path
@@ -96,6 +97,10 @@ def public_names(modname: str) -> list[str]:
 
 
 def is_constant(value) -> bool:
+    """Modules, classes and functions have docstrings; everything else, type aliases such as
+    ``core.shapes.Batch`` included (they are callable), a ``#:`` comment."""
+    if typing.get_origin(value) is not None:
+        return True
     return not (inspect.ismodule(value) or inspect.isclass(value) or callable(value))
 
 

@@ -31,9 +31,9 @@ ROOT = "superposition_lib"
 FLOORS = (("core",), ("analysis",), ("experiments", "figures"), ("book",), ("cli",))
 
 #: The core's modules in pipeline order: each imports only modules listed before it.
-CORE_ORDER = ("files", "dirs", "locks", "fields", "config", "kernels", "data", "models", "metrics",
-              "run", "schedule", "evaluation", "attacks", "snapshots", "guards", "train",
-              "manifest", "store", "pipeline", "cluster", "reproduce")
+CORE_ORDER = ("shapes", "files", "dirs", "locks", "fields", "config", "kernels", "data", "models",
+              "metrics", "run", "schedule", "evaluation", "hooks", "attacks", "snapshots",
+              "guards", "train", "manifest", "store", "pipeline", "cluster", "reproduce")
 
 
 def module_name(path: Path) -> str:

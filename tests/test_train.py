@@ -8,6 +8,7 @@ import torch
 
 from superposition_lib.core.config import ExperimentSpec
 from superposition_lib.core.guards import NonFiniteLossError
+from superposition_lib.core.hooks import TrainingHook
 from superposition_lib.core.schedule import learning_rate
 from superposition_lib.core.train import train
 
@@ -386,3 +387,46 @@ def test_the_direct_optimizer_step_gives_the_optimizers_bits(optimizer, n_featur
     np.testing.assert_array_equal(direct.W, wrapped.W)
     np.testing.assert_array_equal(direct.b, wrapped.b)
     np.testing.assert_array_equal(direct.history_loss, wrapped.history_loss)
+
+
+# -- the hook interface -----------------------------------------------------------------------
+
+class _Seen(TrainingHook):
+    """Records what the trainer hands an observer after every step."""
+
+    def __init__(self):
+        self.steps, self.loss_steps, self.norms = [], [], []
+
+    def after_step(self, step, params, loss):
+        self.steps.append(step)
+        if loss is not None:
+            self.loss_steps.append(step)
+        self.norms.append(float(params["W"].norm()))
+
+
+@pytest.mark.parametrize("attack", [None, "random"])
+def test_an_observer_sees_every_step_and_changes_nothing(attack):
+    spec = ExperimentSpec(n_features=5, n_hidden=2, feature_probability=[1.0, 0.1], steps=40,
+                          batch_size=32, history_every=10)
+    spec = spec if attack is None else spec.replace(attack=attack, attack_norm=0.3)
+    seen, calls = _Seen(), []
+    run = train(spec, progress=False, hooks=[seen], callback=calls.append)
+    plain = train(spec, progress=False)
+    assert seen.steps == calls == list(range(1, 41))
+    assert seen.loss_steps == run.history_steps.tolist() == [10, 20, 30, 40]
+    assert seen.norms[-1] == pytest.approx(float(np.linalg.norm(run.W)))
+    np.testing.assert_array_equal(run.W, plain.W)
+    np.testing.assert_array_equal(run.history_loss, plain.history_loss)
+
+
+def test_a_hook_that_changes_the_batch_is_refused():
+    class Shift(TrainingHook):
+        changes_batch = True
+
+        def before_batch(self, step, params, x):
+            return x + 1
+
+    with pytest.raises(ValueError, match="hooks: Shift changes the training batch"):
+        train(ExperimentSpec(**TINY), progress=False, hooks=[Shift()])
+    with pytest.raises(TypeError, match="hooks: expected TrainingHook"):
+        train(ExperimentSpec(**TINY), progress=False, hooks=[print])

@@ -26,6 +26,7 @@ import os
 import pkgutil
 import re
 import sys
+import typing
 from pathlib import Path
 
 from docutils import nodes
@@ -143,7 +144,8 @@ def public_modules() -> list[str]:
 
 def module_constants(modname: str) -> list[str]:
     """Public constants a module defines: top-level assignments, in source order, restricted to
-    ``__all__`` when the module has one (classes, functions and modules are not constants)."""
+    ``__all__`` when the module has one (classes, functions and modules are not constants; type
+    aliases such as ``core.shapes.Batch``, callable as they are, are)."""
     module = importlib.import_module(modname)
     try:
         tree = ast.parse(inspect.getsource(module))
@@ -162,7 +164,9 @@ def module_constants(modname: str) -> list[str]:
             if not public or name in {"__all__"} or not hasattr(module, name):
                 continue
             value = getattr(module, name)
-            if inspect.ismodule(value) or inspect.isclass(value) or callable(value):
+            alias = typing.get_origin(value) is not None
+            if not alias and (inspect.ismodule(value) or inspect.isclass(value)
+                              or callable(value)):
                 continue
             names.append(name)
     return names

@@ -2,6 +2,7 @@
 
 The modules, each importing only those listed before it:
 
+- :mod:`~superposition_lib.core.shapes`: names for the arrays' shapes, used in the signatures;
 - :mod:`~superposition_lib.core.files`, :mod:`~superposition_lib.core.dirs` and
   :mod:`~superposition_lib.core.locks`: atomic writes of files and directories, and the
   cross-process lock;
@@ -15,9 +16,11 @@ The modules, each importing only those listed before it:
   records in every snapshot;
 - :mod:`~superposition_lib.core.run`: :class:`~superposition_lib.core.run.Run`, a trained run's
   arrays;
-- :mod:`~superposition_lib.core.schedule`, :mod:`~superposition_lib.core.evaluation` and
-  :mod:`~superposition_lib.core.attacks`: the learning-rate schedule, random sources and initial
-  parameters; the final loss estimate; the attack that adversarial training trains against;
+- :mod:`~superposition_lib.core.schedule` and :mod:`~superposition_lib.core.evaluation`: the
+  learning-rate schedule, random sources and initial parameters; the final loss estimate;
+- :mod:`~superposition_lib.core.hooks` and :mod:`~superposition_lib.core.attacks`: the one
+  interface through which the trainer calls what runs around every step, and the attack that
+  adversarial training trains against (a hook);
 - :mod:`~superposition_lib.core.snapshots` and :mod:`~superposition_lib.core.guards`: what
   training records, and what it refuses (devices, memory, divergence);
 - :mod:`~superposition_lib.core.train`: the batched trainer;

@@ -20,7 +20,9 @@ import torch
 
 from .config import ExperimentSpec
 from .fields import ATTACKED_MODELS
+from .hooks import TrainingHook
 from .models import ARCHITECTURES
+from .shapes import Batch, Params, PerModel, Weights
 
 __all__ = [
     "ATTACK_BLOCK",
@@ -71,7 +73,7 @@ def check_attacked_model(model: str) -> None:
                          f"{', '.join(ATTACKED_MODELS)}; got {model!r}")
 
 
-def attack_directions(W) -> torch.Tensor:
+def attack_directions(W: Weights) -> torch.Tensor:
     """Unit directions d_i = (WᵀW)_i / ‖(WᵀW)_i‖ of the optimal attack on every feature.
 
     Parameters
@@ -97,7 +99,7 @@ def attack_directions(W) -> torch.Tensor:
     return torch.where(norm > 0, G / norm.clamp_min(torch.finfo(G.dtype).tiny), 0.0)
 
 
-def input_norms(x: torch.Tensor) -> torch.Tensor:
+def input_norms(x: Batch) -> PerModel:
     """Mean input norm E‖x‖ of every model's batch, the unit of attack norms.
 
     Parameters
@@ -139,7 +141,7 @@ def per_sample_loss(out: torch.Tensor, target: torch.Tensor, importance: torch.T
     return ((out - target).square() * importance.reshape(shape)).mean(-1)
 
 
-def attack_losses(params: dict, x: torch.Tensor, norm: torch.Tensor, model: str,
+def attack_losses(params: Params, x: Batch, norm: PerModel, model: str,
                   importance: torch.Tensor, features: torch.Tensor | None = None
                   ) -> torch.Tensor:
     """Every sample's loss under the optimal attack on each feature (or on some of them).
@@ -196,7 +198,7 @@ def attack_losses(params: dict, x: torch.Tensor, norm: torch.Tensor, model: str,
     return torch.cat(pieces, 1)
 
 
-def strongest_attack(params: dict, x: torch.Tensor, norm: torch.Tensor, model: str,
+def strongest_attack(params: Params, x: Batch, norm: PerModel, model: str,
                      importance: torch.Tensor, candidates: int | None = None
                      ) -> tuple[torch.Tensor, torch.Tensor]:
     """The optimal attack on the feature that raises each sample's loss most.
@@ -238,8 +240,7 @@ def strongest_attack(params: dict, x: torch.Tensor, norm: torch.Tensor, model: s
     return torch.gather(tried, 2, best.unsqueeze(-1)).squeeze(-1), loss
 
 
-def moved_inputs(W: torch.Tensor, x: torch.Tensor, norm: torch.Tensor, feature: torch.Tensor
-                 ) -> torch.Tensor:
+def moved_inputs(W: Weights, x: Batch, norm: PerModel, feature: torch.Tensor) -> Batch:
     """Inputs moved by the optimal attack on given features.
 
     Parameters
@@ -266,10 +267,11 @@ def moved_inputs(W: torch.Tensor, x: torch.Tensor, norm: torch.Tensor, feature: 
     return x + norm.view(-1, 1, 1) * d.index_select(0, index.reshape(-1)).view(x.shape)
 
 
-class TrainingAttack:
-    """The attack of adversarial training (``ExperimentSpec.attack``) for a block of models.
+class TrainingAttack(TrainingHook):
+    """The attack of adversarial training (``ExperimentSpec.attack``) for a block of models: a
+    :class:`~superposition_lib.core.hooks.TrainingHook` that changes the batch.
 
-    Called once per step, it moves the clean batch by the optimal attack of norm
+    Once per step (:meth:`before_batch`), it moves the clean batch by the optimal attack of norm
     ``attack_norm`` × the batch's mean input norm, on a random feature per sample or on the
     strongest of :data:`CANDIDATES` candidates. The attack is computed from the current weights
     and then held fixed while the gradient is taken (Danskin's theorem: the gradient of the
@@ -290,7 +292,7 @@ class TrainingAttack:
     >>> spec = ExperimentSpec(n_features=3, n_hidden=2, attack="random", attack_norm=0.5)
     >>> attack = TrainingAttack(spec, slice(None), torch.ones(1, 3), torch.device("cpu"))
     >>> x = torch.rand(1, 4, 3)
-    >>> moved = attack({"W": torch.randn(1, 2, 3), "b": torch.zeros(1, 3)}, x, step=1)
+    >>> moved = attack.before_batch(1, {"W": torch.randn(1, 2, 3), "b": torch.zeros(1, 3)}, x)
     >>> torch.allclose((moved - x).norm(dim=-1), 0.5 * input_norms(x).expand(4))
     True
     """
@@ -302,8 +304,24 @@ class TrainingAttack:
         fraction = np.repeat(spec.attack_norm_array(), spec.restarts)[models]
         self.fraction = torch.as_tensor(fraction, dtype=torch.float32, device=device)
 
-    def __call__(self, params: dict, x: torch.Tensor, step: int) -> torch.Tensor:
-        """The attacked batch, shape (models, batch, n), for training step ``step``."""
+    changes_batch = True
+
+    def before_batch(self, step: int, params: Params, x: Batch) -> Batch:
+        """The attacked batch for training step ``step``.
+
+        Parameters
+        ----------
+        step : int
+            The step about to be taken (it seeds the random features).
+        params : dict of str to Tensor
+            The block's weights before the step.
+        x : Tensor, shape (models, batch, n)
+            The clean batch.
+
+        Returns
+        -------
+        Tensor, shape (models, batch, n)
+        """
         spec = self.spec
         with torch.no_grad():
             norm = self.fraction * input_norms(x)

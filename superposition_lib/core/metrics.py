@@ -16,6 +16,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .shapes import PerFeature, Weights
+
 __all__ = [
     "feature_norms",
     "gram",
@@ -61,7 +63,7 @@ def _squared_projections(W: np.ndarray, eps: float):
     return norms, learned, (_gram(W) / safe_norms[..., :, None]) ** 2
 
 
-def feature_norms(W) -> np.ndarray:
+def feature_norms(W: Weights) -> PerFeature:
     """Length ‖W_i‖ of each feature's direction.
 
     A represented feature has norm ≈ 1, an unrepresented one ≈ 0.
@@ -84,7 +86,7 @@ def feature_norms(W) -> np.ndarray:
     return np.linalg.norm(_as_float64(W), axis=-2)
 
 
-def gram(W) -> np.ndarray:
+def gram(W: Weights) -> np.ndarray:
     """Gram matrix WᵀW of the feature directions.
 
     Entry (i, j) is W_i · W_j: the diagonal holds squared norms, the off-diagonal entries
@@ -109,7 +111,7 @@ def gram(W) -> np.ndarray:
     return _gram(_as_float64(W))
 
 
-def superposition(W, *, eps: float = 1e-6) -> np.ndarray:
+def superposition(W: Weights, *, eps: float = 1e-6) -> np.ndarray:
     """Superposition of each feature, Σ_{j≠i} (Ŵ_i · W_j)².
 
     0 means feature i is orthogonal to every other feature; 1 or more means some group of
@@ -140,7 +142,7 @@ def superposition(W, *, eps: float = 1e-6) -> np.ndarray:
     return np.where(learned, (proj * off_diagonal).sum(axis=-1), 0.0)
 
 
-def feature_dimensionality(W, *, eps: float = 1e-6) -> np.ndarray:
+def feature_dimensionality(W: Weights, *, eps: float = 1e-6) -> PerFeature:
     """Feature dimensionality D_i = ‖W_i‖² / Σ_j (Ŵ_i · W_j)², the sum including j = i.
 
     The fraction of a hidden dimension feature i gets: 1 for a feature orthogonal to all
@@ -177,7 +179,7 @@ def feature_dimensionality(W, *, eps: float = 1e-6) -> np.ndarray:
     return np.where(learned, norms**2 / denominator, 0.0)
 
 
-def dimensions_per_feature(W) -> np.ndarray:
+def dimensions_per_feature(W: Weights) -> np.ndarray:
     """Dimensions per feature D* = m / ‖W‖_F².
 
     ‖W‖_F² = Σ_i ‖W_i‖² approximates the number of represented features, so D* is the
@@ -205,7 +207,7 @@ def dimensions_per_feature(W) -> np.ndarray:
         return W.shape[-2] / np.sum(W**2, axis=(-2, -1))
 
 
-def features_per_dimension(W) -> np.ndarray:
+def features_per_dimension(W: Weights) -> np.ndarray:
     """Features per dimension ‖W‖_F² / m, the reciprocal of D*.
 
     The quantity the paper tracks in its adversarial-vulnerability section.
@@ -230,7 +232,7 @@ def features_per_dimension(W) -> np.ndarray:
     return np.sum(W**2, axis=(-2, -1)) / W.shape[-2]
 
 
-def n_represented(W, threshold: float = REPRESENTED_NORM) -> np.ndarray:
+def n_represented(W: Weights, threshold: float = REPRESENTED_NORM) -> np.ndarray:
     """Number of represented features: those with ‖W_i‖ > `threshold`.
 
     Parameters

@@ -33,6 +33,7 @@ import torch
 
 from .config import ExperimentSpec
 from .kernels import backend, in_halves, relu_error, tied_step
+from .shapes import Batch, Params, PerModel
 
 
 @dataclass(frozen=True)
@@ -108,12 +109,12 @@ def init_params(spec: ExperimentSpec, generator: torch.Generator) -> dict[str, t
     return params
 
 
-def _decoder(params: dict[str, torch.Tensor]) -> torch.Tensor:
+def _decoder(params: Params) -> torch.Tensor:
     """The (models, m, n) matrix V with output pre-activation z = h V + b."""
     return params["W_out"].transpose(1, 2) if "W_out" in params else params["W"]
 
 
-def forward(params: dict[str, torch.Tensor], x: torch.Tensor, model: str) -> torch.Tensor:
+def forward(params: Params, x: Batch, model: str) -> Batch:
     """Model output for a batch of inputs.
 
     Parameters
@@ -144,8 +145,7 @@ def forward(params: dict[str, torch.Tensor], x: torch.Tensor, model: str) -> tor
     return torch.relu(z) if arch.output_relu else z
 
 
-def per_model_loss(out: torch.Tensor, target: torch.Tensor, importance: torch.Tensor
-                   ) -> torch.Tensor:
+def per_model_loss(out: Batch, target: Batch, importance: torch.Tensor) -> PerModel:
     """Importance-weighted squared error averaged over batch and features.
 
     Parameters
@@ -222,10 +222,9 @@ class Workspace:
                 and self.z.device == x.device and self.z.dtype == x.dtype)
 
 
-def loss_and_grads(params: dict[str, torch.Tensor], x: torch.Tensor, target: torch.Tensor,
-                   importance: torch.Tensor, model: str, with_loss: bool = False,
-                   workspace: Workspace | None = None
-                   ) -> tuple[torch.Tensor | None, dict[str, torch.Tensor]]:
+def loss_and_grads(params: Params, x: Batch, target: Batch, importance: torch.Tensor,
+                   model: str, with_loss: bool = False, workspace: Workspace | None = None
+                   ) -> tuple[PerModel | None, Params]:
     """Loss and exact gradients of every model, computed without autograd.
 
     With ``h = act(x Wᵀ)``, ``z = h V + b`` and ``out = act(z)``, the gradient of the loss

@@ -6,7 +6,8 @@ fixed batch of :data:`SNAPSHOT_BATCH` samples (:func:`snapshot_batch`, measured 
 :class:`FixedBatchLoss`), the same at every snapshot, so that differences between snapshots are
 not sampling noise. :class:`Recorder` keeps them, with the training loss history, until
 :func:`~superposition_lib.core.train.train_block` returns them as
-:class:`~superposition_lib.core.run.Snapshots`.
+:class:`~superposition_lib.core.run.Snapshots`; :class:`Recording` is the trainer's hook
+(:class:`~superposition_lib.core.hooks.TrainingHook`) that fills it after every step.
 """
 
 from __future__ import annotations
@@ -16,11 +17,14 @@ import torch
 
 from .config import ExperimentSpec
 from .data import FeatureDistribution
+from .hooks import TrainingHook
 from .metrics import feature_dimensionality, feature_norms
 from .models import ARCHITECTURES, _decoder
 from .run import Snapshots
+from .shapes import Params, PerModel
 
-__all__ = ["SNAPSHOT_BATCH", "SNAPSHOT_BUFFER", "FixedBatchLoss", "Recorder", "snapshot_batch"]
+__all__ = ["SNAPSHOT_BATCH", "SNAPSHOT_BUFFER", "FixedBatchLoss", "Recorder", "Recording",
+           "snapshot_batch"]
 
 #: Samples in the fixed batch on which snapshot losses are measured.
 SNAPSHOT_BATCH = 4096
@@ -164,8 +168,7 @@ class Recorder:
         self.snap: dict[str, list[np.ndarray]] = {"W": [], "b": [], "loss": [], "W_out": [],
                                                   "D": [], "norms": []}
 
-    def snapshot(self, step: int, params: dict[str, torch.Tensor], loss: torch.Tensor,
-                 weights: bool) -> None:
+    def snapshot(self, step: int, params: Params, loss: PerModel, weights: bool) -> None:
         """Record a snapshot after ``step``.
 
         Parameters
@@ -216,3 +219,64 @@ class Recorder:
                          stack("b", (n,), weights), stack("loss", ()),
                          stack("W_out", (n, m), weights and not spec.tied),
                          stack("D", (n,), not weights), stack("norms", (n,), not weights))
+
+
+class Recording(TrainingHook):
+    """The trainer's own hook: after every step, the training loss where the history records
+    it and the snapshots at the snapshot steps, into a :class:`Recorder`.
+
+    The recorder holds the state (a checkpoint keeps it); a recording is rebuilt around it when
+    training resumes.
+
+    Parameters
+    ----------
+    recorder : Recorder
+    snapshot_at : set of int
+        The snapshot steps (``ExperimentSpec.snapshot_steps``).
+    snapshot_loss : FixedBatchLoss or None
+        The loss on the fixed batch (``None`` when there are no snapshot steps).
+    weights : bool
+        Keep the weights in the snapshots (``ExperimentSpec.snapshot_weights``).
+
+    Examples
+    --------
+    >>> recording = Recording(Recorder(), {2}, lambda params: torch.zeros(1), weights=True)
+    >>> params = {"W": torch.ones(1, 2, 3), "b": torch.zeros(1, 3)}
+    >>> recording.after_step(1, params, torch.tensor([0.25]))
+    >>> recording.after_step(2, params, None)
+    >>> recording.recorder.history_steps, recording.recorder.snap_steps
+    ([1], [2])
+    """
+
+    def __init__(self, recorder: Recorder, snapshot_at: set[int], snapshot_loss, weights: bool):
+        self.recorder, self.snapshot_at = recorder, snapshot_at
+        self.snapshot_loss, self.weights = snapshot_loss, weights
+
+    def snapshot(self, step: int, params: Params) -> None:
+        """Record a snapshot of ``params`` after ``step``.
+
+        Parameters
+        ----------
+        step : int
+        params : dict of str to Tensor
+            The block's weights.
+        """
+        self.recorder.snapshot(step, params, self.snapshot_loss(params), self.weights)
+
+    def after_step(self, step: int, params: Params, loss: PerModel | None) -> None:
+        """Record the loss (when given) and, at a snapshot step, a snapshot.
+
+        Parameters
+        ----------
+        step : int
+            The step just taken.
+        params : dict of str to Tensor
+            The block's weights after it.
+        loss : Tensor, shape (models,), or None
+            The step's training loss, where the history records it.
+        """
+        if loss is not None:
+            self.recorder.history_steps.append(step)
+            self.recorder.history_loss.append(loss.cpu().numpy())
+        if step in self.snapshot_at:
+            self.snapshot(step, params)

@@ -3,7 +3,9 @@
 :func:`train` trains all models of an :class:`~superposition_lib.core.config.ExperimentSpec` in one
 batched loop: fresh data every step from :class:`~superposition_lib.core.data.UniformStream`, hand-
 written gradients (:func:`~superposition_lib.core.models.loss_and_grads`), PyTorch's Adam/AdamW, the
-spec's learning-rate schedule, loss history and snapshots. The same spec and seed always give the
+spec's learning-rate schedule, loss history and snapshots, and one hook interface around every
+step (:mod:`~superposition_lib.core.hooks`: the recording, the attack of adversarial training, a
+caller's callback and hooks). The same spec and seed always give the
 same result on the same device. With ``checkpoint=`` it saves its full state (weights, optimiser,
 random streams, history, snapshots) every ``checkpoint_every`` seconds, on Ctrl-C and after the
 last step, and a later call with the same path resumes exactly where it stopped (from the last
@@ -19,7 +21,7 @@ import signal
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +35,7 @@ from .config import ExperimentSpec
 from .data import FeatureDistribution, UniformStream
 from .evaluation import EVAL_MAX_SAMPLES, evaluate
 from .guards import check_converged, check_device, check_finite, check_memory, convergence_reference
+from .hooks import StepCallback, TrainingHook, observers
 from .models import (
     Workspace,
     fused_sparse_uniform_step,
@@ -42,7 +45,7 @@ from .models import (
 )
 from .run import Run, Snapshots
 from .schedule import learning_rate, random_sources
-from .snapshots import FixedBatchLoss, Recorder, snapshot_batch
+from .snapshots import FixedBatchLoss, Recorder, Recording, snapshot_batch
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -137,7 +140,8 @@ class TrainedBlock:
 
 def train(spec: ExperimentSpec, *, device: str | torch.device = "cpu", progress: bool = True,
           checkpoint: str | os.PathLike | None = None, checkpoint_every: float = 60.0,
-          callback: Callable[[int], None] | None = None) -> Run:
+          callback: Callable[[int], None] | None = None,
+          hooks: Iterable[TrainingHook] = ()) -> Run:
     """Train every model of a spec.
 
     Parameters
@@ -157,7 +161,12 @@ def train(spec: ExperimentSpec, *, device: str | torch.device = "cpu", progress:
     checkpoint_every : float
         Seconds between checkpoints.
     callback : callable, optional
-        Called as ``callback(step)`` after every update.
+        Called as ``callback(step)`` after every update (a
+        :class:`~superposition_lib.core.hooks.StepCallback`, after ``hooks``).
+    hooks : iterable of TrainingHook
+        Called after every update (:meth:`~superposition_lib.core.hooks.TrainingHook.after_step`),
+        in order, after the trainer's recording. They observe: a hook that changes the batch is
+        refused (:func:`~superposition_lib.core.hooks.observers`).
 
     Returns
     -------
@@ -166,7 +175,8 @@ def train(spec: ExperimentSpec, *, device: str | torch.device = "cpu", progress:
     Raises
     ------
     ValueError
-        If ``device`` cannot be used (:func:`~superposition_lib.core.guards.check_device`).
+        If ``device`` cannot be used (:func:`~superposition_lib.core.guards.check_device`), or
+        a hook would change the batch.
     MemoryError
         If training and the final evaluation would not fit in the device's free memory
         (:func:`~superposition_lib.core.guards.check_memory`), before the first step.
@@ -189,7 +199,7 @@ def train(spec: ExperimentSpec, *, device: str | torch.device = "cpu", progress:
     ((2, 2, 5), (2,))
     """
     block = train_block(spec, device=device, progress=progress, checkpoint=checkpoint,
-                        checkpoint_every=checkpoint_every, callback=callback)
+                        checkpoint_every=checkpoint_every, callback=callback, hooks=hooks)
     return finish(spec, [block], device=device)
 
 
@@ -197,7 +207,7 @@ def train_block(spec: ExperimentSpec, start: int = 0, stop: int | None = None, *
                 device: str | torch.device = "cpu", progress: bool = True,
                 checkpoint: str | os.PathLike | None = None, checkpoint_every: float = 60.0,
                 callback: Callable[[int], None] | None = None,
-                until: int | None = None) -> TrainedBlock:
+                hooks: Iterable[TrainingHook] = (), until: int | None = None) -> TrainedBlock:
     """Train models ``start .. stop - 1`` of a spec as :func:`train` trains them with all the
     others, without the final evaluation.
 
@@ -213,7 +223,7 @@ def train_block(spec: ExperimentSpec, start: int = 0, stop: int | None = None, *
     spec : ExperimentSpec
     start, stop : int
         The block, ``0 <= start < stop <= spec.n_models``; all models by default.
-    device, progress, checkpoint, checkpoint_every, callback
+    device, progress, checkpoint, checkpoint_every, callback, hooks
         As for :func:`train` (a checkpoint belongs to one block; it is written after the last
         step, and a checkpoint of the last step returns the trained block without a step).
     until : int, optional
@@ -229,7 +239,8 @@ def train_block(spec: ExperimentSpec, start: int = 0, stop: int | None = None, *
     Raises
     ------
     ValueError
-        If the block is empty or out of range, or ``until`` is.
+        If the block is empty or out of range, or ``until`` is, or a hook would change the
+        batch.
     MemoryError
         If training and evaluating the spec would not fit in memory
         (:func:`~superposition_lib.core.guards.check_memory`), before anything is trained.
@@ -254,6 +265,7 @@ def train_block(spec: ExperimentSpec, start: int = 0, stop: int | None = None, *
                          f"models); got {start}, {stop}")
     models = slice(start, stop)
     count = stop - start
+    hooks = observers(hooks) + ([] if callback is None else [StepCallback(callback)])
     device = check_device(device)
     check_memory(spec, device)
     init_gen, data_key, eval_gen = random_sources(spec)
@@ -263,17 +275,16 @@ def train_block(spec: ExperimentSpec, start: int = 0, stop: int | None = None, *
     per_model = spec.batch_size * spec.n_features
     stream = UniformStream(data_key, (count, spec.batch_size, spec.n_features),
                            skip=start * per_model, step=spec.n_models * per_model)
-    gradients = _gradients(spec, params, dist, stream, importance, models, device)
+    attack = [] if spec.attack is None else [TrainingAttack(spec, models, importance, device)]
+    gradients = _gradients(spec, params, dist, stream, importance, models, device, attack)
     optimizer = _optimizer(spec, params)
     recorder = Recorder()
     history_at = set(spec.history_steps().tolist())
     snapshot_at = set(spec.snapshot_steps().tolist())
+    snapshot_loss = None
     if snapshot_at:
         snap_x = snapshot_batch(spec, device, eval_gen)[models]
         snapshot_loss = FixedBatchLoss(snap_x, dist.target(snap_x), importance, spec.model)
-
-    def snapshot(step: int) -> None:
-        recorder.snapshot(step, params, snapshot_loss(params), spec.snapshot_weights)
 
     ckpt = Path(checkpoint) if checkpoint is not None else None
     step, elapsed = 0, 0.0
@@ -285,8 +296,10 @@ def train_block(spec: ExperimentSpec, start: int = 0, stop: int | None = None, *
         optimizer.load_state_dict(state["optimizer"])
         stream.set_state(state["stream"])
         recorder = state["recorder"]
+    recording = Recording(recorder, snapshot_at, snapshot_loss, spec.snapshot_weights)
+    hooks = [recording, *hooks]
     if step == 0 and 0 in snapshot_at:
-        snapshot(0)
+        recording.snapshot(0, params)
 
     def save_checkpoint(step: int, wall: float) -> None:
         tmp = ckpt.with_name(ckpt.name + ".tmp")
@@ -316,20 +329,16 @@ def train_block(spec: ExperimentSpec, start: int = 0, stop: int | None = None, *
                     fast_step = _FusedAdamStep.of(optimizer)
                 else:
                     fast_step(lr)
+                for hook in hooks:
+                    hook.after_step(step, params, loss)
                 if loss is not None:
-                    recorder.history_steps.append(step)
-                    recorder.history_loss.append(loss.cpu().numpy())
                     bar.set_postfix(loss=f"{float(loss.mean()):.3g}", refresh=False)
-                if step in snapshot_at:
-                    snapshot(step)
                 bar.update(1)
                 # the last step's checkpoint resumes straight to the evaluation (finish)
                 if ckpt is not None and (step == spec.steps
                                          or time.perf_counter() - last_save > checkpoint_every):
                     save_checkpoint(step, time.perf_counter() - t0)
                     last_save = time.perf_counter()
-                if callback is not None:
-                    callback(step)
                 if interrupted:
                     raise TrainingInterrupted(interrupted[0])
         except KeyboardInterrupt:
@@ -354,12 +363,14 @@ def _importance(spec: ExperimentSpec, device: torch.device) -> torch.Tensor:
 
 def _gradients(spec: ExperimentSpec, params: dict[str, torch.Tensor], dist: FeatureDistribution,
                stream: UniformStream, importance: torch.Tensor, models: slice,
-               device: torch.device) -> Callable[[int, bool], tuple]:
+               device: torch.device,
+               batch_hooks: list[TrainingHook]) -> Callable[[int, bool], tuple]:
     """The training step's loss and gradients, as ``gradients(step, with_loss)`` returning
     ``(loss or None, grads)`` for the models ``models`` with parameters ``params``, on fresh
     data from ``stream``: the fused C step where :func:`separable` says so (tied models on
-    sparse uniform data), else a batch drawn from ``dist`` (attacked for adversarial training)
-    through :func:`~superposition_lib.core.models.loss_and_grads`."""
+    sparse uniform data, no attack), else a batch drawn from ``dist`` and passed through the
+    ``before_batch`` of ``batch_hooks`` (the spec's attack), through
+    :func:`~superposition_lib.core.models.loss_and_grads`."""
     if separable(spec, device):
         inv_probability = (1.0 / dist.probability).numpy()
         fused_grads = {k: torch.empty_like(v) for k, v in params.items()}
@@ -372,13 +383,12 @@ def _gradients(spec: ExperimentSpec, params: dict[str, torch.Tensor], dist: Feat
         return fused
     workspace = Workspace(models.stop - models.start, spec.batch_size, spec.n_features,
                           spec.n_hidden, device)
-    attack = None if spec.attack is None else TrainingAttack(spec, models, importance, device)
 
     def general(step: int, with_loss: bool) -> tuple:
         x = dist.draw(stream)
         target = dist.target(x)
-        if attack is not None:
-            x = attack(params, x, step)
+        for hook in batch_hooks:
+            x = hook.before_batch(step, params, x)
         return loss_and_grads(params, x, target, importance, spec.model, with_loss=with_loss,
                               workspace=workspace)
 
