@@ -123,3 +123,4 @@ def test_paper_longer_training_keeps_most_important_features_without_own_neurons
     assert sorted(set(ctl["steps"])) == [10_000, 50_000]
     assert sorted(set(ctl["density"])) == sorted(cp.LONG_DENSITIES)
     assert (ctl.loc[ctl["steps"] == 50_000, "top_own"] <= 0.5).all()
+    assert (ctl.loc[ctl["steps"] == 10_000, "top_own"] <= 0.5).all()

@@ -224,6 +224,74 @@ def test_jump_loss_fraction():
         dynamics.jump_loss_fraction(jumps, loss, STEPS, after=STEPS[-1])
 
 
+def test_the_split_can_count_only_the_represented_features():
+    """A model that drops most features: counted over all of them, the dropped ones decide
+    when the split ends; counted over the represented ones, these do."""
+    kept = _logistic_path(STEPS, [(0.3, None), (0.5, 3_000)])
+    dropped = _logistic_path(STEPS, [(0.3, None), (0.0, 50)])
+    D = np.stack([kept] * 2 + [dropped] * 18, 1)
+    assert dynamics.split_step(D, STEPS) < 200
+    represented = np.arange(20) < 2
+    assert 3_000 < dynamics.split_step(D, STEPS, features=represented) < 10_000
+    assert dynamics.split_step(D, STEPS, features=[0, 1]) == \
+        dynamics.split_step(D, STEPS, features=represented)
+    assert dynamics.split_step(D, STEPS, features=np.zeros(20, bool)) is None
+
+
+def test_loss_in_jump_windows_beats_its_nulls_only_when_the_loss_steps_there():
+    D, loss = _synthetic()
+    jumps = dynamics.energy_level_jumps(D, STEPS, loss)
+    after = dynamics.split_step(D, STEPS)
+    null = dynamics.random_window_share(jumps, loss, STEPS, after=after, draws=300, seed=1)
+    assert null.windows == 4 and null.observed > 0.5
+    assert null.null_low <= null.null_mean <= null.null_high < null.observed
+    assert null.above < 0.05
+    again = dynamics.random_window_share(jumps, loss, STEPS, after=after, draws=300, seed=1)
+    assert again.equals(null)                     # seeded
+    motion = dynamics.motion_window_share(D, STEPS, jumps, loss, after=after)
+    assert 0 <= motion < null.observed
+    # a loss that falls steadily in log-time: the windows are no better than random ones (a
+    # little better than their mean, as random windows that overlap merge and cover less)
+    smooth = 1.0 - 0.05 * np.log10(STEPS)
+    flat = dynamics.random_window_share(jumps, smooth, STEPS, after=after, draws=300)
+    assert flat.null_low <= flat.observed <= flat.null_high
+    assert flat.observed == pytest.approx(flat.null_mean, rel=0.1) and flat.above > 0.2
+    empty = dynamics.random_window_share(jumps.iloc[:0], loss, STEPS, after=after)
+    assert empty.windows == 0 and np.isnan(empty.observed)
+    assert np.isnan(dynamics.motion_window_share(D, STEPS, jumps.iloc[:0], loss, after=after))
+
+
+def test_a_swap_through_one_over_root_two_is_told_from_a_rise_into_a_digon():
+    swap = _logistic_path(STEPS, [(0.3, None), (0.5, 30), (0.707, 5_000), (0.5, 8_000)])
+    rise = _logistic_path(STEPS, [(0.3, None), (0.0, 30), (0.707, 5_000), (0.5, 8_000)])
+    settled = _logistic_path(STEPS, [(0.3, None), (0.5, 30)])
+    edge = _logistic_path(STEPS, [(1.0, None), (0.75, 30)])   # from above: never near 1/√2
+    edge[np.searchsorted(STEPS, 2_000)] = 0.72               # noise at the edge of 3/4
+    visits = dynamics.level_visits(np.stack([swap, rise, settled, edge], 1), STEPS)
+    assert visits["feature"].tolist() == [0, 1]
+    assert visits["swap"].tolist() == [True, False]
+    assert visits["level_before"].tolist() == [0.5, 0.0]
+    assert visits["level_after"].tolist() == [0.5, 0.5]
+    assert (visits["step_start"] > 4_000).all() and (visits["step_end"] < 9_000).all()
+    assert dynamics.TRANSIENT_LEVEL == pytest.approx(2 ** -0.5)
+
+
+def test_digon_formations_mark_each_new_maximum_once():
+    early = _logistic_path(STEPS, [(0.3, None), (0.5, 30)])
+    late = _logistic_path(STEPS, [(0.02, None), (0.5, 50_000)])
+    leaves = _logistic_path(STEPS, [(0.3, None), (0.5, 30), (0.0, 1_000)])
+    D = np.stack([early, early, leaves, leaves, late, late], 1)
+    f = dynamics.digon_formations(D, STEPS)
+    # two digons at the split, one lost at step 1,000 and one regained at 50,000: only the
+    # split's count is a new maximum, as the late digon only restores it
+    assert f["digons"].tolist() == [2] and f["new"].tolist() == [2]
+    D = np.stack([early, early, late, late], 1)
+    f = dynamics.digon_formations(D, STEPS)
+    assert f["digons"].tolist() == [1, 2]
+    assert 40_000 < f["step"].iloc[-1] < 80_000 and f["D_before"].iloc[-1] < 0.1
+    assert dynamics.digon_formations(np.zeros((len(STEPS), 3)), STEPS).empty
+
+
 def test_assign_levels_and_input_validation():
     np.testing.assert_array_equal(dynamics.assign_levels([[0.0, 0.41], [0.7, 0.36]]),
                                   [[0, 2], [-1, 1]])

@@ -119,17 +119,22 @@ def test_the_map_runs_under_smoke_with_its_references(store):
     assert cells.loc[~same, ["collapsed", "pca_alignment"]].notna().all().all()
     assert models["collapsed_chance"].between(0, 4).all()
     chart, data = builders(book_pt.CHAPTER)["fig-map"]("smoke", store=store)
-    # the two-pair theory's boundary is drawn over the strategy heatmap
+    # no theory is drawn on the four-pair map (the two-pair theory has its own map); the
+    # strategy heatmap's cells split by the seeds carry a dot
     layers = chart.to_dict()["vconcat"][0]["hconcat"][0]["layer"]
-    lines = [layer for layer in layers if layer.get("mark", {}).get("type") == "line"]
-    assert len(lines) == 1 and lines[0]["encoding"]["y"]["field"] == "c"
-    # ... over the heatmap, whose cells split by the seeds carry a dot
-    marks = [layer["mark"]["type"] for layer in layers[0]["layer"]]
-    assert marks == ["rect", "point"]
+    assert [layer["mark"]["type"] for layer in layers] == ["rect", "point"]
+    assert "boundary" not in data
+    pair_chart, pair_data = builders(book_pt.CHAPTER)["fig-pair-map"]("smoke", store=store)
+    # the two-pair theory's boundary is drawn over the two-pair map, its own setting
+    pair_layers = pair_chart.to_dict(validate=True)["layer"]
+    assert [layer["mark"]["type"] for layer in pair_layers[0]["layer"]] == ["rect", "circle"]
+    assert pair_layers[1]["mark"]["type"] == "line"
+    assert pair_layers[1]["encoding"]["y"]["field"] == "c"
     # sparser features need more correlation to collapse, except next to density 1, where
     # the triangle holds the weakly correlated cells
-    assert data["boundary"].loc[data["boundary"]["p"] < 0.95, "c"].is_monotonic_increasing
-    assert data["boundary"]["c"].between(0, 1).all()
+    boundary = pair_data["boundary"]
+    assert boundary.loc[boundary["p"] < 0.95, "c"].is_monotonic_increasing
+    assert boundary["c"].between(0, 1).all()
     spec = json.dumps(chart.to_dict(validate=True))
     assert len(spec) < 1.5e6
     assert spec.count('"views"') == 2          # click and hover selections over the heatmaps
@@ -158,6 +163,17 @@ def test_hexagon_detection():
     h = pt.hexagon_frame(pd.concat([hexagon, triangle]))
     assert h["hexagon"].tolist() == [True, False]
     assert h["directions"].tolist() == [6, 3] and h["merged_pairs"].tolist() == [0, 3]
+
+
+def test_paper_the_best_three_pair_model_is_a_hexagon_but_at_the_densest_density():
+    """The chapter: the lowest-loss correlated three-pair model is a hexagon at every density
+    but the densest, where one pair merges onto one direction (five directions)."""
+    g = pt.geometry_findings(profile="paper")
+    hc = g["hexagon_corr_by_density"]
+    densest = max(hc)
+    assert all(hc[p]["best_hexagon"] for p in hc if p != densest)
+    assert not hc[densest]["best_hexagon"]
+    assert (hc[densest]["best_directions"], hc[densest]["best_merged"]) == (5, 1)
 
 
 def test_paper_collapse_persists_with_four_pairs_not_three_whatever_the_training():
@@ -245,8 +261,12 @@ def test_paper_pair_map_follows_the_two_pair_theory():
     pm = pt.pair_map_frame("paper", store=data)
     pf = pt.pair_map_findings(pm)
     assert pf["decided"] >= 120 and pf["best"][1] >= 0.9 and pf["majority"][0] >= 0.9, pf
-    cells, share = pf["by_theory"]["collapsed"]
-    assert cells >= 10 and share >= 0.9
+    classes = pf["classes"]
+    assert classes.loc["collapsed", "decided"] >= 10
+    assert classes.loc["collapsed", "decided_agree"] >= 0.9
+    assert classes.loc["orthogonal", "decided_low"] >= 0.9
+    # the chapter: antipodal is never the theory's cheapest, and no triangle cell is decided
+    assert classes.loc["antipodal", "cells"] == 0 and classes.loc["triangle", "decided"] == 0
     ratio = pf["ratio"]
     # no trained model beats the theory by more than 2%, and those beating it by more than
     # 0.1% sit at dense, weakly correlated cells

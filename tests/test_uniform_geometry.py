@@ -89,6 +89,9 @@ def test_paper_uniform_geometry_claims():
     instances, features = ug.uniform_frames("paper", store=DATA)
     f = ug.findings(instances, features)
     assert abs(f["d_star_dense"] - 1) < 0.05          # sticky at 1 when dense
+    # "but not as the paper describes it": fewer than m/2 features pass the norm threshold, the
+    # model spreads its norm over many features instead of giving m of them a dimension each
+    assert f["dense_represented"] < experiments.get("uniform-geometry").spec("paper").n_hidden / 2
     assert f["half_plateau"][0] >= 2                  # a plateau near 1/2
     assert f["on_lines"] > 0.5                        # features cluster on the reference lines
     assert f["sum_d_over_m"][0] > 0.9                 # efficient packing: Σ D_i ≈ m

@@ -24,6 +24,7 @@ from ..experiments.learning_dynamics import (
     energy_frames,
     scale_results,
     search_frames,
+    size_results,
     stage_frames,
     stage_init_results,
     trajectory_frame,
@@ -32,7 +33,7 @@ from ..figures import learning_dynamics as fig
 from .registry import figure
 
 __all__ = ["CHAPTER", "figure_energy_levels", "figure_energy_search", "figure_jump_statistics",
-           "figure_jumps", "figure_latest_jump", "figure_scale_statistics", "figure_stage_init",
+           "figure_jumps", "figure_latest_jump", "figure_size_shares", "figure_stage_init",
            "figure_stage_paths", "figure_stages", "figure_superposition_over_training"]
 
 
@@ -63,19 +64,22 @@ def figure_energy_levels(profile: str | None = None, *, store: RunStore | None =
             {"trajectories": traj, "losses": losses, "jumps": pick["jumps"]})
 
 
-@figure(CHAPTER, "fig-scale-statistics")
-def figure_scale_statistics(profile: str | None = None, *, store: RunStore | None = None):
-    """The chapter's ``fig-scale-statistics``: jump statistics by model size with their
-    intervals, (chart, data).
+@figure(CHAPTER, "fig-size-shares")
+def figure_size_shares(profile: str | None = None, *, store: RunStore | None = None):
+    """The chapter's ``fig-size-shares``: where the loss falls, by size and density, with the
+    nulls, (chart, data).
 
     Examples
     --------
-    >>> chart, data, *static = figure_scale_statistics("smoke")
+    >>> chart, data, *static = figure_size_shares("smoke")
     >>> sorted(data)
-    ['statistics']
+    ['models', 'statistics']
     """
-    stats = scale_results(profile, store=store)["statistics"]
-    return fig.scale_statistics_chart(stats), {"statistics": stats}
+    r = size_results(profile, store=store)
+    columns = ["size", "density", "seed", *(q for _, names in fig.SHARE_PANELS for q in names)]
+    models = r["models"][columns]
+    stats = r["statistics"].dropna(subset=["density"])
+    return fig.size_shares_chart(models, stats), {"models": models, "statistics": stats}
 
 
 @figure(CHAPTER, "fig-jumps")

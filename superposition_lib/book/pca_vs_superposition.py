@@ -10,7 +10,7 @@ Examples
 --------
 >>> from superposition_lib.book.registry import builders
 >>> sorted(builders(CHAPTER))
-['fig-collapse', 'fig-map', 'fig-pairs', 'fig-sets10']
+['fig-collapse', 'fig-map', 'fig-pair-map', 'fig-pairs', 'fig-sets10']
 """
 
 from __future__ import annotations
@@ -26,12 +26,15 @@ from ..experiments.pca_vs_superposition import (
     gram_frame,
     map_cells,
     map_frame,
+    pair_map_findings,
+    pair_map_frame,
     theory_boundary,
 )
 from ..figures import pca_vs_superposition as fig
 from .registry import figure
 
-__all__ = ["CHAPTER", "figure_collapse", "figure_map", "figure_pairs", "figure_sets10"]
+__all__ = ["CHAPTER", "figure_collapse", "figure_map", "figure_pair_map", "figure_pairs",
+           "figure_sets10"]
 
 
 @figure(CHAPTER, "fig-pairs")
@@ -89,18 +92,31 @@ def figure_collapse(profile: str | None = None, *, store: RunStore | None = None
 @figure(CHAPTER, "fig-map")
 def figure_map(profile: str | None = None, *, store: RunStore | None = None):
     """The chapter's ``fig-map``: (chart, data) from
-    :func:`~superposition_lib.experiments.pca_vs_superposition.map_frame`, with the two-pair
-    theory's :func:`~superposition_lib.experiments.pca_vs_superposition.theory_boundary` where it
-    exists.
+    :func:`~superposition_lib.experiments.pca_vs_superposition.map_frame`.
 
     Examples
     --------
     >>> chart, data, *static = figure_map("smoke")
     >>> sorted(data)
-    ['boundary', 'cells', 'models']
+    ['cells', 'models']
     """
     models = map_frame(profile, store=store)
     cells = map_cells(models)
+    return fig.tradeoff_map(cells, models), {"cells": cells, "models": models}
+
+
+@figure(CHAPTER, "fig-pair-map")
+def figure_pair_map(profile: str | None = None, *, store: RunStore | None = None):
+    """The chapter's ``fig-pair-map``: the two-pair map against the two-pair theory, drawn with
+    the theory's :func:`~superposition_lib.experiments.pca_vs_superposition.theory_boundary`
+    where it exists, (chart, data).
+
+    Examples
+    --------
+    >>> chart, data, *static = figure_pair_map("smoke")
+    >>> sorted(data)
+    ['boundary', 'cells']
+    """
+    cells = pair_map_findings(pair_map_frame(profile, store=store))["ratio"]
     boundary = theory_boundary().dropna()          # NaN: collapse never the cheapest
-    return (fig.tradeoff_map(cells, models, boundary),
-            {"cells": cells, "models": models, "boundary": boundary})
+    return fig.pair_map_chart(cells, boundary), {"cells": cells, "boundary": boundary}

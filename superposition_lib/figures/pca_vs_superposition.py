@@ -12,6 +12,7 @@ __all__ = [
     "collapse_curve",
     "direction_grid",
     "gram_heatmaps",
+    "pair_map_chart",
     "tradeoff_map",
 ]
 
@@ -19,7 +20,11 @@ __all__ = [
 #: :func:`~superposition_lib.experiments.pca_vs_superposition.classify_strategy`.
 _STRATEGY_SCALE = alt.Scale(domain=["linear", "collapsed", "mixture", "superposition"],
                             range=["#b9b9b9", "#4269d0", "#a463f2", "#e4572e"])
-#: Colours of the correlated sets (pairs), shared by every geometry panel.
+#: Colours of the two-pair arrangements of
+#: :data:`~superposition_lib.analysis.pair_theory.ARRANGEMENTS` and of the models in none.
+_ARRANGEMENT_SCALE = alt.Scale(
+    domain=["orthogonal", "antipodal", "collapsed", "triangle", "other"],
+    range=["#e4572e", "#f2c14e", "#4269d0", "#6cc5b0", "#b9b9b9"])
 #: Colours of the correlated sets, in order.
 _SET_COLOURS = ["#4269d0", "#e4572e", "#3ca951", "#efb118", "#a463f2", "#6cc5b0"]
 _LIM = alt.Scale(domain=[-1.2, 1.2], nice=False)
@@ -212,8 +217,66 @@ def _boundary_line(boundary: pd.DataFrame, cells: pd.DataFrame, width: int, heig
     ).properties(width=width, height=height)
 
 
-def tradeoff_map(cells: pd.DataFrame, models: pd.DataFrame,
-                 boundary: pd.DataFrame | None = None) -> alt.VConcatChart:
+def pair_map_chart(cells: pd.DataFrame, boundary: pd.DataFrame) -> alt.LayerChart:
+    """The two-pair map: every cell's lowest-loss arrangement, against the two-pair theory.
+
+    Parameters
+    ----------
+    cells : pandas.DataFrame
+        One row per cell: ``density``, ``correlation``, ``arrangement`` (of the lowest-loss
+        seed), ``theory`` (the theory's cheapest arrangement), ``decided`` and ``ratio`` (the
+        seed's exact loss over the theory's), as in
+        :func:`~superposition_lib.experiments.pca_vs_superposition.pair_map_findings`'
+        ``ratio``.
+    boundary : pandas.DataFrame
+        The theory's collapse boundary, columns ``p`` and ``c``
+        (:func:`~superposition_lib.experiments.pca_vs_superposition.theory_boundary`).
+
+    Returns
+    -------
+    altair.LayerChart
+        A heatmap over density (x, dense on the left) and correlation (y) coloured by the
+        arrangement, a black dot on every decided cell whose arrangement is not the theory's,
+        and the boundary as a dashed line, above which the theory's cheapest arrangement is
+        collapse; hover a cell for its numbers.
+
+    Examples
+    --------
+    >>> cells = pd.DataFrame({"density": [0.5, 0.5, 0.1, 0.1], "correlation": [0.0, 1.0] * 2,
+    ...     "arrangement": ["orthogonal", "collapsed", "orthogonal", "other"],
+    ...     "theory": ["orthogonal", "collapsed", "orthogonal", "orthogonal"],
+    ...     "decided": True, "ratio": 1.0})
+    >>> boundary = pd.DataFrame({"p": [0.5, 0.1], "c": [0.4, 0.9]})
+    >>> len(pair_map_chart(cells, boundary).to_dict(validate=True)["layer"])
+    2
+    """
+    df = cells[["density", "correlation", "arrangement", "theory", "decided", "ratio"]].copy()
+    df["density_label"] = df["density"].map(lambda v: f"{v:.3g}")
+    df["differs"] = df["decided"] & (df["arrangement"] != df["theory"])
+    df = df.round(4)
+    order_p = [f"{v:.3g}" for v in sorted(df["density"].unique(), reverse=True)]
+    x = alt.X("density_label:O", title="density 1 − S", sort=order_p)
+    y = alt.Y("correlation:O", title="correlation c", sort="descending",
+              axis=alt.Axis(format=".2f"))
+    tip = [alt.Tooltip("correlation:Q", format=".3f", title="c"),
+           alt.Tooltip("density:Q", format=".3g", title="density"),
+           alt.Tooltip("arrangement:N", title="lowest-loss seed"),
+           alt.Tooltip("theory:N", title="theory's cheapest"),
+           alt.Tooltip("decided:N", title="theory decided"),
+           alt.Tooltip("ratio:Q", format=".4f", title="loss / theory's")]
+    width, height = 460, 300
+    heat = alt.Chart(df).mark_rect().encode(
+        x=x, y=y, tooltip=tip,
+        color=alt.Color("arrangement:N", scale=_ARRANGEMENT_SCALE,
+                        title="lowest-loss seed")).properties(width=width, height=height)
+    dots = alt.Chart(df[df["differs"]]).mark_circle(color="#1f1f1f", size=30).encode(
+        x=x, y=y, tooltip=tip)
+    # the line has quantitative scales of its own, laid over the heatmap's bands
+    return alt.layer(alt.layer(heat, dots), _boundary_line(boundary, df, width, height)
+                     ).resolve_scale(x="independent", y="independent")
+
+
+def tradeoff_map(cells: pd.DataFrame, models: pd.DataFrame) -> alt.VConcatChart:
     """The PCA ↔ superposition map over (density, correlation), linked to a cell's geometry.
 
     Parameters
@@ -223,11 +286,6 @@ def tradeoff_map(cells: pd.DataFrame, models: pd.DataFrame,
     models : pandas.DataFrame
         :func:`~superposition_lib.experiments.pca_vs_superposition.map_frame` rows of the same cells
         (with the direction columns ``w0x``, ``w0y``, …).
-    boundary : pandas.DataFrame, optional
-        A theory boundary with columns ``p`` and ``c`` (for instance
-        :func:`~superposition_lib.analysis.pair_theory.collapse_boundary`), drawn over the strategy
-        heatmap as a dashed line.
-
     Returns
     -------
     altair.VConcatChart
@@ -281,9 +339,6 @@ def tradeoff_map(cells: pd.DataFrame, models: pd.DataFrame,
                                   name="map_heat", width=230, height=190)
     # the strategy is a vote of a few seeds: mark the cells where they split
     charts[0] = alt.layer(charts[0], split_cells(df, x=x, y=y, tooltip=tip))
-    if boundary is not None:
-        charts[0] = alt.layer(charts[0], _boundary_line(boundary, df, 230, 190)).resolve_scale(
-            x="independent", y="independent")
     top = alt.hconcat(*charts[:3]).resolve_scale(color="independent")
     mid = alt.hconcat(*charts[3:]).resolve_scale(color="independent")
 

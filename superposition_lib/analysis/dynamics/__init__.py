@@ -11,6 +11,12 @@ modules, one per job:
 :mod:`~superposition_lib.analysis.dynamics.jumps`
     Energy-level jumps between plateaus, the end of the initial split, and the share of the
     loss decrease that happens inside jump windows.
+:mod:`~superposition_lib.analysis.dynamics.nulls`
+    What windows of the jump windows' lengths carry of the loss decrease when placed at random
+    or where features move fastest without a jump: the nulls of the loss share.
+:mod:`~superposition_lib.analysis.dynamics.transients`
+    Passages through the transient level 1/√2 (the paper's digon → 1/√2 → digon swap) and
+    the snapshots at which new digons form.
 :mod:`~superposition_lib.analysis.dynamics.stages`
     The geometric stages of the n = 6, m = 3 model with two correlated sets: measurements,
     classification and the path of stages a model takes.
@@ -27,15 +33,17 @@ Examples
 
 from __future__ import annotations
 
-from .jumps import energy_level_jumps, jump_loss_fraction, split_step
+from .jumps import energy_level_jumps, jump_loss_fraction, merged_windows, split_step
 from .levels import (
     INITIAL_MOVE,
     LEVELS,
+    TRANSIENT_LEVELS,
     assign_levels,
     feature_trajectories,
     plateaus,
     track_levels,
 )
+from .nulls import motion_window_share, random_window_share
 from .stages import (
     SETS,
     STAGES,
@@ -44,18 +52,32 @@ from .stages import (
     stage_measurements,
     stage_trajectory,
 )
+from .transients import (
+    ARRIVAL_WINDOW,
+    TRANSIENT_LEVEL,
+    digon_formations,
+    level_visits,
+)
 
 __all__ = [
+    "ARRIVAL_WINDOW",
     "LEVELS",
     "SETS",
     "STAGES",
     "StageThresholds",
+    "TRANSIENT_LEVEL",
+    "TRANSIENT_LEVELS",
     "assign_levels",
     "classify_stages",
+    "digon_formations",
     "energy_level_jumps",
     "feature_trajectories",
     "jump_loss_fraction",
+    "level_visits",
+    "merged_windows",
+    "motion_window_share",
     "plateaus",
+    "random_window_share",
     "split_step",
     "stage_measurements",
     "stage_trajectory",

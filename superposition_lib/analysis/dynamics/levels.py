@@ -16,6 +16,10 @@ step 0 are ignored: they have no log-position):
   default levels, 2/5 − 1/3), and stays *on* it while abs(D_i − ℓ) ≤ ``leave`` (default
   2 ``tol``) unless it enters another level (hysteresis, :func:`track_levels`): noise at the
   edge of the band does not cut a plateau in two.
+- A *transient* level (:data:`TRANSIENT_LEVELS`: 1/√2, through which the paper's swap passes)
+  is a value a feature passes but no configuration holds: a feature within ``tol`` of it (and
+  nearer to it than to any level) is on no level, even where the hysteresis would keep it on
+  a neighbour (2/3 is 0.04 away, within ``leave``), so that no plateau forms there.
 - A *plateau* is a maximal run of consecutive snapshots on one level, from its first to its
   last snapshot within ``tol`` of the level (the wider ``leave`` band only bridges gaps), that
   lasts at least ``min_span`` decades of training (u_last − u_first ≥ 0.1 by default, a factor
@@ -51,6 +55,7 @@ from ...core.metrics import _as_float64, feature_dimensionality, feature_norms
 __all__ = [
     "INITIAL_MOVE",
     "LEVELS",
+    "TRANSIENT_LEVELS",
     "assign_levels",
     "feature_trajectories",
     "plateaus",
@@ -60,6 +65,10 @@ __all__ = [
 #: Default dimensionality levels: unrepresented, the vertices of the regular configurations
 #: (m/k: 1/3, 2/5 pentagon, 1/2 digon, 2/3 triangle, 3/4 tetrahedron) and a dedicated dimension.
 LEVELS = (0.0, 1 / 3, 2 / 5, 1 / 2, 2 / 3, 3 / 4, 1.0)
+
+#: Transient levels: values a feature passes on its way between levels but no configuration
+#: holds; 1/√2, through which the paper's digon → 1/√2 → digon swap passes.
+TRANSIENT_LEVELS = (float(1 / np.sqrt(2)),)
 
 #: How far (in D) a feature must move from its first value to count as moving: above noise,
 #: below the initial split of every size (a feature of n = 400 in m = 30 that is dropped moves
@@ -122,14 +131,16 @@ def assign_levels(D, levels: Sequence[float] = LEVELS, tol: float = 0.03) -> np.
 
 
 def track_levels(D, levels: Sequence[float] = LEVELS, tol: float = 0.03,
-                 leave: float | None = None) -> np.ndarray:
+                 leave: float | None = None,
+                 transient: Sequence[float] = TRANSIENT_LEVELS) -> np.ndarray:
     """The level each feature is on at each snapshot, with hysteresis, or −1 when on none.
 
     A feature enters level ℓ when ℓ is its nearest level and abs(D − ℓ) ≤ ``tol``
     (:func:`assign_levels`); it stays on ℓ while abs(D − ℓ) ≤ ``leave``, unless it enters
-    another level first. A feature that hovers near a level's edge therefore does not flicker
-    on and off it, and one that drifts between two close levels (1/3 and 2/5 are 0.067 apart)
-    leaves the first only when it is well on its way.
+    another level first or comes within ``tol`` of a transient level (nearer to it than to any
+    level). A feature that hovers near a level's edge therefore does not flicker on and off
+    it, one that drifts between two close levels (1/3 and 2/5 are 0.067 apart) leaves the first
+    only when it is well on its way, and one that passes 1/√2 is on no level there.
 
     Parameters
     ----------
@@ -141,6 +152,8 @@ def track_levels(D, levels: Sequence[float] = LEVELS, tol: float = 0.03,
         Largest distance at which a feature enters a level.
     leave : float, optional
         Distance beyond which it leaves its level (default ``2 * tol``); at least ``tol``.
+    transient : sequence of float
+        Transient levels (default :data:`TRANSIENT_LEVELS`); empty for none.
 
     Returns
     -------
@@ -156,20 +169,30 @@ def track_levels(D, levels: Sequence[float] = LEVELS, tol: float = 0.03,
     array([ 1,  1,  1, -1])
     >>> assign_levels([0.5, 0.54, 0.51, 0.58], levels=[0.0, 0.5, 1.0])
     array([ 1, -1,  1, -1])
+
+    A feature on 2/3 that moves to 0.70 leaves it, for 1/√2 (a transient level) is nearer:
+
+    >>> track_levels([0.67, 0.70, 0.68], levels=[0.5, 2 / 3])
+    array([ 1, -1,  1])
+    >>> track_levels([0.67, 0.70, 0.68], levels=[0.5, 2 / 3], transient=())
+    array([1, 1, 1])
     """
     leave = 2 * tol if leave is None else leave
     if not leave >= tol:
         raise ValueError(f"leave must be a number >= tol ({tol!r}); got {leave!r}")
     D = np.asarray(D, dtype=np.float64)
     lv = np.asarray(levels, dtype=np.float64)
-    entered = assign_levels(D, lv, tol)
+    nearest = assign_levels(D, np.r_[lv, np.asarray(transient, dtype=np.float64)], tol)
+    passing = nearest >= len(lv)                 # within tol of a transient level
+    entered = np.where(passing, -1, nearest)
     state = np.empty_like(entered)
     if len(D) == 0:
         return state
     state[0] = entered[0]
     for k in range(1, len(D)):
         previous = state[k - 1]
-        stays = (previous >= 0) & (np.abs(D[k] - lv[np.maximum(previous, 0)]) <= leave)
+        stays = ((previous >= 0) & (np.abs(D[k] - lv[np.maximum(previous, 0)]) <= leave)
+                 & ~passing[k])
         state[k] = np.where(entered[k] >= 0, entered[k], np.where(stays, previous, -1))
     return state
 

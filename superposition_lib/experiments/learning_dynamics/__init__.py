@@ -8,8 +8,12 @@ The package re-exports every public name of its modules, one per job:
     Energy levels of one run (``energy-levels``): jumps, per-model summaries, features per
     dimension over training, and the numbers the chapter states.
 :mod:`~superposition_lib.experiments.learning_dynamics.scale`
-    Energy levels across model sizes (n = 20, 100 and 400): jump statistics with intervals,
+    Energy levels across model sizes (n = 20, 100 and 400): the paper-style figure's tables,
     the detector's tolerance, and where the jumps after the initial split go.
+:mod:`~superposition_lib.experiments.learning_dynamics.sizes`
+    Energy levels measured fairly: three sizes at the same densities, the loss in jump windows
+    against the whole decrease and against two nulls, the search for the paper's swap, and the
+    late digon.
 :mod:`~superposition_lib.experiments.learning_dynamics.search`
     The documented search for the paper's energy-level picture.
 :mod:`~superposition_lib.experiments.learning_dynamics.stages`
@@ -42,14 +46,12 @@ from .energy import (
 )
 from .scale import (
     SCALE_RUNS,
-    SCALE_STATISTICS,
     TOLERANCES,
     jump_directions,
     jumps_after_split,
     late_digon_jumps,
     scale_frames,
     scale_results,
-    scale_statistics,
     tolerance_frame,
     transition_counts,
 )
@@ -61,6 +63,19 @@ from .search import (
     search_frame,
     search_frames,
 )
+from .sizes import (
+    DROP_HALF_WIDTH,
+    LATE_STEP,
+    NULL_DRAWS,
+    SIZE_QUANTITIES,
+    SIZE_RUNS,
+    SWAP_RUNS,
+    event_frame,
+    size_model_frame,
+    size_results,
+    size_statistics,
+    visit_frame,
+)
 from .specs import (
     CHAPTER,
     ENERGY_DENSITIES,
@@ -71,11 +86,17 @@ from .specs import (
     SEARCH,
     SEARCH_DENSITIES,
     SEARCH_SEEDS,
+    SIZE_DENSITIES,
+    SIZE_SEEDS,
+    SIZES,
     STAGE_DENSITIES,
     STAGE_INIT_DENSITIES,
     STAGE_INIT_SCALES,
     STAGE_INIT_SEEDS,
     STAGE_SEEDS,
+    SWAP,
+    SWAP_DENSITY,
+    SWAP_SEEDS,
 )
 from .stages import (
     PATH_STAGES,
@@ -90,29 +111,41 @@ from .stages import (
 
 __all__ = [
     "CHAPTER",
+    "DROP_HALF_WIDTH",
     "ENERGY_DENSITIES",
     "ENERGY_SEEDS",
+    "LATE_STEP",
+    "NULL_DRAWS",
     "PATH_STAGES",
     "SCALE",
     "SCALE_DENSITIES",
     "SCALE_RUNS",
     "SCALE_SEEDS",
-    "SCALE_STATISTICS",
     "SEARCH",
     "SEARCH_CONTRAST",
     "SEARCH_DENSITIES",
     "SEARCH_SEEDS",
     "SETTING_COLUMNS",
     "SETTLE_TOL",
+    "SIZES",
+    "SIZE_DENSITIES",
+    "SIZE_QUANTITIES",
+    "SIZE_RUNS",
+    "SIZE_SEEDS",
     "STAGE_DENSITIES",
     "STAGE_INIT_DENSITIES",
     "STAGE_INIT_SCALES",
     "STAGE_INIT_SEEDS",
     "STAGE_SEEDS",
+    "SWAP",
+    "SWAP_DENSITY",
+    "SWAP_RUNS",
+    "SWAP_SEEDS",
     "TOLERANCES",
     "density_frame",
     "energy_findings",
     "energy_frames",
+    "event_frame",
     "exemplar",
     "jump_directions",
     "jump_frame",
@@ -124,11 +157,13 @@ __all__ = [
     "path_shares",
     "scale_frames",
     "scale_results",
-    "scale_statistics",
     "search_design",
     "search_findings",
     "search_frame",
     "search_frames",
+    "size_model_frame",
+    "size_results",
+    "size_statistics",
     "stage_findings",
     "stage_frame",
     "stage_frames",
@@ -139,4 +174,5 @@ __all__ = [
     "tolerance_frame",
     "trajectory_frame",
     "transition_counts",
+    "visit_frame",
 ]

@@ -97,7 +97,9 @@ def model_frame(run: Run, jumps: pd.DataFrame | None = None) -> pd.DataFrame:
     -------
     pandas.DataFrame
         Columns ``model``, ``density``, ``seed``, ``final_loss`` (last snapshot),
-        ``split_step`` (:func:`~superposition_lib.analysis.dynamics.split_step`; NaN if never),
+        ``split_step`` (:func:`~superposition_lib.analysis.dynamics.split_step` over the
+        features represented at the end, final norm above
+        :data:`~superposition_lib.core.metrics.REPRESENTED_NORM`; NaN if never),
         ``jumps``, ``first_jump`` and ``last_jump`` (steps; NaN without jumps), ``settled``
         (fraction of features whose final D_i is within :data:`SETTLE_TOL` of 0 or 1/2),
         ``features`` (n), ``digons`` (features at 1/2), ``digon_jumps`` (jumps of features
@@ -118,12 +120,12 @@ def model_frame(run: Run, jumps: pd.DataFrame | None = None) -> pd.DataFrame:
     if jumps is None:
         jumps = jump_frame(run)
     S = run.snapshots
-    dims = S.feature_dimensionality()
+    dims, norms = S.feature_dimensionality(), S.feature_norms()
     rows = []
     for k in range(S.loss.shape[1]):
         D = dims[:, k]
         mine = jumps[jumps["model"] == k]
-        split = dynamics.split_step(D, S.steps)
+        split = dynamics.split_step(D, S.steps, features=norms[-1, k] > REPRESENTED_NORM)
         frac = log_frac = frac_first = log_first = rate = np.nan
         if split is not None and split < S.steps[-1]:
             s = dynamics.jump_loss_fraction(mine, S.loss[:, k], S.steps, after=split)

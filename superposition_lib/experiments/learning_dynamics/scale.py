@@ -1,7 +1,8 @@
 """Energy levels across model sizes: ``energy-levels`` (n = 20) next to the paper-scale runs of
-:data:`~superposition_lib.experiments.learning_dynamics.specs.SCALE` (n = 100 and n = 400), with
-jump statistics and their intervals, the jump detector's tolerance, and where the jumps after the
-initial split go.
+:data:`~superposition_lib.experiments.learning_dynamics.specs.SCALE` (n = 100 and n = 400): the
+paper-style figure's tables, the jump detector's tolerance, and where the jumps after the
+initial split go. The sizes compared at the same densities and against null models are in
+:mod:`~superposition_lib.experiments.learning_dynamics.sizes`.
 
 Examples
 --------
@@ -27,83 +28,15 @@ from .specs import SCALE
 
 __all__ = [
     "SCALE_RUNS",
-    "SCALE_STATISTICS",
     "TOLERANCES",
     "jump_directions",
     "jumps_after_split",
     "late_digon_jumps",
     "scale_frames",
     "scale_results",
-    "scale_statistics",
     "tolerance_frame",
     "transition_counts",
 ]
-
-
-#: The quantities :func:`scale_statistics` summarises: (column of :func:`model_frame`, how).
-SCALE_STATISTICS = {
-    "jumps_per_decade": "mean jumps after the split per model per decade of steps",
-    "with_jumps": "share of models with a jump after the split",
-    "jump_fraction": "mean share of the loss decrease after the split inside jump windows",
-    "log_time_fraction": "mean share of log-time after the split inside jump windows",
-    "last_jump": "median step of a model's last jump (models with a jump)",
-}
-
-
-def scale_statistics(models: pd.DataFrame, by: str | list = "size", *, seed: int = 0
-                     ) -> pd.DataFrame:
-    """Jump statistics per group (e.g. model size) with bootstrap 95% intervals over seeds.
-
-    Parameters
-    ----------
-    models : pandas.DataFrame
-        :func:`model_frame` rows of one or more runs, with the ``by`` columns and ``seed``;
-        the models of one seed (one per density) are resampled together.
-    by : str or list of str
-        Grouping columns.
-    seed : int
-        Seed of the bootstrap.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per group and quantity of :data:`SCALE_STATISTICS`: the ``by`` columns,
-        ``quantity``, ``estimate``, ``low``, ``high`` (95% interval; Wilson's for the share
-        ``with_jumps``) and ``models`` (the models it is computed from).
-
-    Examples
-    --------
-    >>> m = pd.DataFrame({"size": 20, "seed": [0, 0, 1, 1], "jumps_per_decade": [0.0, 1.0,
-    ...                   0.5, 0.5], "jump_fraction": [np.nan, 0.4, 0.2, 0.3],
-    ...                   "log_time_fraction": [np.nan, 0.1, 0.1, 0.1],
-    ...                   "last_jump": [np.nan, 1e4, 3e4, 2e4]})
-    >>> t = scale_statistics(m).set_index("quantity")
-    >>> float(t.loc["jumps_per_decade", "estimate"]), int(t.loc["with_jumps", "models"])
-    (0.5, 4)
-    """
-    from ...analysis.stats import bootstrap_interval, wilson_interval
-
-    rows = []
-    for key, group in models.groupby(by, sort=True):
-        key = key if isinstance(key, tuple) else (key,)
-        names = [by] if isinstance(by, str) else list(by)
-        base = dict(zip(names, key))
-        for quantity in SCALE_STATISTICS:
-            if quantity == "with_jumps":  # among the models with a split
-                rates = group["jumps_per_decade"].dropna()
-                count = len(rates)
-                est, low, high = (wilson_interval(int((rates > 0).sum()), count) if count
-                                  else (np.nan, np.nan, np.nan))
-            else:
-                statistic = np.median if quantity == "last_jump" else np.mean
-                est, low, high = bootstrap_interval(group[quantity], group["seed"],
-                                                    statistic=statistic, seed=seed)
-                count = int(group[quantity].notna().sum())
-            rows.append({**base, "quantity": quantity, "estimate": est, "low": low,
-                         "high": high, "models": count})
-    return pd.DataFrame(rows)
-
-
 
 
 def scale_frames(runs: Sequence[Run]) -> dict[str, pd.DataFrame]:
@@ -381,16 +314,15 @@ def scale_results(profile: str | None = None, *, store: RunStore | None = None) 
     -------
     dict
         ``runs`` (name → Run for :data:`SCALE_RUNS`), the tables of :func:`scale_frames`
-        (``models``, ``jumps``, ``trajectories``, ``losses``), ``statistics``
-        (:func:`scale_statistics` by size) and ``tolerances`` (:func:`tolerance_frame`).
+        (``models``, ``jumps``, ``trajectories``, ``losses``) and ``tolerances``
+        (:func:`tolerance_frame`).
 
     Examples
     --------
     >>> r = scale_results("smoke")
-    >>> sorted(r["statistics"]["size"].unique().tolist())
+    >>> sorted(r["models"]["size"].unique().tolist())
     [20, 100, 400]
     """
     runs = {name: load(name, profile, store=store) for name in SCALE_RUNS}
     frames = scale_frames(list(runs.values()))
-    return {"runs": runs, **frames, "statistics": scale_statistics(frames["models"]),
-            "tolerances": tolerance_frame(list(runs.values()))}
+    return {"runs": runs, **frames, "tolerances": tolerance_frame(list(runs.values()))}

@@ -15,6 +15,16 @@ their specs for both profiles, registered (in this order) when the module is imp
     present together), small initialisation (``init="notebook"``), at the feature probabilities
     of :data:`STAGE_DENSITIES`, :data:`STAGE_SEEDS` seeds each; every snapshot is classified
     into the paper's stages with :func:`~superposition_lib.analysis.dynamics.classify_stages`.
+``energy-levels-sizes-n20``, ``-n100``, ``-n400``
+    The three sizes of :data:`SIZES` trained alike (batch 1024, learning rate 1e-3, 100,000
+    steps, about 200 log-spaced snapshots of D_i) at the shared feature probabilities of
+    :data:`SIZE_DENSITIES` with :data:`SIZE_SEEDS` seeds each, so that sizes are compared at
+    the same densities.
+``energy-swap-…``
+    The search for the paper's digon → 1/√2 → digon swap at n = 400, m = 30 and feature
+    probability :data:`SWAP_DENSITY`: one experiment per training choice of :data:`SWAP`
+    (a larger learning rate, a cosine decay of the learning rate, a smaller batch trained
+    three times as many steps), :data:`SWAP_SEEDS` seeds each.
 ``energy-search-…``
     The documented search for the paper's energy-level picture (features settle into digons,
     then jump): one experiment per setting of :data:`SEARCH` (n, m, learning rate and its
@@ -49,11 +59,17 @@ __all__ = [
     "SEARCH",
     "SEARCH_DENSITIES",
     "SEARCH_SEEDS",
+    "SIZES",
+    "SIZE_DENSITIES",
+    "SIZE_SEEDS",
     "STAGE_DENSITIES",
     "STAGE_INIT_DENSITIES",
     "STAGE_INIT_SCALES",
     "STAGE_INIT_SEEDS",
     "STAGE_SEEDS",
+    "SWAP",
+    "SWAP_DENSITY",
+    "SWAP_SEEDS",
 ]
 
 #: The chapter's file stem.
@@ -214,3 +230,53 @@ for _name, _n, _m, _lr, _schedule in SEARCH:
         f"energy-level search: {_n} features in {_m} dims, lr {_lr:g} {_schedule}, densities "
         f"0.5-0.03, {SEARCH_SEEDS} seeds, 100k steps, 200 log-spaced snapshots",
         _search_profiles(_n, _m, _lr, _schedule), best_of=False))
+
+
+#: The energy-level experiments compared across sizes: (experiment name, n, m), the sizes of
+#: ``energy-levels``, ``energy-levels-n100`` and ``energy-levels-n400``, here all trained with
+#: the same batch, learning rate, steps and densities.
+SIZES = (("energy-levels-sizes-n20", 20, 5), ("energy-levels-sizes-n100", 100, 10),
+         ("energy-levels-sizes-n400", 400, 30))
+#: Feature probabilities shared by the sizes: 0.3 and 0.4, where every represented feature of
+#: ``energy-levels-n400`` ends in a digon.
+SIZE_DENSITIES = (0.3, 0.4)
+#: Seeds per density and size (paper profile).
+SIZE_SEEDS = 10
+
+for _name, _n, _m in SIZES:
+    _profiles = _scale_profiles(_n, _m)
+    register(Experiment(
+        _name, CHAPTER,
+        f"energy levels across sizes: {_n} features in {_m} dims, densities 0.3 and 0.4, "
+        f"{SIZE_SEEDS} seeds, 100k steps of batch 1024, 200 log-spaced snapshots of D_i",
+        {"paper": _profiles["paper"].replace(feature_probability=SIZE_DENSITIES,
+                                             restarts=SIZE_SEEDS),
+         "smoke": _profiles["smoke"].replace(feature_probability=SIZE_DENSITIES)},
+        best_of=False))
+
+#: Feature probability of the swap search: where the late 30th digon of ``energy-levels-n400``
+#: forms in all five seeds.
+SWAP_DENSITY = 0.3
+#: Seeds per swap-search experiment (paper profile).
+SWAP_SEEDS = 5
+#: The training choices searched for the paper's digon → 1/√2 → digon swap at n = 400, m = 30:
+#: (experiment name, batch size, learning rate, lr schedule, steps). The reference is
+#: ``energy-levels-sizes-n400`` at the same density (batch 1024, lr 1e-3, constant, 100k).
+SWAP = (
+    ("energy-swap-lr3e-3", 1024, 3e-3, "constant", 100_000),
+    ("energy-swap-cosine", 1024, 1e-3, "cosine", 100_000),
+    ("energy-swap-batch256-long", 256, 1e-3, "constant", 300_000),
+)
+
+for _name, _batch, _lr, _schedule, _steps in SWAP:
+    _profiles = _scale_profiles(400, 30)
+    register(Experiment(
+        _name, CHAPTER,
+        f"swap search: 400 features in 30 dims at density {SWAP_DENSITY}, batch {_batch}, "
+        f"lr {_lr:g} {_schedule}, {_steps // 1000}k steps, {SWAP_SEEDS} seeds",
+        {"paper": _profiles["paper"].replace(
+            feature_probability=SWAP_DENSITY, restarts=SWAP_SEEDS, batch_size=_batch, lr=_lr,
+            lr_schedule=_schedule, steps=_steps),
+         "smoke": _profiles["smoke"].replace(feature_probability=SWAP_DENSITY,
+                                             lr_schedule=_schedule)},
+        best_of=False))

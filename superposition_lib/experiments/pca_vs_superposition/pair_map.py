@@ -251,11 +251,14 @@ def pair_map_findings(models: pd.DataFrame) -> dict:
         whose lowest-loss seed, by exact loss, agrees, Wilson interval), ``majority`` (share
         where most seeds agree: a vote on ``agrees``, ties to the lower mean exact loss; with
         its :func:`~superposition_lib.analysis.stats.vote_range`), ``models`` (share of their
-        models that agree, Wilson) and ``by_theory`` (theory arrangement -> (cells, share whose
-        lowest-loss seed agrees)); over all cells: ``arrangements`` (arrangement -> models)
-        and ``ratio``, a frame indexed by cell with ``density``, ``correlation``, ``theory``,
-        the ``arrangement`` of the cell's lowest-loss seed and ``ratio``, its exact loss over
-        the theory's.
+        models that agree, Wilson); ``classes``, the agreement per predicted class (a frame
+        indexed by :data:`~superposition_lib.analysis.pair_theory.ARRANGEMENTS`: ``cells``
+        predicted to take it, ``decided`` of them, and the share of each whose lowest-loss seed
+        takes it, ``agree`` and ``decided_agree``, with Wilson 95% intervals ``low``, ``high``,
+        ``decided_low``, ``decided_high``; NaN without cells); over all cells:
+        ``arrangements`` (arrangement -> models) and ``ratio``, a frame indexed by cell with
+        ``density``, ``correlation``, ``theory``, the ``arrangement`` of the cell's lowest-loss
+        seed, ``decided`` and ``ratio``, its exact loss over the theory's.
 
     Examples
     --------
@@ -266,14 +269,16 @@ def pair_map_findings(models: pd.DataFrame) -> dict:
     ...     "theory_loss": [1.0, 1.0, 1.0, 1.0], "decided": True,
     ...     "agrees": [True, False, True, True]})
     >>> f = pair_map_findings(models)
-    >>> f["best"][0], f["by_theory"], f["ratio"]["ratio"].tolist()
-    (1.0, {'collapsed': (1, 1.0), 'orthogonal': (1, 1.0)}, [1.0, 0.99])
+    >>> f["best"][0], f["ratio"]["ratio"].tolist()
+    (1.0, [1.0, 0.99])
+    >>> f["classes"].loc["collapsed", ["cells", "decided", "agree"]].tolist()
+    [1.0, 1.0, 1.0]
     """
     seeds = models.groupby("cell").size()
     if seeds.nunique() != 1:
         raise ValueError(f"models: every cell needs as many seeds; got {sorted(seeds.unique())}")
     lowest = models.loc[models.groupby("cell")["exact_loss"].idxmin()].set_index("cell")
-    ratio = lowest[["density", "correlation", "theory", "arrangement"]].assign(
+    ratio = lowest[["density", "correlation", "theory", "arrangement", "decided"]].assign(
         ratio=lowest["exact_loss"] / lowest["theory_loss"])
     decided = models[models["decided"]]
     vote = seed_vote(decided.assign(loss=decided["exact_loss"]), "agrees")
@@ -285,12 +290,27 @@ def pair_map_findings(models: pd.DataFrame) -> dict:
         "best": stats.wilson_interval(int(best["agrees"].sum()), len(best)),
         "majority": stats.vote_range(vote["agrees"].astype(bool), votes, int(seeds.iloc[0])),
         "models": stats.wilson_interval(int(decided["agrees"].sum()), len(decided)),
-        "by_theory": {str(t): (len(g), float(g["agrees"].mean()))
-                      for t, g in best.groupby("theory")},
+        "classes": _class_agreement(lowest),
         "arrangements": {str(k): int(v) for k, v in
                          models["arrangement"].value_counts().items()},
         "ratio": ratio,
     }
+
+
+def _class_agreement(lowest: pd.DataFrame) -> pd.DataFrame:
+    """Per predicted arrangement, how often the cells' lowest-loss seeds take it (all cells and
+    decided cells, with Wilson intervals): the ``classes`` of :func:`pair_map_findings`."""
+    rows = {}
+    for arrangement in pair_theory.ARRANGEMENTS:
+        mine = lowest[lowest["theory"] == arrangement]
+        decided = mine[mine["decided"]]
+        row = {"cells": len(mine), "decided": len(decided)}
+        for prefix, group in (("", mine), ("decided_", decided)):
+            share, low, high = (stats.wilson_interval(int(group["agrees"].sum()), len(group))
+                                if len(group) else (np.nan, np.nan, np.nan))
+            row.update({f"{prefix}agree": share, f"{prefix}low": low, f"{prefix}high": high})
+        rows[arrangement] = row
+    return pd.DataFrame.from_dict(rows, orient="index")
 
 
 def theory_cells(cells: pd.DataFrame) -> pd.DataFrame:

@@ -24,11 +24,12 @@ from __future__ import annotations
 
 from .energy import (
     SEARCH_METRICS,
+    SHARE_PANELS,
     energy_level_chart,
     jump_chart,
     jump_statistics,
-    scale_statistics_chart,
     search_chart,
+    size_shares_chart,
     superposition_over_training,
 )
 from .stages import (
@@ -39,12 +40,13 @@ from .stages import (
 
 __all__ = [
     "SEARCH_METRICS",
+    "SHARE_PANELS",
     "energy_level_chart",
     "jump_chart",
     "jump_statistics",
     "path_share_chart",
-    "scale_statistics_chart",
     "search_chart",
+    "size_shares_chart",
     "stage_explorer",
     "stage_paths",
     "superposition_over_training",

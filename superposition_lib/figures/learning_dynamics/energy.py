@@ -2,8 +2,9 @@
 
 Every feature's dimensionality over training with the jumps between levels
 (:mod:`~superposition_lib.analysis.dynamics.jumps`), for one model and for many; jump statistics
-over seeds, densities and model sizes; the search for the paper's energy-level picture; and
-features per dimension over training. Steps are drawn on a log axis.
+over seeds and densities; where the loss falls by model size, next to its nulls; the search for
+the paper's energy-level picture; and features per dimension over training. Steps are drawn on
+a log axis.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ from ...analysis.dynamics import LEVELS
 
 __all__ = [
     "SEARCH_METRICS",
+    "SHARE_PANELS",
     "energy_level_chart",
     "jump_chart",
     "jump_statistics",
-    "scale_statistics_chart",
     "search_chart",
+    "size_shares_chart",
     "superposition_over_training",
 ]
 
@@ -242,58 +244,89 @@ def energy_level_chart(trajectories: pd.DataFrame, losses: pd.DataFrame,
     return alt.vconcat(top, bottom).add_params(pick)
 
 
-def scale_statistics_chart(statistics: pd.DataFrame) -> alt.HConcatChart:
-    """Jump statistics by model size, each with its 95% interval over seeds.
+#: The panels of :func:`size_shares_chart`: (title, {quantity: legend label}).
+SHARE_PANELS = (
+    ("share of the whole loss decrease", {"after_share_of_total": "after the split",
+                                          "jump_share_total": "in jump windows after it"}),
+    ("share of the decrease after the split", {"jump_share_after": "jump windows",
+                                               "random_share_after": "random windows",
+                                               "motion_share_after": "motion windows"}),
+)
+_SHARE_COLOURS = {"after the split": "#9a9a9a", "in jump windows after it": "#e4572e",
+                  "jump windows": "#e4572e", "random windows": "#9a9a9a",
+                  "motion windows": "#4c78a8"}
+
+
+def size_shares_chart(models: pd.DataFrame, statistics: pd.DataFrame) -> alt.HConcatChart:
+    """Where the loss falls, by model size and density: every model, and the means with their
+    intervals over seeds.
 
     Parameters
     ----------
+    models : pandas.DataFrame
+        :func:`~superposition_lib.experiments.learning_dynamics.size_model_frame` rows
+        (``size``, ``density``, ``seed`` and the quantities of :data:`SHARE_PANELS`).
     statistics : pandas.DataFrame
-        :func:`~superposition_lib.experiments.learning_dynamics.scale_statistics` by ``size``.
+        :func:`~superposition_lib.experiments.learning_dynamics.size_statistics` by ``size``
+        and ``density``.
 
     Returns
     -------
     altair.HConcatChart
-        One panel per quantity (jumps per decade, share of models with a jump, share of the
-        loss decrease in jump windows next to the share of log-time they cover, step of the
-        last jump): a dot per size with its interval as a bar; hover for the numbers.
+        Left: per model, the share of the whole loss decrease that comes after the initial
+        split, and the share inside jump windows after it. Right: the share of the decrease
+        after the split inside the jump windows, inside the same windows placed at random, and
+        inside windows where features move fastest without a jump. A dot per model, a bar for
+        the 95% interval of the mean and a tick at the mean; hover for the numbers.
 
     Examples
     --------
-    >>> st = pd.DataFrame({"size": [20, 20], "quantity": ["jumps_per_decade", "last_jump"],
-    ...                    "estimate": [1.0, 1e4], "low": [0.5, 5e3], "high": [1.5, 2e4],
-    ...                    "models": [40, 30]})
-    >>> len(scale_statistics_chart(st).to_dict(validate=True)["hconcat"])
-    4
+    >>> quantities = [q for _, panel in SHARE_PANELS for q in panel]
+    >>> models = pd.DataFrame({"size": [20, 400], "density": 0.3, "seed": [0, 0],
+    ...                        **{q: [0.1, 0.2] for q in quantities}})
+    >>> stats = pd.DataFrame({"size": [20, 400], "density": 0.3, "quantity": quantities[0],
+    ...                       "estimate": [0.1, 0.2], "low": [0.05, 0.1], "high": [0.2, 0.3],
+    ...                       "models": 1})
+    >>> len(size_shares_chart(models, stats).to_dict(validate=True)["hconcat"])
+    2
     """
-    st = statistics.copy()
-    tooltip = [alt.Tooltip("size:O", title="n"), "quantity:N",
-               alt.Tooltip("estimate:Q", format=".3~g"),
-               alt.Tooltip("low:Q", format=".3~g", title="95% low"),
-               alt.Tooltip("high:Q", format=".3~g", title="95% high"), "models:Q"]
+    def group(frame):
+        return [f"n = {n}, {p:g}" for n, p in zip(frame["size"], frame["density"])]
 
-    def panel(quantities, title, log=False, colour=None):
-        data = st[st["quantity"].isin(quantities)]
-        scale = alt.Scale(type="log") if log else alt.Scale(zero=True)
-        x = alt.X("size:O", title="features n")
-        y = alt.Y("estimate:Q", title=title, scale=scale)
-        colour = colour or alt.value("#1f1f1f")
-        offset = {"xOffset": "quantity:N"} if len(quantities) > 1 else {}
-        bars = alt.Chart(data).mark_rule(strokeWidth=2).encode(
-            x=x, y=alt.Y("low:Q", scale=scale), y2="high:Q", color=colour, tooltip=tooltip,
-            **offset)
-        dots = alt.Chart(data).mark_circle(size=70, opacity=1).encode(
-            x=x, y=y, color=colour, tooltip=tooltip, **offset)
-        return alt.layer(bars, dots).properties(width=150, height=220)
-
-    share = alt.Color("quantity:N", title=None, scale=alt.Scale(
-        domain=["jump_fraction", "log_time_fraction"], range=["#e4572e", "#9a9a9a"]),
-        legend=alt.Legend(orient="bottom", labelExpr="datum.label == 'jump_fraction' ? "
-                          "'loss decrease' : 'log-time'"))
-    return alt.hconcat(
-        panel(["jumps_per_decade"], "jumps per model per decade after the split"),
-        panel(["with_jumps"], "share of models with a jump"),
-        panel(["jump_fraction", "log_time_fraction"], "share inside jump windows", colour=share),
-        panel(["last_jump"], "step of the last jump (median)", log=True))
+    order = sorted(dict.fromkeys(zip(models["size"], models["density"])))
+    domain = [f"n = {n}, {p:g}" for n, p in order]
+    panels = []
+    for title, names in SHARE_PANELS:
+        dots = models.melt(id_vars=["size", "density", "seed"], value_vars=list(names),
+                           var_name="quantity", value_name="share").dropna(subset=["share"])
+        dots["what"] = dots["quantity"].map(names)
+        dots["group"] = group(dots)
+        means = statistics[statistics["quantity"].isin(names)].copy()
+        means["what"] = means["quantity"].map(names)
+        means["group"] = group(means)
+        colour = alt.Color("what:N", title=None, sort=list(names.values()), scale=alt.Scale(
+            domain=list(names.values()), range=[_SHARE_COLOURS[v] for v in names.values()]),
+            legend=alt.Legend(orient="bottom", columns=1))
+        x = alt.X("group:N", title="features n, density", sort=domain,
+                  axis=alt.Axis(labelAngle=-40))
+        offset = alt.XOffset("what:N", sort=list(names.values()))
+        # the shares after the split span [0, 1]; those of the whole decrease are a few
+        # percent, on a scale of their own
+        scale = (alt.Scale(domain=[0, 1.05], clamp=True) if title == SHARE_PANELS[1][0]
+                 else alt.Scale(zero=True, nice=True))
+        y = alt.Y("share:Q", title=title, scale=scale, axis=alt.Axis(format="~%"))
+        points = alt.Chart(dots).mark_circle(size=22, opacity=0.55).encode(
+            x=x, xOffset=offset, y=y, color=colour,
+            tooltip=["group:N", "what:N", "seed:Q", alt.Tooltip("share:Q", format=".3f")])
+        tip = ["group:N", "what:N", alt.Tooltip("estimate:Q", format=".3f", title="mean"),
+               alt.Tooltip("low:Q", format=".3f", title="95% low"),
+               alt.Tooltip("high:Q", format=".3f", title="95% high"), "models:Q"]
+        bars = alt.Chart(means).mark_rule(strokeWidth=2.5, color="#1f1f1f").encode(
+            x=x, xOffset=offset, y=alt.Y("low:Q", scale=scale), y2="high:Q", tooltip=tip)
+        ticks = alt.Chart(means).mark_tick(thickness=2.5, size=12, color="#1f1f1f").encode(
+            x=x, xOffset=offset, y=alt.Y("estimate:Q"), tooltip=tip)
+        panels.append(alt.layer(points, bars, ticks).properties(width=330, height=260))
+    return alt.hconcat(*panels).resolve_scale(color="independent")
 
 
 def jump_statistics(models: pd.DataFrame, jumps: pd.DataFrame) -> alt.HConcatChart:
