@@ -142,8 +142,9 @@ def size_model_frame(run: Run, *, seed: int = 0) -> pd.DataFrame:
         ``jump_share_total``, ``random_share_after``, ``motion_share_after`` (0 for a model
         without a jump after its split), ``log_time_share``, ``jumps_after``,
         ``jumps_per_decade``; ``visits`` (passages through 1/√2), ``visits_from_digon`` and
-        ``visits_into_digon`` (those with a digon plateau before, after), ``swaps``; ``digons``
-        (final), ``last_digon_step``, ``last_digon_from`` (median D_i of its features before),
+        ``visits_into_digon`` (those with a digon plateau before, after), ``swaps``;
+        ``digons`` (the most the model reaches), ``last_digon_step``, ``last_digon_from``
+        (median D_i of its features before),
         ``late_digon`` (it forms after :data:`LATE_STEP` and after the split), ``late_drop``
         (the loss drop over ±:data:`DROP_HALF_WIDTH` snapshots around it) and ``drop_elsewhere``
         (the median of the same drop at every other snapshot after :data:`LATE_STEP`, beyond
@@ -287,7 +288,7 @@ def event_frame(models: pd.DataFrame, *, seed: int = 0) -> pd.DataFrame:
         ``density``, ``models``,
         ``visits`` (passages through 1/√2), ``visits_from_digon``, ``visits_into_digon``,
         ``swaps`` and the Wilson 95% interval of the share
-        of models with a swap (``swap_low``, ``swap_high``); ``full`` (models that end with m
+        of models with a swap (``swap_low``, ``swap_high``); ``full`` (models that reach m
         digons, one in every dimension); ``late`` (models with a late
         digon), its share with Wilson interval (``late_share``, ``late_low``, ``late_high``),
         the median step of every model's last new digon with its bootstrap interval over
