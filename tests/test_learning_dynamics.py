@@ -539,6 +539,8 @@ def test_paper_one_early_swap_and_a_late_digon_from_the_left_out_features(sizes)
     ev = sizes["events"].set_index(["experiment", "density"])
     swaps = sizes["swaps"]
     assert len(swaps) == ev["swaps"].sum() == 1
+    share, low, high = sizes["swap_share"]
+    assert share == pytest.approx(1 / ev["models"].sum()) and low < share < high < 0.1
     assert (swaps["step_start"] < 3 * swaps["split_step"]).all()
     assert (swaps["step_start"] < ld.LATE_STEP).all()
     assert ev["visits_into_digon"].sum() >= 0.6 * ev["visits"].sum()

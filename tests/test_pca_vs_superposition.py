@@ -267,6 +267,10 @@ def test_paper_pair_map_follows_the_two_pair_theory():
     assert classes.loc["orthogonal", "decided_low"] >= 0.9
     # the chapter: antipodal is never the theory's cheapest, and no triangle cell is decided
     assert classes.loc["antipodal", "cells"] == 0 and classes.loc["triangle", "decided"] == 0
+    # "next to density 1", and "most of this agreement is the orthogonal pairs"
+    ratio = pf["ratio"]
+    assert (ratio.loc[ratio["theory"] == "triangle", "density"] > 0.5).all()
+    assert classes.loc["orthogonal", "cells"] > 0.75 * classes["decided"].sum()
     ratio = pf["ratio"]
     # no trained model beats the theory by more than 2%, and those beating it by more than
     # 0.1% sit at dense, weakly correlated cells

@@ -354,7 +354,8 @@ def size_results(profile: str | None = None, *, store: RunStore | None = None) -
         ``statistics``: :func:`size_statistics` by size and by size and density;
         ``events``: :func:`event_frame` of the size runs and of the swap search (every run of
         ``SWAP``), one row per run and density; ``swaps``: the :func:`visit_frame` rows of
-        every swap in them, with ``experiment`` and the model's ``split_step``.
+        every swap in them, with ``experiment`` and the model's ``split_step``;
+        ``swap_share``: the share of all those models with a swap and its Wilson 95% interval.
 
     Examples
     --------
@@ -378,5 +379,7 @@ def size_results(profile: str | None = None, *, store: RunStore | None = None) -
     models = everything[everything["experiment"].isin(SIZE_RUNS)].reset_index(drop=True)
     statistics = pd.concat([size_statistics(models), size_statistics(models, ("size", "density"))],
                            ignore_index=True)
+    swaps = pd.concat(swaps, ignore_index=True)
+    with_swap = int((everything["swaps"] > 0).sum())
     return {"models": models, "statistics": statistics, "events": event_frame(everything),
-            "swaps": pd.concat(swaps, ignore_index=True)}
+            "swaps": swaps, "swap_share": wilson_interval(with_swap, len(everything))}
