@@ -23,7 +23,7 @@ def test_every_experiment_has_a_cheaper_smoke_profile_on_the_same_grid():
     names = [e.name for e in experiments.list_experiments(pt.CHAPTER)]
     assert names == ["corr-pairs", "anticorr-pairs", "corr-hexagon", "indep-hexagon",
                      "corr-sets10", "collapse", "pca-map", "collapse-n6", "collapse-long",
-                     "pca-map-long", "pair-map"]
+                     "pca-map-long", "pair-map", "pca-map-fine"]
     for name in names:
         paper, smoke = (experiments.get(name).spec(p) for p in ("paper", "smoke"))
         assert (smoke.n_features, smoke.n_hidden) == (paper.n_features, paper.n_hidden)
@@ -206,9 +206,8 @@ def test_paper_map_strategies_survive_longer_training_with_larger_batches():
     assert 0.5 <= mc["unanimous"][0] < 1 and mc["settled"] >= 0.75, mc
 
 
-def test_paper_map_regions_and_their_intervals_over_seeds():
-    """The chapter's "The regions": where each strategy lies, each boundary with a bootstrap
-    interval over seeds no wider than a few grid steps."""
+def test_paper_map_regions():
+    """The chapter's "The regions": where each strategy lies on the map's grid."""
     from pathlib import Path
 
     data = RunStore(Path(__file__).parents[1] / "data")
@@ -222,14 +221,84 @@ def test_paper_map_regions_and_their_intervals_over_seeds():
     assert f["mixture_all_below"] >= 0.01
     assert f["corr_alignment"] > 0.5 and f["corr_fpd_density"] < -0.5
     assert f["beats_pca"] > 0.9
-    ri = pt.region_intervals(models)
-    # the bootstrap's own majority vote reproduces map_cells' regions on the full seeds
-    regions = pt.region_numbers(cells)
-    assert ri.loc["linear_all_above", "value"] == regions["linear_all_above"]
-    assert ri.loc["collapsed_sparsest", "value"] == regions["collapsed_densities"][0]
-    assert ri.loc["mixture_all_below", "value"] == regions["mixture_all_below"]
-    assert (ri["low"] <= ri["value"]).all() and (ri["value"] <= ri["high"]).all(), ri
-    assert ri["steps"].max() <= 3 and ri.loc["linear_all_above", "steps"] == 0, ri
+
+
+def test_strategy_fit_recovers_a_known_boundary_within_its_interval():
+    """Models drawn from a known model of the strategy: the fitted edge of the linear regime
+    lies near the true one (density 10^-0.5 at every correlation), and its bootstrap interval
+    covers it; the band lies along the boundary and nowhere else."""
+    rng = np.random.default_rng(1)
+    beta = np.zeros((6, 4))
+    beta[:2, 1] = [4, 8]                      # linear: log-odds 4 + 8 log10 p (0 at 10^-0.5)
+    beta[[0, 2], 2] = [-4, 8]                 # collapsed above c = 0.5 (against mixture)
+    beta[0, 3] = -1.5                         # superposition less common everywhere
+    truth = pt.StrategyFit(beta, beta[None], 0, 0, {}, 0.0, 0.0, 0.0, 0.0)
+    p = np.repeat(np.geomspace(1, 0.01, 25), 30)
+    c = np.tile(np.linspace(0, 1, 30), 25)
+    pick = (truth.probabilities(p, c).cumsum(1) < rng.uniform(size=(len(p), 1))).sum(1)
+    models = pd.DataFrame({"density": p, "correlation": c,
+                           "strategy": np.asarray(pt.FIT_STRATEGIES)[pick]})
+    fit = pt.fit_strategy(models, refits=100)
+    assert fit.failed <= 10 and fit.aic < fit.aic_linear + 20
+    edge = pt.fitted_edges(fit, [0.0, 0.25]).set_index("strategy")
+    lin = edge.loc["linear"]
+    assert (np.abs(np.log10(lin["sparsest"]) + 0.5) < 0.1).all(), lin
+    assert ((lin["sparsest_low"] < 10 ** -0.5) & (10 ** -0.5 < lin["sparsest_high"])).all(), lin
+    far = pt.strategy_surface(fit, [1.0, 0.01, 0.01], [0.25, 0.0, 1.0])
+    assert far["strategy"].tolist() == ["linear", "mixture", "collapsed"]
+    assert not far["band"].any()
+    near = pt.strategy_surface(fit, [10 ** -0.5], [0.25])
+    assert near["band"].all() and 0.2 < near["p_linear"].iloc[0] < 0.8
+
+
+def test_strategy_fit_refuses_bad_input():
+    with pytest.raises(ValueError, match="strategy: values must be in"):
+        pt.fit_strategy(pd.DataFrame({"density": [0.1], "correlation": [0.0],
+                                      "strategy": ["hexagon"]}))
+    rng = np.random.default_rng(0)
+    p = np.repeat(np.geomspace(1, 0.01, 10), 40)
+    others = rng.choice(["collapsed", "mixture", "superposition"], len(p))
+    separated = pd.DataFrame({"density": p, "correlation": rng.uniform(0, 1, len(p)),
+                              "strategy": np.where(p > 0.3, "linear", others)})
+    with pytest.raises(ValueError, match="separated"):
+        pt.fit_strategy(separated, refits=2)
+    with pytest.raises(ValueError, match="needs models; none of"):
+        pt.fit_strategy(separated[separated["strategy"] != "superposition"], refits=2)
+    with pytest.raises(ValueError, match="density: values must lie in"):
+        pt.design([0.0], [0.5])
+
+
+def test_paper_strategy_fit_locates_the_boundaries():
+    """The chapter's "Where the boundaries run": the finer grid and the fitted model. The
+    quadratic surface beats the linear one, the linear regime ends between densities 0.5 and
+    0.66 at every correlation and latest at c = 0, within a few percent; the collapsed region's
+    sparse edge falls with correlation from about 0.26 at c = 0.25 to about 0.03 at c = 1;
+    superposition is the most probable strategy only below c = 0.2; the confidence band covers
+    a small part of the map, and the fit names the majority of nearly every unanimous cell."""
+    from pathlib import Path
+
+    data = RunStore(Path(__file__).parents[1] / "data")
+    r = pt.map_fit("paper", store=data)
+    fit = r["fit"]
+    assert fit.models == len(r["models"]) >= 4000 and fit.failed <= 0.05 * pt.FIT_DRAWS
+    assert fit.aic < fit.aic_linear - 100 and fit.pseudo_r2 > 0.6
+    e = pt.fitted_edges(fit, pt.FIT_ROWS).set_index(["strategy", "correlation"])
+    lin = e.loc["linear"]
+    assert lin["sparsest"].between(0.5, 0.66).all(), lin
+    assert lin["sparsest"].idxmax() == 0.0
+    assert (lin["sparsest_high"] / lin["sparsest_low"] < 1.06).all(), lin
+    col = e.loc["collapsed"].dropna(subset=["sparsest"])
+    assert col.index.min() <= 0.25 and col["sparsest"].is_monotonic_decreasing, col
+    assert 0.2 < col.loc[0.25, "sparsest"] < 0.3 and 0.02 < col.loc[1.0, "sparsest"] < 0.04
+    assert (col["sparsest_high"] / col["sparsest_low"] < 1.25).all(), col
+    sup = e.loc["superposition"]
+    assert sup["missing"].loc[sup.index >= 0.25].eq(1).all()
+    assert sup.loc[0.0, "sparsest"] == pytest.approx(0.01)
+    fine = pt.map_cells(pt.map_frame("paper", store=data, experiment="pca-map-fine"))
+    s = pt.strategy_surface(fit, fine["density"], fine["correlation"])
+    same = s["strategy"].to_numpy() == fine["strategy"].to_numpy()
+    assert same[fine["share"].to_numpy() == 1].mean() > 0.95 and same.mean() > 0.9
+    assert s["band"].mean() < 0.15
 
 
 def test_theory_findings_the_chapter_states():

@@ -10,7 +10,7 @@ Examples
 --------
 >>> from superposition_lib.book.registry import builders
 >>> sorted(builders(CHAPTER))
-['fig-collapse', 'fig-map', 'fig-pair-map', 'fig-pairs', 'fig-sets10']
+['fig-collapse', 'fig-map', 'fig-map-fine', 'fig-pair-map', 'fig-pairs', 'fig-sets10']
 """
 
 from __future__ import annotations
@@ -25,16 +25,18 @@ from ..experiments.pca_vs_superposition import (
     direction_frame,
     gram_frame,
     map_cells,
+    map_fit,
     map_frame,
     pair_map_findings,
     pair_map_frame,
+    strategy_surface,
     theory_boundary,
 )
 from ..figures import pca_vs_superposition as fig
 from .registry import figure
 
-__all__ = ["CHAPTER", "figure_collapse", "figure_map", "figure_pair_map", "figure_pairs",
-           "figure_sets10"]
+__all__ = ["CHAPTER", "figure_collapse", "figure_map", "figure_map_fine", "figure_pair_map",
+           "figure_pairs", "figure_sets10"]
 
 
 @figure(CHAPTER, "fig-pairs")
@@ -98,11 +100,31 @@ def figure_map(profile: str | None = None, *, store: RunStore | None = None):
     --------
     >>> chart, data, *static = figure_map("smoke")
     >>> sorted(data)
-    ['cells', 'models']
+    ['cells', 'fit', 'models']
     """
     models = map_frame(profile, store=store)
     cells = map_cells(models)
-    return fig.tradeoff_map(cells, models), {"cells": cells, "models": models}
+    surface = strategy_surface(map_fit(profile, store=store)["fit"], *fig.overlay_grid(cells))
+    return (fig.tradeoff_map(cells, models, surface),
+            {"cells": cells, "models": models, "fit": surface})
+
+
+@figure(CHAPTER, "fig-map-fine")
+def figure_map_fine(profile: str | None = None, *, store: RunStore | None = None):
+    """The chapter's ``fig-map-fine``: (chart, data) from the cells of ``pca-map-fine`` and the
+    fitted strategy model
+    (:func:`~superposition_lib.experiments.pca_vs_superposition.map_fit`).
+
+    Examples
+    --------
+    >>> chart, data, *static = figure_map_fine("smoke")
+    >>> sorted(data)
+    ['cells', 'fit']
+    """
+    cells = map_cells(map_frame(profile, store=store, experiment="pca-map-fine"))
+    surface = strategy_surface(map_fit(profile, store=store)["fit"],
+                               *fig.overlay_grid(cells, per_cell=3))
+    return fig.fine_map_chart(cells, surface), {"cells": cells, "fit": surface}
 
 
 @figure(CHAPTER, "fig-pair-map")

@@ -11,7 +11,9 @@ from .grid import cell_heatmaps, cell_selections, metric_color, share_selections
 __all__ = [
     "collapse_curve",
     "direction_grid",
+    "fine_map_chart",
     "gram_heatmaps",
+    "overlay_grid",
     "pair_map_chart",
     "tradeoff_map",
 ]
@@ -197,24 +199,167 @@ _SEEDS_PER_ROW = 4
 
 def _boundary_line(boundary: pd.DataFrame, cells: pd.DataFrame, width: int, height: int
                    ) -> alt.Chart:
-    """The curve (p, c) drawn over a heatmap of ``cells``: its density columns are equally
-    spaced in log density and its correlation rows in c, so the curve is placed on quantitative
-    scales that span the heatmap's bands exactly (hidden axes)."""
-    dens = np.sort(cells["density"].unique())[::-1]
-    cors = np.sort(cells["correlation"].unique())
-    step_x = np.log(dens[0] / dens[1]) if len(dens) > 1 else 1.0
-    step_y = cors[1] - cors[0] if len(cors) > 1 else 1.0
-    line = boundary.assign(col=np.log(dens[0] / boundary["p"]) / step_x).round(4)
-    x = alt.X("col:Q", axis=None, scale=alt.Scale(domain=[-0.5, len(dens) - 0.5], nice=False,
-                                                 zero=False))
-    y = alt.Y("c:Q", axis=None, scale=alt.Scale(
-        domain=[cors[0] - step_y / 2, cors[-1] + step_y / 2], nice=False, zero=False))
+    """The curve (p, c) drawn over a heatmap of ``cells`` (:func:`_band_scales`, hidden
+    axes)."""
+    step_x, xs, ys = _band_scales(cells)
+    line = boundary.assign(col=np.log(cells["density"].max() / boundary["p"]) / step_x).round(4)
+    x = alt.X("col:Q", axis=None, scale=xs)
+    y = alt.Y("c:Q", axis=None, scale=ys)
     return alt.Chart(line).mark_line(color="#1f1f1f", strokeWidth=2.5, strokeDash=[6, 3],
                                      clip=True).encode(
         x=x, y=y, order="col:Q",
         tooltip=[alt.Tooltip("p:Q", format=".3g", title="density"),
                  alt.Tooltip("c:Q", format=".3f", title="theory boundary c*")]
     ).properties(width=width, height=height)
+
+
+def _band_scales(cells: pd.DataFrame) -> tuple[float, alt.Scale, alt.Scale]:
+    """(log-density step, x scale, y scale) of quantitative marks laid over a
+    heatmap of ``cells``: its density columns are equally spaced in log density and its
+    correlation rows in c, so x is the column index (0 the densest) and y is c, each scale
+    spanning the heatmap's bands exactly."""
+    dens = np.sort(cells["density"].unique())[::-1]
+    cors = np.sort(cells["correlation"].unique())
+    step_x = np.log(dens[0] / dens[1]) if len(dens) > 1 else 1.0
+    step_y = cors[1] - cors[0] if len(cors) > 1 else 1.0
+    return (step_x,
+            alt.Scale(domain=[-0.5, len(dens) - 0.5], nice=False, zero=False),
+            alt.Scale(domain=[cors[0] - step_y / 2, cors[-1] + step_y / 2], nice=False,
+                      zero=False))
+
+
+def overlay_grid(cells: pd.DataFrame, per_cell: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """The points on which a fitted model is drawn over a heatmap of ``cells``.
+
+    Parameters
+    ----------
+    cells : pandas.DataFrame
+        The heatmap's cells (``density`` log-spaced, ``correlation`` evenly spaced).
+    per_cell : int
+        Points per heatmap cell along each axis.
+
+    Returns
+    -------
+    density, correlation : numpy.ndarray, shape (points,)
+        A regular grid in (log density, correlation), ``per_cell`` times as fine as the
+        heatmap's, from the centre of its densest column (density at most 1) to the right edge
+        of its sparsest, and from its lowest to its highest correlation.
+
+    Examples
+    --------
+    >>> cells = pd.DataFrame({"density": [1.0, 0.1], "correlation": [0.0, 1.0]})
+    >>> d, c = overlay_grid(cells, per_cell=2)
+    >>> len(d), float(d.max()), float(c.max())
+    (12, 1.0, 1.0)
+    """
+    dens = np.sort(cells["density"].unique())[::-1]
+    cors = np.sort(cells["correlation"].unique())
+    step_x = np.log(dens[0] / dens[1]) if len(dens) > 1 else 1.0
+    cols = np.arange(0, (len(dens) - 1) * per_cell + per_cell // 2 + 1) / per_cell
+    rows = np.linspace(cors[0], cors[-1], (len(cors) - 1) * per_cell + 1)
+    col, c = np.meshgrid(cols, rows)
+    return dens[0] * np.exp(-col.ravel() * step_x), c.ravel()
+
+
+def _fit_overlay(surface: pd.DataFrame, cells: pd.DataFrame, width: int, height: int
+                 ) -> alt.LayerChart:
+    """The fitted strategy model drawn over a heatmap of ``cells``: its boundaries (black, where
+    the most probable strategy changes between neighbouring points of ``surface``) and their
+    confidence band (the points of ``surface`` with ``band``, washed white).
+
+    ``surface`` is :func:`~superposition_lib.experiments.pca_vs_superposition.strategy_surface`
+    on a regular grid in (log density, correlation)."""
+    step_x, xs, ys = _band_scales(cells)
+    top = cells["density"].max()
+    df = surface.copy()
+    df["col"] = np.log(top / df["density"]) / step_x
+    cols, rows = np.sort(df["col"].unique()), np.sort(df["correlation"].unique())
+    dx, dy = cols[1] - cols[0], rows[1] - rows[0]
+    df["x0"], df["x1"] = df["col"] - dx / 2, df["col"] + dx / 2
+    df["y0"], df["y1"] = df["correlation"] - dy / 2, df["correlation"] + dy / 2
+    grid = df.pivot(index="correlation", columns="col", values="strategy").to_numpy()
+    segments = []
+    for i, j in zip(*np.nonzero(grid[:, 1:] != grid[:, :-1])):     # left | right neighbours
+        x = (cols[j] + cols[j + 1]) / 2
+        segments.append((x, rows[i] - dy / 2, x, rows[i] + dy / 2))
+    for i, j in zip(*np.nonzero(grid[1:] != grid[:-1])):           # lower | upper neighbours
+        y = (rows[i] + rows[i + 1]) / 2
+        segments.append((cols[j] - dx / 2, y, cols[j] + dx / 2, y))
+    edges = pd.DataFrame(segments, columns=["x0", "y0", "x1", "y1"]).round(4)
+    x = alt.X("x0:Q", axis=None, scale=xs)
+    y = alt.Y("y0:Q", axis=None, scale=ys)
+    tip = [alt.Tooltip("correlation:Q", format=".3f", title="c"),
+           alt.Tooltip("density:Q", format=".3g", title="density"),
+           alt.Tooltip("strategy:N", title="fit: most probable"),
+           alt.Tooltip("agree:Q", format=".0%", title="refits agreeing"),
+           *[alt.Tooltip(f"{name}:N", title=f"P({s}) (95% interval)")
+             for s, name in (("linear", "lin"), ("collapsed", "col"), ("mixture", "mix"),
+                             ("superposition", "sup"))]]
+    band = df[df["band"]].copy()
+    for s, name in (("linear", "lin"), ("collapsed", "col"), ("mixture", "mix"),
+                    ("superposition", "sup")):
+        band[name] = [f"{v:.2f} ({lo:.2f}–{hi:.2f})" for v, lo, hi in zip(
+            band[f"p_{s}"], band[f"p_{s}_low"], band[f"p_{s}_high"])]
+    keep = ["x0", "x1", "y0", "y1", "correlation", "density", "strategy", "agree",
+            "lin", "col", "mix", "sup"]
+    wash = alt.Chart(band[keep].round(4)).mark_rect(color="white", opacity=0.6,
+                                                    clip=True).encode(
+        x=x, x2="x1:Q", y=y, y2="y1:Q", tooltip=tip)
+    lines = alt.Chart(edges).mark_rule(color="#1f1f1f", strokeWidth=1.5, clip=True).encode(
+        x=x, x2="x1:Q", y=y, y2="y1:Q")
+    return alt.layer(wash, lines).properties(width=width, height=height)
+
+
+def fine_map_chart(cells: pd.DataFrame, surface: pd.DataFrame) -> alt.LayerChart:
+    """The finer grid of the map (``pca-map-fine``) with the fitted strategy model over it.
+
+    Parameters
+    ----------
+    cells : pandas.DataFrame
+        :func:`~superposition_lib.experiments.pca_vs_superposition.map_cells` of
+        ``pca-map-fine``.
+    surface : pandas.DataFrame
+        :func:`~superposition_lib.experiments.pca_vs_superposition.strategy_surface` on a
+        regular grid in (log density, correlation) over the same span.
+
+    Returns
+    -------
+    altair.LayerChart
+        The cells' majority strategies over density (x, dense on the left) and correlation
+        (y), the fit's boundaries (black) and their 95% confidence band (washed white); hover
+        a cell for its seeds, or the band for the fitted probabilities.
+
+    Examples
+    --------
+    >>> cells = pd.DataFrame({"density": [0.5, 0.5, 0.1, 0.1], "correlation": [0.0, 1.0] * 2,
+    ...     "strategy": ["linear", "linear", "superposition", "collapsed"], "share": 1.0})
+    >>> d, c = np.meshgrid(np.geomspace(0.6, 0.08, 8), np.linspace(0, 1, 6))
+    >>> surface = pd.DataFrame({"density": d.ravel(), "correlation": c.ravel(),
+    ...     "strategy": np.where(d.ravel() > 0.2, "linear", "collapsed"), "agree": 1.0,
+    ...     "band": False, **{f"p_{s}{e}": 0.5 for s in ("linear", "collapsed", "mixture",
+    ...     "superposition") for e in ("", "_low", "_high")}})
+    >>> len(fine_map_chart(cells, surface).to_dict(validate=True)["layer"])
+    2
+    """
+    df = cells[["density", "correlation", "strategy", "share"]].copy()
+    df["density_label"] = df["density"].map(lambda v: f"{v:.3g}")
+    order_p = df.sort_values("density", ascending=False)["density_label"].unique().tolist()
+    df = df.round(4)
+    x = alt.X("density_label:O", title="density 1 − S", sort=order_p,
+              axis=alt.Axis(labelOverlap=True))
+    y = alt.Y("correlation:O", title="correlation c", sort="descending",
+              axis=alt.Axis(format=".2f", labelOverlap=True))
+    tip = [alt.Tooltip("correlation:Q", format=".3f", title="c"),
+           alt.Tooltip("density:Q", format=".3g", title="density"),
+           alt.Tooltip("strategy:N", title="strategy (majority)"),
+           alt.Tooltip("share:Q", format=".0%", title="seeds in it")]
+    width, height = 620, 380
+    heat = alt.Chart(df).mark_rect().encode(
+        x=x, y=y, tooltip=tip,
+        color=alt.Color("strategy:N", scale=_STRATEGY_SCALE, title="strategy (majority)")
+    ).properties(width=width, height=height)
+    return alt.layer(heat, _fit_overlay(surface, df, width, height)
+                     ).resolve_scale(x="independent", y="independent")
 
 
 def pair_map_chart(cells: pd.DataFrame, boundary: pd.DataFrame) -> alt.LayerChart:
@@ -254,7 +399,7 @@ def pair_map_chart(cells: pd.DataFrame, boundary: pd.DataFrame) -> alt.LayerChar
     df["density_label"] = df["density"].map(lambda v: f"{v:.3g}")
     df["differs"] = df["decided"] & (df["arrangement"] != df["theory"])
     df = df.round(4)
-    order_p = [f"{v:.3g}" for v in sorted(df["density"].unique(), reverse=True)]
+    order_p = df.sort_values("density", ascending=False)["density_label"].unique().tolist()
     x = alt.X("density_label:O", title="density 1 − S", sort=order_p)
     y = alt.Y("correlation:O", title="correlation c", sort="descending",
               axis=alt.Axis(format=".2f"))
@@ -276,7 +421,8 @@ def pair_map_chart(cells: pd.DataFrame, boundary: pd.DataFrame) -> alt.LayerChar
                      ).resolve_scale(x="independent", y="independent")
 
 
-def tradeoff_map(cells: pd.DataFrame, models: pd.DataFrame) -> alt.VConcatChart:
+def tradeoff_map(cells: pd.DataFrame, models: pd.DataFrame,
+                 surface: pd.DataFrame | None = None) -> alt.VConcatChart:
     """The PCA ↔ superposition map over (density, correlation), linked to a cell's geometry.
 
     Parameters
@@ -286,13 +432,19 @@ def tradeoff_map(cells: pd.DataFrame, models: pd.DataFrame) -> alt.VConcatChart:
     models : pandas.DataFrame
         :func:`~superposition_lib.experiments.pca_vs_superposition.map_frame` rows of the same cells
         (with the direction columns ``w0x``, ``w0y``, …).
+    surface : pandas.DataFrame, optional
+        :func:`~superposition_lib.experiments.pca_vs_superposition.strategy_surface` on
+        :func:`overlay_grid` of ``cells``: the fitted model's boundaries and their confidence
+        band, drawn over the strategy heatmap.
+
     Returns
     -------
     altair.VConcatChart
         Six heatmaps (strategy, PCA alignment, features per dimension, collapsed pairs, loss
         relative to the PCA optimum and to the no-superposition baseline) over density (x) and
         correlation (y), with tooltips per cell; a dot marks the strategy cells whose seeds
-        split. Clicking a cell in any heatmap selects it
+        split, and the fitted boundaries (black) with their confidence band (washed white) where
+        ``surface`` is given. Clicking a cell in any heatmap selects it
         (outlined everywhere); below, every seed's feature directions in the cell under the
         pointer, or in the selected cell when the pointer is off the heatmaps.
 
@@ -314,7 +466,7 @@ def tradeoff_map(cells: pd.DataFrame, models: pd.DataFrame) -> alt.VConcatChart:
     df = cells[keep].copy()
     df["density_label"] = df["density"].map(lambda v: f"{v:.3g}")
     df = df.round(4)
-    order_p = [f"{v:.3g}" for v in sorted(df["density"].unique(), reverse=True)]
+    order_p = df.sort_values("density", ascending=False)["density_label"].unique().tolist()
     first = int(df.loc[(np.abs(df["correlation"] - 1.0)
                         + np.abs(np.log(df["density"] / 0.1))).idxmin(), "cell"])
     pick, hover, shown = cell_selections("map", first)
@@ -339,6 +491,9 @@ def tradeoff_map(cells: pd.DataFrame, models: pd.DataFrame) -> alt.VConcatChart:
                                   name="map_heat", width=230, height=190)
     # the strategy is a vote of a few seeds: mark the cells where they split
     charts[0] = alt.layer(charts[0], split_cells(df, x=x, y=y, tooltip=tip))
+    if surface is not None:
+        charts[0] = alt.layer(charts[0], _fit_overlay(surface, df, 230, 190)
+                              ).resolve_scale(x="independent", y="independent")
     top = alt.hconcat(*charts[:3]).resolve_scale(color="independent")
     mid = alt.hconcat(*charts[3:]).resolve_scale(color="independent")
 

@@ -12,8 +12,11 @@ The package re-exports every public name of its modules, one per job:
 :mod:`~superposition_lib.experiments.pca_vs_superposition.collapse`
     The collapse sweeps: collapsed pairs by density, across sweeps and against chance.
 :mod:`~superposition_lib.experiments.pca_vs_superposition.tradeoff`
-    The trade-off map over correlation and density: its cells and regions (with bootstrap
-    intervals over seeds), its training control, and the numbers the chapter states.
+    The trade-off map over correlation and density: its cells and regions, its training
+    control, and the numbers the chapter states.
+:mod:`~superposition_lib.experiments.pca_vs_superposition.strategy_fit`
+    A fitted model of the strategy over the map, P(strategy | density, correlation), with
+    bootstrap intervals and the confidence band of its boundaries.
 :mod:`~superposition_lib.experiments.pca_vs_superposition.pair_map`
     The two-pair theory's collapse boundary, and ``pair-map`` next to the theory.
 
@@ -56,6 +59,9 @@ from .specs import (
     CHAPTER,
     COLLAPSE_DENSITIES,
     COLLAPSE_SEEDS,
+    FINE_CORRELATIONS,
+    FINE_DENSITIES,
+    FINE_SEEDS,
     GEOMETRY_DENSITIES,
     GEOMETRY_SEEDS,
     HEXAGON_DENSITIES,
@@ -70,54 +76,81 @@ from .strategy import (
     classify_strategy,
     pc_cosines,
 )
+from .strategy_fit import (
+    BAND_LEVEL,
+    FIT_DRAWS,
+    FIT_ROWS,
+    FIT_RUNS,
+    FIT_STRATEGIES,
+    TERMS,
+    StrategyFit,
+    design,
+    fit_strategy,
+    fitted_edges,
+    map_fit,
+    strategy_surface,
+)
 from .tradeoff import (
-    REGION_DRAWS,
+    MAP_RUNS,
     boundary_frame,
     findings,
     map_cells,
     map_control,
     map_frame,
-    region_intervals,
     region_numbers,
 )
 
 __all__ = [
+    "BAND_LEVEL",
     "CHAPTER",
     "COLLAPSE_DENSITIES",
     "COLLAPSE_RUNS",
     "COLLAPSE_SEEDS",
     "DECIDED_MARGIN",
+    "FINE_CORRELATIONS",
+    "FINE_DENSITIES",
+    "FINE_SEEDS",
+    "FIT_DRAWS",
+    "FIT_ROWS",
+    "FIT_RUNS",
+    "FIT_STRATEGIES",
     "GEOMETRY_DENSITIES",
     "GEOMETRY_SEEDS",
     "HEXAGON_DENSITIES",
     "MAP_CORRELATIONS",
     "MAP_DENSITIES",
+    "MAP_RUNS",
     "MAP_SEEDS",
     "PAIR_MAP_SEEDS",
     "PCA_FPD",
-    "REGION_DRAWS",
     "STRATEGIES",
+    "StrategyFit",
+    "TERMS",
     "boundary_frame",
     "classify_strategy",
     "collapse_chance",
     "collapse_comparison",
     "collapse_frame",
+    "design",
     "direction_frame",
     "findings",
+    "fit_strategy",
+    "fitted_edges",
     "geometry_findings",
     "gram_frame",
     "hexagon_frame",
     "map_cells",
     "map_control",
+    "map_fit",
     "map_frame",
     "pair_arrangement",
     "pair_frame",
     "pair_map_findings",
     "pair_map_frame",
     "pc_cosines",
-    "region_intervals",
     "region_numbers",
     "sets_frame",
+    "strategy_surface",
     "theory_boundary",
     "theory_cells",
     "theory_findings",

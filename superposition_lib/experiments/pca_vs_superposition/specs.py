@@ -41,6 +41,13 @@ densities for its correlated-feature figures; we use sparse features (density 1 
 ``pca-map-long``
     Every other correlation and density of ``pca-map`` (6 × 6 cells, as many seeds) trained 10,000
     steps of batch 1024: the map's control for training length and batch size.
+``pca-map-fine``
+    The map's boundaries on a finer grid: :data:`FINE_CORRELATIONS` (23 values, twice the map's
+    resolution) × :data:`FINE_DENSITIES` (31 values from 0.66 to 0.01, three times the map's
+    resolution), :data:`FINE_SEEDS` seeds per cell, trained as ``pca-map``. The densities stop at
+    the map's first all-linear column: every boundary of the map lies below it. The fitted model
+    of the strategy (:mod:`~superposition_lib.experiments.pca_vs_superposition.strategy_model`)
+    is fitted to these models and the map's.
 
 Training: correlated data trains on the general (not the fused) path, so to fit the book's
 training budget (about 10 minutes for the chapter on two cores) the small geometry experiments
@@ -75,6 +82,9 @@ __all__ = [
     "MAP_DENSITIES",
     "MAP_SEEDS",
     "PAIR_MAP_SEEDS",
+    "FINE_CORRELATIONS",
+    "FINE_DENSITIES",
+    "FINE_SEEDS",
 ]
 
 #: The chapter's file stem.
@@ -107,6 +117,17 @@ MAP_SEEDS = 8
 #: Seeds per cell of ``pair-map`` (paper profile).
 PAIR_MAP_SEEDS = 6
 
+#: Correlations of ``pca-map-fine``: 23 values from 0 to 1 (every map correlation and the
+#: midpoints between them).
+FINE_CORRELATIONS = tuple(float(v) for v in np.linspace(0.0, 1.0, 23))
+
+#: Densities of ``pca-map-fine``: the 31 values of a log grid three times as fine as the map's
+#: from its density 0.66 down to 0.01 (every map density in that range among them).
+FINE_DENSITIES = tuple(float(v) for v in np.geomspace(1.0, 0.01, 34)[3:])
+
+#: Seeds per cell of ``pca-map-fine`` (paper profile).
+FINE_SEEDS = 4
+
 _NOTEBOOK = {"steps": 5_000, "batch_size": 512, "lr": 3e-3, "lr_schedule": "cosine"}
 _LONG = {"steps": 10_000, "batch_size": 1024, "lr": 3e-3, "lr_schedule": "cosine"}
 _SMOKE = {"steps": 1000, "batch_size": 256, "lr": 1e-2}
@@ -134,14 +155,15 @@ def _collapse(n: int = 8, training=None) -> dict:
     return {"paper": spec(COLLAPSE_SEEDS, **(training or _BIG)), "smoke": spec(2, **_BIG_SMOKE)}
 
 
-def _map(every: int = 1, training=None, n: int = 8, seeds: int = MAP_SEEDS) -> dict:
-    c, p = np.meshgrid(MAP_CORRELATIONS[::every], MAP_DENSITIES[::every], indexing="ij")
+def _map(every: int = 1, training=None, n: int = 8, seeds: int = MAP_SEEDS,
+         correlations=MAP_CORRELATIONS, densities=MAP_DENSITIES, seed: int = 0) -> dict:
+    c, p = np.meshgrid(correlations[::every], densities[::every], indexing="ij")
 
     def spec(seeds: int, **training) -> ExperimentSpec:
         return ExperimentSpec(model="relu_output", n_features=n, n_hidden=2, data="correlated",
                               set_size=2, feature_probability=[float(x) for x in p.ravel()],
                               correlation=[float(x) for x in c.ravel()], restarts=seeds,
-                              seed=0, **training)
+                              seed=seed, **training)
     return {"paper": spec(seeds, **(training or _BIG)), "smoke": spec(1, **_BIG_SMOKE)}
 
 
@@ -167,5 +189,9 @@ for _name, _desc, _profiles in (
         ("pca-map-long", "every other cell of pca-map, trained 10,000 steps of batch 1024",
          _map(2, _LONG)),
         ("pair-map", "pca-map with 2 pairs (n = 4) and 6 seeds: the pair theory's setting",
-         _map(n=4, seeds=PAIR_MAP_SEEDS))):
+         _map(n=4, seeds=PAIR_MAP_SEEDS)),
+        ("pca-map-fine", f"pca-map's boundaries on a finer grid: 23 correlations x 31 densities "
+                         f"0.66-0.01, {FINE_SEEDS} seeds", _map(
+                             seeds=FINE_SEEDS, correlations=FINE_CORRELATIONS,
+                             densities=FINE_DENSITIES, seed=1))):
     register(Experiment(_name, CHAPTER, _desc, _profiles, best_of=False))

@@ -6,9 +6,11 @@ training length and batch size (see
 :mod:`~superposition_lib.experiments.pca_vs_superposition.specs`). Every model gets a strategy
 (:func:`~superposition_lib.experiments.pca_vs_superposition.strategy.classify_strategy`), and a
 cell takes the majority strategy of its seeds (ties go to the strategy of lower mean loss). This
-module turns the runs into models and cells, measures where the regions lie (with bootstrap
-intervals over seeds), compares the map with its control, and gives the numbers the chapter
-states about the map and the collapse sweeps.
+module turns the runs into models and cells, measures where the regions lie on the grid,
+compares the map with its control, and gives the numbers the chapter states about the map and
+the collapse sweeps. Where the boundaries lie between grid values, with their uncertainty, is
+the fitted model's
+(:mod:`~superposition_lib.experiments.pca_vs_superposition.strategy_fit`).
 """
 
 from __future__ import annotations
@@ -23,15 +25,18 @@ from ..votes import cell_summary
 from .strategy import STRATEGIES, _exchangeable, _model_metrics, pc_cosines
 
 __all__ = [
-    "REGION_DRAWS",
+    "MAP_RUNS",
     "boundary_frame",
     "findings",
     "map_cells",
     "map_control",
     "map_frame",
-    "region_intervals",
     "region_numbers",
 ]
+
+#: The runs of the map's n = 8, m = 2 model: the map, its training control and its finer grid.
+MAP_RUNS = ("pca-map", "pca-map-long", "pca-map-fine")
+
 
 def map_frame(profile: str | None = None, *, store: RunStore | None = None,
               experiment: str = "pca-map") -> pd.DataFrame:
@@ -44,7 +49,8 @@ def map_frame(profile: str | None = None, *, store: RunStore | None = None,
     store : RunStore, optional
         Where runs are cached.
     experiment : str
-        ``"pca-map"`` or its control ``"pca-map-long"``.
+        One of :data:`MAP_RUNS`: ``"pca-map"``, its control ``"pca-map-long"`` or its finer grid
+        ``"pca-map-fine"``.
 
     Returns
     -------
@@ -66,8 +72,8 @@ def map_frame(profile: str | None = None, *, store: RunStore | None = None,
     >>> len(df), df["correlation"].nunique(), df["density"].nunique()
     (144, 12, 12)
     """
-    if experiment not in ("pca-map", "pca-map-long"):
-        raise ValueError(f"experiment must be 'pca-map' or 'pca-map-long'; got {experiment!r}")
+    if experiment not in MAP_RUNS:
+        raise ValueError(f"experiment must be one of {MAP_RUNS}; got {experiment!r}")
     run = load(experiment, profile, store=store)
     df = _model_metrics(run)
     W = run.W.astype(float)
@@ -262,111 +268,6 @@ def region_numbers(cells: pd.DataFrame) -> dict:
         "mixture_max_density": span(by["mixture"])[1],
         "mixture_all_below": below,
     }
-
-
-#: Bootstrap draws of :func:`region_intervals`.
-REGION_DRAWS = 1000
-
-#: The quantities of :func:`region_intervals`: (name, key of :func:`region_numbers`, index
-#: into a (min, max) pair or None).
-_REGION_QUANTITIES = (
-    ("linear_all_above", "linear_all_above", None),
-    ("collapsed_min_correlation", "collapsed_min_correlation", None),
-    ("collapsed_sparsest", "collapsed_densities", 0),
-    ("collapsed_densest", "collapsed_densities", 1),
-    ("superposition_max_correlation", "superposition_max_correlation", None),
-    ("superposition_sparsest", "superposition_densities", 0),
-    ("superposition_densest", "superposition_densities", 1),
-    ("mixture_max_density", "mixture_max_density", None),
-    ("mixture_all_below", "mixture_all_below", None),
-)
-
-
-def region_intervals(models: pd.DataFrame, draws: int = REGION_DRAWS, seed: int = 0
-                     ) -> pd.DataFrame:
-    """Bootstrap intervals over seeds on every region boundary of the map.
-
-    Each draw resamples every cell's seeds with replacement, takes the majority strategy
-    (ties to the lower mean loss, as :func:`map_cells`) and measures the regions again
-    (:func:`region_numbers`). The intervals show how far the boundaries move between sets of
-    seeds like these, not an exact 95% coverage: a cell whose seeds all agree never changes
-    under resampling although fresh seeds could split it, and a split cell flips more often
-    under resampling than with fresh seeds.
-
-    Parameters
-    ----------
-    models : pandas.DataFrame
-        :func:`map_frame` rows (``cell``, ``density``, ``correlation``, ``loss``,
-        ``strategy``), the same number of seeds in every cell.
-    draws : int
-        Bootstrap draws.
-    seed : int
-        Seed of the resampling.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Indexed by quantity (``linear_all_above``, ``collapsed_min_correlation``,
-        ``collapsed_sparsest``, ``collapsed_densest``, ``superposition_max_correlation``,
-        ``superposition_sparsest``, ``superposition_densest``, ``mixture_max_density``,
-        ``mixture_all_below``):
-        ``value`` (from all seeds), ``low`` and ``high`` (the 2.5% and 97.5% quantiles of the
-        draws in which the boundary exists, grid values), ``steps`` (grid steps from ``low``
-        to ``high``, along density or correlation) and ``missing`` (share of draws in which it
-        does not, e.g. no cell of the region).
-
-    Examples
-    --------
-    >>> models = pd.DataFrame({"cell": [0, 0, 1, 1], "seed": [0, 1, 0, 1],
-    ...     "density": [1.0, 1.0, 0.1, 0.1], "correlation": 1.0, "loss": [1.0, 2.0, 1.0, 2.0],
-    ...     "strategy": ["linear", "linear", "collapsed", "linear"]})
-    >>> r = region_intervals(models, draws=200)   # cell 1 ties: collapsed has the lower loss
-    >>> r.loc["linear_all_above", ["value", "low", "high", "steps"]].tolist()
-    [1.0, 0.1, 1.0, 1.0]
-    """
-    models = models.sort_values(["cell", "seed"])
-    seeds = models.groupby("cell").size()
-    if seeds.nunique() != 1:
-        raise ValueError(f"models: every cell needs as many seeds; got {sorted(seeds.unique())}")
-    k = int(seeds.iloc[0])
-    codes = pd.Categorical(models["strategy"], categories=STRATEGIES).codes
-    if (codes < 0).any():
-        raise ValueError(f"strategy: values must be in {STRATEGIES}")
-    S, L = codes.reshape(-1, k), models["loss"].to_numpy(dtype=float).reshape(-1, k)
-    cells = models.groupby("cell")[["density", "correlation"]].first().reset_index(drop=True)
-    rng = np.random.default_rng(seed)
-
-    def measure(strategy_codes) -> list:
-        numbers = region_numbers(cells.assign(strategy=np.asarray(STRATEGIES)[strategy_codes]))
-        return [numbers[key] if i is None else numbers[key][i]
-                for _, key, i in _REGION_QUANTITIES]
-
-    def majority(s, loss):
-        hit = s[..., None] == np.arange(len(STRATEGIES))                 # (cells, k, 4)
-        count = hit.sum(1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mean = np.where(count > 0, (hit * loss[..., None]).sum(1) / count, np.inf)
-        return np.where(count == count.max(1, keepdims=True), mean, np.inf).argmin(1)
-
-    value = measure(majority(S, L))
-    samples = []
-    rows = np.arange(len(S))[:, None]
-    for _ in range(draws):
-        pick = rng.integers(0, k, S.shape)
-        samples.append(measure(majority(S[rows, pick], L[rows, pick])))
-    samples = np.array(samples, dtype=float)
-    out = pd.DataFrame({"value": value}, index=[q for q, _, _ in _REGION_QUANTITIES])
-    for col, qs in (("low", 0.025), ("high", 0.975)):
-        out[col] = [np.nanquantile(x, qs, method="inverted_cdf") if np.isfinite(x).any()
-                    else np.nan for x in samples.T]
-    grids = {axis: np.sort(cells[axis].unique()) for axis in ("density", "correlation")}
-    out["steps"] = [np.searchsorted(grid, hi) - np.searchsorted(grid, lo)
-                    if np.isfinite(lo) else np.nan for (lo, hi), grid in zip(
-                        out[["low", "high"]].to_numpy(),
-                        (grids["correlation" if "correlation" in q else "density"]
-                         for q in out.index))]
-    out["missing"] = np.isnan(samples).mean(0)
-    return out
 
 
 def findings(cells: pd.DataFrame, models: pd.DataFrame, collapse: pd.DataFrame) -> dict:
