@@ -120,10 +120,16 @@ def test_the_map_runs_under_smoke_with_its_references(store):
     assert models["collapsed_chance"].between(0, 4).all()
     chart, data = builders(book_pt.CHAPTER)["fig-map"]("smoke", store=store)
     # no theory is drawn on the four-pair map (the two-pair theory has its own map); the
-    # strategy heatmap's cells split by the seeds carry a dot
-    layers = chart.to_dict()["vconcat"][0]["hconcat"][0]["layer"]
-    assert [layer["mark"]["type"] for layer in layers] == ["rect", "point"]
+    # strategy heatmap's cells split by the seeds carry a dot, and the fitted model's band
+    # (rects) and boundaries (rules) lie over it on scales of their own
+    cells_layer, fit_layer = chart.to_dict()["vconcat"][0]["hconcat"][0]["layer"]
+    assert [layer["mark"]["type"] for layer in cells_layer["layer"]] == ["rect", "point"]
+    assert [layer["mark"]["type"] for layer in fit_layer["layer"]] == ["rect", "rule"]
     assert "boundary" not in data
+    assert {"band", "agree", "p_linear_low"} <= set(data["fit"].columns)
+    fine_chart, fine_data = builders(book_pt.CHAPTER)["fig-map-fine"]("smoke", store=store)
+    assert len(json.dumps(fine_chart.to_dict(validate=True))) < 1e6
+    assert len(fine_data["cells"]) == len(pt.FINE_CORRELATIONS) * len(pt.FINE_DENSITIES)
     pair_chart, pair_data = builders(book_pt.CHAPTER)["fig-pair-map"]("smoke", store=store)
     # the two-pair theory's boundary is drawn over the two-pair map, its own setting
     pair_layers = pair_chart.to_dict(validate=True)["layer"]
@@ -294,11 +300,20 @@ def test_paper_strategy_fit_locates_the_boundaries():
     sup = e.loc["superposition"]
     assert sup["missing"].loc[sup.index >= 0.25].eq(1).all()
     assert sup.loc[0.0, "sparsest"] == pytest.approx(0.01)
+    # intervals several times narrower, in log density, than the map's column spacing
+    spacing = np.log(pt.MAP_DENSITIES[0] / pt.MAP_DENSITIES[1])
+    assert spacing / np.log((col["sparsest_high"] / col["sparsest_low"]).max()) > 2
+    assert spacing / np.log((lin["sparsest_high"] / lin["sparsest_low"]).max()) > 8
     fine = pt.map_cells(pt.map_frame("paper", store=data, experiment="pca-map-fine"))
     s = pt.strategy_surface(fit, fine["density"], fine["correlation"])
     same = s["strategy"].to_numpy() == fine["strategy"].to_numpy()
-    assert same[fine["share"].to_numpy() == 1].mean() > 0.95 and same.mean() > 0.9
+    unanimous = fine["share"].to_numpy() == 1
+    assert same[unanimous].mean() > 0.95 and same.mean() > 0.9
+    assert (~unanimous[~same]).mean() > 0.6             # the misnamed cells: mostly split ones
     assert s["band"].mean() < 0.15
+    cells = pt.map_cells(pt.map_frame("paper", store=data))
+    on_map = pt.strategy_surface(fit, cells["density"], cells["correlation"])["strategy"]
+    assert (on_map.to_numpy() == cells["strategy"].to_numpy()).mean() > 0.9
 
 
 def test_theory_findings_the_chapter_states():

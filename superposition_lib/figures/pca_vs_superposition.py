@@ -353,7 +353,7 @@ def fine_map_chart(cells: pd.DataFrame, surface: pd.DataFrame) -> alt.LayerChart
            alt.Tooltip("density:Q", format=".3g", title="density"),
            alt.Tooltip("strategy:N", title="strategy (majority)"),
            alt.Tooltip("share:Q", format=".0%", title="seeds in it")]
-    width, height = 620, 380
+    width, height = 520, 360
     heat = alt.Chart(df).mark_rect().encode(
         x=x, y=y, tooltip=tip,
         color=alt.Color("strategy:N", scale=_STRATEGY_SCALE, title="strategy (majority)")

@@ -46,7 +46,7 @@ densities for its correlated-feature figures; we use sparse features (density 1 
     resolution) × :data:`FINE_DENSITIES` (31 values from 0.66 to 0.01, three times the map's
     resolution), :data:`FINE_SEEDS` seeds per cell, trained as ``pca-map``. The densities stop at
     the map's first all-linear column: every boundary of the map lies below it. The fitted model
-    of the strategy (:mod:`~superposition_lib.experiments.pca_vs_superposition.strategy_model`)
+    of the strategy (:mod:`~superposition_lib.experiments.pca_vs_superposition.strategy_fit`)
     is fitted to these models and the map's.
 
 Training: correlated data trains on the general (not the fused) path, so to fit the book's
