@@ -35,6 +35,8 @@ The ``paper`` profile trains 10,000 steps with batch 1024 at learning rate 1e-3;
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 
@@ -56,12 +58,15 @@ __all__ = [
     "LEARNED_NORM",
     "NO_SUPERPOSITION",
     "OWN_DIMENSION",
+    "PLATEAU",
     "REMOVAL_MEASURES",
     "SEED_INVERSE_DENSITIES",
+    "SENSITIVITY_FRACTIONS",
     "STRONGEST_NORMS",
     "adversarial_results",
     "removal_norms",
     "seed_summary",
+    "sensitivity_frame",
     "sweep_frame",
     "training_frame",
 ]
@@ -82,13 +87,13 @@ STRONGEST_NORMS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8)
 #: by the paper's measure (m orthogonal features of norm 1 give exactly 1).
 NO_SUPERPOSITION = 1.0
 
-#: Norm ‖W_i‖ above which a feature counts as learned, for the dimensionality measure: small
-#: enough to keep the features that adversarial training shrinks (to norms of about 0.3 at the
-#: largest attacks), large enough to leave out the ones it drops (below 0.05).
+#: Norm ‖W_i‖ above which a feature counts as learned: small enough to keep the features that
+#: adversarial training shrinks (to norms of about 0.3 at the largest attacks), large enough to
+#: leave out the ones it drops (below 0.05).
 LEARNED_NORM = 0.1
 
-#: Mean feature dimensionality D_i of the learned features at or above which a model counts as
-#: without superposition by geometry (1: every learned feature has a dimension of its own;
+#: Mean feature dimensionality D_i, weighted by ‖W_i‖², at or above which a model counts as
+#: without superposition by geometry (1: every represented feature has a dimension of its own;
 #: antipodal pairs give 1/2). Scale-free, unlike ‖W‖_F² / m, which falls below 1 when the
 #: attack shrinks the weights while features still share dimensions.
 OWN_DIMENSION = 0.9
@@ -207,9 +212,10 @@ def training_frame(run: Run, *, samples: int = 1024) -> pd.DataFrame:
         ``attack`` (the training attack), ``steps`` (of training), ``attack_norm`` (fraction of
         the mean input norm),
         ``seed``, ``features_per_dimension``, ``learned`` (features with ‖W_i‖ above
-        :data:`LEARNED_NORM`), ``represented`` (‖W_i‖ > 0.5), ``dimensionality`` (mean D_i
-        of the learned features), ``smallest_learned`` and ``largest_learned`` (their least
-        and greatest ‖W_i‖),
+        :data:`LEARNED_NORM`), ``represented`` (‖W_i‖ > 0.5), ``dimensionality`` (the mean
+        D_i of all features weighted by how strongly each is represented,
+        Σ ‖W_i‖² D_i / Σ ‖W_i‖²), ``mean_norm2`` (the mean ‖W_i‖² of the learned features),
+        ``smallest_learned`` and ``largest_learned`` (their least and greatest ‖W_i‖),
         ``clean_loss`` (the run's evaluated loss), ``loss_ratio`` (clean loss over the mean
         clean loss of the run's plain models, norm 0) and ``vulnerability`` (to the paper's
         attack, norm 0.1, relative to the baseline).
@@ -225,12 +231,14 @@ def training_frame(run: Run, *, samples: int = 1024) -> pd.DataFrame:
     norm_w = metrics.feature_norms(run.W)
     learned = norm_w > LEARNED_NORM
     D = metrics.feature_dimensionality(run.W)
+    weight = norm_w ** 2
     frame = pd.DataFrame({
         "attack": run.spec.attack, "steps": run.spec.steps, "attack_norm": norms,
         "seed": run.restart, "features_per_dimension": metrics.features_per_dimension(run.W),
         "learned": learned.sum(1), "represented": (norm_w > REPRESENTED_NORM).sum(1),
-        "dimensionality": np.where(learned.any(1), (D * learned).sum(1)
-                                   / np.maximum(learned.sum(1), 1), np.nan),
+        "dimensionality": (D * weight).sum(1) / np.maximum(weight.sum(1), 1e-12),
+        "mean_norm2": np.where(learned.any(1), (weight * learned).sum(1)
+                               / np.maximum(learned.sum(1), 1), np.nan),
         "smallest_learned": np.where(learned.any(1),
                                      np.where(learned, norm_w, np.inf).min(1), np.nan),
         "largest_learned": norm_w.max(1),
@@ -302,6 +310,75 @@ def removal_norms(frame: pd.DataFrame, measures: dict | None = None) -> pd.DataF
     return pd.DataFrame(rows)
 
 
+#: Attack norms of :func:`sensitivity_frame`, as fractions of the mean input norm (the paper's
+#: 0.1 among them).
+SENSITIVITY_FRACTIONS = (0.02, 0.05, 0.1, 0.2, 0.3)
+
+#: The antipodal plateau of the uniform sweep: models whose features per dimension lie within
+#: this distance of 2.
+PLATEAU = 0.1
+
+
+def sensitivity_frame(runs: dict, dense: Run, *, fractions=SENSITIVITY_FRACTIONS,
+                      samples: int = 512) -> pd.DataFrame:
+    """Relative vulnerability under several attack norms and two baselines without superposition.
+
+    Every model is attacked (the strongest optimal attack, as
+    :func:`~superposition_lib.analysis.adversarial.attack_frame`) at each attack norm, and its
+    mean loss increase is divided by two baselines' on the same inputs and attack norm: the
+    closed-form model that keeps the top-m features orthogonally (the chapter's,
+    :func:`~superposition_lib.analysis.adversarial.baseline_increase`), and ``dense``, a model
+    of the same size trained where it does not superpose, attacked on the model's inputs.
+
+    Parameters
+    ----------
+    runs : dict
+        Label -> run of tied models (e.g. the sweep, and the sweep trained longer).
+    dense : Run
+        One trained model without superposition (the sweep's model at density 1), the same
+        n and m as the runs'.
+    fractions : sequence of float
+        Attack norms, as fractions of the mean input norm.
+    samples : int
+        Inputs per model.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per run, model and attack norm: ``run`` (the label), ``steps``,
+        ``inverse_density``, ``features_per_dimension``, ``fraction``, ``increase`` (mean loss
+        increase), ``closed_form`` and ``trained`` (it over each baseline's increase); no rows
+        if no run has a model.
+
+    Examples
+    --------
+    >>> run = load("uniform-geometry", "smoke")
+    >>> f = sensitivity_frame({"sweep": run.select(np.arange(2))}, run.select(np.arange(1)),
+    ...                       fractions=(0.1,), samples=16)
+    >>> f[["run", "fraction"]].drop_duplicates().values.tolist()
+    [['sweep', 0.1]]
+    """
+    if len(dense.models) != 1:
+        raise ValueError(f"dense: one model without superposition; got {len(dense.models)}")
+    frames = []
+    for label, run in runs.items():
+        baseline = replace(run, W=np.repeat(dense.W, len(run.models), 0),
+                           b=np.repeat(dense.b, len(run.models), 0))
+        for fraction in fractions:
+            own = adversarial.attack_frame(run, fraction=fraction, samples=samples)
+            trained = adversarial.attack_frame(baseline, fraction=fraction, samples=samples)
+            frames.append(pd.DataFrame({
+                "run": label, "steps": run.spec.steps,
+                "inverse_density": own["inverse_density"],
+                "features_per_dimension": own["features_per_dimension"],
+                "fraction": fraction, "increase": own["increase"],
+                "closed_form": own["vulnerability"],
+                "trained": own["increase"] / trained["increase"]}))
+    columns = ["run", "steps", "inverse_density", "features_per_dimension", "fraction",
+               "increase", "closed_form", "trained"]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+
+
 def seed_summary(frame: pd.DataFrame) -> pd.DataFrame:
     """Relative vulnerability and features per dimension per density, over seeds.
 
@@ -336,7 +413,8 @@ def seed_summary(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-@remembered("uniform-geometry", "vulnerability-seeds", *_TRAINING_RUNS.values())
+@remembered("uniform-geometry", "uniform-geometry-long", "vulnerability-seeds",
+            *_TRAINING_RUNS.values())
 def adversarial_results(profile: str | None = None, *, store: RunStore | None = None) -> dict:
     """Everything the chapter shows.
 
@@ -353,7 +431,12 @@ def adversarial_results(profile: str | None = None, *, store: RunStore | None = 
         :func:`sweep_frame`); ``seeds`` (the ``vulnerability-seeds`` run) and
         ``seed_summary`` (:func:`seed_summary` of its attack frame); ``random``,
         ``strongest`` and ``long`` (the adversarial-training runs), ``training`` (their
-        :func:`training_frame`) and ``removal`` (:func:`removal_norms` of it); ``samples``,
+        :func:`training_frame`) and ``removal`` (:func:`removal_norms` of it);
+        ``sensitivity`` (:func:`sensitivity_frame` of the sweep's plateau models, trained as the
+        sweep and five times longer (``uniform-geometry-long``), against the sweep's densest
+        model); ``length`` (:func:`~superposition_lib.analysis.adversarial.attack_frame` of
+        ``uniform-geometry-long`` and of the sweep's models at its densities, column
+        ``steps``); ``samples``,
         ``pgd_samples`` and ``pgd_steps`` (the profile's attack statistics: inputs per model,
         and the gradient attacks' inputs and steps).
 
@@ -369,9 +452,22 @@ def adversarial_results(profile: str | None = None, *, store: RunStore | None = 
     runs = {kind: load(name, profile, store=store) for kind, name in _TRAINING_RUNS.items()}
     training = pd.concat([training_frame(run, samples=samples) for run in runs.values()],
                          ignore_index=True)
+    longer = load("uniform-geometry-long", profile, store=store)
+    at_long = np.isin(np.round(sweep.feature_probability.mean(1), 9),
+                      np.round(longer.feature_probability.mean(1), 9))
+    length = pd.concat([adversarial.attack_frame(r, samples=samples).assign(steps=r.spec.steps)
+                        for r in (sweep.select(np.flatnonzero(at_long)), longer)],
+                       ignore_index=True)
+    plateau = {f"{r.spec.steps:,} steps": r.select(np.flatnonzero(
+        np.abs(metrics.features_per_dimension(r.W) - 2) <= PLATEAU)) for r in (sweep, longer)}
+    dense = sweep.select(np.array([int(np.argmax(sweep.feature_probability.mean(1)))]))
     return {"sweep": sweep, "seeds": seeds, **runs,
             "vulnerability": sweep_frame(sweep, samples=samples, pgd_samples=pgd_samples,
                                          pgd_steps=_PGD_STEPS[profile]),
             "seed_summary": seed_summary(adversarial.attack_frame(seeds, samples=samples)),
             "training": training, "removal": removal_norms(training), "samples": samples,
+            "sensitivity": sensitivity_frame({k: r for k, r in plateau.items()
+                                              if len(r.models)}, dense,
+                                             samples=samples // 2),
+            "length": length,
             "pgd_samples": pgd_samples, "pgd_steps": _PGD_STEPS[profile]}

@@ -99,7 +99,7 @@ def vulnerability_scatter(sweep: pd.DataFrame) -> alt.LayerChart:
 
 
 def adversarial_training(models: pd.DataFrame) -> alt.HConcatChart:
-    """Features per dimension, the learned features' dimensionality and the clean loss against
+    """Features per dimension, the weighted mean dimensionality and the clean loss against
     the training attack's norm.
 
     One dot per seed, a line through the means, one colour per training attack; dashed rules
@@ -134,7 +134,7 @@ def adversarial_training(models: pd.DataFrame) -> alt.HConcatChart:
                            title="features per dimension"),
                alt.Tooltip("learned:Q", title="features with ‖Wᵢ‖ > 0.1"),
                alt.Tooltip("represented:Q", title="features with ‖Wᵢ‖ > 0.5"),
-               alt.Tooltip("dimensionality:Q", format=".3f", title="mean Dᵢ of learned"),
+               alt.Tooltip("dimensionality:Q", format=".3f", title="mean Dᵢ weighted by ‖Wᵢ‖²"),
                alt.Tooltip("loss_ratio:Q", format=".3f", title="clean loss / plain"),
                alt.Tooltip("vulnerability:Q", format=".3f", title="relative vulnerability")]
 
@@ -148,5 +148,5 @@ def adversarial_training(models: pd.DataFrame) -> alt.HConcatChart:
         return alt.layer(dots, means, guide).properties(width=215, height=230)
 
     return alt.hconcat(panel("features_per_dimension", "features per dimension", 1.0),
-                       panel("dimensionality", "mean Dᵢ of learned features", 0.9),
+                       panel("dimensionality", "mean Dᵢ weighted by ‖Wᵢ‖²", 0.9),
                        panel("loss_ratio", "clean loss / without attack", 1.0))
