@@ -26,15 +26,19 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import torch
 
 from ..analysis import neurons
 from ..core.config import ExperimentSpec
+from ..core.data import FeatureDistribution
+from ..core.models import forward
 from ..core.run import Run
 from ..core.store import RunStore
 from . import privileged_basis
-from .registry import Experiment, load, register
+from .registry import Experiment, current_profile, load, register
 
 __all__ = [
+    "ABLATION_SAMPLES",
     "ASYMMETRY",
     "CHAPTER",
     "DENSITIES",
@@ -46,6 +50,7 @@ __all__ = [
     "feature_frame",
     "importance_frame",
     "model_frame",
+    "motif_ablation",
     "weight_frame",
 ]
 
@@ -275,6 +280,111 @@ def asymmetric_pairs(W1: np.ndarray, W2: np.ndarray, ratio: float = ASYMMETRY
                                        "output_ratio"])
 
 
+def _errors(run: Run, W1: np.ndarray, x: torch.Tensor) -> np.ndarray:
+    """Every sample's weighted squared error per feature, I_j (y'_j − |x_j|)², of the run's
+    models with input weights ``W1`` (models, m, n): shape (models, samples, n)."""
+    params = {"W": torch.as_tensor(W1, dtype=torch.float32),
+              "W_out": torch.as_tensor(run.W_out, dtype=torch.float32),
+              "b": torch.as_tensor(run.b, dtype=torch.float32)}
+    importance = torch.as_tensor(run.importance, dtype=torch.float32)[:, None, :]
+    with torch.no_grad():
+        out = forward(params, x, run.spec.model)
+    return ((out - x.abs()).square() * importance).double().numpy()
+
+
+def motif_ablation(run: Run, motifs: pd.DataFrame, *, samples: int = 8192, controls: int = 5,
+                   seed: int = 0) -> pd.DataFrame:
+    """Silence the inhibitory neuron of every asymmetric motif and measure what the loss loses.
+
+    In a motif (:func:`asymmetric_pairs`) neuron k reads half-feature a strongly and b weakly,
+    so a present a drives a spurious output on b's feature. Its *inhibitory neuron* is the
+    other neuron that reads a (positive weight on half a) and writes negatively to b's feature,
+    the most strongly (the most negative product of the two weights): it cancels that spurious
+    output. Silencing a neuron sets its row of W₁ to 0. Losses are measured on the same fresh
+    samples as the intact model's (paired), against silencing, as controls, other neurons of
+    the same model drawn at random among those that carry a feature.
+
+    Parameters
+    ----------
+    run : Run
+        An absolute-value run (W is W₁ (models, m, n), W_out is W₂ (models, n, m)).
+    motifs : pandas.DataFrame
+        :func:`asymmetric_pairs` of the run.
+    samples : int
+        Fresh inputs per model.
+    controls : int
+        Control neurons per motif (fewer if the model has fewer).
+    seed : int
+        Seed of the inputs and of the control draw.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per motif: ``model``, ``neuron``, ``strong``, ``weak``, ``inhibitor`` (−1 if
+        no neuron inhibits the motif), ``inhibition`` (the product W₁ · W₂ of its path from a
+        to b's output), ``loss`` (the intact model's mean loss); the relative rise of the loss
+        when the inhibitor is silenced, ``rise``, with its standard error over the paired
+        samples, ``rise_se``; the same for the motif's own neuron, ``motif_rise``, and the mean
+        over the control neurons, ``control_rise``; and the relative rise of the weak
+        feature's own error term, ``weak_rise`` (inhibitor silenced) and
+        ``control_weak_rise`` (the controls' mean).
+
+    Examples
+    --------
+    >>> run = load("abs-value", "smoke")
+    >>> m = asymmetric_pairs(run.W, run.W_out)
+    >>> list(motif_ablation(run, m, samples=64).columns[:5])
+    ['model', 'neuron', 'strong', 'weak', 'inhibitor']
+    """
+    columns = ["model", "neuron", "strong", "weak", "inhibitor", "inhibition", "loss", "rise",
+               "rise_se", "motif_rise", "control_rise", "weak_rise", "control_weak_rise"]
+    if not len(motifs):
+        return pd.DataFrame(columns=columns)
+    W1h, W2h = _halves(run.W, run.W_out)
+    n = run.W.shape[2]
+    used = neurons.carries(W1h, W_out=W2h).any(axis=2)                    # (models, m)
+    rng = np.random.default_rng(seed)
+    x = FeatureDistribution.from_spec(run.spec).sample(samples, rng)[run.models]
+    clean = _errors(run, run.W, x)                                         # (models, samples, n)
+
+    def rise(model: int, neuron: int, feature: int) -> tuple[float, float, float]:
+        """(relative rise of the loss, its standard error, relative rise of one feature's
+        error) when ``neuron`` of ``model`` is silenced."""
+        W1 = run.W.copy()
+        W1[model, neuron] = 0.0
+        errors = _errors(run, W1, x[model:model + 1].expand(len(run.models), -1, -1))[model]
+        base = clean[model]
+        d = errors.mean(-1) - base.mean(-1)
+        total = base.mean()
+        return (float(d.mean() / total), float(d.std(ddof=1) / np.sqrt(samples) / total),
+                float(errors[:, feature].mean() / max(base[:, feature].mean(), 1e-30) - 1))
+
+    rows = []
+    for r in motifs.itertuples():
+        weak_feature = r.weak % n
+        path = W1h[r.model, :, r.strong] * W2h[r.model, r.weak, :]          # (m,)
+        path[r.neuron] = 0.0
+        inhibitor = int(np.argmin(path)) if path.min() < 0 else -1
+        row = {"model": r.model, "neuron": r.neuron, "strong": r.strong, "weak": r.weak,
+               "inhibitor": inhibitor,
+               "inhibition": float(path.min()) if inhibitor >= 0 else 0.0,
+               "loss": float(clean[r.model].mean(-1).mean())}
+        if inhibitor >= 0:
+            row["rise"], row["rise_se"], row["weak_rise"] = rise(r.model, inhibitor,
+                                                                 weak_feature)
+        else:
+            row["rise"] = row["rise_se"] = row["weak_rise"] = np.nan
+        row["motif_rise"] = rise(r.model, r.neuron, weak_feature)[0]
+        others = np.flatnonzero(used[r.model])
+        others = others[(others != r.neuron) & (others != inhibitor)]
+        pick = rng.choice(others, min(controls, len(others)), replace=False)
+        control = [rise(r.model, k, weak_feature) for k in pick]
+        row["control_rise"] = float(np.mean([c[0] for c in control])) if control else np.nan
+        row["control_weak_rise"] = float(np.mean([c[2] for c in control])) if control else np.nan
+        rows.append(row)
+    return pd.DataFrame(rows, columns=columns)
+
+
 def weight_frame(run: Run, models: pd.DataFrame, *, top: int = 8) -> pd.DataFrame:
     """W₁ of some models in long form, each neuron rescaled so its largest weight magnitude is 1
     (the paper's view), neurons ordered by the most important feature one of whose halves they
@@ -367,6 +477,10 @@ def control_frame(runs: dict, top: int = 10) -> pd.DataFrame:
             .sort_values(["density", "steps"], ascending=[False, True]).reset_index(drop=True))
 
 
+#: Fresh inputs per model of :func:`motif_ablation` in :func:`computation_results`, by profile.
+ABLATION_SAMPLES = {"paper": 8192, "smoke": 256}
+
+
 def computation_results(profile: str | None = None, *, store: RunStore | None = None) -> dict:
     """Everything the chapter shows, from ``abs-value-n3`` and ``abs-value``.
 
@@ -383,8 +497,8 @@ def computation_results(profile: str | None = None, *, store: RunStore | None = 
         (:func:`model_frame`), ``small_weights`` and ``large_weights`` (:func:`weight_frame`
         of the lowest-loss model per density, dense first), ``features``
         (:func:`feature_frame` of ``abs-value``), ``motifs`` (:func:`asymmetric_pairs` of
-        ``abs-value``) and ``control`` (:func:`control_frame` of ``abs-value`` and
-        ``abs-value-long``).
+        ``abs-value``), ``ablation`` (:func:`motif_ablation` of them) and ``control``
+        (:func:`control_frame` of ``abs-value`` and ``abs-value-long``).
 
     Examples
     --------
@@ -406,6 +520,8 @@ def computation_results(profile: str | None = None, *, store: RunStore | None = 
                     f"{key}_weights": weight_frame(run, best)})
     out["features"] = feature_frame(out["large"])
     out["motifs"] = asymmetric_pairs(out["large"].W, out["large"].W_out)
+    out["ablation"] = motif_ablation(out["large"], out["motifs"],
+                                     samples=ABLATION_SAMPLES[current_profile(profile)])
     long = load("abs-value-long", profile, store=store)
     out["control"] = control_frame({"abs-value": out["large"], "abs-value-long": long})
     return out
