@@ -286,7 +286,7 @@ def test_paper_strategy_fit_locates_the_boundaries():
     data = RunStore(Path(__file__).parents[1] / "data")
     r = pt.map_fit("paper", store=data)
     fit = r["fit"]
-    assert fit.models == len(r["models"]) >= 4000 and fit.failed <= 0.05 * pt.FIT_DRAWS
+    assert fit.models == len(r["models"]) >= 4000 and fit.failed <= 0.05 * pt.FIT_REFITS
     assert fit.aic < fit.aic_linear - 100 and fit.pseudo_r2 > 0.6
     e = pt.fitted_edges(fit, pt.FIT_ROWS).set_index(["strategy", "correlation"])
     lin = e.loc["linear"]

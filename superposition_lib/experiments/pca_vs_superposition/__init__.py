@@ -78,7 +78,7 @@ from .strategy import (
 )
 from .strategy_fit import (
     BAND_LEVEL,
-    FIT_DRAWS,
+    FIT_REFITS,
     FIT_ROWS,
     FIT_RUNS,
     FIT_STRATEGIES,
@@ -110,7 +110,7 @@ __all__ = [
     "FINE_CORRELATIONS",
     "FINE_DENSITIES",
     "FINE_SEEDS",
-    "FIT_DRAWS",
+    "FIT_REFITS",
     "FIT_ROWS",
     "FIT_RUNS",
     "FIT_STRATEGIES",

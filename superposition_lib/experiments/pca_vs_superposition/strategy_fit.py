@@ -13,14 +13,14 @@ equally probable, so with terms linear in x and c every boundary would be a stra
 (log p, c), and the measured collapsed region is not bounded by straight lines.
 
 Its uncertainty is the bootstrap's: the models are resampled with replacement and the model
-refitted, :data:`FIT_DRAWS` times. The refits give
-at every point an interval for each probability and the share of refits whose most probable
-strategy is the fit's. The **confidence band** of the boundaries is where that share is below
-the level (:data:`BAND_LEVEL`): there the data do not settle which strategy is the most
-probable. Every model is one observation: the seeds of a cell are independent trainings. (The
-bootstrap, not draws from the estimate's asymptotic normal distribution: the linear regime is
-nearly separated from the rest by density, and the normal approximation then lets its
-probability rise where no linear model was ever seen.)
+refitted, :data:`FIT_REFITS` times. The refits give at every point an interval for each
+probability and the share of refits whose most probable strategy is the fit's. The
+**confidence band** of the boundaries is where that share is below the level
+(:data:`BAND_LEVEL`): there the data do not settle which strategy is the most probable. Every
+model is one observation: the seeds of a cell are independent trainings. (The bootstrap, not
+draws from the estimate's asymptotic normal distribution: the linear regime is nearly
+separated from the rest by density, and the normal approximation then lets its probability
+rise where no linear model was ever seen.)
 
 statsmodels is imported when a fit is made, so the rest of the library does not need it.
 """
@@ -39,14 +39,14 @@ from .tradeoff import map_frame
 
 __all__ = [
     "BAND_LEVEL",
-    "FIT_DRAWS",
+    "FIT_REFITS",
+    "FIT_ROWS",
+    "FIT_RUNS",
     "FIT_STRATEGIES",
     "TERMS",
     "StrategyFit",
     "design",
     "fit_strategy",
-    "FIT_ROWS",
-    "FIT_RUNS",
     "fitted_edges",
     "map_fit",
     "strategy_surface",
@@ -69,7 +69,7 @@ FIT_RUNS = ("pca-map", "pca-map-fine")
 FIT_ROWS = (0.0, 0.1, 0.25, 0.5, 0.75, 1.0)
 
 #: Bootstrap refits behind the intervals and the confidence band.
-FIT_DRAWS = 500
+FIT_REFITS = 500
 
 #: Confidence level of the intervals and the band.
 BAND_LEVEL = 0.95
@@ -171,7 +171,7 @@ class StrategyFit:
         return e / e.sum(-1, keepdims=True)
 
 
-def fit_strategy(models: pd.DataFrame, *, refits: int = FIT_DRAWS, seed: int = 0
+def fit_strategy(models: pd.DataFrame, *, refits: int = FIT_REFITS, seed: int = 0
                  ) -> StrategyFit:
     """Fit P(strategy | density, correlation) to models of the map, and bootstrap it.
 
