@@ -163,3 +163,24 @@ def test_paper_the_motifs_inhibitor_guards_the_weak_feature(paper):
     assert (inh["weak_rise"] > inh["control_weak_rise"]).mean() >= 0.9
     assert inh["rise"].median() < 2 * inh["control_rise"].median()
     assert ((inh["rise"] > inh["control_rise"]).mean() < 0.75)
+
+
+def test_paper_convergence_run_the_chapter_reads(paper):
+    """The chapter's "Trained to convergence": the dense models converge, none at 1 − S = 0.1
+    and 0.03, where the loss still falls and the top features' share on their own neurons has
+    grown since 10,000 steps; at the three sparsest densities that share stays low."""
+    s = paper["converged"].set_index("density")
+    assert (s["seeds"] == cp.CONVERGE_SEEDS).all()
+    assert (s.loc[[1.0, 0.3], "converged"] == cp.CONVERGE_SEEDS).all()
+    assert (s.loc[[0.1, 0.03], "converged"] == 0).all()
+    assert (s.loc[[0.1, 0.03], "loss_change"] > 0.1).all()
+    short = cp.importance_frame(paper["features"])["top_own"]
+    for d in (0.1, 0.03):
+        assert s.loc[d, "top_own_low"] > short.loc[d], (d, s.loc[d], short.loc[d])
+    assert (s.loc[[0.01, 0.003, 0.001], "top_own"] < 0.3).all()
+    assert (s.loc[[1.0, 0.3], "top_own"] == 1).all()
+
+
+def test_convergence_frame_needs_snapshots_at_80_percent(smoke):
+    with pytest.raises(ValueError, match="needs weight snapshots at 80%"):
+        cp.convergence_frame(smoke["large"])

@@ -17,6 +17,11 @@ neurons, not only store features.
     The control for training length: the three sparsest densities for 5 times as many steps
     (50,000), 2 seeds each; at 1 − S = 0.001 a feature is present in about one sample of a
     batch of 1024, so 10,000 steps give each feature few gradient signals.
+``abs-value-converge``
+    ``abs-value`` at all seven densities for :data:`CONVERGE_STEPS` steps with
+    :data:`CONVERGE_SEEDS` new seeds each, its weights kept every :data:`CONVERGE_EVERY` steps:
+    whether a model has converged is read from the last 20% of its training
+    (:func:`convergence_frame`).
 
 The ``paper`` profile trains 10,000 steps with batch 1024; ``smoke`` trains 300 steps of batch
 256 at learning rate 0.01 (seconds).
@@ -24,11 +29,13 @@ The ``paper`` profile trains 10,000 steps with batch 1024; ``smoke`` trains 300 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import torch
 
-from ..analysis import neurons
+from ..analysis import neurons, stats
 from ..core.config import ExperimentSpec
 from ..core.data import FeatureDistribution
 from ..core.models import forward
@@ -44,8 +51,14 @@ __all__ = [
     "DENSITIES",
     "LONG_DENSITIES",
     "SMALL_DENSITIES",
+    "CONVERGE_EVERY",
+    "CONVERGE_LOSS",
+    "CONVERGE_SEEDS",
+    "CONVERGE_STEPS",
     "asymmetric_pairs",
     "computation_results",
+    "convergence_frame",
+    "converged_summary",
     "control_frame",
     "feature_frame",
     "importance_frame",
@@ -87,6 +100,27 @@ register(Experiment(
     "abs-value", CHAPTER,
     "absolute value, 100 features, 40 neurons, importance 0.8^i, 1-S from 1 to 0.001, 3 seeds",
     _profiles(100, 40, 0.8, DENSITIES, 3), best_of=False))
+#: Largest relative change of the loss over the last 20% of training for a converged model.
+CONVERGE_LOSS = 0.01
+
+#: Seeds of ``abs-value-converge``.
+CONVERGE_SEEDS = 5
+
+#: Steps of ``abs-value-converge``.
+CONVERGE_STEPS = 50_000
+
+#: Spacing of ``abs-value-converge``'s weight snapshots: the last one before the end is at 80%
+#: of training, where the convergence criterion compares.
+CONVERGE_EVERY = 10_000
+
+register(Experiment(
+    "abs-value-converge", CHAPTER,
+    "absolute value, 100 features, 40 neurons, the paper's densities, 50k steps, 5 seeds, "
+    "weights every 10k steps",
+    {"paper": _profiles(100, 40, 0.8, DENSITIES, CONVERGE_SEEDS)["paper"].replace(
+        steps=CONVERGE_STEPS, seed=1, snapshot_every=CONVERGE_EVERY),
+     "smoke": _profiles(100, 40, 0.8, DENSITIES, 2)["smoke"].replace(
+        steps=600, seed=1, snapshot_every=120)}, best_of=False))
 register(Experiment(
     "abs-value-long", CHAPTER,
     "absolute value, 100 features, 40 neurons, the three sparsest densities, 50k steps, 2 seeds",
@@ -432,6 +466,100 @@ def weight_frame(run: Run, models: pd.DataFrame, *, top: int = 8) -> pd.DataFram
     return long[long["weight"] != 0].reset_index(drop=True)
 
 
+def convergence_frame(run: Run) -> pd.DataFrame:
+    """Whether every model of a run has converged: its loss and its neuron code unchanged over
+    the last 20% of training.
+
+    The run's weight snapshot at 80% of its steps is compared with its final weights: the loss
+    on the snapshots' fixed evaluation batch (the same samples at both, so the change is not
+    sampling noise) and the classification of :func:`model_frame` (the regime, the features
+    computed with both halves and those with neurons of their own).
+
+    Parameters
+    ----------
+    run : Run
+        An absolute-value run with weight snapshots, one of them at 80% of its steps
+        (``abs-value-converge``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The final :func:`model_frame` rows, plus ``loss_change`` (the relative change of the
+        snapshot loss from 80% to 100% of training), ``code_change`` (whether the regime or
+        the counts ``both_halves`` and ``own_neurons`` differ between the two) and
+        ``converged`` (``|loss_change|`` at most :data:`CONVERGE_LOSS` and no code change).
+
+    Raises
+    ------
+    ValueError
+        If the run has no weight snapshot at 80% of its steps.
+
+    Examples
+    --------
+    >>> df = convergence_frame(load("abs-value-converge", "smoke"))
+    >>> {"loss_change", "code_change", "converged"} <= set(df.columns)
+    True
+    """
+    snaps = run.snapshots
+    at = np.flatnonzero(snaps.steps == round(0.8 * run.spec.steps))
+    if snaps.W is None or len(at) == 0 or snaps.steps[-1] != run.spec.steps:
+        raise ValueError("run: needs weight snapshots at 80% and at 100% of its steps; "
+                         f"has steps {snaps.steps.tolist()}")
+    k = int(at[0])
+    final = model_frame(run)
+    before = model_frame(replace(run, W=snaps.W[k], W_out=snaps.W_out[k], b=snaps.b[k]))
+    final["loss_change"] = snaps.loss[-1] / snaps.loss[k] - 1
+    final["code_change"] = ((final["regime"].to_numpy() != before["regime"].to_numpy())
+                            | (final["both_halves"].to_numpy() != before["both_halves"].to_numpy())
+                            | (final["own_neurons"].to_numpy() != before["own_neurons"].to_numpy()))
+    final["converged"] = (final["loss_change"].abs() <= CONVERGE_LOSS) & ~final["code_change"]
+    return final
+
+
+def converged_summary(run: Run, top: int = 10) -> pd.DataFrame:
+    """Per density, how many seeds converged and the chapter's numbers over the seeds, with
+    bootstrap intervals.
+
+    Parameters
+    ----------
+    run : Run
+        As for :func:`convergence_frame`.
+    top : int
+        How many of the most important features count as "top".
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per density, dense first: ``density``, ``seeds``, ``converged`` (seeds that
+        meet :func:`convergence_frame`'s criterion), ``loss_change`` (the largest relative loss
+        change over the last 20% of training, in absolute value), and for ``polysemantic``
+        (neurons), ``both_halves`` (features computed), ``top_computed`` and ``top_own`` (shares
+        of the ``top`` most important features computed with both halves and on neurons of
+        their own) the mean over seeds with its 95% bootstrap interval (columns ``<name>``,
+        ``<name>_low``, ``<name>_high``).
+
+    Examples
+    --------
+    >>> s = converged_summary(load("abs-value-converge", "smoke"))
+    >>> s["seeds"].tolist() == [2] * len(DENSITIES)
+    True
+    """
+    models = convergence_frame(run)
+    features = feature_frame(run)
+    per_model = (features[features["feature"] < top].groupby("model")[["computed", "own"]]
+                 .mean().rename(columns={"computed": "top_computed", "own": "top_own"}))
+    models = models.join(per_model, on="model")
+    rows = []
+    for density, g in models.groupby("density", sort=False):
+        row = {"density": float(density), "seeds": len(g), "converged": int(g["converged"].sum()),
+               "loss_change": float(g["loss_change"].abs().max())}
+        for name in ("polysemantic", "both_halves", "top_computed", "top_own"):
+            row[name], row[f"{name}_low"], row[f"{name}_high"] = stats.bootstrap_interval(
+                g[name].to_numpy(dtype=float))
+        rows.append(row)
+    return pd.DataFrame(rows).sort_values("density", ascending=False).reset_index(drop=True)
+
+
 def control_frame(runs: dict, top: int = 10) -> pd.DataFrame:
     """The training-length control: per run and density, the means over seeds of the numbers
     the chapter compares.
@@ -482,7 +610,7 @@ ABLATION_SAMPLES = {"paper": 8192, "smoke": 256}
 
 
 def computation_results(profile: str | None = None, *, store: RunStore | None = None) -> dict:
-    """Everything the chapter shows, from ``abs-value-n3`` and ``abs-value``.
+    """Everything the chapter shows, from ``abs-value-n3``, ``abs-value`` and its controls.
 
     Parameters
     ----------
@@ -497,8 +625,9 @@ def computation_results(profile: str | None = None, *, store: RunStore | None = 
         (:func:`model_frame`), ``small_weights`` and ``large_weights`` (:func:`weight_frame`
         of the lowest-loss model per density, dense first), ``features``
         (:func:`feature_frame` of ``abs-value``), ``motifs`` (:func:`asymmetric_pairs` of
-        ``abs-value``), ``ablation`` (:func:`motif_ablation` of them) and ``control``
-        (:func:`control_frame` of ``abs-value`` and ``abs-value-long``).
+        ``abs-value``), ``ablation`` (:func:`motif_ablation` of them), ``control``
+        (:func:`control_frame` of ``abs-value`` and ``abs-value-long``), ``converge`` (the
+        ``abs-value-converge`` run) and ``converged`` (its :func:`converged_summary`).
 
     Examples
     --------
@@ -524,4 +653,6 @@ def computation_results(profile: str | None = None, *, store: RunStore | None = 
                                      samples=ABLATION_SAMPLES[current_profile(profile)])
     long = load("abs-value-long", profile, store=store)
     out["control"] = control_frame({"abs-value": out["large"], "abs-value-long": long})
+    out["converge"] = load("abs-value-converge", profile, store=store)
+    out["converged"] = converged_summary(out["converge"])
     return out
