@@ -42,6 +42,7 @@ from ..core.models import forward
 from ..core.run import Run
 from ..core.store import RunStore
 from . import privileged_basis
+from .memo import remembered
 from .registry import Experiment, current_profile, load, register
 
 __all__ = [
@@ -314,16 +315,18 @@ def asymmetric_pairs(W1: np.ndarray, W2: np.ndarray, ratio: float = ASYMMETRY
                                        "output_ratio"])
 
 
-def _errors(run: Run, W1: np.ndarray, x: torch.Tensor) -> np.ndarray:
-    """Every sample's weighted squared error per feature, I_j (y'_j − |x_j|)², of the run's
-    models with input weights ``W1`` (models, m, n): shape (models, samples, n)."""
-    params = {"W": torch.as_tensor(W1, dtype=torch.float32),
-              "W_out": torch.as_tensor(run.W_out, dtype=torch.float32),
-              "b": torch.as_tensor(run.b, dtype=torch.float32)}
-    importance = torch.as_tensor(run.importance, dtype=torch.float32)[:, None, :]
+def _errors(run: Run, model: int, W1: np.ndarray, x: torch.Tensor) -> np.ndarray:
+    """Every sample's weighted squared error per feature, I_j (y'_j − |x_j|)², of one model of
+    the run with input weights ``W1`` (m, n), on its inputs ``x`` (samples, n): shape
+    (samples, n)."""
+    pick = slice(model, model + 1)
+    params = {"W": torch.as_tensor(W1[None], dtype=torch.float32),
+              "W_out": torch.as_tensor(run.W_out[pick], dtype=torch.float32),
+              "b": torch.as_tensor(run.b[pick], dtype=torch.float32)}
+    importance = torch.as_tensor(run.importance[pick], dtype=torch.float32)[:, None, :]
     with torch.no_grad():
-        out = forward(params, x, run.spec.model)
-    return ((out - x.abs()).square() * importance).double().numpy()
+        out = forward(params, x[None], run.spec.model)
+    return ((out - x.abs()).square() * importance)[0].double().numpy()
 
 
 def motif_ablation(run: Run, motifs: pd.DataFrame, *, samples: int = 8192, controls: int = 5,
@@ -379,14 +382,15 @@ def motif_ablation(run: Run, motifs: pd.DataFrame, *, samples: int = 8192, contr
     used = neurons.carries(W1h, W_out=W2h).any(axis=2)                    # (models, m)
     rng = np.random.default_rng(seed)
     x = FeatureDistribution.from_spec(run.spec).sample(samples, rng)[run.models]
-    clean = _errors(run, run.W, x)                                         # (models, samples, n)
+    clean = {int(k): _errors(run, int(k), run.W[k], x[k])                 # (samples, n) each
+             for k in np.unique(motifs["model"])}
 
     def rise(model: int, neuron: int, feature: int) -> tuple[float, float, float]:
         """(relative rise of the loss, its standard error, relative rise of one feature's
         error) when ``neuron`` of ``model`` is silenced."""
-        W1 = run.W.copy()
-        W1[model, neuron] = 0.0
-        errors = _errors(run, W1, x[model:model + 1].expand(len(run.models), -1, -1))[model]
+        W1 = run.W[model].copy()
+        W1[neuron] = 0.0
+        errors = _errors(run, model, W1, x[model])
         base = clean[model]
         d = errors.mean(-1) - base.mean(-1)
         total = base.mean()
@@ -402,7 +406,7 @@ def motif_ablation(run: Run, motifs: pd.DataFrame, *, samples: int = 8192, contr
         row = {"model": r.model, "neuron": r.neuron, "strong": r.strong, "weak": r.weak,
                "inhibitor": inhibitor,
                "inhibition": float(path.min()) if inhibitor >= 0 else 0.0,
-               "loss": float(clean[r.model].mean(-1).mean())}
+               "loss": float(clean[r.model].mean())}
         if inhibitor >= 0:
             row["rise"], row["rise_se"], row["weak_rise"] = rise(r.model, inhibitor,
                                                                  weak_feature)
@@ -609,6 +613,7 @@ def control_frame(runs: dict, top: int = 10) -> pd.DataFrame:
 ABLATION_SAMPLES = {"paper": 8192, "smoke": 256}
 
 
+@remembered("abs-value-n3", "abs-value", "abs-value-long", "abs-value-converge")
 def computation_results(profile: str | None = None, *, store: RunStore | None = None) -> dict:
     """Everything the chapter shows, from ``abs-value-n3``, ``abs-value`` and its controls.
 
