@@ -34,6 +34,7 @@ import pandas as pd
 
 from ...core.store import RunStore
 from ..memo import remembered
+from ..registry import current_profile
 from .strategy import STRATEGIES
 from .tradeoff import map_frame
 
@@ -70,6 +71,9 @@ FIT_ROWS = (0.0, 0.1, 0.25, 0.5, 0.75, 1.0)
 
 #: Bootstrap refits behind the intervals and the confidence band.
 FIT_REFITS = 500
+
+#: Bootstrap refits of :func:`map_fit` by profile.
+_PROFILE_REFITS = {"paper": FIT_REFITS, "smoke": 50}
 
 #: Confidence level of the intervals and the band.
 BAND_LEVEL = 0.95
@@ -398,7 +402,8 @@ def map_fit(profile: str | None = None, *, store: RunStore | None = None) -> dic
     -------
     dict
         ``models``: the :func:`~superposition_lib.experiments.pca_vs_superposition.map_frame`
-        rows of both runs (``experiment`` added); ``fit``: :func:`fit_strategy` of them.
+        rows of both runs (``experiment`` added); ``fit``: :func:`fit_strategy` of them
+        (:data:`FIT_REFITS` refits under the ``paper`` profile, 50 under ``smoke``).
 
     Examples
     --------
@@ -408,4 +413,5 @@ def map_fit(profile: str | None = None, *, store: RunStore | None = None) -> dic
     """
     models = pd.concat([map_frame(profile, store=store, experiment=name).assign(experiment=name)
                         for name in FIT_RUNS], ignore_index=True)
-    return {"models": models, "fit": fit_strategy(models)}
+    return {"models": models,
+            "fit": fit_strategy(models, refits=_PROFILE_REFITS[current_profile(profile)])}
