@@ -288,32 +288,28 @@ def test_paper_strategy_fit_locates_the_boundaries():
     fit = r["fit"]
     assert fit.models == len(r["models"]) >= 4000 and fit.failed <= 0.05 * pt.FIT_REFITS
     assert fit.aic < fit.aic_linear - 100 and fit.pseudo_r2 > 0.6
-    e = pt.fitted_edges(fit, pt.FIT_ROWS).set_index(["strategy", "correlation"])
+    fine = pt.map_cells(pt.map_frame("paper", store=data, experiment="pca-map-fine"))
+    cells = pt.map_cells(pt.map_frame("paper", store=data))
+    f = pt.fit_findings(fit, fine, cells)
+    e = f["edges"]
     lin = e.loc["linear"]
     assert lin["sparsest"].between(0.5, 0.66).all(), lin
     assert lin["sparsest"].idxmax() == 0.0
-    assert (lin["sparsest_high"] / lin["sparsest_low"] < 1.06).all(), lin
+    assert f["linear_widest"] < 1.06
     col = e.loc["collapsed"].dropna(subset=["sparsest"])
     assert col.index.min() <= 0.25 and col["sparsest"].is_monotonic_decreasing, col
     assert 0.2 < col.loc[0.25, "sparsest"] < 0.3 and 0.02 < col.loc[1.0, "sparsest"] < 0.04
-    assert (col["sparsest_high"] / col["sparsest_low"] < 1.25).all(), col
+    assert f["collapsed_widest"] < 1.25
     sup = e.loc["superposition"]
     assert sup["missing"].loc[sup.index >= 0.25].eq(1).all()
     assert sup.loc[0.0, "sparsest"] == pytest.approx(0.01)
     # intervals several times narrower, in log density, than the map's column spacing
-    spacing = np.log(pt.MAP_DENSITIES[0] / pt.MAP_DENSITIES[1])
-    assert spacing / np.log((col["sparsest_high"] / col["sparsest_low"]).max()) > 2
-    assert spacing / np.log((lin["sparsest_high"] / lin["sparsest_low"]).max()) > 8
-    fine = pt.map_cells(pt.map_frame("paper", store=data, experiment="pca-map-fine"))
-    s = pt.strategy_surface(fit, fine["density"], fine["correlation"])
-    same = s["strategy"].to_numpy() == fine["strategy"].to_numpy()
-    unanimous = fine["share"].to_numpy() == 1
-    assert same[unanimous].mean() > 0.95 and same.mean() > 0.9
-    assert (~unanimous[~same]).mean() > 0.6             # the misnamed cells: mostly split ones
-    assert s["band"].mean() < 0.15
-    cells = pt.map_cells(pt.map_frame("paper", store=data))
-    on_map = pt.strategy_surface(fit, cells["density"], cells["correlation"])["strategy"]
-    assert (on_map.to_numpy() == cells["strategy"].to_numpy()).mean() > 0.9
+    assert f["grid_factor"] == pytest.approx(pt.MAP_DENSITIES[0] / pt.MAP_DENSITIES[1])
+    assert np.log(f["grid_factor"]) / np.log(f["collapsed_widest"]) > 2
+    assert np.log(f["grid_factor"]) / np.log(f["linear_widest"]) > 8
+    assert f["names_unanimous"] > 0.95 and f["names_fine"] > 0.9 and f["names_map"] > 0.9
+    assert f["split_misnamed"] > 0.6             # the misnamed cells: mostly split ones
+    assert f["band"] < 0.15
 
 
 def test_theory_findings_the_chapter_states():

@@ -315,10 +315,11 @@ def asymmetric_pairs(W1: np.ndarray, W2: np.ndarray, ratio: float = ASYMMETRY
                                        "output_ratio"])
 
 
-def _errors(run: Run, model: int, W1: np.ndarray, x: torch.Tensor) -> np.ndarray:
-    """Every sample's weighted squared error per feature, I_j (y'_j − |x_j|)², of one model of
-    the run with input weights ``W1`` (m, n), on its inputs ``x`` (samples, n): shape
-    (samples, n)."""
+def _errors(run: Run, model: int, W1: np.ndarray, x: torch.Tensor, target: torch.Tensor
+            ) -> np.ndarray:
+    """Every sample's weighted squared error per feature, I_j (y'_j − target_j)², of one model
+    of the run with input weights ``W1`` (m, n), on its inputs ``x`` and targets ``target``
+    (samples, n): shape (samples, n)."""
     pick = slice(model, model + 1)
     params = {"W": torch.as_tensor(W1[None], dtype=torch.float32),
               "W_out": torch.as_tensor(run.W_out[pick], dtype=torch.float32),
@@ -326,7 +327,7 @@ def _errors(run: Run, model: int, W1: np.ndarray, x: torch.Tensor) -> np.ndarray
     importance = torch.as_tensor(run.importance[pick], dtype=torch.float32)[:, None, :]
     with torch.no_grad():
         out = forward(params, x[None], run.spec.model)
-    return ((out - x.abs()).square() * importance)[0].double().numpy()
+    return ((out - target).square() * importance)[0].double().numpy()
 
 
 def motif_ablation(run: Run, motifs: pd.DataFrame, *, samples: int = 8192, controls: int = 5,
@@ -381,8 +382,10 @@ def motif_ablation(run: Run, motifs: pd.DataFrame, *, samples: int = 8192, contr
     n = run.W.shape[2]
     used = neurons.carries(W1h, W_out=W2h).any(axis=2)                    # (models, m)
     rng = np.random.default_rng(seed)
-    x = FeatureDistribution.from_spec(run.spec).sample(samples, rng)[run.models]
-    clean = {int(k): _errors(run, int(k), run.W[k], x[k])                 # (samples, n) each
+    dist = FeatureDistribution.from_spec(run.spec)
+    x = dist.sample(samples, rng)[run.models]
+    target = dist.target(x)                                                # |x|
+    clean = {int(k): _errors(run, int(k), run.W[k], x[k], target[k])      # (samples, n) each
              for k in np.unique(motifs["model"])}
 
     def rise(model: int, neuron: int, feature: int) -> tuple[float, float, float]:
@@ -390,7 +393,7 @@ def motif_ablation(run: Run, motifs: pd.DataFrame, *, samples: int = 8192, contr
         error) when ``neuron`` of ``model`` is silenced."""
         W1 = run.W[model].copy()
         W1[neuron] = 0.0
-        errors = _errors(run, model, W1, x[model])
+        errors = _errors(run, model, W1, x[model], target[model])
         base = clean[model]
         d = errors.mean(-1) - base.mean(-1)
         total = base.mean()

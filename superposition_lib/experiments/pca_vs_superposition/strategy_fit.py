@@ -47,6 +47,7 @@ __all__ = [
     "TERMS",
     "StrategyFit",
     "design",
+    "fit_findings",
     "fit_strategy",
     "fitted_edges",
     "map_fit",
@@ -415,3 +416,56 @@ def map_fit(profile: str | None = None, *, store: RunStore | None = None) -> dic
                         for name in FIT_RUNS], ignore_index=True)
     return {"models": models,
             "fit": fit_strategy(models, refits=_PROFILE_REFITS[current_profile(profile)])}
+
+
+def fit_findings(fit: StrategyFit, fine: pd.DataFrame, cells: pd.DataFrame) -> dict:
+    """The numbers the chapter states about the fitted model against the cells it was fitted to.
+
+    Parameters
+    ----------
+    fit : StrategyFit
+        :func:`fit_strategy`.
+    fine, cells : pandas.DataFrame
+        :func:`~superposition_lib.experiments.pca_vs_superposition.map_cells` of
+        ``pca-map-fine`` and of ``pca-map``.
+
+    Returns
+    -------
+    dict
+        ``edges`` (:func:`fitted_edges` at :data:`FIT_ROWS`, indexed by strategy and
+        correlation); ``names_unanimous``, ``names_fine`` and ``names_map`` (shares of the fine
+        cells whose seeds agree, of all fine cells and of the map's cells whose majority is the
+        fit's most probable strategy); ``split_misnamed`` (share of the misnamed fine cells
+        whose seeds split); ``band`` (share of the fine cells in the confidence band);
+        ``linear_widest`` and ``collapsed_widest`` (the widest interval, as a factor in density,
+        of the linear regime's sparse edge and of the collapsed region's); ``grid_factor`` (the
+        factor between two neighbouring densities of the map).
+
+    Examples
+    --------
+    >>> beta = np.c_[np.zeros(6), [2, 4, 0, 0, 0, 0], np.zeros((6, 2)) - 9]
+    >>> fit = StrategyFit(beta, beta[None].repeat(4, 0), 0, 0, {}, 0.0, 0.0, 0.0, 0.0)
+    >>> cells = pd.DataFrame({"density": [1.0, 0.1], "correlation": 0.5,
+    ...                       "strategy": ["linear", "mixture"], "share": [1.0, 0.5]})
+    >>> f = fit_findings(fit, cells, cells)
+    >>> f["names_fine"], f["band"], round(f["grid_factor"], 1)
+    (1.0, 0.0, 10.0)
+    """
+    edges = fitted_edges(fit, FIT_ROWS).set_index(["strategy", "correlation"])
+    on_fine = strategy_surface(fit, fine["density"], fine["correlation"])
+    names = on_fine["strategy"].to_numpy() == fine["strategy"].to_numpy()
+    unanimous = fine["share"].to_numpy() == 1
+    on_map = strategy_surface(fit, cells["density"], cells["correlation"])["strategy"]
+    widest = {}
+    for s in ("linear", "collapsed"):
+        e = edges.loc[s].dropna(subset=["sparsest"])
+        widest[s] = float((e["sparsest_high"] / e["sparsest_low"]).max()) if len(e) else np.nan
+    dens = np.sort(cells["density"].unique())[::-1]
+    return {"edges": edges,
+            "names_unanimous": float(names[unanimous].mean()) if unanimous.any() else np.nan,
+            "names_fine": float(names.mean()),
+            "names_map": float((on_map.to_numpy() == cells["strategy"].to_numpy()).mean()),
+            "split_misnamed": float((~unanimous[~names]).mean()) if (~names).any() else np.nan,
+            "band": float(on_fine["band"].mean()),
+            "linear_widest": widest["linear"], "collapsed_widest": widest["collapsed"],
+            "grid_factor": float(dens[0] / dens[1]) if len(dens) > 1 else np.nan}
