@@ -182,14 +182,19 @@ def attack_losses(params: Params, x: Batch, norm: PerModel, model: str,
     relu = ARCHITECTURES[model].output_relu
     weight = (importance / n).unsqueeze(-1)                              # (models, n, 1)
     rows = shift.reshape(models * n, n)
+    # One buffer for every chunk: a fresh (models, chunk, k, n) tensor per chunk costs more in
+    # page faults than the arithmetic done in it.
+    buffer = torch.empty(models * min(chunk, batch) * k * n, dtype=z.dtype, device=z.device)
     pieces = []
     for a in range(0, batch, chunk):
         z_a, x_a = z[:, a:a + chunk, None, :], x[:, a:a + chunk, None, :]
+        c = z_a.shape[1]
+        moved = buffer[:models * c * k * n].view(models, c, k, n)
         if features is None:
-            moved = z_a + shift[:, None]                                 # (models, c, n, n)
+            torch.add(z_a, shift[:, None], out=moved)                    # (models, c, n, n)
         else:  # one row of A per sample and attack, by a flat row index (a fast copy)
             index = features[:, a:a + chunk] + n * torch.arange(models).view(-1, 1, 1)
-            moved = rows.index_select(0, index.reshape(-1)).view(models, -1, k, n)
+            torch.index_select(rows, 0, index.reshape(-1), out=moved.view(-1, n))
             moved += z_a
         if relu:
             moved.relu_()
