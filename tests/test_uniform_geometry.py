@@ -188,3 +188,23 @@ def test_paper_d_star_plateau_holds_over_seeds():
     instances, _ = ug.uniform_frames("paper", store=DATA)
     main = instances.sort_values("inverse_density")["d_star"].to_numpy()
     assert np.all(main > d["min"] - 0.02) and np.all(main < d["max"] + 0.02)
+
+
+def test_paper_band_has_triangles_on_their_line_and_tetrahedra_off_theirs():
+    """The chapter's band check in the paper's setting: triangles form only between
+    1/(1 - S) = 1.5 and 1.9, most of their features within 0.03 of 2/3, at several per model
+    where they peak (the interval over seeds above 3); tetrahedra form, but none of their features
+    reaches 3/4."""
+    run = experiments.load("uniform-geometry-band", "paper", store=DATA)
+    features = ug.feature_frame(run)
+    band = ug.band_summary(run, features)
+    assert (band["models"] == ug.BAND_SEEDS).all()
+    with_tri = band[band["triangles"] > 0]["inverse_density"]
+    assert with_tri.min() > 1.5 and with_tri.max() < 1.9
+    peak = band.loc[band["triangles"].idxmax()]
+    assert peak["triangles_low"] > 3
+    table = ug.polytope_table(features[features["represented"]])
+    assert table.loc["triangle", "components"] >= 30 and table.loc["triangle", "on_line"] > 0.5
+    assert table.loc["tetrahedron", "components"] >= 5
+    assert table.loc["tetrahedron", "on_line"] < 0.05
+    assert table.loc["tetrahedron", "median_d"] < 0.72

@@ -11,6 +11,10 @@
 ``uniform-geometry-seeds``
     The same model at every density of :data:`INVERSE_DENSITIES`, :data:`UNIFORM_SEEDS`
     independent seeds each: intervals on D* and on the plateau at 1/2.
+``uniform-geometry-band``
+    The same model, the paper's setting, on a finer grid over the band where D* falls from 1 to
+    the plateau at 1/2 (:data:`BAND_INVERSE_DENSITIES`), :data:`BAND_SEEDS` seeds each: where
+    the paper's figure has its tetrahedra (D_i = 3/4) and triangles (2/3), how many form.
 ``pentagon-nonuniform``
     n = 5 features of importance 1 in m = 2 dimensions; four features have density 0.05 and the
     fifth's density is 0.05 × :data:`PENTAGON_RATIOS` (0.1× to 10×). Every instance keeps all of
@@ -35,6 +39,8 @@ from ..core.store import RunStore
 from .registry import Experiment, load, register
 
 __all__ = [
+    "BAND_INVERSE_DENSITIES",
+    "BAND_SEEDS",
     "CHAPTER",
     "INVERSE_DENSITIES",
     "PENTAGON_BASE_DENSITY",
@@ -42,6 +48,7 @@ __all__ = [
     "POLYTOPE_D",
     "REFERENCE_LINES",
     "UNIFORM_SEEDS",
+    "band_summary",
     "d_star_summary",
     "feature_frame",
     "findings",
@@ -77,6 +84,13 @@ REFERENCE_LINES = {"tetrahedron": 3 / 4, "triangle": 2 / 3, "digon": 1 / 2,
 
 #: Independent seeds per density in ``uniform-geometry-seeds``.
 UNIFORM_SEEDS = 4
+
+#: 1/(1 − S) of ``uniform-geometry-band``: 10 values, log-spaced from 1.2 to 2.1, where D* of
+#: the sweep falls from 0.98 to 0.58 and its only tetrahedra and triangles are.
+BAND_INVERSE_DENSITIES = tuple(float(v) for v in np.geomspace(1.2, 2.1, 10))
+
+#: Independent seeds per density in ``uniform-geometry-band``.
+BAND_SEEDS = 6
 
 
 def _uniform_profiles(inverse_densities=INVERSE_DENSITIES, steps: int = 10_000,
@@ -119,6 +133,11 @@ register(Experiment(
     "uniform-geometry-seeds", CHAPTER,
     f"uniform-geometry with {UNIFORM_SEEDS} seeds at every density (intervals on D*)",
     _uniform_profiles(seeds=UNIFORM_SEEDS, seed=1)))
+register(Experiment(
+    "uniform-geometry-band", CHAPTER,
+    f"uniform-geometry from 1/(1-S) = 1.2 to 2.1, {BAND_SEEDS} seeds at each of 10 densities "
+    f"(tetrahedra and triangles)",
+    _uniform_profiles(BAND_INVERSE_DENSITIES, seeds=BAND_SEEDS, seed=2)))
 register(Experiment(
     "pentagon-nonuniform", CHAPTER,
     "5 features in 2 dims, four at density 0.05, the fifth from 0.1x to 10x; all restarts kept",
@@ -507,6 +526,55 @@ def length_comparison(short: pd.DataFrame, long: pd.DataFrame, *, tol: float = 0
 
 #: The D_i a vertex of each kind of component has when the polytope is regular.
 POLYTOPE_D = {"dedicated": 1.0, **REFERENCE_LINES}
+
+
+def band_summary(run: Run, features: pd.DataFrame, *, tol: float = 0.03) -> pd.DataFrame:
+    """Tetrahedra and triangles per model of a run with several seeds per density (such as
+    ``uniform-geometry-band``), per density, with intervals over the seeds.
+
+    Parameters
+    ----------
+    run : Run
+        One model per instance.
+    features : pandas.DataFrame
+        :func:`feature_frame` of ``run``.
+    tol : float
+        Distance from 3/4 or 2/3 at which a feature's D_i counts as on that line.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per density, dense first: ``inverse_density``, ``models``, ``d_star`` (median
+        over the seeds), and for ``tetrahedra`` and ``triangles`` (components of that kind,
+        :func:`~superposition_lib.analysis.geometry.polytopes`) the mean per model with its
+        bootstrap 95% interval over the seeds (``…_low``, ``…_high``); ``on_3_4`` and
+        ``on_2_3``, the represented features whose D_i lies within ``tol`` of 3/4 and 2/3 (all
+        seeds together), and ``represented`` (all seeds together).
+
+    Examples
+    --------
+    >>> run = load("uniform-geometry-band", "smoke")
+    >>> b = band_summary(run, feature_frame(run))
+    >>> len(b) == len(BAND_INVERSE_DENSITIES), bool((b["models"] == BAND_SEEDS).all())
+    (True, True)
+    """
+    features = features.assign(model=np.repeat(np.arange(len(run.models)), run.W.shape[2]))
+    d_star = pd.Series(metrics.dimensions_per_feature(run.W), index=np.arange(len(run.models)))
+    rows = []
+    for inverse, g in features.groupby("inverse_density", sort=True):
+        models = np.unique(g["model"])
+        comps = g[g["represented"]].drop_duplicates(["model", "component"])
+        row = {"inverse_density": inverse, "models": len(models),
+               "d_star": float(d_star.loc[models].median())}
+        for kind, name in (("tetrahedra", "tetrahedron"), ("triangles", "triangle")):
+            per_model = comps[comps["polytope"] == name].groupby("model").size()
+            mean, low, high = stats.bootstrap_interval(per_model.reindex(models, fill_value=0))
+            row.update({kind: mean, f"{kind}_low": low, f"{kind}_high": high})
+        d = g.loc[g["represented"], "dimensionality"]
+        row.update({"on_3_4": int((np.abs(d - 3 / 4) < tol).sum()),
+                    "on_2_3": int((np.abs(d - 2 / 3) < tol).sum()), "represented": len(d)})
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def polytope_table(features: pd.DataFrame, *, tol: float = 0.03) -> pd.DataFrame:
