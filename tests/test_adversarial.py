@@ -374,9 +374,9 @@ def test_paper_plateau_against_the_papers_figure(paper):
     for _, model in short.groupby("inverse_density"):
         ratio = model.sort_values("fraction")["closed_form"].to_numpy()
         assert (np.diff(ratio) < 0).all() and ratio[-1] > 2
-    L = paper["length"].pivot_table(index="inverse_density", columns="steps",
-                                    values="vulnerability")
-    on_plateau = L[(L.index > 2.5) & (L.index < 3.5)]
+    length = paper["length"]
+    L = length.pivot_table(index="inverse_density", columns="steps", values="vulnerability")
+    on_plateau = L.loc[length.loc[length["plateau"], "inverse_density"].unique()]
     assert len(on_plateau) == 2 and (on_plateau[50_000] > on_plateau[10_000] + 0.2).all()
     assert (on_plateau[50_000] < 3.3).all()
 

@@ -435,8 +435,9 @@ def adversarial_results(profile: str | None = None, *, store: RunStore | None = 
         ``sensitivity`` (:func:`sensitivity_frame` of the sweep's plateau models, trained as the
         sweep and five times longer (``uniform-geometry-long``), against the sweep's densest
         model); ``length`` (:func:`~superposition_lib.analysis.adversarial.attack_frame` of
-        ``uniform-geometry-long`` and of the sweep's models at its densities, column
-        ``steps``); ``samples``,
+        ``uniform-geometry-long`` and of the sweep's models at its densities, columns
+        ``steps`` and ``plateau``: whether the sweep's model at that density is on the
+        plateau, :data:`PLATEAU`); ``samples``,
         ``pgd_samples`` and ``pgd_steps`` (the profile's attack statistics: inputs per model,
         and the gradient attacks' inputs and steps).
 
@@ -458,6 +459,9 @@ def adversarial_results(profile: str | None = None, *, store: RunStore | None = 
     length = pd.concat([adversarial.attack_frame(r, samples=samples).assign(steps=r.spec.steps)
                         for r in (sweep.select(np.flatnonzero(at_long)), longer)],
                        ignore_index=True)
+    on_plateau = np.abs(metrics.features_per_dimension(sweep.W) - 2) <= PLATEAU
+    length["plateau"] = np.isin(np.round(length["inverse_density"], 9), np.round(
+        1 / sweep.feature_probability.mean(1)[on_plateau], 9))
     plateau = {f"{r.spec.steps:,} steps": r.select(np.flatnonzero(
         np.abs(metrics.features_per_dimension(r.W) - 2) <= PLATEAU)) for r in (sweep, longer)}
     dense = sweep.select(np.array([int(np.argmax(sweep.feature_probability.mean(1)))]))
