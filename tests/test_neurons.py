@@ -122,3 +122,19 @@ def test_a_feature_read_weakly_and_written_strongly_still_counts():
     W = np.array([[[0.25]]])
     assert neurons.feature_gain(W, W_out=[[[4.0]]]).tolist() == [[1.0]]
     assert neurons.regime(W, [[[4.0]]]) == ["monosemantic"]
+
+
+@pytest.mark.parametrize("sets, name", [
+    ([(0,), (1,), (2,), (), ()], "all monosemantic"),          # two features dropped
+    ([(0,), (1,), (2,), (3,), (4,), (3, 4)], "3 features in 2 neurons"),
+    ([(0,), (1,), (2, 3), (2, 4), (3, 4), (2,), (3,), (4,)], "6 features in 3 neurons"),
+    ([tuple(p) for p in combinations(range(5), 2)], "pair code"),
+    ([(), ()], "none"),
+])
+def test_paper_regime_counts_the_features_on_polysemantic_neurons(sets, name):
+    """The paper's names: the polysemantic neurons and the features they carry, whatever the
+    monosemantic neurons hold; the pair code and an empty model keep their names."""
+    df = neurons.model_codes(_code(sets, 5))
+    assert df.loc[0, "paper_regime"] == name
+    assert df.loc[0, "superposed"] == (0 if name in ("all monosemantic", "none")
+                                       else int(name.split()[0]) if name[0].isdigit() else 10)

@@ -17,7 +17,8 @@ two features of this kind (:func:`signed_halves`). This module classifies from t
 - a neuron is *unused* (carries nothing), *monosemantic* (one feature) or *polysemantic*;
 - a feature's *code* is the set of neurons that carry it: one neuron, a pair, or more.
 
-:func:`regime` names a whole model from these counts (:data:`REGIMES`), and
+:func:`regime` names a whole model from these counts (:data:`REGIMES`), :func:`paper_regime` names
+it as Elhage et al. (2022) name their regimes ("3 features in 2 neurons" ...), and
 :func:`best_of_n_distribution` says how the lowest-loss model of N restarts changes with N
 without resampling.
 
@@ -48,6 +49,7 @@ __all__ = [
     "model_codes",
     "neuron_order",
     "neuron_shares",
+    "paper_regime",
     "regime",
     "signed_halves",
 ]
@@ -192,14 +194,15 @@ def model_codes(W: np.ndarray, importance: np.ndarray | None = None, *,
         ``monosemantic``, ``polysemantic``, ``unused`` (neurons), ``features_per_neuron``
         (mean over used neurons), ``neurons_per_feature`` (mean over represented features),
         ``code_1``, ``code_2``, ``code_3plus`` (represented features on one, two, three or
-        more neurons), ``distinct_codes`` (whether no two represented features use the same
-        set of neurons) and ``regime`` (:func:`regime`).
+        more neurons), ``superposed`` (represented features carried by a polysemantic neuron),
+        ``distinct_codes`` (whether no two represented features use the same set of neurons),
+        ``regime`` (:func:`regime`) and ``paper_regime`` (:func:`paper_regime`).
 
     Examples
     --------
     >>> W = np.array([[[1.0, 0.0], [0.0, 1.0]]])
-    >>> model_codes(W)[["represented", "monosemantic", "regime"]].values.tolist()
-    [[2, 2, 'monosemantic']]
+    >>> model_codes(W)[["represented", "monosemantic", "regime", "paper_regime"]].values.tolist()
+    [[2, 2, 'monosemantic', 'all monosemantic']]
     """
     W = _check(W)
     c = carries(W, W_out=W_out)
@@ -220,10 +223,12 @@ def model_codes(W: np.ndarray, importance: np.ndarray | None = None, *,
             "neurons_per_feature": float(sizes.mean()) if len(sizes) else 0.0,
             "code_1": int((sizes == 1).sum()), "code_2": int((sizes == 2).sum()),
             "code_3plus": int((sizes >= 3).sum()),
+            "superposed": int((c[k][per_neuron[k] >= 2].any(axis=0) & represented[k]).sum()),
             "distinct_codes": len(set(codes)) == len(codes),
         })
     df = pd.DataFrame(rows)
     df["regime"] = regime(W, W_out)
+    df["paper_regime"] = paper_regime(df)
     if importance is not None:
         imp = np.broadcast_to(np.asarray(importance, dtype=float), represented.shape)
         order = np.argsort(-imp, axis=1, kind="stable")
@@ -278,6 +283,42 @@ def regime(W: np.ndarray, W_out: np.ndarray | None = None) -> list[str]:
             names.append("distributed code")
         else:
             names.append("polysemantic, mixed code")
+    return names
+
+
+def paper_regime(codes: pd.DataFrame) -> list[str]:
+    """Every model's regime as the paper names it (Elhage et al. 2022, "Superposition in a
+    Privileged Basis"): "all monosemantic" when no neuron carries two features; "pair code"
+    (the paper's "features are pairs of neurons") when :func:`regime` says so; otherwise
+    "k features in j neurons", the j polysemantic neurons and the k represented features they
+    carry (each other feature has a monosemantic neuron of its own). A monosemantic model keeps
+    its name whatever it drops; the paper's n = 10, m = 5 model at 0.2 ≤ 1 − S ≤ 0.5 is
+    "3 features in 2 neurons".
+
+    Parameters
+    ----------
+    codes : pandas.DataFrame
+        :func:`model_codes` columns ``polysemantic``, ``superposed`` and ``regime``.
+
+    Returns
+    -------
+    list of str
+
+    Examples
+    --------
+    >>> binary = np.array([[1, 0, 0, 0, 0, 0], [0, 1, 0, 0, 0, 0], [0, 0, 1, 0, 0, 0],
+    ...                    [0, 0, 0, 1, 0, 1], [0, 0, 0, 0, 1, 1]], float)   # neurons x features
+    >>> model_codes(binary[None] * [1, 1, 1, 1, 1, 0.75])["paper_regime"].tolist()
+    ['3 features in 2 neurons']
+    """
+    names = []
+    for row in codes.itertuples(index=False):
+        if row.regime in ("none", "pair code"):
+            names.append(row.regime)
+        elif row.polysemantic == 0:
+            names.append("all monosemantic")
+        else:
+            names.append(f"{row.superposed} features in {row.polysemantic} neurons")
     return names
 
 

@@ -10,12 +10,19 @@ one can ask which features each neuron reads.
     1 − S = 10^(−k/5), k = 0..15 (1 down to 0.001), 128 restarts each. The paper shows the
     lowest-loss of 1,000 models per density; the chapter measures how the best model changes
     with the number of restarts N, so that N = 128 is justified by data rather than assumed.
+``privileged-basis-paper``
+    The same model at the densities the paper names for its regimes (:data:`PAPER_REGIMES`:
+    the edges 0.5, 0.2, 0.15, 0.12, 0.08, 0.05, 0.04 and 0.3, 0.065, 0.02 inside them) with the
+    paper's 1,000 restarts, so that its table is compared at its own densities and restart count.
 ``privileged-basis-n20``, ``privileged-basis-n30``
     n = 20 and 30 features in m = 5 neurons, importance 1, 7 densities 10^(−k/2), k = 0..6,
     64 restarts each: the paper's untested remark that, with more features, sparsity ends in a
     dense code (every feature on several neurons, every neuron shared by many features).
     Importance 1 because with 0.75^i feature 29 weighs 2e-4 and whether it is represented
     would be a question of importance, not of room.
+``privileged-basis-n20-long``, ``privileged-basis-n30-long``
+    The longer-training control of the dense-code question: the three sparsest of those
+    densities (0.01, 0.0032, 0.001), 16 restarts, 50,000 steps instead of 10,000.
 
 The ``paper`` profile trains 10,000 steps with batch 1024 (the notebook's settings); ``smoke``
 trains 400 steps of batch 256 at learning rate 0.01 with 2 restarts (seconds).
@@ -30,17 +37,26 @@ from ..analysis import neurons
 from ..core.config import ExperimentSpec
 from ..core.run import Run
 from ..core.store import RunStore
+from .memo import remembered
 from .registry import Experiment, load, register
 
 __all__ = [
     "CHAPTER",
     "CODE_DENSITIES",
     "DENSITIES",
+    "LONG_DENSITIES",
+    "LONG_RESTARTS",
+    "LONG_STEPS",
+    "PAPER_DENSITIES",
+    "PAPER_REGIMES",
+    "PAPER_RESTARTS",
     "RESTARTS",
     "best_of_n_frame",
     "long_weights",
     "model_frame",
     "n_values",
+    "paper_comparison",
+    "paper_regime_at",
     "privileged_results",
     "regime_ranges",
     "regime_shares",
@@ -59,12 +75,40 @@ CODE_DENSITIES = tuple(float(10 ** (-k / 2)) for k in range(7))
 #: Restarts per density of the paper profile: ``privileged-basis`` and the larger-n runs.
 RESTARTS = {10: 128, 20: 64, 30: 64}
 
+#: The paper's regimes of the n = 10, m = 5 model, densest first: (name, lowest 1 − S, highest
+#: 1 − S) as the paper gives them (None: no bound on that side). Elhage et al. (2022), section
+#: "Superposition in a Privileged Basis": "approximately 0.5 ≤ 1 − S", "approximately
+#: 0.2 ≤ 1 − S ≤ 0.5", "1 − S = 0.15", "1 − S = 0.12", "0.05 ≤ 1 − S ≤ 0.08", "1 − S ≤ 0.04".
+PAPER_REGIMES = (
+    ("all monosemantic", 0.5, None),
+    ("3 features in 2 neurons", 0.2, 0.5),
+    ("5 features in 3 neurons", 0.15, 0.15),
+    ("6 features in 4 neurons", 0.12, 0.12),
+    ("8 features in 5 neurons", 0.05, 0.08),
+    ("pair code", None, 0.04),
+)
 
-def _profiles(n: int, importance_base: float, densities: tuple) -> dict:
+#: Densities of ``privileged-basis-paper``: the edges of :data:`PAPER_REGIMES` and a point
+#: inside each of its wider ranges.
+PAPER_DENSITIES = (0.5, 0.3, 0.2, 0.15, 0.12, 0.08, 0.065, 0.05, 0.04, 0.02)
+
+#: Restarts per density of ``privileged-basis-paper``: the paper's "we trained 1000 models".
+PAPER_RESTARTS = 1000
+
+#: Densities of the dense-code control ``privileged-basis-n20-long`` and ``-n30-long``.
+LONG_DENSITIES = CODE_DENSITIES[-3:]
+#: Training steps of the dense-code control (five times the notebook's 10,000).
+LONG_STEPS = 50_000
+#: Restarts per density of the dense-code control.
+LONG_RESTARTS = 16
+
+
+def _profiles(n: int, importance_base: float, densities: tuple, restarts: int,
+              steps: int = 10_000) -> dict:
     paper = ExperimentSpec(
         model="relu_hidden", n_features=n, n_hidden=5, feature_probability=densities,
-        importance=tuple(float(importance_base ** i) for i in range(n)), steps=10_000,
-        batch_size=1024, restarts=RESTARTS[n], seed=0, history_every=500)
+        importance=tuple(float(importance_base ** i) for i in range(n)), steps=steps,
+        batch_size=1024, restarts=restarts, seed=0, history_every=steps // 20)
     smoke = paper.replace(steps=400, batch_size=256, lr=1e-2, restarts=2, history_every=None,
                           eval_samples=8192)
     return {"paper": paper, "smoke": smoke}
@@ -73,12 +117,22 @@ def _profiles(n: int, importance_base: float, densities: tuple) -> dict:
 register(Experiment(
     "privileged-basis", CHAPTER,
     "ReLU hidden layer, 10 features, 5 neurons, importance 0.75^i, 16 densities, 128 seeds",
-    _profiles(10, 0.75, DENSITIES), best_of=False))
+    _profiles(10, 0.75, DENSITIES, RESTARTS[10]), best_of=False))
+register(Experiment(
+    "privileged-basis-paper", CHAPTER,
+    "ReLU hidden layer, 10 features, 5 neurons, importance 0.75^i, the paper's 10 named "
+    "densities, 1,000 seeds",
+    _profiles(10, 0.75, PAPER_DENSITIES, PAPER_RESTARTS), best_of=False))
 for _n in (20, 30):
     register(Experiment(
         f"privileged-basis-n{_n}", CHAPTER,
         f"ReLU hidden layer, {_n} features, 5 neurons, importance 1, 7 densities, 64 seeds",
-        _profiles(_n, 1.0, CODE_DENSITIES), best_of=False))
+        _profiles(_n, 1.0, CODE_DENSITIES, RESTARTS[_n]), best_of=False))
+    register(Experiment(
+        f"privileged-basis-n{_n}-long", CHAPTER,
+        f"ReLU hidden layer, {_n} features, 5 neurons, importance 1, 3 sparse densities, "
+        f"16 seeds, 50,000 steps",
+        _profiles(_n, 1.0, LONG_DENSITIES, LONG_RESTARTS, LONG_STEPS), best_of=False))
 
 def n_values(restarts: int) -> list[int]:
     """Powers of two from 1 up to ``restarts``, and ``restarts`` itself.
@@ -116,7 +170,8 @@ def model_frame(run: Run, W: np.ndarray | None = None, W_out: np.ndarray | None 
     Returns
     -------
     pandas.DataFrame
-        ``model``, ``instance``, ``restart``, ``density``, ``loss``, the columns of
+        ``model``, ``instance``, ``restart``, ``density``, ``loss``, ``loss_se`` (its
+        standard error), the columns of
         :func:`~superposition_lib.analysis.neurons.model_codes` and ``best`` (the lowest-loss
         restart of its instance).
 
@@ -131,7 +186,7 @@ def model_frame(run: Run, W: np.ndarray | None = None, W_out: np.ndarray | None 
              else neurons.model_codes(W, W_out=W_out))
     df = pd.DataFrame({"model": np.arange(run.W.shape[0]), "instance": run.instance,
                        "restart": run.restart, "density": run.feature_probability[:, 0],
-                       "loss": run.loss})
+                       "loss": run.loss, "loss_se": run.loss_se})
     df = pd.concat([df, codes], axis=1)
     best = df.loc[df.groupby("instance")["loss"].idxmin(), "model"]
     df["best"] = df["model"].isin(best)
@@ -307,6 +362,92 @@ def regime_shares(models: pd.DataFrame) -> pd.DataFrame:
             .reset_index(drop=True))
 
 
+def paper_regime_at(density: float) -> str:
+    """The regime the paper names at a density (:data:`PAPER_REGIMES`), as
+    :func:`~superposition_lib.analysis.neurons.paper_regime` writes it.
+
+    Parameters
+    ----------
+    density : float
+        1 − S.
+
+    Returns
+    -------
+    str
+        The name; two names joined by " or " where the paper's ranges meet (1 − S = 0.5); ""
+        where the paper names none (between its single densities 0.15, 0.12 and the range
+        0.05–0.08).
+
+    Examples
+    --------
+    >>> [paper_regime_at(d) for d in (1.0, 0.5, 0.12, 0.1, 0.01)]  # doctest: +NORMALIZE_WHITESPACE
+    ['all monosemantic', 'all monosemantic or 3 features in 2 neurons',
+     '6 features in 4 neurons', '', 'pair code']
+    """
+    tol = 1e-9
+    return " or ".join(name for name, low, high in PAPER_REGIMES
+                       if (low is None or density >= low - tol)
+                       and (high is None or density <= high + tol))
+
+
+def paper_comparison(models: pd.DataFrame) -> pd.DataFrame:
+    """Per density, the paper's regime next to the book's: the lowest-loss restart's, and how
+    many restarts have the paper's.
+
+    Parameters
+    ----------
+    models : pandas.DataFrame
+        :func:`model_frame` rows (``density``, ``loss``, ``loss_se``, ``paper_regime``,
+        ``best``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per density, dense first: ``density``, ``paper`` (:func:`paper_regime_at`),
+        ``best`` (the best restart's paper regime), ``agrees`` (whether it is the paper's; NA
+        where the paper names none), ``count``, ``restarts``, ``share``, ``low``, ``high``
+        (restarts in the paper's regime, with the Wilson 95% interval), and ``gap`` and
+        ``gap_se``: how much the lowest loss in the paper's regime exceeds the best, relative to
+        the best and in standard errors of the difference (NaN where no restart has it).
+
+    Examples
+    --------
+    >>> m = pd.DataFrame({"density": [0.12, 0.12, 0.1], "best": [True, False, True],
+    ...                   "loss": [1.0, 1.1, 2.0], "loss_se": [0.03, 0.04, 0.1],
+    ...                   "paper_regime": ["pair code", "6 features in 4 neurons", "pair code"]})
+    >>> c = paper_comparison(m)
+    >>> c[["paper", "agrees", "count"]].values.tolist()
+    [['6 features in 4 neurons', False, 1], ['', <NA>, 0]]
+    >>> round(float(c["gap"][0]), 3), round(float(c["gap_se"][0]), 3)   # 0.1 / 0.05
+    (0.1, 2.0)
+    """
+    from ..analysis.stats import wilson_interval
+
+    rows = []
+    for density, group in models.groupby("density", sort=False):
+        paper = paper_regime_at(density)
+        names = paper.split(" or ") if paper else []
+        top = group.loc[group["best"]].iloc[0]
+        theirs = group[group["paper_regime"].isin(names)]
+        count = len(theirs)
+        share, low, high = wilson_interval(count, len(group))
+        gap = gap_se = np.nan
+        if count:
+            runner = theirs.loc[theirs["loss"].idxmin()]
+            gap = runner["loss"] / top["loss"] - 1
+            gap_se = ((runner["loss"] - top["loss"])
+                      / max(np.hypot(runner["loss_se"], top["loss_se"]), 1e-300))
+        rows.append({"density": density, "paper": paper, "best": top["paper_regime"],
+                     "agrees": (top["paper_regime"] in names) if names else pd.NA,
+                     "count": count, "restarts": len(group), "share": share, "low": low,
+                     "high": high, "gap": gap, "gap_se": gap_se})
+    out = pd.DataFrame(rows).sort_values("density", ascending=False, kind="stable")
+    out["agrees"] = out["agrees"].astype("boolean")
+    return out.reset_index(drop=True)
+
+
+@remembered("privileged-basis", "privileged-basis-paper", "privileged-basis-n20",
+            "privileged-basis-n30", "privileged-basis-n20-long", "privileged-basis-n30-long")
 def privileged_results(profile: str | None = None, *, store: RunStore | None = None) -> dict:
     """Everything the chapter shows, from the three runs.
 
@@ -322,9 +463,12 @@ def privileged_results(profile: str | None = None, *, store: RunStore | None = N
         ``run`` (``privileged-basis``), ``models`` (:func:`model_frame`), ``best`` (its best
         rows, dense first), ``weights`` (:func:`weight_frame` of the best), ``curves``
         (:func:`best_of_n_frame`), ``ranges`` (:func:`regime_ranges`), ``shares``
-        (:func:`regime_shares`), and for the larger-n
-        runs ``code_models`` (model frames with ``n``) and ``code_weights`` (their best models,
-        one slider step per n and density).
+        (:func:`regime_shares`), ``comparison`` (:func:`paper_comparison` of the grid);
+        ``paper_models`` and ``paper_comparison`` (the same for ``privileged-basis-paper``),
+        ``paper_curves`` (its :func:`best_of_n_frame` by the paper's regime names); for the
+        larger-n runs ``code_models`` (model frames with ``n``) and ``code_weights`` (their best
+        models, one slider step per n and density), and ``long_models`` (the model frames of
+        their 50,000-step control, with ``n``).
 
     Examples
     --------
@@ -337,6 +481,9 @@ def privileged_results(profile: str | None = None, *, store: RunStore | None = N
     """
     run = load("privileged-basis", profile, store=store)
     models = model_frame(run)
+    paper_models = model_frame(load("privileged-basis-paper", profile, store=store))
+    long_models = pd.concat([model_frame(load(f"privileged-basis-n{n}-long", profile, store=store))
+                             .assign(n=n) for n in (20, 30)], ignore_index=True)
     best = models[models["best"]].sort_values("density", ascending=False)
     code_models, code_best, code_weights = [], [], []
     for n in (20, 30):
@@ -350,6 +497,10 @@ def privileged_results(profile: str | None = None, *, store: RunStore | None = N
         code_weights.append(w)
     return {"run": run, "models": models, "best": best, "weights": weight_frame(run, best),
             "curves": best_of_n_frame(models), "ranges": regime_ranges(best),
-            "shares": regime_shares(models),
+            "shares": regime_shares(models), "comparison": paper_comparison(models),
+            "paper_models": paper_models, "paper_comparison": paper_comparison(paper_models),
+            "paper_curves": best_of_n_frame(paper_models.assign(
+                regime=paper_models["paper_regime"])),
+            "long_models": long_models,
             "code_models": pd.concat(code_models, ignore_index=True),
             "code_weights": pd.concat(code_weights, ignore_index=True)}
