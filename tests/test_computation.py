@@ -184,3 +184,20 @@ def test_paper_convergence_run_the_chapter_reads(paper):
 def test_convergence_frame_needs_snapshots_at_80_percent(smoke):
     with pytest.raises(ValueError, match="needs weight snapshots at 80%"):
         cp.convergence_frame(smoke["large"])
+
+
+def test_paper_longer_convergence_run_the_chapter_reads(paper):
+    """The chapter's "Three times longer": at 150,000 steps some but not all models at
+    1 - S = 0.1 and 0.03 converge; the top-10 share on own neurons rises at 0.1 and falls at
+    0.03, and at both its interval overlaps the one after 50,000 steps."""
+    long = paper["converged_long"].set_index("density")
+    short = paper["converged"].set_index("density")
+    assert (long["seeds"] == cp.CONVERGE_SEEDS).all()
+    assert ((long["converged"] > 0) & (long["converged"] < long["seeds"])).all()
+    assert long["converged"].sum() < long["seeds"].sum() / 2     # "the loss of most models"
+    assert long["loss_change"].max() > 0.1
+    assert long.loc[0.1, "top_own"] > short.loc[0.1, "top_own"]
+    assert long.loc[0.03, "top_own"] < short.loc[0.03, "top_own"]
+    for d in (0.1, 0.03):
+        assert long.loc[d, "top_own_low"] < short.loc[d, "top_own_high"]
+        assert short.loc[d, "top_own_low"] < long.loc[d, "top_own_high"]

@@ -22,6 +22,10 @@ neurons, not only store features.
     :data:`CONVERGE_SEEDS` new seeds each, its weights kept every :data:`CONVERGE_EVERY` steps:
     whether a model has converged is read from the last 20% of its training
     (:func:`convergence_frame`).
+``abs-value-converge-long``
+    ``abs-value-converge`` at the two densities where none of its models converged
+    (:data:`CONVERGE_LONG_DENSITIES`), :data:`CONVERGE_LONG_STEPS` steps, weights every
+    30,000 steps (so the criterion again compares the last 20%).
 
 The ``paper`` profile trains 10,000 steps with batch 1024; ``smoke`` trains 300 steps of batch
 256 at learning rate 0.01 (seconds).
@@ -53,6 +57,8 @@ __all__ = [
     "LONG_DENSITIES",
     "SMALL_DENSITIES",
     "CONVERGE_EVERY",
+    "CONVERGE_LONG_DENSITIES",
+    "CONVERGE_LONG_STEPS",
     "CONVERGE_LOSS",
     "CONVERGE_SEEDS",
     "CONVERGE_STEPS",
@@ -121,6 +127,20 @@ register(Experiment(
     {"paper": _profiles(100, 40, 0.8, DENSITIES, CONVERGE_SEEDS)["paper"].replace(
         steps=CONVERGE_STEPS, seed=1, snapshot_every=CONVERGE_EVERY),
      "smoke": _profiles(100, 40, 0.8, DENSITIES, 2)["smoke"].replace(
+        steps=600, seed=1, snapshot_every=120)}, best_of=False))
+#: Densities of ``abs-value-converge-long``: those where no ``abs-value-converge`` model
+#: converged in 50,000 steps.
+CONVERGE_LONG_DENSITIES = (0.1, 0.03)
+
+#: Steps of ``abs-value-converge-long``.
+CONVERGE_LONG_STEPS = 150_000
+
+register(Experiment(
+    "abs-value-converge-long", CHAPTER,
+    "abs-value-converge at 1-S = 0.1 and 0.03, 150k steps, 5 seeds, weights every 30k steps",
+    {"paper": _profiles(100, 40, 0.8, CONVERGE_LONG_DENSITIES, CONVERGE_SEEDS)["paper"].replace(
+        steps=CONVERGE_LONG_STEPS, seed=1, snapshot_every=CONVERGE_LONG_STEPS // 5),
+     "smoke": _profiles(100, 40, 0.8, CONVERGE_LONG_DENSITIES, 2)["smoke"].replace(
         steps=600, seed=1, snapshot_every=120)}, best_of=False))
 register(Experiment(
     "abs-value-long", CHAPTER,
@@ -616,7 +636,8 @@ def control_frame(runs: dict, top: int = 10) -> pd.DataFrame:
 ABLATION_SAMPLES = {"paper": 8192, "smoke": 256}
 
 
-@remembered("abs-value-n3", "abs-value", "abs-value-long", "abs-value-converge")
+@remembered("abs-value-n3", "abs-value", "abs-value-long", "abs-value-converge",
+            "abs-value-converge-long")
 def computation_results(profile: str | None = None, *, store: RunStore | None = None) -> dict:
     """Everything the chapter shows, from ``abs-value-n3``, ``abs-value`` and its controls.
 
@@ -635,7 +656,8 @@ def computation_results(profile: str | None = None, *, store: RunStore | None = 
         (:func:`feature_frame` of ``abs-value``), ``motifs`` (:func:`asymmetric_pairs` of
         ``abs-value``), ``ablation`` (:func:`motif_ablation` of them), ``control``
         (:func:`control_frame` of ``abs-value`` and ``abs-value-long``), ``converge`` (the
-        ``abs-value-converge`` run) and ``converged`` (its :func:`converged_summary`).
+        ``abs-value-converge`` run) and ``converged`` (its :func:`converged_summary`),
+        ``converge_long`` and ``converged_long`` (the same for ``abs-value-converge-long``).
 
     Examples
     --------
@@ -663,4 +685,6 @@ def computation_results(profile: str | None = None, *, store: RunStore | None = 
     out["control"] = control_frame({"abs-value": out["large"], "abs-value-long": long})
     out["converge"] = load("abs-value-converge", profile, store=store)
     out["converged"] = converged_summary(out["converge"])
+    out["converge_long"] = load("abs-value-converge-long", profile, store=store)
+    out["converged_long"] = converged_summary(out["converge_long"])
     return out
