@@ -15,12 +15,67 @@ import os
 import uuid
 from pathlib import Path
 
-__all__ = ["write_text_atomic"]
+__all__ = ["user_cache", "write_bytes_atomic", "write_text_atomic"]
+
+
+def user_cache() -> Path:
+    """The library's folder in the user's cache, where ad-hoc runs, compiled kernels and
+    remembered analysis results go unless told otherwise.
+
+    Returns
+    -------
+    Path
+        ``$XDG_CACHE_HOME/superposition``; else ``~/.cache/superposition``.
+
+    Examples
+    --------
+    >>> user_cache().name
+    'superposition'
+    """
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache).expanduser() / "superposition"
+
+
+def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` through a temporary file beside it, then rename it into
+    place: readers see the old file or the new one, never a part of it.
+
+    Parameters
+    ----------
+    path : path
+        The file to write; its folder is created if needed.
+    data : bytes
+        The whole content.
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "x.bin"
+    >>> _ = write_bytes_atomic(path, b"old"), write_bytes_atomic(path, b"new")
+    >>> path.read_bytes(), sorted(p.name for p in path.parent.iterdir())
+    (b'new', ['x.bin'])
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())  # the rename never makes an empty file current after a crash
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
-    """Write ``text`` (UTF-8) to ``path`` through a temporary file beside it, then rename it
-    into place: readers see the old file or the new one, never a part of it.
+    """:func:`write_bytes_atomic` of ``text`` in UTF-8.
 
     Parameters
     ----------
@@ -42,15 +97,4 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
     >>> path.read_text(encoding="utf-8"), sorted(p.name for p in path.parent.iterdir())
     ('[1]', ['x.json'])
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())  # the rename never makes an empty file current after a crash
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return write_bytes_atomic(path, text.encode("utf-8"))

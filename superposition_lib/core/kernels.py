@@ -59,6 +59,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .files import user_cache
+
 __all__ = ["SMALL_MAX_HIDDEN", "SMALL_MAX_FEATURES", "backend", "fill_sparse_uniform",
            "fill_uniform", "in_halves", "numpy_fill_uniform", "relu_error",
            "sparse_instruction_set", "tied_step"]
@@ -84,10 +86,7 @@ def _cache_dir() -> Path:
     ``$XDG_CACHE_HOME/superposition``; else ``~/.cache/superposition`` (the directory that
     :func:`~superposition_lib.core.store.user_root` gives ad-hoc runs by default)."""
     env = os.environ.get("SUPERPOSITION_CACHE")
-    if env:
-        return Path(env).expanduser()
-    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(cache).expanduser() / "superposition"
+    return Path(env).expanduser() if env else user_cache()
 
 
 #: Environment variable limiting the vector extensions the kernels may use.

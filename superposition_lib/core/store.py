@@ -52,6 +52,7 @@ import torch
 from . import config
 from .config import ExperimentSpec
 from .dirs import clear_leftovers, fsync_dir, write_dir_atomic
+from .files import user_cache
 from .locks import file_lock
 from .manifest import (
     ARRAYS,
@@ -153,10 +154,7 @@ def user_root() -> Path:
     True
     """
     env = os.environ.get(ENV_ROOT)
-    if env:
-        return Path(env).expanduser()
-    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(cache).expanduser() / "superposition"
+    return Path(env).expanduser() if env else user_cache()
 
 
 def _numerics_version(manifest: dict):

@@ -22,7 +22,6 @@ import functools
 import hashlib
 import os
 import pickle
-import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
@@ -31,6 +30,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..core.files import user_cache, write_bytes_atomic
 from ..core.store import RunStore
 
 __all__ = ["ENV_RESULTS", "KEEP", "remembered", "results_dir", "source_digest"]
@@ -62,8 +62,7 @@ def results_dir() -> Path | None:
     env = os.environ.get(ENV_RESULTS)
     if env:
         return None if env == "off" else Path(env).expanduser()
-    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(cache).expanduser() / "superposition" / "results"
+    return user_cache() / "results"
 
 
 @functools.cache
@@ -122,14 +121,7 @@ def _read(path: Path):
 def _write(path: Path, value) -> None:
     """Keep ``value`` at ``path`` (through a temporary file: a reader never sees half of it),
     and only the :data:`KEEP` most recently used files of its function."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
-    try:
-        with open(tmp, "wb") as file:
-            pickle.dump(value, file, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_bytes_atomic(path, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
     prefix = path.name.rsplit("-", 1)[0] + "-"
     kept = sorted((p for p in path.parent.glob(prefix + "*.pkl")),
                   key=lambda p: p.stat().st_mtime, reverse=True)
