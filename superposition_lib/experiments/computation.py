@@ -19,13 +19,12 @@ neurons, not only store features.
     batch of 1024, so 10,000 steps give each feature few gradient signals.
 ``abs-value-converge``
     ``abs-value`` at all seven densities for :data:`CONVERGE_STEPS` steps with
-    :data:`CONVERGE_SEEDS` new seeds each, its weights kept every :data:`CONVERGE_EVERY` steps:
-    whether a model has converged is read from the last 20% of its training
-    (:func:`convergence_frame`).
+    :data:`CONVERGE_SEEDS` new seeds each, its weights kept every fifth of training: whether a
+    model has converged is read from the last 20% of its training (:func:`convergence_frame`).
 ``abs-value-converge-long``
     ``abs-value-converge`` at the two densities where none of its models converged
-    (:data:`CONVERGE_LONG_DENSITIES`), :data:`CONVERGE_LONG_STEPS` steps, weights every
-    30,000 steps (so the criterion again compares the last 20%).
+    (:data:`CONVERGE_LONG_DENSITIES`), :data:`CONVERGE_LONG_STEPS` steps, weights every fifth
+    of training as well.
 
 The ``paper`` profile trains 10,000 steps with batch 1024; ``smoke`` trains 300 steps of batch
 256 at learning rate 0.01 (seconds).
@@ -53,15 +52,14 @@ __all__ = [
     "ABLATION_SAMPLES",
     "ASYMMETRY",
     "CHAPTER",
-    "DENSITIES",
-    "LONG_DENSITIES",
-    "SMALL_DENSITIES",
-    "CONVERGE_EVERY",
     "CONVERGE_LONG_DENSITIES",
     "CONVERGE_LONG_STEPS",
     "CONVERGE_LOSS",
     "CONVERGE_SEEDS",
     "CONVERGE_STEPS",
+    "DENSITIES",
+    "LONG_DENSITIES",
+    "SMALL_DENSITIES",
     "asymmetric_pairs",
     "computation_results",
     "convergence_frame",
@@ -110,24 +108,12 @@ register(Experiment(
 #: Largest relative change of the loss over the last 20% of training for a converged model.
 CONVERGE_LOSS = 0.01
 
-#: Seeds of ``abs-value-converge``.
+#: Seeds of ``abs-value-converge`` and ``abs-value-converge-long``.
 CONVERGE_SEEDS = 5
 
 #: Steps of ``abs-value-converge``.
 CONVERGE_STEPS = 50_000
 
-#: Spacing of ``abs-value-converge``'s weight snapshots: the last one before the end is at 80%
-#: of training, where the convergence criterion compares.
-CONVERGE_EVERY = 10_000
-
-register(Experiment(
-    "abs-value-converge", CHAPTER,
-    "absolute value, 100 features, 40 neurons, the paper's densities, 50k steps, 5 seeds, "
-    "weights every 10k steps",
-    {"paper": _profiles(100, 40, 0.8, DENSITIES, CONVERGE_SEEDS)["paper"].replace(
-        steps=CONVERGE_STEPS, seed=1, snapshot_every=CONVERGE_EVERY),
-     "smoke": _profiles(100, 40, 0.8, DENSITIES, 2)["smoke"].replace(
-        steps=600, seed=1, snapshot_every=120)}, best_of=False))
 #: Densities of ``abs-value-converge-long``: those where no ``abs-value-converge`` model
 #: converged in 50,000 steps.
 CONVERGE_LONG_DENSITIES = (0.1, 0.03)
@@ -135,13 +121,25 @@ CONVERGE_LONG_DENSITIES = (0.1, 0.03)
 #: Steps of ``abs-value-converge-long``.
 CONVERGE_LONG_STEPS = 150_000
 
+
+def _converge_profiles(densities: tuple, steps: int) -> dict:
+    # weights every fifth of training: the last snapshot before the end is at 80%, where
+    # convergence_frame compares
+    paper = _profiles(100, 40, 0.8, densities, CONVERGE_SEEDS)["paper"]
+    smoke = _profiles(100, 40, 0.8, densities, 2)["smoke"]
+    return {"paper": paper.replace(steps=steps, seed=1, snapshot_every=steps // 5),
+            "smoke": smoke.replace(steps=600, seed=1, snapshot_every=600 // 5)}
+
+
+register(Experiment(
+    "abs-value-converge", CHAPTER,
+    "absolute value, 100 features, 40 neurons, the paper's densities, 50k steps, 5 seeds, "
+    "weights every 10k steps",
+    _converge_profiles(DENSITIES, CONVERGE_STEPS), best_of=False))
 register(Experiment(
     "abs-value-converge-long", CHAPTER,
     "abs-value-converge at 1-S = 0.1 and 0.03, 150k steps, 5 seeds, weights every 30k steps",
-    {"paper": _profiles(100, 40, 0.8, CONVERGE_LONG_DENSITIES, CONVERGE_SEEDS)["paper"].replace(
-        steps=CONVERGE_LONG_STEPS, seed=1, snapshot_every=CONVERGE_LONG_STEPS // 5),
-     "smoke": _profiles(100, 40, 0.8, CONVERGE_LONG_DENSITIES, 2)["smoke"].replace(
-        steps=600, seed=1, snapshot_every=120)}, best_of=False))
+    _converge_profiles(CONVERGE_LONG_DENSITIES, CONVERGE_LONG_STEPS), best_of=False))
 register(Experiment(
     "abs-value-long", CHAPTER,
     "absolute value, 100 features, 40 neurons, the three sparsest densities, 50k steps, 2 seeds",
