@@ -42,6 +42,7 @@ __all__ = [
     "BAND_INVERSE_DENSITIES",
     "BAND_SEEDS",
     "CHAPTER",
+    "FALL_D_STAR",
     "INVERSE_DENSITIES",
     "PENTAGON_BASE_DENSITY",
     "PENTAGON_RATIOS",
@@ -50,6 +51,7 @@ __all__ = [
     "UNIFORM_SEEDS",
     "band_summary",
     "d_star_summary",
+    "fall_instances",
     "feature_frame",
     "findings",
     "instance_frame",
@@ -85,8 +87,13 @@ REFERENCE_LINES = {"tetrahedron": 3 / 4, "triangle": 2 / 3, "digon": 1 / 2,
 #: Independent seeds per density in ``uniform-geometry-seeds``.
 UNIFORM_SEEDS = 4
 
-#: 1/(1 − S) of ``uniform-geometry-band``: 10 values, log-spaced from 1.2 to 2.1, where D* of
-#: the sweep falls from 0.98 to 0.58 and its only tetrahedra and triangles are.
+#: D* bounds of the fall from a dimension per feature towards the plateau at 1/2
+#: (:func:`fall_instances`): below the upper one a model no longer gives every feature its own
+#: dimension, above the lower one it is not yet on the plateau.
+FALL_D_STAR = (0.55, 0.99)
+
+#: 1/(1 − S) of ``uniform-geometry-band``: 10 values, log-spaced from 1.2 to 2.1, covering the
+#: sweep's fall (:func:`fall_instances`), where its only tetrahedra and triangles are.
 BAND_INVERSE_DENSITIES = tuple(float(v) for v in np.geomspace(1.2, 2.1, 10))
 
 #: Independent seeds per density in ``uniform-geometry-band``.
@@ -526,6 +533,32 @@ def length_comparison(short: pd.DataFrame, long: pd.DataFrame, *, tol: float = 0
 
 #: The D_i a vertex of each kind of component has when the polytope is regular.
 POLYTOPE_D = {"dedicated": 1.0, **REFERENCE_LINES}
+
+
+def fall_instances(instances: pd.DataFrame) -> pd.DataFrame:
+    """The models of a sweep whose D* lies strictly between the bounds of :data:`FALL_D_STAR`:
+    where D* falls from 1 towards the plateau at 1/2, and where the paper's figure has its
+    tetrahedra and triangles.
+
+    Parameters
+    ----------
+    instances : pandas.DataFrame
+        :func:`instance_frame` rows (``d_star``, ``inverse_density``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Those rows, densest first.
+
+    Examples
+    --------
+    >>> i = pd.DataFrame({"inverse_density": [1.0, 1.5, 2.0, 3.0], "d_star": [1.0, 0.9, 0.6, 0.5]})
+    >>> fall_instances(i)["inverse_density"].tolist()
+    [1.5, 2.0]
+    """
+    low, high = FALL_D_STAR
+    fall = instances[(instances["d_star"] > low) & (instances["d_star"] < high)]
+    return fall.sort_values("inverse_density")
 
 
 def band_summary(run: Run, features: pd.DataFrame, *, tol: float = 0.03) -> pd.DataFrame:
