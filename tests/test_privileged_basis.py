@@ -124,8 +124,7 @@ def test_paper_grid_goes_through_the_papers_regimes_in_its_order(paper):
     """The chapter's comparison on the grid: named as the paper names them, the best models'
     regimes run all monosemantic, 3 in 2, 5 in 3, 8 in 5, pair code, dense to sparse, and they
     are the paper's at all but at most two of the grid densities where the paper names one."""
-    best = paper["best"]
-    runs = pb.regime_ranges(best.assign(regime=best["paper_regime"]))["regime"].tolist()
+    runs = paper["paper_ranges"]["regime"].tolist()
     assert runs[:5] == ["all monosemantic", "3 features in 2 neurons", "5 features in 3 neurons",
                         "8 features in 5 neurons", "pair code"]
     named = paper["comparison"][paper["comparison"]["paper"] != ""]

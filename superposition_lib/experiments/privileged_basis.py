@@ -462,7 +462,8 @@ def privileged_results(profile: str | None = None, *, store: RunStore | None = N
     dict
         ``run`` (``privileged-basis``), ``models`` (:func:`model_frame`), ``best`` (its best
         rows, dense first), ``weights`` (:func:`weight_frame` of the best), ``curves``
-        (:func:`best_of_n_frame`), ``ranges`` (:func:`regime_ranges`), ``shares``
+        (:func:`best_of_n_frame`), ``ranges`` and ``paper_ranges`` (:func:`regime_ranges` by
+        :func:`~superposition_lib.analysis.neurons.regime` and by the paper's names), ``shares``
         (:func:`regime_shares`), ``comparison`` (:func:`paper_comparison` of the grid);
         ``paper_models`` and ``paper_comparison`` (the same for ``privileged-basis-paper``),
         ``paper_curves`` (its :func:`best_of_n_frame` by the paper's regime names); for the
@@ -497,6 +498,7 @@ def privileged_results(profile: str | None = None, *, store: RunStore | None = N
         code_weights.append(w)
     return {"run": run, "models": models, "best": best, "weights": weight_frame(run, best),
             "curves": best_of_n_frame(models), "ranges": regime_ranges(best),
+            "paper_ranges": regime_ranges(best.assign(regime=best["paper_regime"])),
             "shares": regime_shares(models), "comparison": paper_comparison(models),
             "paper_models": paper_models, "paper_comparison": paper_comparison(paper_models),
             "paper_curves": best_of_n_frame(paper_models.assign(
